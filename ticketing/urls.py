@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ticketing.health import healthz
+
+admin.site.site_header = "Ticketing back office"
+admin.site.site_title = "Ticketing"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"),
+         name="api-docs"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("events.urls")),
+]

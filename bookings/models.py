@@ -1,0 +1,141 @@
+"""Bookings (holds and sales), their lines and attendees."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from events.models import Event, Organiser, Session, TicketType
+from ticketing.lib.money import Money
+
+
+class BookingQuerySet(models.QuerySet):
+    def holding(self, now=None):
+        """Pending bookings whose hold has not expired: the seats they keep."""
+        return self.filter(status=Booking.Status.PENDING,
+                           expires_at__gt=now or timezone.now())
+
+    def stale(self, now=None):
+        return self.filter(status=Booking.Status.PENDING,
+                           expires_at__lte=now or timezone.now())
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending payment")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+        REFUNDED = "refunded", _("Refunded")
+
+    class Channel(models.TextChoices):
+        WEB = "web", _("Web shop")
+        API = "api", _("Partner API")
+        ADMIN = "admin", _("Back office")
+
+    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT,
+                                  related_name="bookings")
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="bookings")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT,
+                                related_name="bookings")
+    reference = models.CharField(max_length=20, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices,
+                              default=Status.PENDING)
+    channel = models.CharField(max_length=10, choices=Channel.choices,
+                               default=Channel.WEB)
+    quantity = models.PositiveIntegerField(
+        help_text=_("Seats this booking takes: the sum of its lines"))
+    currency = models.CharField(max_length=3)
+    subtotal_minor = models.BigIntegerField()
+    discount_minor = models.BigIntegerField(default=0)
+    total_minor = models.BigIntegerField()
+    buyer_name = models.CharField(max_length=200)
+    buyer_email = models.EmailField(db_index=True)
+    buyer_phone = models.CharField(max_length=32, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    needs_attention = models.BooleanField(
+        default=False, help_text=_("Flagged for the organiser, see the audit trail"))
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BookingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organiser", "idempotency_key"],
+                                    name="booking_unique_idempotency_key"),
+            models.CheckConstraint(condition=Q(quantity__gte=1),
+                                   name="booking_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(total_minor__gte=0) & Q(discount_minor__gte=0)
+                & Q(total_minor=models.F("subtotal_minor") - models.F("discount_minor")),
+                name="booking_totals_consistent"),
+            models.CheckConstraint(
+                condition=~Q(status="pending") | Q(expires_at__isnull=False),
+                name="booking_pending_has_expiry"),
+        ]
+        indexes = [
+            # Held seats: SUM(quantity) of a session's unexpired pending bookings.
+            models.Index(fields=["session", "expires_at"],
+                         condition=Q(status="pending"), name="booking_pending_by_session"),
+            # Bulk expiry scans pending bookings by expiry time.
+            models.Index(fields=["expires_at"], condition=Q(status="pending"),
+                         name="booking_pending_by_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def total(self) -> Money:
+        return Money(self.total_minor, self.currency)
+
+    @property
+    def is_holding(self) -> bool:
+        return (self.status == self.Status.PENDING and self.expires_at is not None
+                and self.expires_at > timezone.now())
+
+
+class BookingLine(models.Model):
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="lines")
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT,
+                                    related_name="booking_lines")
+    quantity = models.PositiveIntegerField()
+    unit_price_minor = models.BigIntegerField()
+    subtotal_minor = models.BigIntegerField()
+    discount_minor = models.BigIntegerField(default=0)
+    total_minor = models.BigIntegerField()
+    price_rule = models.CharField(max_length=12)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["booking", "ticket_type"],
+                                    name="booking_line_unique_ticket_type"),
+            models.CheckConstraint(condition=Q(quantity__gte=1),
+                                   name="booking_line_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.ticket_type.name}"
+
+
+class Attendee(models.Model):
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE,
+                                related_name="attendees")
+    line = models.ForeignKey(BookingLine, on_delete=models.CASCADE,
+                             related_name="attendees")
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,72 @@
+"""Reads shared by pages, the API and the back office."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from events.models import Event, Session, TicketType
+
+from .availability import SessionAvailability, compute_session_availability
+from .models import Booking
+
+_CACHE_PREFIX = "availability:session:"
+
+
+def _cache_key(session_id: int) -> str:
+    return f"{_CACHE_PREFIX}{session_id}"
+
+
+def _cache_seconds(availability: SessionAvailability) -> int:
+    """Never cache past the moment the next hold expires: its seats come back then."""
+    seconds = settings.AVAILABILITY_CACHE_SECONDS
+    if availability.next_hold_expiry_at is not None:
+        until_expiry = (availability.next_hold_expiry_at - timezone.now()).total_seconds()
+        seconds = min(seconds, max(1, math.ceil(until_expiry)))
+    return seconds
+
+
+def availability_invalidate(session_ids: Iterable[int]) -> None:
+    cache.delete_many([_cache_key(session_id) for session_id in session_ids])
+
+
+def sessions_availability(sessions: Iterable[Session],
+                          ticket_types: Iterable[TicketType]) -> dict[int, SessionAvailability]:
+    """Availability per session (from the cache when fresh). For display, never to sell."""
+    sessions = list(sessions)
+    ticket_types = list(ticket_types)
+    cached = cache.get_many([_cache_key(session.pk) for session in sessions])
+    result: dict[int, SessionAvailability] = {}
+    for session in sessions:
+        hit = cached.get(_cache_key(session.pk))
+        if hit is None:
+            own_types = [tt for tt in ticket_types if tt.event_id == session.event_id]
+            hit = compute_session_availability(session, own_types)
+            cache.set(_cache_key(session.pk), hit, _cache_seconds(hit))
+        result[session.pk] = hit
+    return result
+
+
+def event_availability(event: Event) -> dict[int, SessionAvailability]:
+    return sessions_availability(event.sessions.all(),
+                                 event.ticket_types.filter(is_active=True))
+
+
+def session_availability(session: Session) -> SessionAvailability:
+    return sessions_availability(
+        [session], session.event.ticket_types.filter(is_active=True))[session.pk]
+
+
+def booking_get(reference: str) -> Booking:
+    return (Booking.objects.select_related("event", "session__venue", "organiser")
+            .prefetch_related("lines__ticket_type", "attendees")
+            .get(reference=reference))
+
+
+def booking_list_for_session(session_id: int) -> QuerySet[Booking]:
+    return Booking.objects.filter(session_id=session_id).order_by("created_at")

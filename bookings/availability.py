@@ -1,8 +1,8 @@
 """Counting seats. Used under the session lock by services, and cached by selectors.
 
-available = capacity - sold here - held (unexpired pending) - sold on external platforms,
-and, for a ticket type with an allocation, allocation - its seats sold or held in the
-session, never more than the session itself has left.
+available = capacity - sold here - held (unexpired pending) - sold on external
+platforms; for a ticket type with an allocation, the allocation minus its seats sold
+or held in the session, never more than the session itself has left.
 """
 
 from __future__ import annotations
@@ -57,28 +57,41 @@ def _is_stale(synced_at: dt.datetime | None, now: dt.datetime) -> bool:
     return now - synced_at > limit
 
 
-def ticket_type_taken(session_id: int, ticket_type_ids: Iterable[int],
-                      now: dt.datetime) -> dict[int, int]:
+def ticket_type_taken(
+    session_id: int, ticket_type_ids: Iterable[int], now: dt.datetime
+) -> dict[int, int]:
     """Seats of each ticket type sold or held in a session."""
-    rows = (BookingLine.objects
-            .filter(booking__session_id=session_id, ticket_type_id__in=list(ticket_type_ids))
-            .filter(Q(booking__status=Booking.Status.CONFIRMED)
-                    | Q(booking__status=Booking.Status.PENDING,
-                        booking__expires_at__gt=now))
-            .values_list("ticket_type_id")
-            .annotate(taken=Sum("quantity")))
+    rows = (
+        BookingLine.objects.filter(
+            booking__session_id=session_id, ticket_type_id__in=list(ticket_type_ids)
+        )
+        .filter(
+            Q(booking__status=Booking.Status.CONFIRMED)
+            | Q(booking__status=Booking.Status.PENDING, booking__expires_at__gt=now)
+        )
+        .values_list("ticket_type_id")
+        .annotate(taken=Sum("quantity"))
+    )
     return dict(rows)
 
 
-def compute_session_availability(session: Session, ticket_types: Iterable[TicketType],
-                                 now: dt.datetime | None = None) -> SessionAvailability:
-    """Exact availability from the database. Callers deciding a sale hold the session lock."""
+def compute_session_availability(
+    session: Session, ticket_types: Iterable[TicketType], now: dt.datetime | None = None
+) -> SessionAvailability:
+    """Exact availability from the database.
+
+    Callers that decide a sale must hold the session lock while calling this.
+    """
     now = now or timezone.now()
-    holds = Booking.objects.filter(session_id=session.pk).holding(now).aggregate(
-        held=Sum("quantity"), next_expiry=Min("expires_at"))
+    holds = (
+        Booking.objects.filter(session_id=session.pk)
+        .holding(now)
+        .aggregate(held=Sum("quantity"), next_expiry=Min("expires_at"))
+    )
     held = holds["held"] or 0
-    session_left = max(0, session.capacity - session.sold_count - held
-                       - session.external_sold_count)
+    session_left = max(
+        0, session.capacity - session.sold_count - held - session.external_sold_count
+    )
     ticket_types = list(ticket_types)
     limited = [tt.pk for tt in ticket_types if tt.allocation is not None]
     taken = ticket_type_taken(session.pk, limited, now) if limited else {}
@@ -86,16 +99,23 @@ def compute_session_availability(session: Session, ticket_types: Iterable[Ticket
     for ticket_type in ticket_types:
         if ticket_type.allocation is None:
             per_type[ticket_type.pk] = TicketTypeAvailability(
-                ticket_type.pk, None, None, session_left)
+                ticket_type.pk, None, None, session_left
+            )
             continue
         used = taken.get(ticket_type.pk, 0)
         left = max(0, min(session_left, ticket_type.allocation - used))
         per_type[ticket_type.pk] = TicketTypeAvailability(
-            ticket_type.pk, ticket_type.allocation, used, left)
+            ticket_type.pk, ticket_type.allocation, used, left
+        )
     return SessionAvailability(
-        session_id=session.pk, capacity=session.capacity, sold=session.sold_count,
-        held=held, external_sold=session.external_sold_count, available=session_left,
+        session_id=session.pk,
+        capacity=session.capacity,
+        sold=session.sold_count,
+        held=held,
+        external_sold=session.external_sold_count,
+        available=session_left,
         external_synced_at=session.external_synced_at,
         is_external_stale=_is_stale(session.external_synced_at, now),
-        next_hold_expiry_at=holds["next_expiry"], ticket_types=per_type,
+        next_hold_expiry_at=holds["next_expiry"],
+        ticket_types=per_type,
     )

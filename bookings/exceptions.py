@@ -15,13 +15,17 @@ class BookingError(Exception):
 
 
 class BasketInvalid(BookingError):
-    """Bad input: field errors keyed by field path (`lines.0.quantity`, `buyer_email`)."""
+    """Bad input: field errors keyed by path (`lines.0.quantity`, `buyer.email`)."""
 
     code = "validation_error"
     default_message = _("Please correct the errors below.")
 
-    def __init__(self, fields: dict[str, list[str]], message: str | None = None) -> None:
-        self.fields = {key: [str(m) for m in messages] for key, messages in fields.items()}
+    def __init__(
+        self, fields: dict[str, list[str]], message: str | None = None
+    ) -> None:
+        self.fields = {
+            key: [str(m) for m in messages] for key, messages in fields.items()
+        }
         super().__init__(message)
 
 
@@ -36,8 +40,9 @@ class SoldOut(BookingError):
     code = "sold_out"
     default_message = _("Not enough seats left for this order.")
 
-    def __init__(self, *, session_available: int,
-                 ticket_types_available: dict[int, int]) -> None:
+    def __init__(
+        self, *, session_available: int, ticket_types_available: dict[int, int]
+    ) -> None:
         self.session_available = session_available
         self.ticket_types_available = ticket_types_available
         super().__init__()

@@ -14,12 +14,14 @@ from ticketing.lib.money import Money
 class BookingQuerySet(models.QuerySet):
     def holding(self, now=None):
         """Pending bookings whose hold has not expired: the seats they keep."""
-        return self.filter(status=Booking.Status.PENDING,
-                           expires_at__gt=now or timezone.now())
+        return self.filter(
+            status=Booking.Status.PENDING, expires_at__gt=now or timezone.now()
+        )
 
     def stale(self, now=None):
-        return self.filter(status=Booking.Status.PENDING,
-                           expires_at__lte=now or timezone.now())
+        return self.filter(
+            status=Booking.Status.PENDING, expires_at__lte=now or timezone.now()
+        )
 
 
 class Booking(models.Model):
@@ -35,18 +37,23 @@ class Booking(models.Model):
         API = "api", _("Partner API")
         ADMIN = "admin", _("Back office")
 
-    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT,
-                                  related_name="bookings")
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.PROTECT, related_name="bookings"
+    )
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="bookings")
-    session = models.ForeignKey(Session, on_delete=models.PROTECT,
-                                related_name="bookings")
+    session = models.ForeignKey(
+        Session, on_delete=models.PROTECT, related_name="bookings"
+    )
     reference = models.CharField(max_length=20, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices,
-                              default=Status.PENDING)
-    channel = models.CharField(max_length=10, choices=Channel.choices,
-                               default=Channel.WEB)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    channel = models.CharField(
+        max_length=10, choices=Channel.choices, default=Channel.WEB
+    )
     quantity = models.PositiveIntegerField(
-        help_text=_("Seats this booking takes: the sum of its lines"))
+        help_text=_("Seats this booking takes: the sum of its lines")
+    )
     currency = models.CharField(max_length=3)
     subtotal_minor = models.BigIntegerField()
     discount_minor = models.BigIntegerField(default=0)
@@ -56,7 +63,8 @@ class Booking(models.Model):
     buyer_phone = models.CharField(max_length=32, blank=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     needs_attention = models.BooleanField(
-        default=False, help_text=_("Flagged for the organiser, see the audit trail"))
+        default=False, help_text=_("Flagged for the organiser, see the audit trail")
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -68,25 +76,39 @@ class Booking(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["organiser", "idempotency_key"],
-                                    name="booking_unique_idempotency_key"),
-            models.CheckConstraint(condition=Q(quantity__gte=1),
-                                   name="booking_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["organiser", "idempotency_key"],
+                name="booking_unique_idempotency_key",
+            ),
             models.CheckConstraint(
-                condition=Q(total_minor__gte=0) & Q(discount_minor__gte=0)
-                & Q(total_minor=models.F("subtotal_minor") - models.F("discount_minor")),
-                name="booking_totals_consistent"),
+                condition=Q(quantity__gte=1), name="booking_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(total_minor__gte=0)
+                & Q(discount_minor__gte=0)
+                & Q(
+                    total_minor=models.F("subtotal_minor") - models.F("discount_minor")
+                ),
+                name="booking_totals_consistent",
+            ),
             models.CheckConstraint(
                 condition=~Q(status="pending") | Q(expires_at__isnull=False),
-                name="booking_pending_has_expiry"),
+                name="booking_pending_has_expiry",
+            ),
         ]
         indexes = [
             # Held seats: SUM(quantity) of a session's unexpired pending bookings.
-            models.Index(fields=["session", "expires_at"],
-                         condition=Q(status="pending"), name="booking_pending_by_session"),
+            models.Index(
+                fields=["session", "expires_at"],
+                condition=Q(status="pending"),
+                name="booking_pending_by_session",
+            ),
             # Bulk expiry scans pending bookings by expiry time.
-            models.Index(fields=["expires_at"], condition=Q(status="pending"),
-                         name="booking_pending_by_expiry"),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status="pending"),
+                name="booking_pending_by_expiry",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -98,14 +120,18 @@ class Booking(models.Model):
 
     @property
     def is_holding(self) -> bool:
-        return (self.status == self.Status.PENDING and self.expires_at is not None
-                and self.expires_at > timezone.now())
+        return (
+            self.status == self.Status.PENDING
+            and self.expires_at is not None
+            and self.expires_at > timezone.now()
+        )
 
 
 class BookingLine(models.Model):
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="lines")
-    ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT,
-                                    related_name="booking_lines")
+    ticket_type = models.ForeignKey(
+        TicketType, on_delete=models.PROTECT, related_name="booking_lines"
+    )
     quantity = models.PositiveIntegerField()
     unit_price_minor = models.BigIntegerField()
     subtotal_minor = models.BigIntegerField()
@@ -116,10 +142,13 @@ class BookingLine(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["booking", "ticket_type"],
-                                    name="booking_line_unique_ticket_type"),
-            models.CheckConstraint(condition=Q(quantity__gte=1),
-                                   name="booking_line_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["booking", "ticket_type"],
+                name="booking_line_unique_ticket_type",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="booking_line_quantity_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -127,10 +156,12 @@ class BookingLine(models.Model):
 
 
 class Attendee(models.Model):
-    booking = models.ForeignKey(Booking, on_delete=models.CASCADE,
-                                related_name="attendees")
-    line = models.ForeignKey(BookingLine, on_delete=models.CASCADE,
-                             related_name="attendees")
+    booking = models.ForeignKey(
+        Booking, on_delete=models.CASCADE, related_name="attendees"
+    )
+    line = models.ForeignKey(
+        BookingLine, on_delete=models.CASCADE, related_name="attendees"
+    )
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
 

@@ -68,9 +68,11 @@ class PriceQuote:
 
 def unit_price(ticket_type: TicketType, at: dt.datetime) -> tuple[int, str]:
     """The unit price a buyer pays for one ticket at `at`, and which rule gave it."""
-    if (ticket_type.early_bird_price_minor is not None
-            and ticket_type.early_bird_deadline_at is not None
-            and at < ticket_type.early_bird_deadline_at):
+    if (
+        ticket_type.early_bird_price_minor is not None
+        and ticket_type.early_bird_deadline_at is not None
+        and at < ticket_type.early_bird_deadline_at
+    ):
         return ticket_type.early_bird_price_minor, PriceRule.EARLY_BIRD
     return ticket_type.price_minor, PriceRule.REGULAR
 
@@ -79,22 +81,31 @@ def price_line(ticket_type: TicketType, quantity: int, at: dt.datetime) -> Price
     unit_minor, rule = unit_price(ticket_type, at)
     subtotal = unit_minor * quantity
     discount = 0
-    if (rule == PriceRule.REGULAR
-            and ticket_type.group_min_quantity
-            and ticket_type.group_discount_percent
-            and quantity >= ticket_type.group_min_quantity):
-        discount = percent_of(subtotal,
-                              percent_to_basis_points(ticket_type.group_discount_percent))
+    if (
+        rule == PriceRule.REGULAR
+        and ticket_type.group_min_quantity
+        and ticket_type.group_discount_percent
+        and quantity >= ticket_type.group_min_quantity
+    ):
+        discount = percent_of(
+            subtotal, percent_to_basis_points(ticket_type.group_discount_percent)
+        )
         rule = PriceRule.GROUP
     return PricedLine(
-        ticket_type_id=ticket_type.pk, ticket_type_name=ticket_type.name,
-        quantity=quantity, unit_price_minor=unit_minor, subtotal_minor=subtotal,
-        discount_minor=discount, total_minor=subtotal - discount, rule=rule,
+        ticket_type_id=ticket_type.pk,
+        ticket_type_name=ticket_type.name,
+        quantity=quantity,
+        unit_price_minor=unit_minor,
+        subtotal_minor=subtotal,
+        discount_minor=discount,
+        total_minor=subtotal - discount,
+        rule=rule,
     )
 
 
-def _line_errors(event: Event, ticket_type: TicketType, quantity: int,
-                 at: dt.datetime) -> list[str]:
+def _line_errors(
+    event: Event, ticket_type: TicketType, quantity: int, at: dt.datetime
+) -> list[str]:
     if ticket_type.event_id != event.pk:
         return [_("This ticket type belongs to another event.")]
     if not ticket_type.is_active:
@@ -106,21 +117,30 @@ def _line_errors(event: Event, ticket_type: TicketType, quantity: int,
     if quantity < 1:
         return [_("Choose at least one ticket.")]
     if quantity < ticket_type.min_per_order:
-        return [_("At least %(n)d tickets of this type per order.")
-                % {"n": ticket_type.min_per_order}]
+        return [
+            _("At least %(n)d tickets of this type per order.")
+            % {"n": ticket_type.min_per_order}
+        ]
     if quantity > ticket_type.max_per_order:
-        return [_("At most %(n)d tickets of this type per order.")
-                % {"n": ticket_type.max_per_order}]
+        return [
+            _("At most %(n)d tickets of this type per order.")
+            % {"n": ticket_type.max_per_order}
+        ]
     return []
 
 
-def price_basket(*, event: Event, lines: Sequence[tuple[TicketType, int]],
-                 at: dt.datetime | None = None) -> PriceQuote:
+def price_basket(
+    *,
+    event: Event,
+    lines: Sequence[tuple[TicketType, int]],
+    at: dt.datetime | None = None,
+) -> PriceQuote:
     """Price `lines` of (ticket type, quantity) for `event` at time `at` (default now).
 
-    Raises `BasketInvalid` with errors keyed `lines.<i>.quantity` / `lines.<i>.ticket_type`
-    when a line breaks a rule (other event, inactive, outside its sales window, quantity
-    out of the per-order bounds) or the basket is empty or repeats a ticket type.
+    Raises `BasketInvalid` with errors keyed `lines.<i>.quantity` or
+    `lines.<i>.ticket_type` when a line breaks a rule (other event, inactive, outside
+    its sales window, quantity out of the per-order bounds) or the basket is empty or
+    repeats a ticket type.
     """
     at = at or timezone.now()
     errors: dict[str, list[str]] = {}
@@ -129,18 +149,30 @@ def price_basket(*, event: Event, lines: Sequence[tuple[TicketType, int]],
     seen: set[int] = set()
     for index, (ticket_type, quantity) in enumerate(lines):
         if ticket_type.pk in seen:
-            errors[f"lines.{index}.ticket_type"] = [_("This ticket type is listed twice.")]
+            errors[f"lines.{index}.ticket_type"] = [
+                _("This ticket type is listed twice.")
+            ]
             continue
         seen.add(ticket_type.pk)
         if problems := _line_errors(event, ticket_type, quantity, at):
-            key = "quantity" if ticket_type.event_id == event.pk and \
-                ticket_type.is_active else "ticket_type"
+            key = (
+                "quantity"
+                if ticket_type.event_id == event.pk and ticket_type.is_active
+                else "ticket_type"
+            )
             errors[f"lines.{index}.{key}"] = problems
     if errors:
         raise BasketInvalid(errors)
-    priced = tuple(price_line(ticket_type, quantity, at) for ticket_type, quantity in lines)
+    priced = tuple(
+        price_line(ticket_type, quantity, at) for ticket_type, quantity in lines
+    )
     subtotal = sum(line.subtotal_minor for line in priced)
     discount = sum(line.discount_minor for line in priced)
-    return PriceQuote(currency=event.currency, lines=priced, subtotal_minor=subtotal,
-                      discount_minor=discount, total_minor=subtotal - discount,
-                      priced_at=at)
+    return PriceQuote(
+        currency=event.currency,
+        lines=priced,
+        subtotal_minor=subtotal,
+        discount_minor=discount,
+        total_minor=subtotal - discount,
+        priced_at=at,
+    )

@@ -26,7 +26,9 @@ def _cache_seconds(availability: SessionAvailability) -> int:
     """Never cache past the moment the next hold expires: its seats come back then."""
     seconds = settings.AVAILABILITY_CACHE_SECONDS
     if availability.next_hold_expiry_at is not None:
-        until_expiry = (availability.next_hold_expiry_at - timezone.now()).total_seconds()
+        until_expiry = (
+            availability.next_hold_expiry_at - timezone.now()
+        ).total_seconds()
         seconds = min(seconds, max(1, math.ceil(until_expiry)))
     return seconds
 
@@ -35,9 +37,10 @@ def availability_invalidate(session_ids: Iterable[int]) -> None:
     cache.delete_many([_cache_key(session_id) for session_id in session_ids])
 
 
-def sessions_availability(sessions: Iterable[Session],
-                          ticket_types: Iterable[TicketType]) -> dict[int, SessionAvailability]:
-    """Availability per session (from the cache when fresh). For display, never to sell."""
+def sessions_availability(
+    sessions: Iterable[Session], ticket_types: Iterable[TicketType]
+) -> dict[int, SessionAvailability]:
+    """Availability per session, from the cache when fresh. To show, never to sell."""
     sessions = list(sessions)
     ticket_types = list(ticket_types)
     cached = cache.get_many([_cache_key(session.pk) for session in sessions])
@@ -53,19 +56,23 @@ def sessions_availability(sessions: Iterable[Session],
 
 
 def event_availability(event: Event) -> dict[int, SessionAvailability]:
-    return sessions_availability(event.sessions.all(),
-                                 event.ticket_types.filter(is_active=True))
+    return sessions_availability(
+        event.sessions.all(), event.ticket_types.filter(is_active=True)
+    )
 
 
 def session_availability(session: Session) -> SessionAvailability:
     return sessions_availability(
-        [session], session.event.ticket_types.filter(is_active=True))[session.pk]
+        [session], session.event.ticket_types.filter(is_active=True)
+    )[session.pk]
 
 
 def booking_get(reference: str) -> Booking:
-    return (Booking.objects.select_related("event", "session__venue", "organiser")
-            .prefetch_related("lines__ticket_type", "attendees")
-            .get(reference=reference))
+    return (
+        Booking.objects.select_related("event", "session__venue", "organiser")
+        .prefetch_related("lines__ticket_type", "attendees")
+        .get(reference=reference)
+    )
 
 
 def booking_list_for_session(session_id: int) -> QuerySet[Booking]:

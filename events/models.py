@@ -1,4 +1,4 @@
-"""The catalogue: organisers and their members, venues, events, sessions, ticket types."""
+"""The catalogue: organisers, members, venues, events, sessions, ticket types."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ from ticketing.lib.money import Money
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(_("%(value)s is not an IANA time zone such as Europe/Paris."),
-                              params={"value": value})
+        raise ValidationError(
+            _("%(value)s is not an IANA time zone such as Europe/Paris."),
+            params={"value": value},
+        )
 
 
 def validate_currency(value: str) -> None:
@@ -35,14 +37,22 @@ class Organiser(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     country = models.CharField(max_length=2, help_text=_("ISO 3166 code, e.g. FR"))
-    currency = models.CharField(max_length=3, validators=[validate_currency],
-                                help_text=_("Default currency of new events"))
-    timezone = models.CharField(max_length=64, default="UTC",
-                                validators=[validate_timezone])
+    currency = models.CharField(
+        max_length=3,
+        validators=[validate_currency],
+        help_text=_("Default currency of new events"),
+    )
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone]
+    )
     reference_prefix = models.CharField(
-        max_length=6, unique=True,
-        validators=[RegexValidator(r"^[A-Z2-9]{2,6}$",
-                                   _("2 to 6 capital letters or digits 2-9."))],
+        max_length=6,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Z2-9]{2,6}$", _("2 to 6 capital letters or digits 2-9.")
+            )
+        ],
         help_text=_("Starts every booking reference, e.g. MC26 in MC26-7K3QXZ"),
     )
     contact_email = models.EmailField()
@@ -62,17 +72,21 @@ class Membership(models.Model):
         STAFF = "staff", _("Staff")
         VIEWER = "viewer", _("Viewer")
 
-    organiser = models.ForeignKey(Organiser, on_delete=models.CASCADE,
-                                  related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="memberships")
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.CASCADE, related_name="memberships"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organiser", "user"],
-                                    name="membership_unique_user_per_organiser"),
+            models.UniqueConstraint(
+                fields=["organiser", "user"],
+                name="membership_unique_user_per_organiser",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -80,8 +94,9 @@ class Membership(models.Model):
 
 
 class Venue(models.Model):
-    organiser = models.ForeignKey(Organiser, on_delete=models.CASCADE,
-                                  related_name="venues")
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.CASCADE, related_name="venues"
+    )
     name = models.CharField(max_length=200)
     address = models.CharField(max_length=300)
     city = models.CharField(max_length=100)
@@ -102,18 +117,23 @@ class Event(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         ARCHIVED = "archived", _("Archived")
 
-    organiser = models.ForeignKey(Organiser, on_delete=models.PROTECT,
-                                  related_name="events")
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.PROTECT, related_name="events"
+    )
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=120, unique=True)
     description = models.TextField(blank=True)
     image = models.ImageField(upload_to="events/", blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices,
-                              default=Status.DRAFT, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
     currency = models.CharField(max_length=3, validators=[validate_currency])
-    timezone = models.CharField(max_length=64, default="UTC",
-                                validators=[validate_timezone],
-                                help_text=_("Local clock for deadlines and display"))
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
+        help_text=_("Local clock for deadlines and display"),
+    )
     sales_start_at = models.DateTimeField(null=True, blank=True)
     sales_end_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -123,7 +143,8 @@ class Event(models.Model):
         ordering = ["title"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(sales_end_at__isnull=True) | Q(sales_start_at__isnull=True)
+                condition=Q(sales_end_at__isnull=True)
+                | Q(sales_start_at__isnull=True)
                 | Q(sales_end_at__gt=models.F("sales_start_at")),
                 name="event_sales_end_after_start",
             ),
@@ -133,10 +154,14 @@ class Event(models.Model):
         return self.title
 
     def clean(self) -> None:
-        if (self.sales_start_at and self.sales_end_at
-                and self.sales_end_at <= self.sales_start_at):
+        if (
+            self.sales_start_at
+            and self.sales_end_at
+            and self.sales_end_at <= self.sales_start_at
+        ):
             raise ValidationError(
-                {"sales_end_at": _("Sales must end after they start.")})
+                {"sales_end_at": _("Sales must end after they start.")}
+            )
 
     @property
     def is_published(self) -> bool:
@@ -148,7 +173,10 @@ class Event(models.Model):
 
 
 class Session(models.Model):
-    """One dated occurrence of an event. `sold_count` changes only under this row's lock."""
+    """One dated occurrence of an event.
+
+    `sold_count` changes only under this row's lock (see bookings/locks.py).
+    """
 
     class SaleStatus(models.TextChoices):
         ON_SALE = "on_sale", _("On sale")
@@ -160,22 +188,29 @@ class Session(models.Model):
     starts_at = models.DateTimeField(db_index=True)
     ends_at = models.DateTimeField()
     capacity = models.PositiveIntegerField()
-    sale_status = models.CharField(max_length=10, choices=SaleStatus.choices,
-                                   default=SaleStatus.ON_SALE)
+    sale_status = models.CharField(
+        max_length=10, choices=SaleStatus.choices, default=SaleStatus.ON_SALE
+    )
     sold_count = models.PositiveIntegerField(
-        default=0, editable=False, help_text=_("Seats sold on this site"))
+        default=0, editable=False, help_text=_("Seats sold on this site")
+    )
     external_sold_count = models.PositiveIntegerField(
-        default=0, editable=False,
-        help_text=_("Seats sold on external platforms, from the last sync"))
+        default=0,
+        editable=False,
+        help_text=_("Seats sold on external platforms, from the last sync"),
+    )
     external_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["starts_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
-                                   name="session_ends_after_start"),
-            models.CheckConstraint(condition=Q(capacity__gte=1),
-                                   name="session_capacity_positive"),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")),
+                name="session_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__gte=1), name="session_capacity_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -188,8 +223,11 @@ class Session(models.Model):
             errors["ends_at"] = _("A session must end after it starts.")
         if self.capacity is not None and self.capacity < 1:
             errors["capacity"] = _("Capacity must be at least 1.")
-        if (self.event_id and self.venue_id
-                and self.venue.organiser_id != self.event.organiser_id):
+        if (
+            self.event_id
+            and self.venue_id
+            and self.venue.organiser_id != self.event.organiser_id
+        ):
             errors["venue"] = _("The venue belongs to another organiser.")
         if errors:
             raise ValidationError(errors)
@@ -205,28 +243,41 @@ class TicketType(models.Model):
         EARLY_BIRD = "early_bird", _("Early bird")
         GROUP = "group", _("Group")
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_types")
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="ticket_types"
+    )
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.REGULAR)
     price_minor = models.BigIntegerField(
         validators=[MinValueValidator(0)],
-        help_text=_("Price the buyer pays, tax included, in minor units (cents)"))
+        help_text=_("Price the buyer pays, tax included, in minor units (cents)"),
+    )
     early_bird_price_minor = models.BigIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(0)])
+        null=True, blank=True, validators=[MinValueValidator(0)]
+    )
     early_bird_deadline_at = models.DateTimeField(null=True, blank=True)
     group_min_quantity = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(2)])
+        null=True, blank=True, validators=[MinValueValidator(2)]
+    )
     group_discount_percent = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True,
-        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))])
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+    )
     allocation = models.PositiveIntegerField(
-        null=True, blank=True,
-        help_text=_("At most this many of this type per session (empty: no limit)"))
-    min_per_order = models.PositiveSmallIntegerField(default=1,
-                                                     validators=[MinValueValidator(1)])
-    max_per_order = models.PositiveSmallIntegerField(default=10,
-                                                     validators=[MinValueValidator(1)])
+        null=True,
+        blank=True,
+        help_text=_("At most this many of this type per session (empty: no limit)"),
+    )
+    min_per_order = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1)]
+    )
+    max_per_order = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1)]
+    )
     sales_start_at = models.DateTimeField(null=True, blank=True)
     sales_end_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
@@ -235,21 +286,31 @@ class TicketType(models.Model):
     class Meta:
         ordering = ["position", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(price_minor__gte=0),
-                                   name="ticket_type_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(price_minor__gte=0), name="ticket_type_price_not_negative"
+            ),
             models.CheckConstraint(
                 condition=Q(early_bird_price_minor__isnull=True)
                 | Q(early_bird_price_minor__gte=0),
-                name="ticket_type_early_bird_price_not_negative"),
+                name="ticket_type_early_bird_price_not_negative",
+            ),
             models.CheckConstraint(
                 condition=Q(group_discount_percent__isnull=True)
-                | (Q(group_discount_percent__gte=0) & Q(group_discount_percent__lte=100)),
-                name="ticket_type_group_discount_0_100"),
+                | (
+                    Q(group_discount_percent__gte=0)
+                    & Q(group_discount_percent__lte=100)
+                ),
+                name="ticket_type_group_discount_0_100",
+            ),
             models.CheckConstraint(
-                condition=Q(group_min_quantity__isnull=True) | Q(group_min_quantity__gte=2),
-                name="ticket_type_group_min_at_least_2"),
-            models.CheckConstraint(condition=Q(max_per_order__gte=models.F("min_per_order")),
-                                   name="ticket_type_max_not_below_min"),
+                condition=Q(group_min_quantity__isnull=True)
+                | Q(group_min_quantity__gte=2),
+                name="ticket_type_group_min_at_least_2",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_per_order__gte=models.F("min_per_order")),
+                name="ticket_type_max_not_below_min",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -261,25 +322,39 @@ class TicketType(models.Model):
         has_deadline = self.early_bird_deadline_at is not None
         if has_price != has_deadline:
             errors["early_bird_deadline_at"] = _(
-                "An early-bird price needs a deadline, and a deadline needs a price.")
-        if has_price and self.price_minor is not None \
-                and self.early_bird_price_minor > self.price_minor:
+                "An early-bird price needs a deadline, and a deadline needs a price."
+            )
+        if (
+            has_price
+            and self.price_minor is not None
+            and self.early_bird_price_minor > self.price_minor
+        ):
             errors["early_bird_price_minor"] = _(
-                "The early-bird price cannot be above the regular price.")
+                "The early-bird price cannot be above the regular price."
+            )
         if has_deadline and self.event_id:
             first_session = self.event.sessions.order_by("starts_at").first()
             if first_session and self.early_bird_deadline_at >= first_session.starts_at:
                 errors["early_bird_deadline_at"] = _(
-                    "The early-bird deadline must be before the first session starts.")
+                    "The early-bird deadline must be before the first session starts."
+                )
         if (self.group_min_quantity is None) != (self.group_discount_percent is None):
             errors["group_discount_percent"] = _(
-                "A group discount needs both a minimum quantity and a percentage.")
-        if (self.min_per_order and self.max_per_order
-                and self.max_per_order < self.min_per_order):
+                "A group discount needs both a minimum quantity and a percentage."
+            )
+        if (
+            self.min_per_order
+            and self.max_per_order
+            and self.max_per_order < self.min_per_order
+        ):
             errors["max_per_order"] = _(
-                "The maximum per order cannot be below the minimum.")
-        if (self.sales_start_at and self.sales_end_at
-                and self.sales_end_at <= self.sales_start_at):
+                "The maximum per order cannot be below the minimum."
+            )
+        if (
+            self.sales_start_at
+            and self.sales_end_at
+            and self.sales_end_at <= self.sales_start_at
+        ):
             errors["sales_end_at"] = _("Sales must end after they start.")
         if errors:
             raise ValidationError(errors)

@@ -1,6 +1,6 @@
 """Fail loudly, with the way to fix it, when the test services do not answer.
 
-The suite runs on PostgreSQL and Redis only: locking tests on SQLite would prove nothing.
+The suite runs on PostgreSQL and Redis only: locking tests on SQLite prove nothing.
 """
 
 import os
@@ -24,13 +24,19 @@ def main() -> int:
     redis_url = os.environ.get("REDIS_URL", "")
     problems = []
     if urlparse(database_url).scheme not in ("postgres", "postgresql", "pgsql"):
-        problems.append(f"DATABASE_URL must name PostgreSQL for the tests, got {database_url!r}")
+        problems.append(
+            f"DATABASE_URL must name PostgreSQL for the tests, got {database_url!r}"
+        )
     else:
         try:
-            psycopg.connect(database_url.replace("postgres://", "postgresql://", 1),
-                            connect_timeout=3).close()
+            psycopg.connect(
+                database_url.replace("postgres://", "postgresql://", 1),
+                connect_timeout=3,
+            ).close()
         except psycopg.Error as error:
-            problems.append(f"PostgreSQL at {database_url} does not answer: {error}".strip())
+            problems.append(
+                f"PostgreSQL at {database_url} does not answer: {error}".strip()
+            )
     if not redis_url:
         problems.append("REDIS_URL is not set")
     else:

@@ -21,21 +21,34 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
     return {"actor": None, "actor_label": str(actor)[:100]}
 
 
-def audit_log(*, action: str, obj: models.Model | None = None,
-              organiser_id: int | None = None, actor: Any = None,
-              data: dict | None = None) -> AuditEntry:
+def audit_log(
+    *,
+    action: str,
+    obj: models.Model | None = None,
+    organiser_id: int | None = None,
+    actor: Any = None,
+    data: dict | None = None,
+) -> AuditEntry:
     return AuditEntry.objects.create(
         organiser_id=organiser_id,
         action=action,
-        content_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
+        content_type=ContentType.objects.get_for_model(obj)
+        if obj is not None
+        else None,
         object_id=str(obj.pk) if obj is not None else "",
         data=data or {},
         **_actor_fields(actor),
     )
 
 
-def audit_log_many(*, action: str, objects: Iterable[models.Model], organiser_id_of,
-                   actor: Any = None, data_of=None) -> int:
+def audit_log_many(
+    *,
+    action: str,
+    objects: Iterable[models.Model],
+    organiser_id_of,
+    actor: Any = None,
+    data_of=None,
+) -> int:
     """One INSERT for many rows (bulk expiry), same shape as `audit_log`."""
     entries = []
     content_type_cache: dict[type, ContentType] = {}
@@ -43,13 +56,15 @@ def audit_log_many(*, action: str, objects: Iterable[models.Model], organiser_id
         model = type(obj)
         if model not in content_type_cache:
             content_type_cache[model] = ContentType.objects.get_for_model(model)
-        entries.append(AuditEntry(
-            organiser_id=organiser_id_of(obj),
-            action=action,
-            content_type=content_type_cache[model],
-            object_id=str(obj.pk),
-            data=data_of(obj) if data_of else {},
-            **_actor_fields(actor),
-        ))
+        entries.append(
+            AuditEntry(
+                organiser_id=organiser_id_of(obj),
+                action=action,
+                content_type=content_type_cache[model],
+                object_id=str(obj.pk),
+                data=data_of(obj) if data_of else {},
+                **_actor_fields(actor),
+            )
+        )
     AuditEntry.objects.bulk_create(entries, batch_size=5000)
     return len(entries)

@@ -35,8 +35,11 @@ def _check_broker() -> str:
 @require_GET
 def healthz(request):
     checks = {}
-    for name, check in (("database", _check_database), ("cache", _check_cache),
-                        ("broker", _check_broker)):
+    for name, check in (
+        ("database", _check_database),
+        ("cache", _check_cache),
+        ("broker", _check_broker),
+    ):
         try:
             checks[name] = check()
         except Exception:  # a health check reports every failure, whatever its kind

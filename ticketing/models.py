@@ -12,14 +12,19 @@ class AuditEntry(models.Model):
 
     organiser_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
-    actor_label = models.CharField(max_length=100, blank=True,
-                                   help_text="system, api key name, task name...")
+    actor_label = models.CharField(
+        max_length=100, blank=True, help_text="system, api key name, task name..."
+    )
     action = models.CharField(max_length=100, db_index=True)
-    content_type = models.ForeignKey(ContentType, null=True, blank=True,
-                                     on_delete=models.SET_NULL)
+    content_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.SET_NULL
+    )
     object_id = models.CharField(max_length=64, blank=True, db_index=True)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

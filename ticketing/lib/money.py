@@ -7,9 +7,29 @@ from decimal import ROUND_HALF_UP, Decimal
 
 # Currencies whose minor unit is not 1/100. Everything else has two decimals.
 _EXPONENTS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
 }
 
 
@@ -24,7 +44,9 @@ def percent_of(amount_minor: int, basis_points: int) -> int:
 
 
 def percent_to_basis_points(percent: Decimal | int | str) -> int:
-    return int((Decimal(str(percent)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(
+        (Decimal(str(percent)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    )
 
 
 @dataclass(frozen=True, slots=True)

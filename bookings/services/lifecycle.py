@@ -1,0 +1,184 @@
+"""A booking after its hold: confirmation, cancellation, refund.
+
+Each takes the same locks as a hold (session, then ticket types, then the booking), so a
+confirmation and a new buyer never both count the same seat.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from events.models import Session
+from ticketing.audit import audit_log
+
+from .. import signals
+from ..availability import compute_session_availability
+from ..exceptions import InvalidTransition, SoldOut
+from ..locks import (
+    busy_on_lock_timeout,
+    session_for_update,
+    set_lock_timeout,
+    ticket_types_for_share,
+)
+from ..models import Booking, BookingLine
+from ._common import after_commit
+
+
+def _locked_booking(booking_id: int) -> tuple[Session, Booking]:
+    """Take the selling locks of a booking: session, ticket types, booking row."""
+    session_id = Booking.objects.values_list("session_id", flat=True).get(pk=booking_id)
+    set_lock_timeout()
+    session = session_for_update(session_id)
+    line_types = BookingLine.objects.filter(booking_id=booking_id).values_list(
+        "ticket_type_id", flat=True
+    )
+    ticket_types_for_share(line_types)
+    booking = Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
+    return session, booking
+
+
+def booking_confirm(*, booking_id: int, actor=None) -> Booking:
+    """Turn a hold into a sale (payments call this). Idempotent: a confirmed booking is
+    returned as it is.
+
+    An unexpired hold moves its seats from held to sold. A hold that has expired (late
+    payment) re-takes its seats if they are still free; if not, the booking is flagged
+    `needs_attention` for the organiser and SoldOut is raised. Cancelled and refunded
+    bookings are refused with InvalidTransition.
+    """
+    sold_out: SoldOut | None = None
+    with busy_on_lock_timeout(), transaction.atomic(durable=True):
+        session, booking = _locked_booking(booking_id)
+        now = timezone.now()
+        if booking.status == Booking.Status.CONFIRMED:
+            return booking
+        if booking.status not in (Booking.Status.PENDING, Booking.Status.EXPIRED):
+            raise InvalidTransition(
+                _("A %(status)s booking cannot be confirmed.")
+                % {"status": booking.get_status_display().lower()}
+            )
+        was_late = not booking.is_holding
+        if was_late:
+            lines = list(booking.lines.select_related("ticket_type"))
+            ticket_types = {line.ticket_type_id: line.ticket_type for line in lines}
+            availability = compute_session_availability(
+                session, ticket_types.values(), now
+            )
+            if availability.available < booking.quantity or any(
+                availability.for_ticket_type(line.ticket_type_id) < line.quantity
+                for line in lines
+            ):
+                booking.needs_attention = True
+                booking.save(update_fields=["needs_attention"])
+                audit_log(
+                    action="bookings.booking.late_payment_sold_out",
+                    obj=booking,
+                    organiser_id=booking.organiser_id,
+                    actor=actor,
+                    data={
+                        "reference": booking.reference,
+                        "available": availability.available,
+                    },
+                )
+                sold_out = SoldOut(
+                    session_available=availability.available, ticket_types_available={}
+                )
+        if sold_out is None:
+            booking.status = Booking.Status.CONFIRMED
+            booking.confirmed_at = now
+            booking.expires_at = None
+            booking.save(update_fields=["status", "confirmed_at", "expires_at"])
+            Session.objects.filter(pk=session.pk).update(
+                sold_count=F("sold_count") + booking.quantity
+            )
+            audit_log(
+                action="bookings.booking.confirmed",
+                obj=booking,
+                organiser_id=booking.organiser_id,
+                actor=actor,
+                data={"reference": booking.reference, "late": was_late},
+            )
+            after_commit(session.pk, booking.pk)
+    if sold_out is not None:
+        raise sold_out
+    return booking
+
+
+def _release(
+    *,
+    booking_id: int,
+    to_status: str,
+    timestamp_field: str,
+    action: str,
+    actor,
+    reason: str,
+    allowed: tuple[str, ...],
+    idempotent: bool = False,
+) -> Booking:
+    with busy_on_lock_timeout(), transaction.atomic(durable=True):
+        session, booking = _locked_booking(booking_id)
+        if idempotent and booking.status == to_status:
+            return booking
+        if booking.status not in allowed:
+            raise InvalidTransition(
+                _("This booking is %(status)s and cannot change that way.")
+                % {"status": booking.get_status_display().lower()}
+            )
+        previous = booking.status
+        booking.status = to_status
+        setattr(booking, timestamp_field, timezone.now())
+        booking.save(update_fields=["status", timestamp_field])
+        if previous == Booking.Status.CONFIRMED:
+            Session.objects.filter(pk=session.pk).update(
+                sold_count=F("sold_count") - booking.quantity
+            )
+        audit_log(
+            action=action,
+            obj=booking,
+            organiser_id=booking.organiser_id,
+            actor=actor,
+            data={
+                "reference": booking.reference,
+                "from": previous,
+                "to": to_status,
+                "reason": reason,
+            },
+        )
+        after_commit(session.pk)
+        transaction.on_commit(
+            lambda: signals.booking_released.send(
+                sender=Booking, booking_id=booking.pk, status=to_status
+            )
+        )
+    return booking
+
+
+def booking_cancel(*, booking_id: int, actor=None, reason: str = "") -> Booking:
+    """Cancel a pending or confirmed booking; its seats return. Cancelling a booking
+    that is already cancelled, expired or refunded raises InvalidTransition."""
+    return _release(
+        booking_id=booking_id,
+        to_status=Booking.Status.CANCELLED,
+        timestamp_field="cancelled_at",
+        action="bookings.booking.cancelled",
+        actor=actor,
+        reason=reason,
+        allowed=(Booking.Status.PENDING, Booking.Status.CONFIRMED),
+    )
+
+
+def booking_mark_refunded(*, booking_id: int, actor=None, reason: str = "") -> Booking:
+    """Record a full refund of a confirmed booking; its seats return. Idempotent."""
+    return _release(
+        booking_id=booking_id,
+        to_status=Booking.Status.REFUNDED,
+        timestamp_field="refunded_at",
+        action="bookings.booking.refunded",
+        actor=actor,
+        reason=reason,
+        allowed=(Booking.Status.CONFIRMED,),
+        idempotent=True,
+    )

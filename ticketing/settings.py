@@ -93,6 +93,9 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Lets several test runs share one server without sharing a test database.
+if TEST_DATABASE_NAME := env.str("TEST_DATABASE_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": TEST_DATABASE_NAME}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis serves the cache (availability, rate limits) and the Celery broker.

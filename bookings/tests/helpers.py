@@ -13,4 +13,8 @@ def hold(session, *lines, key=None, buyer=BUYER, **kwargs):
     return booking_create(
         session_id=session.pk,
         lines=[LineInput(ticket_type.pk, quantity) for ticket_type, quantity in lines],
-        buyer=buyer, attendees=attendees(quantity), idempotency_key=key, **kwargs)
+        buyer=buyer,
+        attendees=attendees(quantity),
+        idempotency_key=key,
+        **kwargs,
+    )

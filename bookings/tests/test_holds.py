@@ -29,22 +29,30 @@ def test_hold_writes_pending_booking_lines_attendees_and_audit(session, ticket_t
     assert booking.status == Booking.Status.PENDING
     assert booking.quantity == 2
     assert (booking.subtotal_minor, booking.discount_minor, booking.total_minor) == (
-        9000, 0, 9000)
+        9000,
+        0,
+        9000,
+    )
     assert booking.currency == "EUR"
     assert before + dt.timedelta(minutes=15) <= booking.expires_at
     assert booking.expires_at <= timezone.now() + dt.timedelta(minutes=15)
     line = BookingLine.objects.get(booking=booking)
     assert (line.quantity, line.unit_price_minor, line.total_minor) == (2, 4500, 9000)
-    assert list(Attendee.objects.filter(booking=booking).values_list("name", flat=True)) \
-        == ["Guest 0", "Guest 1"]
-    assert AuditEntry.objects.filter(action="bookings.booking.held",
-                                     object_id=str(booking.pk),
-                                     organiser_id=session.event.organiser_id).exists()
+    assert list(
+        Attendee.objects.filter(booking=booking).values_list("name", flat=True)
+    ) == ["Guest 0", "Guest 1"]
+    assert AuditEntry.objects.filter(
+        action="bookings.booking.held",
+        object_id=str(booking.pk),
+        organiser_id=session.event.organiser_id,
+    ).exists()
     session.refresh_from_db()
     assert session.sold_count == 0  # held, not sold
 
 
-def test_reference_has_organiser_prefix_and_no_ambiguous_characters(session, ticket_type):
+def test_reference_has_organiser_prefix_and_no_ambiguous_characters(
+    session, ticket_type
+):
     references = {hold(session, (ticket_type, 1)).reference for _ in range(5)}
     prefix = session.event.organiser.reference_prefix
     assert len(references) == 5
@@ -102,7 +110,8 @@ def test_ticket_type_allocation_is_enforced_per_session(session):
 def test_expired_hold_frees_its_seats_without_any_job(session, ticket_type):
     stale = hold(session, (ticket_type, 10))
     Booking.objects.filter(pk=stale.pk).update(
-        expires_at=timezone.now() - dt.timedelta(seconds=1))
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
     assert hold(session, (ticket_type, 10)).quantity == 10
     assert Booking.objects.get(pk=stale.pk).status == Booking.Status.PENDING
 
@@ -119,8 +128,13 @@ def test_same_idempotency_key_returns_the_first_booking(session, ticket_type):
     ("change", "message"),
     [
         ({"status": Event.Status.DRAFT}, "not on sale"),
-        ({"sales_end_at": timezone.now() - dt.timedelta(hours=1),
-          "sales_start_at": timezone.now() - dt.timedelta(days=2)}, "ended"),
+        (
+            {
+                "sales_end_at": timezone.now() - dt.timedelta(hours=1),
+                "sales_start_at": timezone.now() - dt.timedelta(days=2),
+            },
+            "ended",
+        ),
         ({"sales_start_at": timezone.now() + dt.timedelta(days=1)}, "not started"),
     ],
 )
@@ -135,16 +149,20 @@ def test_paused_or_past_session_is_refused(session, ticket_type):
     Session.objects.filter(pk=session.pk).update(sale_status=Session.SaleStatus.PAUSED)
     with pytest.raises(NotOnSale):
         hold(session, (ticket_type, 1))
-    past = SessionFactory(event=session.event, venue=session.venue,
-                          starts_at=timezone.now() - dt.timedelta(days=1))
+    past = SessionFactory(
+        event=session.event,
+        venue=session.venue,
+        starts_at=timezone.now() - dt.timedelta(days=1),
+    )
     with pytest.raises(NotOnSale, match="over"):
         hold(past, (ticket_type, 1))
     assert Booking.objects.count() == 0
 
 
 def test_ticket_type_sales_window_is_enforced(session):
-    later = TicketTypeFactory(event=session.event,
-                              sales_start_at=timezone.now() + dt.timedelta(days=1))
+    later = TicketTypeFactory(
+        event=session.event, sales_start_at=timezone.now() + dt.timedelta(days=1)
+    )
     with pytest.raises(BasketInvalid) as error:
         hold(session, (later, 1))
     assert "lines.0.quantity" in error.value.fields
@@ -152,20 +170,26 @@ def test_ticket_type_sales_window_is_enforced(session):
 
 
 def _create(session, lines, people, buyer=BUYER):
-    return booking_create(session_id=session.pk, lines=lines, buyer=buyer,
-                          attendees=people)
+    return booking_create(
+        session_id=session.pk, lines=lines, buyer=buyer, attendees=people
+    )
 
 
 def test_bad_input_is_a_validation_error_and_writes_nothing(session, ticket_type):
-    other_event_type = TicketTypeFactory(event=EventFactory(
-        organiser=session.event.organiser))
+    other_event_type = TicketTypeFactory(
+        event=EventFactory(organiser=session.event.organiser)
+    )
     cases = [
         ([LineInput(999_999, 1)], attendees(1), "lines.0.ticket_type"),
         ([LineInput(other_event_type.pk, 1)], attendees(1), "lines.0.ticket_type"),
         ([LineInput(ticket_type.pk, 0)], [], "lines.0.quantity"),
         ([LineInput(ticket_type.pk, 11)], attendees(11), "lines.0.quantity"),
         ([LineInput(ticket_type.pk, 2)], attendees(1), "attendees"),
-        ([LineInput(ticket_type.pk, 1)], [AttendeeInput(name="  ")], "attendees.0.name"),
+        (
+            [LineInput(ticket_type.pk, 1)],
+            [AttendeeInput(name="  ")],
+            "attendees.0.name",
+        ),
         ([], [], "lines"),
     ]
     for lines, people, field in cases:
@@ -173,12 +197,20 @@ def test_bad_input_is_a_validation_error_and_writes_nothing(session, ticket_type
             _create(session, lines, people)
         assert field in error.value.fields, (field, error.value.fields)
     with pytest.raises(BasketInvalid) as error:
-        _create(session, [LineInput(ticket_type.pk, 1)], attendees(1),
-                buyer=BuyerInput(name="", email="not-an-email"))
+        _create(
+            session,
+            [LineInput(ticket_type.pk, 1)],
+            attendees(1),
+            buyer=BuyerInput(name="", email="not-an-email"),
+        )
     assert set(error.value.fields) == {"buyer.name", "buyer.email"}
     with pytest.raises(BasketInvalid) as error:
-        booking_create(session_id=999_999, lines=[LineInput(ticket_type.pk, 1)],
-                       buyer=BUYER, attendees=attendees(1))
+        booking_create(
+            session_id=999_999,
+            lines=[LineInput(ticket_type.pk, 1)],
+            buyer=BUYER,
+            attendees=attendees(1),
+        )
     assert "session" in error.value.fields
     assert Booking.objects.count() == 0
     assert Attendee.objects.count() == 0
@@ -186,11 +218,20 @@ def test_bad_input_is_a_validation_error_and_writes_nothing(session, ticket_type
 
 def test_attendees_fill_lines_in_order(session, ticket_type):
     second_type = TicketTypeFactory(event=session.event, price_minor=1000)
-    people = [AttendeeInput("A"), AttendeeInput("B", "b@example.org"), AttendeeInput("C")]
+    people = [
+        AttendeeInput("A"),
+        AttendeeInput("B", "b@example.org"),
+        AttendeeInput("C"),
+    ]
     booking = booking_create(
-        session_id=session.pk, buyer=BUYER, attendees=people,
-        lines=[LineInput(ticket_type.pk, 1), LineInput(second_type.pk, 2)])
-    by_line = {line.ticket_type_id: [a.name for a in line.attendees.all()]
-               for line in booking.lines.all()}
+        session_id=session.pk,
+        buyer=BUYER,
+        attendees=people,
+        lines=[LineInput(ticket_type.pk, 1), LineInput(second_type.pk, 2)],
+    )
+    by_line = {
+        line.ticket_type_id: [a.name for a in line.attendees.all()]
+        for line in booking.lines.all()
+    }
     assert by_line == {ticket_type.pk: ["A"], second_type.pk: ["B", "C"]}
     assert booking.total_minor == 4500 + 2000

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db
 
 def _expire(booking):
     Booking.objects.filter(pk=booking.pk).update(
-        expires_at=timezone.now() - dt.timedelta(minutes=1))
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
 
 
 def _seats(session):
@@ -38,8 +39,12 @@ def test_confirm_moves_seats_from_held_to_sold_and_is_idempotent(session, ticket
     again = booking_confirm(booking_id=booking.pk)
     assert again.status == Booking.Status.CONFIRMED
     assert _seats(session) == 3
-    assert AuditEntry.objects.filter(action="bookings.booking.confirmed",
-                                     object_id=str(booking.pk)).count() == 1
+    assert (
+        AuditEntry.objects.filter(
+            action="bookings.booking.confirmed", object_id=str(booking.pk)
+        ).count()
+        == 1
+    )
     # Held seats became sold seats: seven left, not four.
     assert hold(session, (ticket_type, 7)).quantity == 7
 
@@ -52,11 +57,17 @@ def test_late_payment_retakes_free_seats(session, ticket_type):
     confirmed = booking_confirm(booking_id=booking.pk)
     assert confirmed.status == Booking.Status.CONFIRMED
     assert _seats(session) == 4
-    assert AuditEntry.objects.get(action="bookings.booking.confirmed",
-                                  object_id=str(booking.pk)).data["late"] is True
+    assert (
+        AuditEntry.objects.get(
+            action="bookings.booking.confirmed", object_id=str(booking.pk)
+        ).data["late"]
+        is True
+    )
 
 
-def test_late_payment_when_seats_are_gone_is_flagged_not_confirmed(session, ticket_type):
+def test_late_payment_when_seats_are_gone_is_flagged_not_confirmed(
+    session, ticket_type
+):
     late = hold(session, (ticket_type, 4))
     _expire(late)
     hold(session, (ticket_type, 8))
@@ -66,8 +77,9 @@ def test_late_payment_when_seats_are_gone_is_flagged_not_confirmed(session, tick
     assert late.status == Booking.Status.PENDING
     assert late.needs_attention is True
     assert _seats(session) == 0
-    assert AuditEntry.objects.filter(action="bookings.booking.late_payment_sold_out",
-                                     object_id=str(late.pk)).exists()
+    assert AuditEntry.objects.filter(
+        action="bookings.booking.late_payment_sold_out", object_id=str(late.pk)
+    ).exists()
 
 
 def test_cancel_pending_and_confirmed_return_seats(session, ticket_type):
@@ -75,15 +87,22 @@ def test_cancel_pending_and_confirmed_return_seats(session, ticket_type):
     paid = hold(session, (ticket_type, 5))
     booking_confirm(booking_id=paid.pk)
     assert _seats(session) == 5
-    assert booking_cancel(booking_id=pending.pk, reason="buyer asked").status == \
-        Booking.Status.CANCELLED
+    assert (
+        booking_cancel(booking_id=pending.pk, reason="buyer asked").status
+        == Booking.Status.CANCELLED
+    )
     assert booking_cancel(booking_id=paid.pk).status == Booking.Status.CANCELLED
     assert _seats(session) == 0
     assert hold(session, (ticket_type, 10)).quantity == 10
-    entry = AuditEntry.objects.get(action="bookings.booking.cancelled",
-                                   object_id=str(pending.pk))
-    assert entry.data == {"reference": pending.reference, "from": "pending",
-                          "to": "cancelled", "reason": "buyer asked"}
+    entry = AuditEntry.objects.get(
+        action="bookings.booking.cancelled", object_id=str(pending.pk)
+    )
+    assert entry.data == {
+        "reference": pending.reference,
+        "from": "pending",
+        "to": "cancelled",
+        "reason": "buyer asked",
+    }
 
 
 def test_cancel_twice_is_refused_and_changes_nothing(session, ticket_type):
@@ -99,10 +118,12 @@ def test_cancel_twice_is_refused_and_changes_nothing(session, ticket_type):
 def test_refund_returns_seats_once(session, ticket_type):
     booking = hold(session, (ticket_type, 2))
     booking_confirm(booking_id=booking.pk)
-    assert booking_mark_refunded(booking_id=booking.pk).status == \
-        Booking.Status.REFUNDED
-    assert booking_mark_refunded(booking_id=booking.pk).status == \
-        Booking.Status.REFUNDED
+    assert (
+        booking_mark_refunded(booking_id=booking.pk).status == Booking.Status.REFUNDED
+    )
+    assert (
+        booking_mark_refunded(booking_id=booking.pk).status == Booking.Status.REFUNDED
+    )
     assert _seats(session) == 0
     assert AuditEntry.objects.filter(action="bookings.booking.refunded").count() == 1
 
@@ -132,8 +153,11 @@ def test_expire_stale_marks_only_past_holds_and_audits_each(session, ticket_type
     statuses = dict(Booking.objects.values_list("pk", "status"))
     assert {statuses[b.pk] for b in stale} == {Booking.Status.EXPIRED}
     assert statuses[fresh.pk] == Booking.Status.PENDING
-    assert set(AuditEntry.objects.filter(action="bookings.booking.expired")
-               .values_list("object_id", flat=True)) == {str(b.pk) for b in stale}
+    assert set(
+        AuditEntry.objects.filter(action="bookings.booking.expired").values_list(
+            "object_id", flat=True
+        )
+    ) == {str(b.pk) for b in stale}
 
 
 def test_expire_task_runs_the_service(session, ticket_type):

@@ -14,8 +14,13 @@ NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
 
 
 def _ticket_type(pk=1, event_id=1, **fields) -> TicketType:
-    values = {"name": "Regular", "price_minor": 4500, "min_per_order": 1,
-              "max_per_order": 50, "is_active": True} | fields
+    values = {
+        "name": "Regular",
+        "price_minor": 4500,
+        "min_per_order": 1,
+        "max_per_order": 50,
+        "is_active": True,
+    } | fields
     return TicketType(pk=pk, event_id=event_id, **values)
 
 
@@ -26,14 +31,19 @@ def _event(currency="EUR") -> Event:
 def test_regular_price():
     quote = price_basket(event=_event(), lines=[(_ticket_type(), 2)], at=NOW)
     assert (quote.subtotal_minor, quote.discount_minor, quote.total_minor) == (
-        9000, 0, 9000)
+        9000,
+        0,
+        9000,
+    )
     assert quote.lines[0].rule == PriceRule.REGULAR
     assert quote.currency == "EUR"
 
 
 def test_early_bird_until_its_deadline_then_regular():
-    ticket_type = _ticket_type(early_bird_price_minor=3500,
-                               early_bird_deadline_at=NOW + dt.timedelta(seconds=1))
+    ticket_type = _ticket_type(
+        early_bird_price_minor=3500,
+        early_bird_deadline_at=NOW + dt.timedelta(seconds=1),
+    )
     before = price_line(ticket_type, 1, NOW)
     at_deadline = price_line(ticket_type, 1, NOW + dt.timedelta(seconds=1))
     assert (before.unit_price_minor, before.rule) == (3500, PriceRule.EARLY_BIRD)
@@ -44,8 +54,9 @@ def test_early_bird_deadline_is_local_midnight_across_a_dst_change():
     # Sales close "23:59 local" on the night Paris moves from CEST to CET.
     paris = zoneinfo.ZoneInfo("Europe/Paris")
     deadline = dt.datetime(2026, 10, 25, 23, 59, tzinfo=paris)
-    ticket_type = _ticket_type(early_bird_price_minor=3000,
-                               early_bird_deadline_at=deadline)
+    ticket_type = _ticket_type(
+        early_bird_price_minor=3000, early_bird_deadline_at=deadline
+    )
     assert deadline.utcoffset() == dt.timedelta(hours=1)  # CET after the change
     just_before = dt.datetime(2026, 10, 25, 22, 58, tzinfo=dt.UTC)
     just_after = dt.datetime(2026, 10, 25, 22, 59, tzinfo=dt.UTC)
@@ -54,32 +65,48 @@ def test_early_bird_deadline_is_local_midnight_across_a_dst_change():
 
 
 def test_group_discount_from_the_minimum_rounded_half_up():
-    ticket_type = _ticket_type(price_minor=3333, group_min_quantity=3,
-                               group_discount_percent=Decimal("12.5"))
+    ticket_type = _ticket_type(
+        price_minor=3333, group_min_quantity=3, group_discount_percent=Decimal("12.5")
+    )
     below = price_line(ticket_type, 2, NOW)
     at_min = price_line(ticket_type, 3, NOW)
     assert below.discount_minor == 0
     # 9999 x 12.5% = 1249.875 -> 1250 (half-up in minor units)
     assert (at_min.subtotal_minor, at_min.discount_minor, at_min.total_minor) == (
-        9999, 1250, 8749)
+        9999,
+        1250,
+        8749,
+    )
     assert at_min.rule == PriceRule.GROUP
-    exact_half = price_line(_ticket_type(price_minor=5, group_min_quantity=2,
-                                         group_discount_percent=Decimal(10)), 5, NOW)
+    exact_half = price_line(
+        _ticket_type(
+            price_minor=5, group_min_quantity=2, group_discount_percent=Decimal(10)
+        ),
+        5,
+        NOW,
+    )
     assert exact_half.discount_minor == 3  # 25 x 10% = 2.5 -> 3
 
 
 def test_early_bird_wins_over_group_discount():
-    ticket_type = _ticket_type(early_bird_price_minor=3500,
-                               early_bird_deadline_at=NOW + dt.timedelta(days=1),
-                               group_min_quantity=2, group_discount_percent=Decimal(20))
+    ticket_type = _ticket_type(
+        early_bird_price_minor=3500,
+        early_bird_deadline_at=NOW + dt.timedelta(days=1),
+        group_min_quantity=2,
+        group_discount_percent=Decimal(20),
+    )
     line = price_line(ticket_type, 4, NOW)
     assert (line.unit_price_minor, line.discount_minor, line.rule) == (
-        3500, 0, PriceRule.EARLY_BIRD)
+        3500,
+        0,
+        PriceRule.EARLY_BIRD,
+    )
 
 
 def test_zero_decimal_currency_stays_in_whole_units():
-    ticket_type = _ticket_type(price_minor=1999, group_min_quantity=2,
-                               group_discount_percent=Decimal(15))
+    ticket_type = _ticket_type(
+        price_minor=1999, group_min_quantity=2, group_discount_percent=Decimal(15)
+    )
     quote = price_basket(event=_event("JPY"), lines=[(ticket_type, 2)], at=NOW)
     assert quote.currency == "JPY"
     assert quote.discount_minor == 600  # 3998 x 15% = 599.7 -> 600 yen
@@ -102,8 +129,10 @@ def test_per_order_bounds_and_sales_windows_are_validation_errors():
 
 ticket_types = st.builds(
     lambda price, min_qty, percent: _ticket_type(
-        price_minor=price, group_min_quantity=min_qty,
-        group_discount_percent=None if min_qty is None else percent),
+        price_minor=price,
+        group_min_quantity=min_qty,
+        group_discount_percent=None if min_qty is None else percent,
+    ),
     price=st.integers(min_value=0, max_value=10**9),
     min_qty=st.none() | st.integers(min_value=2, max_value=20),
     percent=st.decimals(min_value=0, max_value=100, places=2),
@@ -117,14 +146,17 @@ def test_totals_are_never_negative_and_add_up(ticket_type, quantity):
     assert quote.total_minor >= 0
     assert quote.total_minor == quote.subtotal_minor - quote.discount_minor
     assert 0 <= quote.discount_minor <= quote.subtotal_minor
-    assert all(isinstance(value, int) for value in (
-        quote.total_minor, quote.subtotal_minor, quote.discount_minor))
+    assert all(
+        isinstance(value, int)
+        for value in (quote.total_minor, quote.subtotal_minor, quote.discount_minor)
+    )
 
 
 @settings(max_examples=300, deadline=None)
 @given(ticket_type=ticket_types, quantity=st.integers(min_value=1, max_value=48))
-def test_more_tickets_never_cost_less_unless_the_group_discount_starts(ticket_type,
-                                                                      quantity):
+def test_more_tickets_never_cost_less_unless_the_group_discount_starts(
+    ticket_type, quantity
+):
     fewer = price_line(ticket_type, quantity, NOW)
     more = price_line(ticket_type, quantity + 1, NOW)
     if fewer.rule == more.rule:

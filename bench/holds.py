@@ -1,0 +1,375 @@
+"""Holds per second and latency of `booking_create` on PostgreSQL, against pgbench.
+
+    .venv/bin/python bench/holds.py [--duration 10] [--workers 1,8,32] [--skip-baseline]
+
+Each scenario starts N worker processes (not threads) that each call the real service,
+one seat per hold, for --duration seconds. Scenarios: one hot session at each worker
+count, then 100 sessions in parallel at the highest count. Then an oversell check (a
+session of 500 seats, every worker buying until refused) and the bulk expiry of 100,000
+stale holds. The baseline is ../shared/bench's pgbench "forupdate" sale at 32 clients,
+run in the same invocation; the figure that matters is the ratio.
+
+Uses its own database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
+bench_holds), created and migrated on first use, and Redis db 1 for the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_PGBENCH = ROOT.parent / "shared" / "bench" / "pg" / "run_pgbench.py"
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_holds"
+)
+
+
+def _django_setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ["DATABASE_URL"] = DATABASE_URL
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
+def _ensure_database() -> None:
+    import psycopg
+
+    admin_url = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    with psycopg.connect(
+        admin_url.replace("postgres://", "postgresql://", 1), autocommit=True
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _fixtures(sessions: int, capacity: int) -> tuple[list[int], int]:
+    """Fresh organiser, event, `sessions` sessions and one ticket type."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from events.models import Event, Organiser, Session, TicketType, Venue
+
+    stamp = f"{time.time_ns() % 10**12:012d}"
+    prefix = "B" + "".join("ABCDEFGHJK"[int(d)] for d in stamp[-5:])
+    organiser = Organiser.objects.create(
+        name=f"Bench {stamp}",
+        slug=f"bench-{stamp}",
+        country="FR",
+        currency="EUR",
+        timezone="Europe/Paris",
+        reference_prefix=prefix,
+        contact_email="bench@example.org",
+    )
+    venue = Venue.objects.create(
+        organiser=organiser,
+        name="Hall",
+        address="1 rue",
+        city="Paris",
+        country="FR",
+        timezone="Europe/Paris",
+    )
+    event = Event.objects.create(
+        organiser=organiser,
+        title="Bench",
+        slug=f"bench-{stamp}",
+        currency="EUR",
+        status=Event.Status.PUBLISHED,
+    )
+    starts = timezone.now() + dt.timedelta(days=30)
+    created = Session.objects.bulk_create(
+        [
+            Session(
+                event=event,
+                venue=venue,
+                starts_at=starts,
+                ends_at=starts + dt.timedelta(hours=2),
+                capacity=capacity,
+            )
+            for _ in range(sessions)
+        ]
+    )
+    ticket_type = TicketType.objects.create(event=event, name="Seat", price_minor=4500)
+    return [session.pk for session in created], ticket_type.pk
+
+
+def _worker(
+    session_ids, ticket_type_id, duration, start, results, seed, until_sold_out
+):
+    _django_setup()
+    import random
+
+    from bookings.exceptions import InventoryBusy, SoldOut
+    from bookings.services import AttendeeInput, BuyerInput, LineInput, booking_create
+
+    rng = random.Random(seed)
+    buyer = BuyerInput(name="Bench Buyer", email="buyer@example.org")
+    line = [LineInput(ticket_type_id, 1)]
+    people = [AttendeeInput(name="Guest")]
+    latencies, sold_out, busy, errors = [], 0, 0, 0
+    start.wait()
+    deadline = time.perf_counter() + duration
+    while time.perf_counter() < deadline:
+        began = time.perf_counter()
+        try:
+            booking_create(
+                session_id=rng.choice(session_ids),
+                lines=line,
+                buyer=buyer,
+                attendees=people,
+            )
+            latencies.append(time.perf_counter() - began)
+        except SoldOut:
+            sold_out += 1
+            if until_sold_out:
+                break
+        except InventoryBusy:
+            busy += 1
+        except Exception:  # a benchmark counts every failure, whatever its kind
+            errors += 1
+    results.put(
+        {"latencies": latencies, "sold_out": sold_out, "busy": busy, "errors": errors}
+    )
+
+
+def _run(
+    workers: int, session_ids, ticket_type_id, duration, until_sold_out=False
+) -> dict:
+    context = mp.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    processes = [
+        context.Process(
+            target=_worker,
+            args=(
+                session_ids,
+                ticket_type_id,
+                duration,
+                start,
+                results,
+                seed,
+                until_sold_out,
+            ),
+        )
+        for seed in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(2.0 + workers * 0.08)  # let every worker import Django and connect
+    began = time.perf_counter()
+    start.set()
+    collected = [results.get(timeout=duration + 120) for _ in processes]
+    elapsed = time.perf_counter() - began
+    for process in processes:
+        process.join()
+    latencies = sorted(x for c in collected for x in c["latencies"])
+
+    def pct(p):
+        if not latencies:
+            return float("nan")
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+
+    return {
+        "workers": workers,
+        "sessions": len(session_ids),
+        "holds": len(latencies),
+        "holds_per_s": round(len(latencies) / min(elapsed, duration), 1),
+        "p50_ms": round(pct(50), 2),
+        "p95_ms": round(pct(95), 2),
+        "p99_ms": round(pct(99), 2),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
+        "sold_out": sum(c["sold_out"] for c in collected),
+        "busy": sum(c["busy"] for c in collected),
+        "errors": sum(c["errors"] for c in collected),
+    }
+
+
+def _oversold(session_ids) -> int:
+    from django.db.models import Sum
+
+    from bookings.models import Booking
+    from events.models import Session
+
+    over = 0
+    for session in Session.objects.filter(pk__in=session_ids):
+        taken = (
+            Booking.objects.filter(session=session)
+            .exclude(status__in=["cancelled", "expired", "refunded"])
+            .aggregate(total=Sum("quantity"))["total"]
+            or 0
+        )
+        over += max(0, taken - session.capacity)
+    return over
+
+
+def _expiry_benchmark(count: int) -> dict:
+    from django.db import connection
+    from django.utils import timezone
+
+    from bookings.models import Booking
+    from bookings.services import booking_expire_stale
+    from events.models import Session
+
+    session_ids, ticket_type_id = _fixtures(1, 10**9)
+    session = Session.objects.select_related("event").get(pk=session_ids[0])
+    prefix = session.event.organiser.reference_prefix
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Booking._meta.db_table}
+              (organiser_id, event_id, session_id, reference, status, channel,
+               quantity, currency, subtotal_minor, discount_minor, total_minor,
+               buyer_name, buyer_email, buyer_phone, needs_attention, expires_at,
+               created_at)
+            SELECT %s, %s, %s, %s || '-X' || g, 'pending', 'web', 1, 'EUR', 4500, 0,
+                   4500, 'Stale', 'stale@example.org', '', false,
+                   now() - interval '1 minute', now() - interval '20 minutes'
+            FROM generate_series(1, %s) g""",
+            [session.event.organiser_id, session.event_id, session.pk, prefix, count],
+        )
+        cursor.execute(f"ANALYZE {Booking._meta.db_table}")
+    began = time.perf_counter()
+    expired = booking_expire_stale(now=timezone.now())
+    seconds = time.perf_counter() - began
+    return {"stale_holds": count, "expired": expired, "seconds": round(seconds, 2)}
+
+
+def _pgbench_baseline(duration: int) -> dict | None:
+    if not SHARED_PGBENCH.exists():
+        print(f"baseline skipped: {SHARED_PGBENCH} not found")
+        return None
+    setup = SHARED_PGBENCH.parent.parent / "setup_services.sh"
+    subprocess.run(["bash", str(setup)], capture_output=True, check=False)
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(SHARED_PGBENCH),
+                "--variants",
+                "forupdate",
+                "--clients",
+                "32",
+                "--duration",
+                str(duration),
+                "--repeats",
+                "1",
+                "--out",
+                out.name,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = Path(out.name).read_text().splitlines()
+    if done.returncode or not lines:
+        print("baseline failed:", (done.stderr or done.stdout)[-500:])
+        return None
+    return json.loads(lines[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--workers", default="1,8,32")
+    parser.add_argument("--expire", type=int, default=100_000)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    worker_counts = [int(n) for n in args.workers.split(",")]
+
+    _ensure_database()
+    _django_setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    rows, all_session_ids = [], []
+    for workers in worker_counts:
+        session_ids, ticket_type_id = _fixtures(1, 10**9)
+        all_session_ids += session_ids
+        rows.append(
+            _run(workers, session_ids, ticket_type_id, args.duration)
+            | {"scenario": "hot session"}
+        )
+    session_ids, ticket_type_id = _fixtures(100, 10**9)
+    all_session_ids += session_ids
+    rows.append(
+        _run(max(worker_counts), session_ids, ticket_type_id, args.duration)
+        | {"scenario": "100 sessions"}
+    )
+
+    check_ids, check_type = _fixtures(1, 500)
+    check = _run(max(worker_counts), check_ids, check_type, 120, until_sold_out=True)
+    check_oversold = _oversold(check_ids)
+    oversold = check_oversold + _oversold(all_session_ids)
+
+    expiry = _expiry_benchmark(args.expire) if args.expire else None
+    baseline = None if args.skip_baseline else _pgbench_baseline(args.duration)
+
+    print()
+    print(
+        f"{'scenario':<14}{'workers':>8}{'holds/s':>10}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}{'holds':>8}{'busy':>6}{'errors':>7}"
+    )
+    for row in rows:
+        print(
+            f"{row['scenario']:<14}{row['workers']:>8}{row['holds_per_s']:>10}"
+            f"{row['p50_ms']:>9}{row['p95_ms']:>9}{row['p99_ms']:>9}"
+            f"{row['holds']:>8}{row['busy']:>6}{row['errors']:>7}"
+        )
+    print(
+        f"oversell check: 500 seats, {max(worker_counts)} workers until refused: "
+        f"{check['holds']} held, {check['sold_out']} refused, oversold "
+        f"{check_oversold}, errors {check['errors']}"
+    )
+    print(f"oversold seats in all scenarios: {oversold}")
+    if expiry:
+        print(
+            f"expiry: {expiry['expired']} of {expiry['stale_holds']} stale holds "
+            f"expired in {expiry['seconds']} s"
+        )
+    hot32 = next(
+        (r for r in rows if r["scenario"] == "hot session" and r["workers"] == 32), None
+    )
+    if baseline and baseline.get("tps"):
+        print(
+            f"baseline pgbench forupdate, 32 clients: {baseline['tps']:.0f} tps, "
+            f"p50 {baseline['p50_ms']} ms, p99 {baseline['p99_ms']} ms"
+        )
+        if hot32:
+            print(
+                f"ratio hot session 32 workers / pgbench: "
+                f"{hot32['holds_per_s'] / baseline['tps']:.2f} (target >= 0.30)"
+            )
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "oversell_check": check | {"oversold": check_oversold},
+                "expiry": expiry,
+                "baseline": baseline,
+            }
+        )
+    )
+    return 1 if oversold else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.utils import timezone
 
 from ticketing.audit import audit_log_many
+from ticketing.models import AuditEntry
 
 from .. import signals
 from ..models import Booking
@@ -21,49 +23,69 @@ from ..selectors import availability_invalidate
 
 logger = logging.getLogger(__name__)
 
+# One statement per batch: flip the status and write each audit row server-side, so
+# 100,000 stale holds never travel through Python.
 _EXPIRE_BATCH_SQL = """
-UPDATE {table} SET status = %(expired)s
-WHERE id IN (
-    SELECT id FROM {table}
-    WHERE status = %(pending)s AND expires_at <= %(now)s
-    ORDER BY expires_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+WITH expired AS (
+    UPDATE {booking} SET status = %(expired)s
+    WHERE id IN (
+        SELECT id FROM {booking}
+        WHERE status = %(pending)s AND expires_at <= %(now)s
+        ORDER BY expires_at
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, organiser_id, session_id, reference
+), audited AS (
+    INSERT INTO {audit} (organiser_id, actor_id, actor_label, action,
+                         content_type_id, object_id, data, created_at)
+    SELECT organiser_id, NULL, 'system', %(action)s, %(content_type)s, id::text,
+           jsonb_build_object('reference', reference), %(now)s
+    FROM expired
 )
-RETURNING id, organiser_id, session_id, reference
+SELECT id, session_id FROM expired
 """
+_ACTION = "bookings.booking.expired"
 
 
-def _expire_batch(now: dt.datetime, limit: int) -> list[Booking]:
-    """One set-based UPDATE. SKIP LOCKED lets two runs at once split the work, and
-    leaves alone a hold that a confirmation has locked right now."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _EXPIRE_BATCH_SQL.format(table=Booking._meta.db_table),
-                {
-                    "expired": Booking.Status.EXPIRED,
-                    "pending": Booking.Status.PENDING,
-                    "now": now,
-                    "limit": limit,
-                },
-            )
-            rows = cursor.fetchall()
-    else:
-        rows = list(
-            Booking.objects.stale(now)
-            .order_by("expires_at")
-            .values_list("id", "organiser_id", "session_id", "reference")[:limit]
+def _expire_batch_postgresql(now: dt.datetime, limit: int) -> list[tuple[int, int]]:
+    """SKIP LOCKED lets two runs at once split the work, and leaves alone a hold that
+    a confirmation has locked right now."""
+    sql = _EXPIRE_BATCH_SQL.format(
+        booking=Booking._meta.db_table, audit=AuditEntry._meta.db_table
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "expired": Booking.Status.EXPIRED,
+                "pending": Booking.Status.PENDING,
+                "now": now,
+                "limit": limit,
+                "action": _ACTION,
+                "content_type": ContentType.objects.get_for_model(Booking).pk,
+            },
         )
-        Booking.objects.stale(now).filter(pk__in=[row[0] for row in rows]).update(
-            status=Booking.Status.EXPIRED
-        )
-    return [
-        Booking(
-            pk=pk, organiser_id=organiser_id, session_id=session_id, reference=reference
-        )
-        for pk, organiser_id, session_id, reference in rows
-    ]
+        return cursor.fetchall()
+
+
+def _expire_batch_portable(now: dt.datetime, limit: int) -> list[tuple[int, int]]:
+    """The same for the SQLite demo, which runs one process and has no row locks."""
+    stale = list(
+        Booking.objects.stale(now)
+        .order_by("expires_at")
+        .only("pk", "organiser_id", "session_id", "reference")[:limit]
+    )
+    Booking.objects.filter(pk__in=[b.pk for b in stale]).update(
+        status=Booking.Status.EXPIRED
+    )
+    audit_log_many(
+        action=_ACTION,
+        objects=stale,
+        organiser_id_of=lambda booking: booking.organiser_id,
+        data_of=lambda booking: {"reference": booking.reference},
+    )
+    return [(booking.pk, booking.session_id) for booking in stale]
 
 
 def booking_expire_stale(
@@ -73,19 +95,18 @@ def booking_expire_stale(
     twice at once. Each batch commits on its own with its audit rows."""
     now = now or timezone.now()
     total = 0
+    expire_batch = (
+        _expire_batch_postgresql
+        if connection.vendor == "postgresql"
+        else _expire_batch_portable
+    )
     while True:
         with transaction.atomic():
-            expired = _expire_batch(now, batch_size)
+            expired = expire_batch(now, batch_size)
             if not expired:
                 break
-            audit_log_many(
-                action="bookings.booking.expired",
-                objects=expired,
-                organiser_id_of=lambda booking: booking.organiser_id,
-                data_of=lambda booking: {"reference": booking.reference},
-            )
-            session_ids = {booking.session_id for booking in expired}
-            booking_ids = [booking.pk for booking in expired]
+            session_ids = {session_id for _, session_id in expired}
+            booking_ids = [booking_id for booking_id, _ in expired]
             transaction.on_commit(lambda ids=session_ids: availability_invalidate(ids))
             transaction.on_commit(
                 lambda ids=booking_ids: signals.bookings_expired.send(

@@ -283,3 +283,24 @@ def test_a_buyer_waiting_on_a_busy_session_is_told_to_retry(transactional_db, se
     assert error.code == "busy"
     assert 0.15 < waited < 2
     assert Booking.objects.count() == 0
+
+
+def test_two_expiry_runs_at_once_expire_each_hold_once(transactional_db):
+    from ticketing.models import AuditEntry
+
+    session = SessionFactory(capacity=5000)
+    ticket_type = TicketTypeFactory(event=session.event, max_per_order=1)
+    stale = [hold(session, (ticket_type, 1)) for _ in range(300)]
+    Booking.objects.filter(pk__in=[b.pk for b in stale]).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+
+    counts = _run_in_threads(
+        lambda _: booking_expire_stale(batch_size=25), range(4), threads=4
+    )
+
+    assert sum(counts) == 300
+    assert Booking.objects.filter(status=Booking.Status.EXPIRED).count() == 300
+    audited = AuditEntry.objects.filter(action="bookings.booking.expired")
+    assert audited.count() == 300
+    assert audited.values("object_id").distinct().count() == 300

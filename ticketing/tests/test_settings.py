@@ -6,8 +6,10 @@ change the outcome: settings read `BASE_DIR/.env` with overwrite=False, and the 
 redirects that read to a file chosen by the test (empty unless a test writes one).
 """
 
+import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +174,32 @@ def test_dotenv_fills_gaps_but_the_environment_wins(load_settings):
     assert values["DEBUG"] is True
     assert values["SECRET_KEY"] == "from-environment"
     assert values["cache_location"] == "redis://from-dotenv:6379/0"
+
+
+def variables_read_by_settings() -> set[str]:
+    tree = ast.parse((BASE_DIR / "ticketing" / "settings.py").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        function = node.func
+        if isinstance(function, ast.Attribute):
+            function = function.value
+        if (isinstance(function, ast.Name) and function.id == "env"
+                and isinstance(node.args[0], ast.Constant)):
+            names.add(node.args[0].value)
+    return names
+
+
+def test_env_example_lists_exactly_what_settings_read():
+    example = (BASE_DIR / ".env.example").read_text()
+    settings_part, _, container_part = example.partition("--- Container")
+    listed = set(re.findall(r"^(?:# )?([A-Z][A-Z0-9_]*)=", settings_part, re.MULTILINE))
+    assert listed == variables_read_by_settings()
+    assert "WEB_CONCURRENCY=" in container_part
+
+
+def test_readme_configuration_table_lists_what_settings_read():
+    readme = (BASE_DIR / "README.md").read_text()
+    names = variables_read_by_settings()
+    assert {name for name in names if f"`{name}`" not in readme} == set()

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from events.models import Event, Membership, Organiser, Session, TicketType, Venue
+from ticketing.models import AuditEntry
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -84,3 +85,12 @@ class TicketTypeFactory(factory.django.DjangoModelFactory):
     event = factory.SubFactory(EventFactory)
     name = factory.Sequence(lambda n: f"Ticket {n}")
     price_minor = 5000
+
+
+class AuditEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AuditEntry
+
+    organiser_id = factory.LazyAttribute(lambda entry: OrganiserFactory().pk)
+    actor_label = "system"
+    action = "events.event.published"

@@ -61,7 +61,6 @@ def ticket_type_taken(
     session_id: int,
     ticket_type_ids: Iterable[int],
     now: dt.datetime,
-    exclude_booking_id: int | None = None,
 ) -> dict[int, int]:
     """Seats of each ticket type sold or held in a session."""
     rows = (
@@ -72,7 +71,6 @@ def ticket_type_taken(
             Q(booking__status=Booking.Status.CONFIRMED)
             | Q(booking__status=Booking.Status.PENDING, booking__expires_at__gt=now)
         )
-        .exclude(booking_id=exclude_booking_id)
         .values_list("ticket_type_id")
         .annotate(taken=Sum("quantity"))
     )
@@ -83,17 +81,14 @@ def compute_session_availability(
     session: Session,
     ticket_types: Iterable[TicketType],
     now: dt.datetime | None = None,
-    exclude_booking_id: int | None = None,
 ) -> SessionAvailability:
-    """Exact availability from the database, leaving out `exclude_booking_id` (a
-    booking being decided, already written in the caller's transaction).
+    """Exact availability from the database.
 
     Callers that decide a sale must hold the session lock while calling this.
     """
     now = now or timezone.now()
     holds = (
         Booking.objects.filter(session_id=session.pk)
-        .exclude(pk=exclude_booking_id)
         .holding(now)
         .aggregate(held=Sum("quantity"), next_expiry=Min("expires_at"))
     )
@@ -103,11 +98,7 @@ def compute_session_availability(
     )
     ticket_types = list(ticket_types)
     limited = [tt.pk for tt in ticket_types if tt.allocation is not None]
-    taken = (
-        ticket_type_taken(session.pk, limited, now, exclude_booking_id)
-        if limited
-        else {}
-    )
+    taken = ticket_type_taken(session.pk, limited, now) if limited else {}
     per_type = {}
     for ticket_type in ticket_types:
         if ticket_type.allocation is None:

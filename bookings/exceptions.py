@@ -54,13 +54,6 @@ class InventoryBusy(BookingError):
     retry_after_seconds = 2
 
 
-class PriceChanged(BookingError):
-    """A ticket type was edited while this order was being placed."""
-
-    code = "price_changed"
-    default_message = _("Prices just changed. Please check your order and try again.")
-
-
 class InvalidTransition(BookingError):
     code = "invalid_state"
     default_message = _("This booking cannot change that way.")

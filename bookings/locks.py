@@ -30,7 +30,7 @@ def session_for_update(session_id: int) -> Session:
     session without blocking inserts of rows that merely reference it."""
     return (
         Session.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("event__organiser", "venue")
+        .select_related("event__organiser")
         .get(pk=session_id)
     )
 

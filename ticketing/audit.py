@@ -11,7 +11,7 @@ from django.db import models
 from .models import AuditEntry
 
 
-def _actor_fields(actor: Any) -> dict[str, Any]:
+def actor_fields(actor: Any) -> dict[str, Any]:
     if actor is None:
         return {"actor": None, "actor_label": "system"}
     if isinstance(actor, str):
@@ -37,7 +37,7 @@ def audit_log(
         else None,
         object_id=str(obj.pk) if obj is not None else "",
         data=data or {},
-        **_actor_fields(actor),
+        **actor_fields(actor),
     )
 
 
@@ -63,7 +63,7 @@ def audit_log_many(
                 content_type=content_type_cache[model],
                 object_id=str(obj.pk),
                 data=data_of(obj) if data_of else {},
-                **_actor_fields(actor),
+                **actor_fields(actor),
             )
         )
     AuditEntry.objects.bulk_create(entries, batch_size=5000)

@@ -236,20 +236,3 @@ def test_attendees_fill_lines_in_order(session, ticket_type):
     assert by_line == {ticket_type.pk: ["A"], second_type.pk: ["B", "C"]}
     assert booking.total_minor == 4500 + 2000
 
-
-def test_price_edited_during_checkout_is_refused_not_sold_at_either_price(
-    session, ticket_type, monkeypatch
-):
-    from bookings.exceptions import PriceChanged
-    from bookings.services import holds as holds_module
-    from events.models import TicketType
-
-    stale = {ticket_type.pk: TicketType.objects.get(pk=ticket_type.pk)}
-    TicketType.objects.filter(pk=ticket_type.pk).update(price_minor=9900)
-    monkeypatch.setattr(
-        holds_module.TicketType.objects, "in_bulk", lambda ids: stale, raising=False
-    )
-    with pytest.raises(PriceChanged):
-        hold(session, (ticket_type, 1))
-    assert Booking.objects.count() == 0
-    assert Attendee.objects.count() == 0

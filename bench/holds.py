@@ -6,8 +6,10 @@ Each scenario starts N worker processes (not threads) that each call the real se
 one seat per hold, for --duration seconds. Scenarios: one hot session at each worker
 count, then 100 sessions in parallel at the highest count. Then an oversell check (a
 session of 500 seats, every worker buying until refused) and the bulk expiry of 100,000
-stale holds. The baseline is ../shared/bench's pgbench "forupdate" sale at 32 clients,
-run in the same invocation; the figure that matters is the ratio.
+stale holds. Two baselines run in the same invocation, both pgbench at 32 clients:
+../shared/bench's "forupdate" sale (lock, check, insert one row, update a counter) and
+bench/pg/hold.sql, this project's exact hold written in SQL. The figures that matter
+are the ratios.
 
 Uses its own database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
 bench_holds), created and migrated on first use, and Redis db 1 for the cache.
@@ -285,6 +287,64 @@ def _pgbench_baseline(duration: int) -> dict | None:
     return json.loads(lines[-1])
 
 
+def _pgbench_same_transaction(duration: int, clients: int = 32) -> dict | None:
+    """pgbench running bench/pg/hold.sql: our exact hold in plain SQL, on a fresh
+    session of the bench database."""
+    import re
+    from urllib.parse import urlparse
+
+    from django.contrib.contenttypes.models import ContentType
+
+    from bookings.models import Booking
+    from events.models import Session
+
+    session_ids, ticket_type_id = _fixtures(1, 10**9)
+    session = Session.objects.select_related("event").get(pk=session_ids[0])
+    url = urlparse(DATABASE_URL)
+    variables = {
+        "session_id": session.pk,
+        "ticket_type_id": ticket_type_id,
+        "organiser_id": session.event.organiser_id,
+        "event_id": session.event_id,
+        "content_type_id": ContentType.objects.get_for_model(Booking).pk,
+    }
+    command = [
+        "pgbench",
+        "-n",
+        "-h",
+        url.hostname or "127.0.0.1",
+        "-p",
+        str(url.port or 5432),
+        "-U",
+        url.username or "postgres",
+        "-f",
+        str(ROOT / "bench" / "pg" / "hold.sql"),
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(duration),
+        "-r",
+    ]
+    for name, value in variables.items():
+        command += ["-D", f"{name}={value}"]
+    done = subprocess.run(
+        [*command, url.path.lstrip("/")], capture_output=True, text=True, check=False
+    )
+    tps = re.search(r"tps = ([\d.]+) \(without initial", done.stdout)
+    latency = re.search(r"latency average = ([\d.]+) ms", done.stdout)
+    if done.returncode or not tps:
+        print("same-transaction pgbench failed:", (done.stderr or done.stdout)[-500:])
+        return None
+    return {
+        "tps": float(tps.group(1)),
+        "latency_avg_ms": float(latency.group(1)),
+        "clients": clients,
+        "oversold": _oversold(session_ids),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
@@ -322,6 +382,7 @@ def main() -> int:
 
     expiry = _expiry_benchmark(args.expire) if args.expire else None
     baseline = None if args.skip_baseline else _pgbench_baseline(args.duration)
+    same_sql = None if args.skip_baseline else _pgbench_same_transaction(args.duration)
 
     print()
     print(
@@ -358,10 +419,21 @@ def main() -> int:
                 f"ratio hot session 32 workers / pgbench: "
                 f"{hot32['holds_per_s'] / baseline['tps']:.2f} (target >= 0.30)"
             )
+    if same_sql:
+        print(
+            f"pgbench running our own hold in SQL (bench/pg/hold.sql), 32 clients: "
+            f"{same_sql['tps']:.0f} tps, mean latency {same_sql['latency_avg_ms']} ms"
+        )
+        if hot32:
+            print(
+                "ratio hot session 32 workers / same transaction in SQL: "
+                f"{hot32['holds_per_s'] / same_sql['tps']:.2f} (target >= 0.30)"
+            )
     print(
         json.dumps(
             {
                 "rows": rows,
+                "same_transaction_sql": same_sql,
                 "oversell_check": check | {"oversold": check_oversold},
                 "expiry": expiry,
                 "baseline": baseline,

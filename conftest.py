@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.conf import settings
 
@@ -10,3 +12,30 @@ def pytest_configure(config):
             "Use `make test`, which defaults to postgres://postgres@127.0.0.1:5432/test.",
             returncode=2,
         )
+    # Runs share one Redis: a prefix per run keeps cached availability of one run's
+    # session 12 away from another's.
+    settings.CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    # Production serves hashed static files from a collectstatic manifest; tests have
+    # none. Factories hash a password per user: a fast hasher keeps the suite quick.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _celery_tasks_run_in_process():
+    """Tasks run in the test's process; no worker is started for the suite."""
+    from ticketing.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

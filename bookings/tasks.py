@@ -10,3 +10,17 @@ from . import services
 )
 def booking_expire_stale() -> int:
     return services.booking_expire_stale()
+
+
+@shared_task(
+    name="bookings.tasks.booking_summary_send",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def booking_summary_send_task(self, booking_id: int) -> int:
+    return services.booking_summary_send(booking_id=booking_id)

@@ -14,6 +14,7 @@ from .holds import (
     booking_reference_new,
 )
 from .lifecycle import booking_cancel, booking_confirm, booking_mark_refunded
+from .summary import booking_resend, booking_summary_send
 
 __all__ = [
     "AttendeeInput",
@@ -25,4 +26,6 @@ __all__ = [
     "booking_expire_stale",
     "booking_mark_refunded",
     "booking_reference_new",
+    "booking_resend",
+    "booking_summary_send",
 ]

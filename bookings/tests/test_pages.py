@@ -27,17 +27,6 @@ pytestmark = pytest.mark.django_db
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings):
-    # Production serves hashed files from a collectstatic manifest; tests have none.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        },
-    }
-
-
 def _in_days(days: int, hour: int = 20, tz=PARIS) -> dt.datetime:
     day = timezone.localdate(timezone=tz) + dt.timedelta(days=days)
     return dt.datetime.combine(day, dt.time(hour), tzinfo=tz)

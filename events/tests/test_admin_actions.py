@@ -26,13 +26,6 @@ from ticketing.models import AuditEntry
 Role = Membership.Role
 
 
-@pytest.fixture(autouse=True)
-def admin_test_settings(settings):
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def organiser(db):
     return OrganiserFactory()

@@ -105,15 +105,6 @@ def _login_member(client, organiser, role, **extra_memberships):
     return user
 
 
-@pytest.fixture(autouse=True)
-def admin_test_settings(settings):
-    """The manifest storage of production needs collectstatic; pages here don't.
-    Fast hashing, as every factory user gets a password."""
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(db):
     """Organisers A and B, each with one row of every scoped admin model."""

@@ -21,13 +21,6 @@ from events.tests.factories import (
 Role = Membership.Role
 
 
-@pytest.fixture(autouse=True)
-def admin_test_settings(settings):
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _put(data: dict, name: str, widget, value) -> None:
     if isinstance(widget, RelatedFieldWidgetWrapper):
         widget = widget.widget

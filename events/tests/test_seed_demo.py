@@ -19,19 +19,6 @@ LOGINS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _test_settings(settings):
-    # Seeding hashes three passwords per run: a fast hasher keeps the tests quick.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # The admin pages link static files; tests have no collectstatic manifest.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        },
-    }
-
-
 def _seed() -> str:
     out = StringIO()
     call_command("seed_demo", stdout=out, stderr=StringIO())

@@ -1,0 +1,162 @@
+"""Bookings in the back office, scoped to the user's organisers.
+
+Bookings are made by the shop and the API through the selling services; here an
+organiser reads them, cancels them and resends their summary. Nothing here edits seats
+directly.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
+from django.template.defaultfilters import date as date_filter
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from ticketing.admin_scoping import (
+    MANAGER,
+    OWNER,
+    STAFF,
+    OrganiserScopedAdmin,
+    OrganiserScopedInline,
+)
+from ticketing.lib.money import Money
+from ticketing.models import AuditEntry
+
+from . import services
+from .exceptions import BookingError
+from .models import Attendee, Booking, BookingLine
+
+
+class _ReadOnlyInline(OrganiserScopedInline, admin.TabularInline):
+    organiser_path = "booking__organiser"
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class BookingLineInline(_ReadOnlyInline):
+    model = BookingLine
+    fields = readonly_fields = (
+        "ticket_type",
+        "quantity",
+        "unit_price_minor",
+        "discount_minor",
+        "total_minor",
+        "price_rule",
+    )
+
+
+class AttendeeInline(_ReadOnlyInline):
+    model = Attendee
+    fields = readonly_fields = ("name", "email", "line")
+
+
+@admin.register(Booking)
+class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+    organiser_path = "organiser"
+    # Cancelling and resending are staff work; nobody adds bookings by hand here.
+    change_roles = (OWNER, MANAGER, STAFF)
+    add_roles = ()
+    delete_roles = ()
+    list_display = (
+        "reference",
+        "event",
+        "session",
+        "status",
+        "quantity",
+        "total_display",
+        "buyer_name",
+        "buyer_email",
+        "created_at",
+        "needs_attention",
+    )
+    list_filter = ("status", "needs_attention", "channel", "event", "created_at")
+    list_select_related = ("event", "session__venue", "session__event")
+    search_fields = ("reference", "buyer_email", "buyer_name", "attendees__name")
+    date_hierarchy = "created_at"
+    inlines = (BookingLineInline, AttendeeInline)
+    actions = ("cancel_bookings", "resend_summaries")
+    fields = (
+        "reference",
+        "organiser",
+        "event",
+        "session",
+        "status",
+        "channel",
+        "buyer_name",
+        "buyer_email",
+        "buyer_phone",
+        "quantity",
+        "currency",
+        "subtotal_minor",
+        "discount_minor",
+        "total_minor",
+        "expires_at",
+        "created_at",
+        "confirmed_at",
+        "cancelled_at",
+        "refunded_at",
+        "needs_attention",
+        "audit_trail",
+    )
+    readonly_fields = tuple(f for f in fields if f != "needs_attention")
+
+    @admin.display(description=_("Total"), ordering="total_minor")
+    def total_display(self, booking):
+        return Money(booking.total_minor, booking.currency).format()
+
+    @admin.display(description=_("Audit trail"))
+    def audit_trail(self, booking):
+        entries = AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Booking),
+            object_id=str(booking.pk),
+        ).order_by("created_at", "id")
+        return (
+            format_html_join(
+                "\n",
+                "<div>{} · {} · {}</div>",
+                (
+                    (
+                        date_filter(entry.created_at, "Y-m-d H:i:s"),
+                        entry.action,
+                        entry.actor_label,
+                    )
+                    for entry in entries
+                ),
+            )
+            or "—"
+        )
+
+    @admin.action(description=_("Cancel selected bookings (seats return)"))
+    def cancel_bookings(self, request, queryset):
+        done = 0
+        for booking in queryset:
+            self.check_organiser(request, booking, self.change_roles)
+            try:
+                services.booking_cancel(
+                    booking_id=booking.pk,
+                    actor=request.user,
+                    reason="cancelled in the back office",
+                )
+                done += 1
+            except BookingError as error:
+                self.message_user(
+                    request,
+                    f"{booking.reference}: {error.message}",
+                    level=messages.ERROR,
+                )
+        if done:
+            self.message_user(request, _("%(n)d booking(s) cancelled.") % {"n": done})
+
+    @admin.action(description=_("Resend the booking summary by email"))
+    def resend_summaries(self, request, queryset):
+        done = 0
+        for booking in queryset:
+            self.check_organiser(request, booking, self.change_roles)
+            services.booking_resend(booking_id=booking.pk, actor=request.user)
+            done += 1
+        self.message_user(request, _("%(n)d summary email(s) queued.") % {"n": done})

@@ -1,0 +1,113 @@
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from bookings.models import Booking
+from bookings.services import booking_confirm
+from events.models import Membership
+from events.tests.factories import MembershipFactory, SessionFactory, TicketTypeFactory
+from ticketing.models import AuditEntry
+
+from .helpers import hold
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client, session):
+    member = MembershipFactory(
+        organiser=session.event.organiser, role=Membership.Role.STAFF
+    )
+    client.force_login(member.user)
+    return client
+
+
+def test_changelist_lists_own_bookings_and_searches_by_email_and_attendee(
+    staff_client, session, ticket_type
+):
+    mine = hold(session, (ticket_type, 2))
+    other_session = SessionFactory()
+    theirs = hold(other_session, (TicketTypeFactory(event=other_session.event), 1))
+    url = reverse("admin:bookings_booking_changelist")
+
+    page = staff_client.get(url).content.decode()
+    assert mine.reference in page
+    assert theirs.reference not in page
+    assert (
+        mine.reference
+        in staff_client.get(url, {"q": "ada@example.org"}).content.decode()
+    )
+    assert mine.reference in staff_client.get(url, {"q": "Guest 1"}).content.decode()
+    assert mine.reference not in staff_client.get(url, {"q": "nobody"}).content.decode()
+    assert staff_client.get(
+        reverse("admin:bookings_booking_change", args=[theirs.pk])
+    ).status_code in (302, 403, 404)
+
+
+def test_detail_shows_lines_attendees_and_audit_trail(
+    staff_client, session, ticket_type
+):
+    booking = hold(session, (ticket_type, 2))
+    booking_confirm(booking_id=booking.pk)
+    page = staff_client.get(
+        reverse("admin:bookings_booking_change", args=[booking.pk])
+    ).content.decode()
+    assert "Guest 0" in page
+    assert "Guest 1" in page
+    assert "bookings.booking.held" in page
+    assert "bookings.booking.confirmed" in page
+
+
+def test_cancel_action_cancels_and_returns_seats(
+    staff_client, session, ticket_type, django_capture_on_commit_callbacks
+):
+    booking = hold(session, (ticket_type, 3))
+    booking_confirm(booking_id=booking.pk)
+    response = staff_client.post(
+        reverse("admin:bookings_booking_changelist"),
+        {"action": "cancel_bookings", "_selected_action": [booking.pk]},
+        follow=True,
+    )
+    assert "1 booking(s) cancelled." in response.content.decode()
+    booking.refresh_from_db()
+    session.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+    assert session.sold_count == 0
+    entry = AuditEntry.objects.get(action="bookings.booking.cancelled")
+    assert entry.actor_label == response.wsgi_request.user.username
+
+    again = staff_client.post(
+        reverse("admin:bookings_booking_changelist"),
+        {"action": "cancel_bookings", "_selected_action": [booking.pk]},
+        follow=True,
+    )
+    assert "cannot change that way" in again.content.decode()
+
+
+def test_resend_action_emails_the_buyer(
+    staff_client, session, ticket_type, django_capture_on_commit_callbacks
+):
+    booking = hold(session, (ticket_type, 1))
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            reverse("admin:bookings_booking_changelist"),
+            {"action": "resend_summaries", "_selected_action": [booking.pk]},
+        )
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ada@example.org"]
+    assert booking.reference in mail.outbox[0].subject
+    assert "1 × " in mail.outbox[0].body
+
+
+def test_viewer_cannot_cancel(client, session, ticket_type):
+    viewer = MembershipFactory(
+        organiser=session.event.organiser, role=Membership.Role.VIEWER
+    )
+    client.force_login(viewer.user)
+    booking = hold(session, (ticket_type, 1))
+    client.post(
+        reverse("admin:bookings_booking_changelist"),
+        {"action": "cancel_bookings", "_selected_action": [booking.pk]},
+    )
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.PENDING

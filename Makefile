@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test worker beat lint sysdeps install install-dev migrate seed bench clean
+.PHONY: run test worker beat lint sysdeps install install-dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -50,7 +50,8 @@ class Organiser(models.Model):
         unique=True,
         validators=[
             RegexValidator(
-                r"^[A-Z2-9]{2,6}$", _("2 to 6 capital letters or digits 2-9.")
+                r"^[A-HJ-NP-Z2-9]{2,6}$",
+                _("2 to 6 capital letters or digits 2-9, without O or I."),
             )
         ],
         help_text=_("Starts every booking reference, e.g. MC26 in MC26-7K3QXZ"),

@@ -28,7 +28,7 @@ class OrganiserFactory(factory.django.DjangoModelFactory):
     country = "FR"
     currency = "EUR"
     timezone = "Europe/Paris"
-    reference_prefix = factory.Sequence(lambda n: "OR" + "".join(
+    reference_prefix = factory.Sequence(lambda n: "TR" + "".join(
         "ABCDEFGHJKLMNPQRSTUVWXYZ"[int(d)] for d in f"{n:04d}"))
     contact_email = "hello@example.com"
 

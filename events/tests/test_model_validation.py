@@ -277,6 +277,8 @@ def test_organiser_invalid_currency_refused(currency):
     "MCABCDE",  # too long
     "MC10",     # 0 and 1 are ambiguous
     "MC21",     # 1 is ambiguous
+    "MO26",     # O reads as 0
+    "IC26",     # I reads as 1
     "MC-2",     # punctuation
 ])
 def test_organiser_invalid_reference_prefix_refused(prefix):

@@ -74,7 +74,14 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "created_at",
         "needs_attention",
     )
-    list_filter = ("status", "needs_attention", "channel", "event", "created_at")
+    list_filter = (
+        "status",
+        "needs_attention",
+        "channel",
+        "event",
+        "session",
+        "created_at",
+    )
     list_select_related = ("event", "session__venue", "session__event")
     search_fields = ("reference", "buyer_email", "buyer_name", "attendees__name")
     date_hierarchy = "created_at"

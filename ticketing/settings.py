@@ -189,6 +189,24 @@ EXTERNAL_SALES_STALE_AFTER_MINUTES = env.int(
 )
 AVAILABILITY_CACHE_SECONDS = env.int("AVAILABILITY_CACHE_SECONDS", default=30)
 
+# Payments. Keys set per organiser in the admin win; these are the project-wide fallback.
+# PAYMENTS_ENCRYPTION_KEY encrypts the organisers' keys at rest (a Fernet key, see
+# README). Unset, one is derived from SECRET_KEY, which then must never change.
+PAYMENTS_ENCRYPTION_KEY = env.str("PAYMENTS_ENCRYPTION_KEY", default="")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Only tests point these at local fakes.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+PAYSTACK_SECRET_KEY = env.str("PAYSTACK_SECRET_KEY", default="")
+PAYSTACK_PUBLIC_KEY = env.str("PAYSTACK_PUBLIC_KEY", default="")
+PAYSTACK_API_BASE = env.str("PAYSTACK_API_BASE", default="https://api.paystack.co")
+# (connect, read) seconds for every call to a payment provider.
+PAYMENT_HTTP_TIMEOUT = (
+    env.float("PAYMENT_HTTP_CONNECT_TIMEOUT", default=3.05),
+    env.float("PAYMENT_HTTP_READ_TIMEOUT", default=20.0),
+)
+
 if not DEBUG:
     # The proxy in front must set X-Forwarded-Proto itself (and drop a client's own).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -111,3 +111,17 @@ def test_viewer_cannot_cancel(client, session, ticket_type):
     )
     booking.refresh_from_db()
     assert booking.status == Booking.Status.PENDING
+
+
+def test_changelist_filters_by_status_and_session(staff_client, session, ticket_type):
+    other = SessionFactory(event=session.event, venue=session.venue)
+    here = hold(session, (ticket_type, 1))
+    there = hold(other, (ticket_type, 1))
+    booking_confirm(booking_id=there.pk)
+    url = reverse("admin:bookings_booking_changelist")
+
+    by_session = staff_client.get(url, {"session__id__exact": session.pk})
+    by_status = staff_client.get(url, {"status__exact": "confirmed"})
+
+    assert [b.pk for b in by_session.context["cl"].result_list] == [here.pk]
+    assert [b.pk for b in by_status.context["cl"].result_list] == [there.pk]

@@ -136,6 +136,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
+    # Webhook deliveries whose processing failed, once their backoff has passed.
+    "payments-retry-webhooks": {
+        "task": "payments.tasks.webhooks_retry_due",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
+    # Payments left pending: ask the provider and settle them either way.
+    "payments-reconcile": {
+        "task": "payments.tasks.payments_reconcile",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 540},
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -189,7 +201,7 @@ EXTERNAL_SALES_STALE_AFTER_MINUTES = env.int(
 )
 AVAILABILITY_CACHE_SECONDS = env.int("AVAILABILITY_CACHE_SECONDS", default=30)
 
-# Payments. Keys set per organiser in the admin win; these are the project-wide fallback.
+# Payments. Keys set per organiser in the admin win; these are the fallback.
 # PAYMENTS_ENCRYPTION_KEY encrypts the organisers' keys at rest (a Fernet key, see
 # README). Unset, one is derived from SECRET_KEY, which then must never change.
 PAYMENTS_ENCRYPTION_KEY = env.str("PAYMENTS_ENCRYPTION_KEY", default="")
@@ -201,6 +213,8 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 PAYSTACK_SECRET_KEY = env.str("PAYSTACK_SECRET_KEY", default="")
 PAYSTACK_PUBLIC_KEY = env.str("PAYSTACK_PUBLIC_KEY", default="")
 PAYSTACK_API_BASE = env.str("PAYSTACK_API_BASE", default="https://api.paystack.co")
+# Payments still pending after this long are verified with their provider and settled.
+PAYMENT_RECONCILE_AFTER_MINUTES = env.int("PAYMENT_RECONCILE_AFTER_MINUTES", default=20)
 # (connect, read) seconds for every call to a payment provider.
 PAYMENT_HTTP_TIMEOUT = (
     env.float("PAYMENT_HTTP_CONNECT_TIMEOUT", default=3.05),

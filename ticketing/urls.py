@@ -14,5 +14,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"),
          name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("payments.urls")),
     path("", include("bookings.urls")),
 ]

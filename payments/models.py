@@ -1,0 +1,239 @@
+"""Payments, their attempts and refunds, provider accounts and webhook deliveries."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from bookings.models import Booking
+from events.models import Organiser
+from ticketing.lib import crypto
+from ticketing.lib.money import Money
+
+
+class Provider(models.TextChoices):
+    STRIPE = "stripe", "Stripe"
+    PAYSTACK = "paystack", "Paystack"
+
+
+class ProviderAccount(models.Model):
+    """A provider an organiser offers, with its keys. Secrets are encrypted at rest and
+    never shown back; without an account the project-wide keys from settings apply."""
+
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.CASCADE, related_name="payment_accounts"
+    )
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    is_enabled = models.BooleanField(default=True)
+    public_key = models.CharField(
+        max_length=200, blank=True, help_text=_("Publishable key, shown to buyers")
+    )
+    secret_key_encrypted = models.TextField(blank=True, editable=False)
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organiser", "provider"],
+                name="provider_account_unique_per_organiser",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} · {self.organiser}"
+
+    @property
+    def secret_key(self) -> str:
+        return crypto.decrypt(self.secret_key_encrypted)
+
+    @secret_key.setter
+    def secret_key(self, value: str) -> None:
+        self.secret_key_encrypted = crypto.encrypt(value)
+
+    @property
+    def webhook_secret(self) -> str:
+        return crypto.decrypt(self.webhook_secret_encrypted)
+
+    @webhook_secret.setter
+    def webhook_secret(self, value: str) -> None:
+        self.webhook_secret_encrypted = crypto.encrypt(value)
+
+
+class Payment(models.Model):
+    """One payment attempt of a booking with one provider."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Canceled")
+        MISMATCH = "mismatch", _("Amount mismatch")
+
+    booking = models.ForeignKey(
+        Booking, on_delete=models.PROTECT, related_name="payments"
+    )
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.PROTECT, related_name="payments"
+    )
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    provider_reference = models.CharField(max_length=200)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    refunded_minor = models.BigIntegerField(default=0)
+    client_secret = models.CharField(max_length=300, blank=True)
+    redirect_url = models.URLField(max_length=500, blank=True)
+    raw_state = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_reference"],
+                name="payment_unique_provider_reference",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_minor__gte=0)
+                & Q(refunded_minor__lte=models.F("amount_minor")),
+                name="payment_refunded_within_amount",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.provider_reference}"
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+    @property
+    def refundable_minor(self) -> int:
+        if self.status != self.Status.SUCCEEDED:
+            return 0
+        return self.amount_minor - self.refunded_minor
+
+
+class PaymentEvent(models.Model):
+    """History of a payment: every start, reuse, verification, webhook and refund."""
+
+    payment = models.ForeignKey(
+        Payment, on_delete=models.CASCADE, related_name="events"
+    )
+    action = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, blank=True)
+    amount_minor = models.BigIntegerField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.status}"
+
+
+class Refund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds"
+    )
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.PROTECT, related_name="refunds"
+    )
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=300, blank=True)
+    provider_refund_id = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    last_error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="refund_amount_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["payment", "provider_refund_id"],
+                condition=~Q(provider_refund_id=""),
+                name="refund_unique_provider_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{Money(self.amount_minor, self.currency)} of {self.payment}"
+
+
+class WebhookDelivery(models.Model):
+    """Every delivery is stored before anything else happens; a verified event is
+    stored once (its provider event id is unique) and processed from this row."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSING = "processing", _("Processing")
+        PROCESSED = "processed", _("Processed")
+        FAILED = "failed", _("Failed, will retry")
+        REJECTED = "rejected", _("Rejected: bad signature")
+
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    event_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=100, blank=True)
+    organiser = models.ForeignKey(
+        Organiser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    raw_body = models.TextField()
+    headers = models.JSONField(default=dict, blank=True)
+    event = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("The verified event, provider-neutral; processing reads this"),
+    )
+    signature_valid = models.BooleanField()
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.RECEIVED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"],
+                condition=Q(signature_valid=True),
+                name="webhook_unique_verified_event",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"

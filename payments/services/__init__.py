@@ -1,0 +1,20 @@
+"""Every write to payments. Provider calls never happen inside a transaction or a lock:
+state is read, the provider is called, then the result is written in a short
+transaction that re-checks what it changes."""
+
+from .refunds import refund_apply_provider_state, refund_issue
+from .settle import payment_settle, payment_settle_reference
+from .start import payment_cancel_open, payment_start
+from .webhooks import webhook_process, webhook_receive, webhooks_retry_due
+
+__all__ = [
+    "payment_cancel_open",
+    "payment_settle",
+    "payment_settle_reference",
+    "payment_start",
+    "refund_apply_provider_state",
+    "refund_issue",
+    "webhook_process",
+    "webhook_receive",
+    "webhooks_retry_due",
+]

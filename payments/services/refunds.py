@@ -1,0 +1,148 @@
+"""Refunds: asked for in a short transaction, sent to the provider, then recorded."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from bookings.exceptions import InvalidTransition
+from bookings.models import Booking
+from bookings.services import booking_mark_refunded
+from ticketing.audit import audit_log
+
+from ..accounts import provider_for
+from ..exceptions import RefundNotPossible
+from ..models import Payment, PaymentEvent, Refund
+from ..providers.base import ProviderError, ProviderRefund
+
+_REFUND_STATUS = {"succeeded": Refund.Status.SUCCEEDED, "failed": Refund.Status.FAILED}
+
+
+def refund_issue(
+    *, payment_id: int, amount_minor: int | None = None, reason: str = "", actor=None
+) -> Refund:
+    """Refund `amount_minor` (default: all that is left) of a succeeded payment.
+
+    Refunds already asked for count against what is left, so two clicks never refund
+    twice. The provider call carries `refund:<id>` as its idempotency key. When the
+    payment is refunded in full, the booking becomes REFUNDED and its seats return.
+    Raises RefundNotPossible, or the ProviderError (the refund is then marked failed).
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        asked = (
+            payment.refunds.exclude(status=Refund.Status.FAILED).aggregate(
+                total=Sum("amount_minor")
+            )["total"]
+            or 0
+        )
+        left = (
+            payment.amount_minor - asked
+            if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.MISMATCH)
+            else 0
+        )
+        amount = left if amount_minor is None else amount_minor
+        if amount <= 0 or amount > left:
+            raise RefundNotPossible(
+                _("At most %(left)d can be refunded (in minor units).") % {"left": left}
+            )
+        refund = Refund.objects.create(
+            payment=payment,
+            organiser_id=payment.organiser_id,
+            amount_minor=amount,
+            currency=payment.currency,
+            reason=reason[:300],
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_log(
+            action="payments.refund.requested",
+            obj=refund,
+            organiser_id=payment.organiser_id,
+            actor=actor,
+            data={
+                "payment": payment.provider_reference,
+                "amount_minor": amount,
+                "reason": reason,
+            },
+        )
+    try:
+        result = provider_for(payment.organiser_id, payment.provider).refund(
+            payment.provider_reference,
+            amount,
+            payment.currency,
+            reason,
+            idempotency_key=f"refund:{refund.pk}",
+        )
+    except ProviderError as error:
+        Refund.objects.filter(pk=refund.pk).update(
+            status=Refund.Status.FAILED, last_error=str(error)[:1000]
+        )
+        raise
+    return refund_apply_provider_state(refund_id=refund.pk, result=result)
+
+
+def refund_apply_provider_state(
+    *, refund_id: int | None, result: ProviderRefund, payment_id: int | None = None
+) -> Refund:
+    """Record what the provider says of a refund (from its answer or a webhook). A
+    refund made on the provider's dashboard (no row yet) is recorded too."""
+    with transaction.atomic():
+        if refund_id is None:
+            payment = Payment.objects.select_for_update().get(pk=payment_id)
+            refund = (
+                Refund.objects.filter(
+                    payment=payment, provider_refund_id=result.provider_refund_id
+                ).first()
+                or Refund.objects.filter(
+                    payment=payment,
+                    provider_refund_id="",
+                    amount_minor=result.amount_minor,
+                    status=Refund.Status.PENDING,
+                ).first()
+            )
+            if refund is None:
+                refund = Refund.objects.create(
+                    payment=payment,
+                    organiser_id=payment.organiser_id,
+                    amount_minor=result.amount_minor,
+                    currency=result.currency,
+                    reason="made at the provider",
+                )
+        else:
+            refund = Refund.objects.select_related("payment").get(pk=refund_id)
+            payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+        refund = Refund.objects.select_for_update().get(pk=refund.pk)
+        if refund.status != Refund.Status.SUCCEEDED:  # never backwards
+            refund.status = _REFUND_STATUS.get(result.status, Refund.Status.PENDING)
+        refund.provider_refund_id = (
+            result.provider_refund_id or refund.provider_refund_id
+        )
+        refund.save(update_fields=["status", "provider_refund_id", "updated_at"])
+        payment.refunded_minor = (
+            payment.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(
+                total=Sum("amount_minor")
+            )["total"]
+            or 0
+        )
+        payment.save(update_fields=["refunded_minor", "updated_at"])
+        PaymentEvent.objects.create(
+            payment=payment,
+            action="refund",
+            status=refund.status,
+            amount_minor=refund.amount_minor,
+            data=result.raw,
+        )
+        fully_refunded = payment.refunded_minor >= payment.amount_minor
+    if fully_refunded:
+        booking = Booking.objects.get(pk=payment.booking_id)
+        if booking.status == Booking.Status.CONFIRMED:
+            try:
+                booking_mark_refunded(
+                    booking_id=booking.pk,
+                    actor=payment.provider,
+                    reason="payment refunded in full",
+                )
+            except InvalidTransition:
+                pass  # cancelled meanwhile: its seats already returned
+    return refund

@@ -1,0 +1,137 @@
+"""Settling a payment from what the provider says, never from what a payload claims."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.exceptions import InvalidTransition, SoldOut
+from bookings.models import Booking
+from bookings.services import booking_confirm
+from ticketing.audit import audit_log
+
+from ..accounts import provider_for
+from ..models import Payment, PaymentEvent
+from ..providers.base import PaymentState
+
+logger = logging.getLogger(__name__)
+
+
+def payment_settle_reference(
+    *, provider: str, provider_reference: str, source: str
+) -> Payment | None:
+    payment = Payment.objects.filter(
+        provider=provider, provider_reference=provider_reference
+    ).first()
+    if payment is None:
+        logger.warning(
+            "No payment for %s reference %s (%s)", provider, provider_reference, source
+        )
+        return None
+    return payment_settle(payment_id=payment.pk, source=source)
+
+
+def payment_settle(*, payment_id: int, source: str) -> Payment:
+    """Verify the payment with its provider and record the outcome. Idempotent, and a
+    payment never moves backwards (a late "failed" after "succeeded" changes nothing).
+
+    A verified success whose amount or currency differs from the booking's leaves the
+    booking unconfirmed and flagged. A success confirms the booking (re-taking its
+    seats if the hold expired); when the seats are gone, or the booking was cancelled
+    meanwhile, the payment is refunded in full and the organiser sees the flag.
+    """
+    payment = Payment.objects.get(pk=payment_id)
+    state = provider_for(payment.organiser_id, payment.provider).verify_payment(
+        payment.provider_reference
+    )
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update(of=("self",))
+            .select_related("booking")
+            .get(pk=payment_id)
+        )
+        booking = payment.booking
+        PaymentEvent.objects.create(
+            payment=payment,
+            action=f"verified.{source}",
+            status=state.status,
+            amount_minor=state.amount_minor,
+            data=state.raw,
+        )
+        payment.raw_state = state.raw
+        fields = ["raw_state", "updated_at"]
+        if payment.status == Payment.Status.PENDING:
+            if state.status == PaymentState.SUCCEEDED:
+                matches = (
+                    state.amount_minor == booking.total_minor == payment.amount_minor
+                    and state.currency.upper() == booking.currency
+                )
+                payment.status = (
+                    Payment.Status.SUCCEEDED if matches else Payment.Status.MISMATCH
+                )
+                payment.succeeded_at = timezone.now()
+                fields += ["status", "succeeded_at"]
+                if not matches:
+                    _flag_mismatch(payment, booking, state)
+            elif state.status in (PaymentState.FAILED, PaymentState.CANCELED):
+                payment.status = state.status
+                fields.append("status")
+        payment.save(update_fields=fields)
+    if payment.status == Payment.Status.SUCCEEDED:
+        _fulfil(payment)
+    return payment
+
+
+def _flag_mismatch(payment: Payment, booking: Booking, state) -> None:
+    Booking.objects.filter(pk=booking.pk).update(needs_attention=True)
+    audit_log(
+        action="payments.payment.amount_mismatch",
+        obj=payment,
+        organiser_id=payment.organiser_id,
+        actor=payment.provider,
+        data={
+            "booking": booking.reference,
+            "expected_minor": booking.total_minor,
+            "expected_currency": booking.currency,
+            "reported_minor": state.amount_minor,
+            "reported_currency": state.currency,
+        },
+    )
+    logger.warning(
+        "Payment %s reports %s %s for booking %s of %s %s",
+        payment.pk,
+        state.amount_minor,
+        state.currency,
+        booking.reference,
+        booking.total_minor,
+        booking.currency,
+    )
+
+
+def _fulfil(payment: Payment) -> None:
+    from .refunds import refund_issue
+
+    try:
+        booking_confirm(
+            booking_id=payment.booking_id, actor=f"{payment.provider} payment"
+        )
+        return
+    except (SoldOut, InvalidTransition) as error:
+        reason = (
+            "seats no longer available"
+            if isinstance(error, SoldOut)
+            else "booking no longer open"
+        )
+    Booking.objects.filter(pk=payment.booking_id).update(needs_attention=True)
+    if payment.refunds.exclude(status="failed").exists():
+        return  # the automatic refund was already asked for
+    audit_log(
+        action="payments.payment.unfulfilled",
+        obj=payment,
+        organiser_id=payment.organiser_id,
+        actor=payment.provider,
+        data={"booking": payment.booking.reference, "reason": reason},
+    )
+    refund_issue(payment_id=payment.pk, reason=f"Paid but unfulfilled: {reason}")

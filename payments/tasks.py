@@ -1,0 +1,73 @@
+"""Thin Celery wrappers over payment services."""
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from . import services
+from .models import Payment
+from .providers.base import ProviderError, ProviderUnavailable
+
+logger = logging.getLogger(__name__)
+
+_RETRYING = {
+    "bind": True,
+    "acks_late": True,
+    "autoretry_for": (ProviderUnavailable,),
+    "retry_backoff": True,
+    "retry_jitter": True,
+    "max_retries": 5,
+    "ignore_result": True,
+}
+
+
+@shared_task(name="payments.tasks.webhook_process", **_RETRYING)
+def webhook_process_task(self, delivery_id: int) -> bool:
+    return services.webhook_process(delivery_id=delivery_id)
+
+
+@shared_task(name="payments.tasks.webhooks_retry_due", **_RETRYING)
+def webhooks_retry_due_task(self) -> int:
+    return services.webhooks_retry_due()
+
+
+@shared_task(name="payments.tasks.payment_cancel_open", **_RETRYING)
+def payment_cancel_open_task(self, booking_ids: list[int]) -> int:
+    return services.payment_cancel_open(booking_ids=booking_ids)
+
+
+@shared_task(name="payments.tasks.refund_booking", **_RETRYING)
+def refund_booking_task(self, booking_id: int, reason: str) -> int:
+    """Refund in full every succeeded payment of a cancelled booking."""
+    refunded = 0
+    for payment in Payment.objects.filter(
+        booking_id=booking_id, status=Payment.Status.SUCCEEDED
+    ):
+        if (
+            payment.refundable_minor
+            and not payment.refunds.exclude(status="failed").exists()
+        ):
+            services.refund_issue(payment_id=payment.pk, reason=reason)
+            refunded += 1
+    return refunded
+
+
+@shared_task(name="payments.tasks.payments_reconcile", **_RETRYING)
+def payments_reconcile_task(self) -> int:
+    """Ask the provider about payments left pending too long, and settle them."""
+    cutoff = timezone.now() - dt.timedelta(
+        minutes=settings.PAYMENT_RECONCILE_AFTER_MINUTES
+    )
+    settled = 0
+    stale = Payment.objects.filter(status=Payment.Status.PENDING, updated_at__lt=cutoff)
+    for payment_id in stale.values_list("pk", flat=True)[:200]:
+        try:
+            services.payment_settle(payment_id=payment_id, source="reconcile")
+        except ProviderError:
+            logger.warning("Reconciling payment %s failed", payment_id, exc_info=True)
+            continue
+        settled += 1
+    return settled

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "payments"
+
+urlpatterns = [
+    path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
+    path("webhooks/paystack/", views.paystack_webhook, name="paystack-webhook"),
+    path("payments/paystack/return/", views.paystack_return, name="paystack-return"),
+]

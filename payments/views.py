@@ -1,0 +1,59 @@
+"""Webhook endpoints and the Paystack return. They store and hand over; no logic."""
+
+import logging
+
+from django.http import HttpResponseRedirect, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from .models import Provider
+from .providers.base import ProviderError, WebhookSignatureError
+from .services import payment_settle_reference, webhook_receive
+
+logger = logging.getLogger(__name__)
+
+
+def _receive(provider: str, request) -> JsonResponse:
+    try:
+        webhook_receive(provider=provider, body=request.body, headers=request.headers)
+    except WebhookSignatureError:
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "invalid_signature",
+                    "message": "Signature not verified.",
+                }
+            },
+            status=400,
+        )
+    return JsonResponse({"received": True})
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    return _receive(Provider.STRIPE, request)
+
+
+@csrf_exempt
+@require_POST
+def paystack_webhook(request):
+    return _receive(Provider.PAYSTACK, request)
+
+
+@require_GET
+def paystack_return(request):
+    """Where Paystack sends the buyer back: verify at once, then show the booking."""
+    reference = request.GET.get("reference") or request.GET.get("trxref") or ""
+    payment = None
+    try:
+        payment = payment_settle_reference(
+            provider=Provider.PAYSTACK,
+            provider_reference=reference[:200],
+            source="callback",
+        )
+    except ProviderError:
+        logger.warning("Paystack verification on return failed", exc_info=True)
+    if payment is None:
+        return HttpResponseRedirect("/")
+    return HttpResponseRedirect(f"/b/{payment.booking.reference}/")

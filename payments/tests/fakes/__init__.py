@@ -1,0 +1,1 @@
+"""Local fakes of payment providers, served over real HTTP for the provider tests."""

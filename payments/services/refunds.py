@@ -82,6 +82,20 @@ def refund_issue(
     return refund_apply_provider_state(refund_id=refund.pk, result=result)
 
 
+def _matching_refund(payment: Payment, result: ProviderRefund) -> Refund | None:
+    """Our row for a refund the provider reports. Providers do not always echo the id
+    they answered with (Paystack's events carry another reference), so a refund of the
+    same amount counts as the same one: recording a refund twice would over-count what
+    was paid back, while merging two equal ones only loses a row of history."""
+    refunds = payment.refunds.exclude(status=Refund.Status.FAILED)
+    return (
+        refunds.filter(provider_refund_id=result.provider_refund_id).first()
+        or refunds.filter(amount_minor=result.amount_minor)
+        .order_by("-status", "created_at")  # pending before succeeded
+        .first()
+    )
+
+
 def refund_apply_provider_state(
     *, refund_id: int | None, result: ProviderRefund, payment_id: int | None = None
 ) -> Refund:
@@ -90,17 +104,7 @@ def refund_apply_provider_state(
     with transaction.atomic():
         if refund_id is None:
             payment = Payment.objects.select_for_update().get(pk=payment_id)
-            refund = (
-                Refund.objects.filter(
-                    payment=payment, provider_refund_id=result.provider_refund_id
-                ).first()
-                or Refund.objects.filter(
-                    payment=payment,
-                    provider_refund_id="",
-                    amount_minor=result.amount_minor,
-                    status=Refund.Status.PENDING,
-                ).first()
-            )
+            refund = _matching_refund(payment, result)
             if refund is None:
                 refund = Refund.objects.create(
                     payment=payment,

@@ -12,7 +12,8 @@ from bookings.models import Booking
 from ..accounts import provider_for
 from ..exceptions import PaymentNotPossible
 from ..models import Payment, PaymentEvent
-from ..providers.base import PaymentRequest, ProviderError
+from ..providers.base import PaymentRequest, PaymentState, ProviderError
+from .settle import payment_settle
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,15 @@ def payment_start(*, booking_id: int, provider: str, return_url: str) -> Payment
             status=started.status,
             amount_minor=booking.total_minor,
         )
+    if open_payment is not None and open_payment.pk != payment.pk:
+        # The provider opened a new attempt instead (Paystack cannot change an amount):
+        # the old one is superseded, so later reloads do not pile attempts up.
+        Payment.objects.filter(
+            pk=open_payment.pk, status=Payment.Status.PENDING
+        ).update(status=Payment.Status.CANCELED)
+    if started.status == PaymentState.SUCCEEDED:
+        # The buyer already paid this attempt (the page was reloaded meanwhile).
+        return payment_settle(payment_id=payment.pk, source="start")
     return payment
 
 

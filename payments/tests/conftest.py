@@ -1,4 +1,5 @@
-"""Fixtures for payments tests, one section per provider."""
+"""Fixtures for payments tests: the providers' fakes and selling's session fixtures."""
 
-# --- Stripe -----------------------------------------------------------------------
+from bookings.tests.conftest import session, ticket_type  # noqa: F401
+from payments.tests.fakes.paystack_server import paystack_fake  # noqa: F401
 from payments.tests.fakes.stripe_server import stripe_fake  # noqa: F401

@@ -21,12 +21,10 @@ from payments.providers.base import (
     WebhookSignatureError,
 )
 from payments.providers.paystack import PaystackProvider
-from payments.tests.fakes import paystack_server
 from payments.tests.fakes.paystack_server import PaystackFake
 
 # The fake's fixture, made available to this module (payments/tests/conftest.py
 # belongs to the Stripe tests).
-paystack_fake = paystack_server.paystack_fake
 
 SECRET = "sk_test_paystack_fake_0123456789"
 

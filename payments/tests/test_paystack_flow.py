@@ -1,0 +1,160 @@
+"""Paying with Paystack end to end, against a local fake of its API, webhooks signed
+with HMAC-SHA512 of the raw body as Paystack signs them."""
+
+import pytest
+
+from bookings.models import Booking
+from bookings.tests.helpers import hold
+from events.tests.factories import OrganiserFactory, SessionFactory, TicketTypeFactory
+from payments.models import Payment, Refund, WebhookDelivery
+from payments.services import payment_start, refund_issue
+
+pytestmark = pytest.mark.django_db
+
+RETURN_URL = "http://testserver/payments/paystack/return/"
+
+
+@pytest.fixture
+def lagos(paystack_fake, settings):
+    settings.PAYSTACK_SECRET_KEY = paystack_fake.secret_key
+    organiser = OrganiserFactory(currency="NGN", timezone="Africa/Lagos")
+    session = SessionFactory(event__organiser=organiser, capacity=50)
+    ticket_type = TicketTypeFactory(event=session.event, price_minor=1_500_000)
+    return session, ticket_type
+
+
+def _start(booking) -> Payment:
+    return payment_start(
+        booking_id=booking.pk, provider="paystack", return_url=RETURN_URL
+    )
+
+
+def _post(client, fake, event, data, capture, secret=None):
+    body, signature = fake.signed_event(event, data, secret or fake.secret_key)
+    with capture(execute=True):
+        return client.post(
+            "/webhooks/paystack/",
+            data=body,
+            content_type="application/json",
+            HTTP_X_PAYSTACK_SIGNATURE=signature,
+        )
+
+
+def test_start_redirects_in_kobo_and_a_reload_keeps_one_attempt(lagos, paystack_fake):
+    session, ticket_type = lagos
+    booking = hold(session, (ticket_type, 2))
+    first = _start(booking)
+    second = _start(booking)
+    assert first.pk == second.pk
+    assert Payment.objects.count() == 1
+    assert first.redirect_url.startswith("http")
+    assert second.redirect_url == first.redirect_url
+    initialize = paystack_fake.requests_to("/transaction/initialize")[0]
+    assert initialize.json["amount"] == 3_000_000  # kobo, as an integer
+    assert initialize.json["currency"] == "NGN"
+    assert initialize.json["callback_url"] == RETURN_URL
+    assert initialize.json["reference"] == first.provider_reference
+
+
+def test_charge_success_webhook_confirms_once(
+    lagos, paystack_fake, client, django_capture_on_commit_callbacks
+):
+    session, ticket_type = lagos
+    booking = hold(session, (ticket_type, 1))
+    payment = _start(booking)
+    data = paystack_fake.succeed(payment.provider_reference)
+
+    for _ in range(3):
+        response = _post(
+            client,
+            paystack_fake,
+            "charge.success",
+            data,
+            django_capture_on_commit_callbacks,
+        )
+        assert response.status_code == 200
+
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED
+    assert WebhookDelivery.objects.filter(signature_valid=True).count() == 1
+    verified = paystack_fake.requests_to(
+        f"/transaction/verify/{payment.provider_reference}"
+    )
+    assert verified  # the payload was checked with Paystack before it counted
+
+
+def test_forged_signature_is_refused(
+    lagos, paystack_fake, client, django_capture_on_commit_callbacks
+):
+    session, ticket_type = lagos
+    booking = hold(session, (ticket_type, 1))
+    payment = _start(booking)
+    data = paystack_fake.succeed(payment.provider_reference)
+    response = _post(
+        client,
+        paystack_fake,
+        "charge.success",
+        data,
+        django_capture_on_commit_callbacks,
+        secret="sk_test_forged",
+    )
+    assert response.status_code == 400
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.PENDING
+
+
+def test_return_from_paystack_verifies_and_shows_the_booking(
+    lagos, paystack_fake, client
+):
+    session, ticket_type = lagos
+    booking = hold(session, (ticket_type, 1))
+    payment = _start(booking)
+    paystack_fake.succeed(payment.provider_reference)
+
+    response = client.get(
+        "/payments/paystack/return/", {"reference": payment.provider_reference}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/b/{booking.reference}/"
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED
+
+
+def test_refund_event_with_another_reference_is_not_counted_twice(
+    lagos,
+    paystack_fake,
+    client,
+    django_capture_on_commit_callbacks,
+):
+    session, ticket_type = lagos
+    booking = hold(session, (ticket_type, 2))
+    payment = _start(booking)
+    _post(
+        client,
+        paystack_fake,
+        "charge.success",
+        paystack_fake.succeed(payment.provider_reference),
+        django_capture_on_commit_callbacks,
+    )
+
+    refund_issue(payment_id=payment.pk, amount_minor=1_000_000, reason="one seat")
+    _post(
+        client,
+        paystack_fake,
+        "refund.processed",
+        {
+            "status": "processed",
+            "transaction_reference": payment.provider_reference,
+            "refund_reference": "PSK-REF-ELSEWHERE",
+            "amount": 1_000_000,
+            "currency": "NGN",
+        },
+        django_capture_on_commit_callbacks,
+    )
+
+    payment.refresh_from_db()
+    assert Refund.objects.count() == 1
+    assert Refund.objects.get().status == Refund.Status.SUCCEEDED
+    assert payment.refunded_minor == 1_000_000
+    assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CONFIRMED

@@ -185,7 +185,8 @@ class RefundAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         except (PaymentError, ProviderError) as error:
             self._refund_error = str(getattr(error, "message", error))
             return
-        obj.pk = refund.pk
+        for field in Refund._meta.concrete_fields:  # the admin logs and shows `obj`
+            setattr(obj, field.attname, getattr(refund, field.attname))
         self._refund_error = None
 
     def response_add(self, request, obj, post_url_continue=None):

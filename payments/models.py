@@ -186,7 +186,7 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{Money(self.amount_minor, self.currency)} of {self.payment}"
+        return f"{self.amount_minor} {self.currency} of payment {self.payment_id}"
 
 
 class WebhookDelivery(models.Model):

@@ -195,6 +195,15 @@ SPECTACULAR_SETTINGS = {"TITLE": "Ticketing partner API", "VERSION": "1.0.0"}
 # busy session's row lock before being told to retry.
 BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=15)
 INVENTORY_LOCK_TIMEOUT_MS = env.int("INVENTORY_LOCK_TIMEOUT_MS", default=3000)
+# Checkout abuse limits: holds per client IP and per buyer email in a sliding hour,
+# and how many unpaid holds one email may keep at once.
+CHECKOUT_HOLDS_PER_IP_PER_HOUR = env.int("CHECKOUT_HOLDS_PER_IP_PER_HOUR", default=20)
+CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR = env.int(
+    "CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR", default=10
+)
+CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL = env.int(
+    "CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL", default=3
+)
 # External platform figures older than this are reported as stale.
 EXTERNAL_SALES_STALE_AFTER_MINUTES = env.int(
     "EXTERNAL_SALES_STALE_AFTER_MINUTES", default=30

@@ -1,0 +1,169 @@
+"""Checkout abuse limits: holds per IP and per email per hour, unpaid holds per email,
+and a honeypot field.
+
+Checkout calls `checkout_guard` before `bookings.services.booking_create`. Every
+attempt that reaches the guard is counted, whether or not it then becomes a hold
+(sold out, bad input, already refused here): counting only successful holds would let
+a client probe without limit, and counting before the outcome needs no second call.
+
+Counters live in the Django cache (Redis in production): one key per identity and
+fixed window of `window_seconds`, created with `cache.add` and bumped with
+`cache.incr`, which is a single atomic INCR on Redis, so concurrent requests never
+both take the last slot. Keys hold a keyed hash of the IP or email, never the value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import BookingError
+from .models import Booking
+
+logger = logging.getLogger(__name__)
+
+HONEYPOT_FIELD = "website"
+HOUR = 3600
+
+# A fresh window key can vanish between `add` and `incr` only at the very end of its
+# window; the retry lands in the next window.
+_INCR_ATTEMPTS = 3
+
+
+class TooManyHolds(BookingError):
+    """Too many checkout attempts from one IP or email in the current window."""
+
+    code = "rate_limited"
+    default_message = _(
+        "Too many bookings from you in a short time. Please try again later."
+    )
+
+    def __init__(self, *, retry_after_seconds: int, message: str | None = None):
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(message)
+
+
+class TooManyPendingHolds(BookingError):
+    code = "too_many_pending"
+    default_message = _(
+        "You already have unpaid bookings waiting. Pay or cancel them first."
+    )
+
+
+def _now() -> float:
+    return time.time()
+
+
+def rate_limit_hit(key: str, limit: int, window_seconds: int) -> int | None:
+    """Count one hit against `key` in the current fixed window of `window_seconds`.
+
+    Returns None when the hit is within `limit`, otherwise the seconds (at least 1)
+    until the window resets. Refused hits are counted too but do not extend the
+    window. Atomic across processes on Redis; `key` must not contain personal data.
+    """
+    for _attempt in range(_INCR_ATTEMPTS):
+        now = _now()
+        window = int(now // window_seconds)
+        remaining = max(1, math.ceil((window + 1) * window_seconds - now))
+        window_key = f"{key}:{window}"
+        cache.add(window_key, 0, timeout=remaining)
+        try:
+            count = cache.incr(window_key)
+        except ValueError:
+            continue
+        return None if count <= limit else remaining
+    raise RuntimeError(f"Could not count a hit for {key}")
+
+
+def _digest(kind: str, value: str) -> str:
+    # Keyed, not a bare sha256: the IPv4 space and known emails are small enough to
+    # reverse a plain hash by enumeration.
+    mac = salted_hmac(f"bookings.abuse.{kind}", value, algorithm="sha256")
+    return mac.hexdigest()[:16]
+
+
+def _ip_bucket(ip: str) -> str:
+    """One IPv6 client usually owns a whole /64, so it counts as one address."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip.strip()
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def client_ip(request) -> str:
+    """The address to rate-limit a request by.
+
+    REMOTE_ADDR unless `settings.TRUSTED_PROXY_COUNT` (default 0) says how many
+    reverse proxies we run in front of Django. X-Forwarded-For is written by the
+    client as much as by proxies, so only its right-most entries, the ones our own
+    proxies appended, can be trusted: with N proxies the client is the N-th entry from
+    the right. Anything to its left may be forged. When the header has fewer entries
+    than that or the entry is not an IP address, REMOTE_ADDR is used.
+    """
+    remote_addr = request.META.get("REMOTE_ADDR", "")
+    trusted = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if not trusted:
+        return remote_addr
+    forwarded = [
+        part.strip()
+        for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if part.strip()
+    ]
+    if len(forwarded) < trusted:
+        return remote_addr
+    candidate = forwarded[-trusted]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return remote_addr
+    return candidate
+
+
+def checkout_guard(*, ip: str, email: str) -> None:
+    """Refuse a new hold from `ip` for `email`, or return None to let it through.
+
+    Counts this attempt against both hourly limits first (every attempt, see the
+    module docstring), then raises TooManyHolds (with `retry_after_seconds`) when
+    either limit is exceeded, or TooManyPendingHolds when the email (any case) already
+    has CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL unexpired pending bookings.
+    """
+    normalised_email = email.strip().lower()
+    ip_key = f"checkout:ip:{_digest('ip', _ip_bucket(ip))}"
+    email_key = f"checkout:email:{_digest('email', normalised_email)}"
+    ip_retry = rate_limit_hit(ip_key, settings.CHECKOUT_HOLDS_PER_IP_PER_HOUR, HOUR)
+    email_retry = rate_limit_hit(
+        email_key, settings.CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR, HOUR
+    )
+    if ip_retry is not None or email_retry is not None:
+        logger.warning(
+            "Checkout rate limited",
+            extra={
+                "ip_key": ip_key if ip_retry is not None else None,
+                "email_key": email_key if email_retry is not None else None,
+            },
+        )
+        raise TooManyHolds(retry_after_seconds=max(ip_retry or 0, email_retry or 0))
+
+    pending = Booking.objects.holding().filter(buyer_email__iexact=email.strip())
+    if pending.count() >= settings.CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL:
+        logger.info("Checkout refused: too many pending holds for %s", email_key)
+        raise TooManyPendingHolds()
+
+
+def honeypot_tripped(data: Mapping) -> bool:
+    """True when the hidden `HONEYPOT_FIELD`, which people never see, was filled in."""
+    value = data.get(HONEYPOT_FIELD)
+    return bool(value and str(value).strip())

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import pages, views
 
 app_name = "payments"
 
@@ -8,4 +8,10 @@ urlpatterns = [
     path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
     path("webhooks/paystack/", views.paystack_webhook, name="paystack-webhook"),
     path("payments/paystack/return/", views.paystack_return, name="paystack-return"),
+    path("b/<str:reference>/", pages.booking_page, name="booking"),
+    path(
+        "b/<str:reference>/pay/paystack/",
+        pages.booking_pay_paystack,
+        name="booking-pay-paystack",
+    ),
 ]

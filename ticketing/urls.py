@@ -11,9 +11,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"),
-         name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        name="api-docs",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", include("payments.urls")),
+    # Shop pages first: /b/lookup/ must win over /b/<reference>/.
     path("", include("bookings.urls")),
+    path("", include("payments.urls")),
 ]

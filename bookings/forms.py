@@ -1,0 +1,132 @@
+"""The checkout form: session, quantities, buyer, one attendee per ticket."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import phonenumbers
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from events.models import Event, Session, TicketType
+
+from .abuse import HONEYPOT_FIELD
+
+
+def quantity_field_name(ticket_type_id: int) -> str:
+    return f"qty_{ticket_type_id}"
+
+
+def requested_quantities(
+    data: Mapping, ticket_types: Sequence[TicketType]
+) -> dict[int, int]:
+    """Quantities as posted, read leniently: how many attendee rows to show."""
+    quantities = {}
+    for ticket_type in ticket_types:
+        try:
+            quantity = int(data.get(quantity_field_name(ticket_type.pk)) or 0)
+        except (TypeError, ValueError):
+            quantity = 0
+        quantities[ticket_type.pk] = max(0, min(quantity, ticket_type.max_per_order))
+    return quantities
+
+
+class CheckoutForm(forms.Form):
+    session = forms.TypedChoiceField(label=_("Date"), coerce=int)
+    buyer_name = forms.CharField(label=_("Your name"), max_length=200)
+    buyer_email = forms.EmailField(label=_("Email"))
+    buyer_phone = forms.CharField(
+        label=_("Mobile phone"),
+        max_length=32,
+        required=False,
+        help_text=_("Optional: for a text message with your tickets."),
+    )
+    token = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args,
+        event: Event,
+        sessions: Sequence[Session],
+        ticket_types: Sequence[TicketType],
+        attendee_count: int,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.event = event
+        self.ticket_types = list(ticket_types)
+        self.fields["session"].choices = [(session.pk, session) for session in sessions]
+        for ticket_type in self.ticket_types:
+            self.fields[quantity_field_name(ticket_type.pk)] = forms.IntegerField(
+                label=ticket_type.name,
+                min_value=0,
+                max_value=ticket_type.max_per_order,
+                required=False,
+                initial=0,
+            )
+        self.attendee_count = attendee_count
+        for index in range(attendee_count):
+            self.fields[f"attendee_name_{index}"] = forms.CharField(
+                label=_("Name on ticket %(n)d") % {"n": index + 1}, max_length=200
+            )
+            self.fields[f"attendee_email_{index}"] = forms.EmailField(
+                label=_("Email for ticket %(n)d (optional)") % {"n": index + 1},
+                required=False,
+            )
+        self.fields[HONEYPOT_FIELD] = forms.CharField(
+            required=False, label=_("Leave this empty")
+        )
+
+    def clean_buyer_phone(self) -> str:
+        raw = self.cleaned_data.get("buyer_phone", "").strip()
+        if not raw:
+            return ""
+        try:
+            number = phonenumbers.parse(raw, self.event.organiser.country)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise forms.ValidationError(
+                _("Enter a valid phone number, e.g. +33 6 12 34 56 78.")
+            )
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def quantity_fields(self):
+        return [
+            (ticket_type, self[quantity_field_name(ticket_type.pk)])
+            for ticket_type in self.ticket_types
+        ]
+
+    def attendee_fields(self):
+        return [
+            (self[f"attendee_name_{index}"], self[f"attendee_email_{index}"])
+            for index in range(self.attendee_count)
+        ]
+
+    def attendees(self) -> list[tuple[str, str]]:
+        return [
+            (
+                self.cleaned_data.get(f"attendee_name_{index}", ""),
+                self.cleaned_data.get(f"attendee_email_{index}", ""),
+            )
+            for index in range(self.attendee_count)
+        ]
+
+    def add_service_errors(
+        self, fields: Mapping[str, list[str]], lines: Sequence[tuple[TicketType, int]]
+    ) -> None:
+        """Put a service's field errors (`lines.0.quantity`, `buyer.email`...) next to
+        the form fields they are about."""
+        for key, messages in fields.items():
+            parts = key.split(".")
+            target = None
+            if parts[0] == "lines" and len(parts) > 1 and int(parts[1]) < len(lines):
+                target = quantity_field_name(lines[int(parts[1])][0].pk)
+            elif parts[0] == "attendees" and len(parts) > 2:
+                target = f"attendee_{parts[2]}_{parts[1]}"
+            elif parts[0] == "buyer" and len(parts) > 1:
+                target = f"buyer_{parts[1]}"
+            elif parts[0] == "session":
+                target = "session"
+            for message in messages:
+                self.add_error(target if target in self.fields else None, message)

@@ -1,0 +1,135 @@
+"""The buyer's booking page (`/b/<reference>/`): status, countdown, payment, tickets.
+
+It lives in payments because it offers the payment step; access needs the signed
+token from the booking's links or the browser session that made the booking.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from bookings.access import booking_access_granted, booking_page_path
+from bookings.models import Booking
+from bookings.selectors import booking_get
+
+from .accounts import credentials_for, providers_offered
+from .exceptions import PaymentError
+from .models import Payment, Provider
+from .providers.base import ProviderError
+from .services import payment_settle, payment_start
+
+logger = logging.getLogger(__name__)
+
+
+def _booking_or_404(request, reference: str) -> Booking:
+    if not booking_access_granted(request, reference):
+        raise Http404
+    try:
+        return booking_get(reference)
+    except Booking.DoesNotExist:
+        raise Http404 from None
+
+
+def _state(booking: Booking, latest: Payment | None) -> str:
+    if booking.status == Booking.Status.CONFIRMED:
+        return "confirmed"
+    if booking.status in (Booking.Status.CANCELLED, Booking.Status.REFUNDED):
+        return booking.status
+    if latest is not None and latest.status in (
+        Payment.Status.SUCCEEDED,
+        Payment.Status.MISMATCH,
+    ):
+        return "paid_unfulfilled"  # paid, but the seats could not be given
+    if not booking.is_holding:
+        return "expired"
+    if (
+        latest is not None
+        and latest.events.filter(
+            status__in=["failed", "requires_payment_method"],
+            action__startswith="verified",
+        ).exists()
+    ):
+        return "failed"
+    return "pending"
+
+
+@require_GET
+def booking_page(request, reference: str):
+    booking = _booking_or_404(request, reference)
+    returned_intent = request.GET.get("payment_intent", "")
+    if returned_intent:
+        # Back from Stripe: check with Stripe now rather than wait for the webhook.
+        payment = booking.payments.filter(
+            provider=Provider.STRIPE, provider_reference=returned_intent
+        ).first()
+        if payment is not None:
+            try:
+                payment_settle(payment_id=payment.pk, source="return")
+            except (ProviderError, PaymentError):
+                logger.warning(
+                    "Settling on return failed for %s", reference, exc_info=True
+                )
+            booking = booking_get(reference)
+    latest = booking.payments.order_by("-created_at").first()
+    state = _state(booking, latest)
+    context = {
+        "booking": booking,
+        "state": state,
+        "latest_payment": latest,
+        "processing": state == "pending"
+        and request.GET.get("redirect_status") in ("succeeded", "processing"),
+    }
+    if state in ("pending", "failed") and booking.total_minor > 0:
+        context.update(_payment_step(request, booking))
+    return render(request, "payments/booking.html", context)
+
+
+def _payment_step(request, booking: Booking) -> dict:
+    offered = providers_offered(booking.organiser_id)
+    step = {"providers": offered, "stripe": None, "payment_error": ""}
+    if Provider.STRIPE in offered:
+        return_url = request.build_absolute_uri(booking_page_path(booking.reference))
+        try:
+            payment = payment_start(
+                booking_id=booking.pk, provider=Provider.STRIPE, return_url=return_url
+            )
+            step["stripe"] = {
+                "publishable_key": credentials_for(
+                    booking.organiser_id, Provider.STRIPE
+                ).public_key,
+                "client_secret": payment.client_secret,
+                "return_url": return_url,
+            }
+        except (ProviderError, PaymentError):
+            logger.warning(
+                "Could not open a Stripe payment for %s",
+                booking.reference,
+                exc_info=True,
+            )
+            step["payment_error"] = _(
+                "Card payment is unavailable right now. Please try again in a moment."
+            )
+    return step
+
+
+@require_POST
+def booking_pay_paystack(request, reference: str):
+    booking = _booking_or_404(request, reference)
+    try:
+        payment = payment_start(
+            booking_id=booking.pk,
+            provider=Provider.PAYSTACK,
+            return_url=request.build_absolute_uri(reverse("payments:paystack-return")),
+        )
+    except (ProviderError, PaymentError):
+        logger.warning(
+            "Could not open a Paystack payment for %s", reference, exc_info=True
+        )
+        return HttpResponseRedirect(booking_page_path(reference) + "&error=paystack")
+    return HttpResponseRedirect(payment.redirect_url)

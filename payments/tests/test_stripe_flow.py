@@ -61,6 +61,14 @@ def _deliver(client, body, signature, capture):
         return _post(client, body, signature)
 
 
+def _paid(fake, client, session, line, capture):
+    """A booking of `line` held, paid and confirmed through a signed webhook."""
+    booking = hold(session, line)
+    payment = _start(booking)
+    _deliver(client, *_succeeded_event(fake, payment), capture)
+    return booking, payment
+
+
 def _succeeded_event(fake, payment, amount_received=None):
     fake.succeed(payment.provider_reference, amount_received=amount_received)
     return fake.signed_event(
@@ -336,11 +344,11 @@ def test_failed_then_succeeded_out_of_order_never_moves_backwards(
 def test_dispute_flags_the_booking(
     stripe_keys, session, ticket_type, client, django_capture_on_commit_callbacks
 ):
-    booking = hold(session, (ticket_type, 1))
-    payment = _start(booking)
-    _deliver(
+    booking, payment = _paid(
+        stripe_keys,
         client,
-        *_succeeded_event(stripe_keys, payment),
+        session,
+        (ticket_type, 1),
         django_capture_on_commit_callbacks,
     )
     dispute = stripe_keys.signed_event(
@@ -365,11 +373,11 @@ def test_dispute_flags_the_booking(
 def test_cancelling_a_paid_booking_refunds_it(
     stripe_keys, session, ticket_type, client, django_capture_on_commit_callbacks
 ):
-    booking = hold(session, (ticket_type, 2))
-    payment = _start(booking)
-    _deliver(
+    booking, payment = _paid(
+        stripe_keys,
         client,
-        *_succeeded_event(stripe_keys, payment),
+        session,
+        (ticket_type, 2),
         django_capture_on_commit_callbacks,
     )
     with django_capture_on_commit_callbacks(execute=True):

@@ -23,11 +23,13 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
+from .local_server import LocalServer
 
 DEFAULT_SECRET = "sk_test_paystack_fake_0123456789"
 PAID_AT = "2026-03-01T12:00:00.000Z"
@@ -61,8 +63,7 @@ class PaystackFake:
         self._canned: list[_Canned] = []
         self._ids = itertools.count(4_100_000_001)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._local: LocalServer | None = None
         self.url = ""
 
     # -- lifecycle -----------------------------------------------------------
@@ -82,26 +83,14 @@ class PaystackFake:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},  # shutdown() waits up to one interval
-            name="paystack-fake",
-            daemon=True,
-        )
-        self._thread.start()
+        self._local = LocalServer(Handler, "paystack-fake")
+        self.url = self._local.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._local is not None:
+            self._local.stop()
+        self._local = None
 
     # -- test controls -------------------------------------------------------
 

@@ -26,11 +26,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+
+from .local_server import LocalServer
 
 API_VERSION = "2026-10-28.endive"
 OPEN_STATUSES = ("requires_payment_method", "requires_confirmation", "requires_action")
@@ -117,39 +119,27 @@ class StripeFake:
         self._delays: list[float] = []
         self._clock = itertools.count(int(time.time()))
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._local: LocalServer | None = None
+        self._url = ""
 
     # Lifecycle
 
     def start(self) -> StripeFake:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},  # shutdown() waits up to one interval
-            name="stripe-fake",
-            daemon=True,
-        )
-        self._thread.start()
+        self._local = LocalServer(handler, "stripe-fake")
+        self._url = self._local.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._local is not None:
+            self._local.stop()
+        self._local = None
 
     @property
     def url(self) -> str:
         """Base address for `settings.STRIPE_API_BASE` (no /v1)."""
-        assert self._server is not None, "StripeFake is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        assert self._local is not None, "StripeFake is not started"
+        return self._url
 
     # Test controls
 

@@ -39,3 +39,13 @@ def _celery_tasks_run_in_process():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _language_back_to_default():
+    """A request in French leaves French active in the thread; the next test must
+    start in the default language."""
+    yield
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import phonenumbers
 from django import forms
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Event, Session, TicketType
@@ -75,6 +76,12 @@ class CheckoutForm(forms.Form):
             )
         self.fields[HONEYPOT_FIELD] = forms.CharField(
             required=False, label=_("Leave this empty")
+        )
+
+    def _session_label(self, session: Session) -> str:
+        starts = timezone.localtime(session.starts_at, self.event.tzinfo)
+        return (
+            f"{session.venue.city} · {formats.date_format(starts, 'DATETIME_FORMAT')}"
         )
 
     def clean_buyer_phone(self) -> str:

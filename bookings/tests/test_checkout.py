@@ -106,9 +106,9 @@ def test_errors_stay_next_to_their_fields_and_the_form_keeps_what_was_typed(
     )
     page = response.content.decode()
     assert response.status_code == 400
-    assert 'id="id_buyer_email-error"' in page
-    assert 'id="id_buyer_phone-error"' in page
-    assert 'id="id_attendee_name_0-error"' in page
+    assert 'id="id_buyer_email_error"' in page
+    assert 'id="id_buyer_phone_error"' in page
+    assert 'id="id_attendee_name_0_error"' in page
     assert 'value="Ada Lovelace"' in page
     assert Booking.objects.count() == 0
 

@@ -94,7 +94,7 @@ def test_event_list_is_french_for_a_french_browser(client, show):
     assert '<html lang="fr">' in page
     assert "Événements à venir" in page
     assert "Dates et billets" in page
-    assert "À partir de 45.00 EUR" in page
+    assert "À partir de 45,00 EUR" in page  # French digits: decimal comma
     assert "Changer de langue" in page
     _, month = _french_date(show["paris"].starts_at)
     assert f" {month} " in page

@@ -4,14 +4,16 @@
     {{ 4500|money:"JPY" }}       -> 4,500 JPY
     {{ ticket_type.price|money }} (a Money) -> 45.00 EUR
 
-The text is `Money.format()`, so pages, emails and the API show amounts alike.
+Digits follow the active language (`1,500.00 EUR` in English, `1 500,00 EUR` in
+French); the decimals are always the currency's.
 """
 
 from __future__ import annotations
 
 from django import template
+from django.utils import formats
 
-from ticketing.lib.money import Money
+from ticketing.lib.money import Money, currency_exponent
 
 register = template.Library()
 
@@ -20,7 +22,7 @@ register = template.Library()
 def money(value: object, currency: str | None = None) -> str:
     """Format `value` (minor units, or a Money) in `currency`; "" when it cannot."""
     if isinstance(value, Money):
-        return value.format()
+        return _localized(value)
     if value is None or value == "" or not currency:
         return ""
     try:
@@ -30,6 +32,16 @@ def money(value: object, currency: str | None = None) -> str:
     if not isinstance(value, int | str) and value != minor:
         return ""  # minor units are whole numbers: never round a fraction away
     try:
-        return Money(minor, str(currency).upper()).format()
+        return _localized(Money(minor, str(currency).upper()))
     except (TypeError, ValueError):
         return ""
+
+
+def _localized(amount: Money) -> str:
+    digits = formats.number_format(
+        amount.amount,
+        decimal_pos=currency_exponent(amount.currency),
+        use_l10n=True,
+        force_grouping=True,
+    )
+    return f"{digits} {amount.currency}"

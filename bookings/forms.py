@@ -56,7 +56,9 @@ class CheckoutForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.event = event
         self.ticket_types = list(ticket_types)
-        self.fields["session"].choices = [(session.pk, session) for session in sessions]
+        self.fields["session"].choices = [
+            (session.pk, self._session_label(session)) for session in sessions
+        ]
         for ticket_type in self.ticket_types:
             self.fields[quantity_field_name(ticket_type.pk)] = forms.IntegerField(
                 label=ticket_type.name,

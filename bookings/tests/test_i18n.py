@@ -170,6 +170,8 @@ def test_checkout_page_labels_are_french(client, show):
     assert "Mettre à jour les billets et le prix" in page
     assert "Réserver et passer au paiement" in page
     assert "Vos places sont bloquées pendant 15 minutes" in page
+    _, month = _french_date(paris.starts_at)
+    assert re.search(rf'<option value="{paris.pk}" selected>Paris · [^<]*{month}', page)
     for english in ("Your name", "Mobile phone", "Book and go to payment"):
         assert english not in page
 

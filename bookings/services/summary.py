@@ -7,6 +7,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ticketing.audit import audit_log
 
@@ -40,7 +41,8 @@ def booking_summary_send(*, booking_id: int) -> int:
         "bookings/email/summary.txt", {"booking": booking, "starts_at": starts_at}
     )
     return send_mail(
-        subject=f"{booking.event.title}: booking {booking.reference}",
+        subject=_("%(event)s: booking %(reference)s")
+        % {"event": booking.event.title, "reference": booking.reference},
         message=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[booking.buyer_email],

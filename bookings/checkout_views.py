@@ -113,6 +113,7 @@ def checkout(request, slug: str):
             attendees=[AttendeeInput(name, email) for name, email in form.attendees()],
             channel=Booking.Channel.WEB,
             idempotency_key=f"web:{form.cleaned_data['token']}",
+            language=request.LANGUAGE_CODE,
         )
     except BasketInvalid as error:
         form.add_service_errors(error.fields, lines)

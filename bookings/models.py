@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -61,6 +63,9 @@ class Booking(models.Model):
     buyer_name = models.CharField(max_length=200)
     buyer_email = models.EmailField(db_index=True)
     buyer_phone = models.CharField(max_length=32, blank=True)
+    language = models.CharField(
+        max_length=10, default="en", help_text=_("The buyer's language, for messages")
+    )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     needs_attention = models.BooleanField(
         default=False, help_text=_("Flagged for the organiser, see the audit trail")
@@ -102,6 +107,13 @@ class Booking(models.Model):
                 fields=["session", "expires_at"],
                 condition=Q(status="pending"),
                 name="booking_pending_by_session",
+            ),
+            # The checkout's limit of unpaid holds per buyer email (case-insensitive).
+            models.Index(
+                Upper("buyer_email"),
+                "expires_at",
+                condition=Q(status="pending"),
+                name="booking_pending_by_email",
             ),
             # Bulk expiry scans pending bookings by expiry time.
             models.Index(
@@ -170,3 +182,143 @@ class Attendee(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Ticket(models.Model):
+    """One admission, one per attendee of a confirmed booking. The QR code carries the
+    secret (256 bits); the short code is for people to read and type."""
+
+    class Status(models.TextChoices):
+        VALID = "valid", _("Valid")
+        USED = "used", _("Used")
+        VOID = "void", _("Void")
+
+    booking = models.ForeignKey(
+        Booking, on_delete=models.CASCADE, related_name="tickets"
+    )
+    attendee = models.OneToOneField(
+        Attendee, on_delete=models.CASCADE, related_name="ticket"
+    )
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.PROTECT, related_name="tickets"
+    )
+    session = models.ForeignKey(
+        Session, on_delete=models.PROTECT, related_name="tickets"
+    )
+    ticket_type = models.ForeignKey(
+        TicketType, on_delete=models.PROTECT, related_name="tickets"
+    )
+    code = models.CharField(max_length=12, unique=True)
+    secret = models.CharField(max_length=64, unique=True)
+    status = models.CharField(
+        max_length=5, choices=Status.choices, default=Status.VALID
+    )
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CheckIn(models.Model):
+    """Every scan that changed a ticket, so the last one can be undone and the door
+    can say when and by whom a ticket was used."""
+
+    class Action(models.TextChoices):
+        CHECK_IN = "check_in", _("Checked in")
+        UNDO = "undo", _("Undone")
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="check_ins"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.ticket_id}"
+
+
+class BookingDocument(models.Model):
+    """A booking's PDF of tickets in file storage, under a key nobody can guess."""
+
+    booking = models.OneToOneField(
+        Booking, on_delete=models.CASCADE, related_name="document"
+    )
+    pdf = models.FileField(upload_to="tickets/", max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.pdf.name
+
+
+class Notification(models.Model):
+    """An email or SMS to a buyer, written in the transaction of the change that causes
+    it (the outbox) and sent afterwards by a task with retries."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+
+    class Template(models.TextChoices):
+        CONFIRMATION = "confirmation", _("Booking confirmed")
+        CANCELLATION = "cancellation", _("Booking cancelled")
+        REFUND = "refund", _("Refund")
+        PAYMENT_FAILED = "payment_failed", _("Payment failed")
+        HOLD_EXPIRING = "hold_expiring", _("Hold expiring soon")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        DELIVERED = "delivered", _("Delivered")
+        BOUNCED = "bounced", _("Bounced")
+        SKIPPED = "skipped", _("Skipped: provider not configured")
+
+    booking = models.ForeignKey(
+        Booking, on_delete=models.CASCADE, related_name="notifications"
+    )
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.PROTECT, related_name="notifications"
+    )
+    channel = models.CharField(max_length=5, choices=Channel.choices)
+    template = models.CharField(max_length=20, choices=Template.choices)
+    recipient = models.CharField(max_length=254)
+    language = models.CharField(max_length=10, default="en")
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.template} to {self.recipient}"

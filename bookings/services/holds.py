@@ -139,6 +139,7 @@ def booking_create(
     channel: str = Booking.Channel.WEB,
     idempotency_key: str | None = None,
     actor=None,
+    language: str = "",
 ) -> Booking:
     """Hold seats: a PENDING booking expiring after BOOKING_HOLD_MINUTES, or CONFIRMED
     at once when the total is zero.
@@ -160,6 +161,7 @@ def booking_create(
                 channel=channel,
                 idempotency_key=idempotency_key,
                 actor=actor,
+                language=language or settings.LANGUAGE_CODE,
             )
         except IntegrityError as error:
             # The same key won a race in another session: answer with its booking.
@@ -177,7 +179,7 @@ def booking_create(
 
 
 def _booking_insert(
-    *, session_id, lines, buyer, attendees, channel, idempotency_key, actor
+    *, session_id, lines, buyer, attendees, channel, idempotency_key, actor, language
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         set_lock_timeout()
@@ -219,6 +221,7 @@ def _booking_insert(
             if is_free
             else "bookings.booking.held",
             actor=actor,
+            language=language,
         )
         if is_free:
             Session.objects.filter(pk=session.pk).update(

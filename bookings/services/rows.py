@@ -32,9 +32,9 @@ WITH new_booking AS (
         organiser_id, event_id, session_id, reference, status, channel, quantity,
         currency, subtotal_minor, discount_minor, total_minor, buyer_name,
         buyer_email, buyer_phone, idempotency_key, needs_attention, expires_at,
-        created_at, confirmed_at)
+        created_at, confirmed_at, language)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, false, %s,
-            %s, %s)
+            %s, %s, %s)
     RETURNING id
 ), line_values (ticket_type_id, quantity, unit_price_minor, subtotal_minor,
                 discount_minor, total_minor, price_rule) AS (
@@ -78,6 +78,7 @@ def booking_rows_insert(
     now: dt.datetime,
     audit_action: str,
     actor,
+    language: str,
 ) -> Booking:
     """Insert a booking with its lines, attendees (filling lines in order) and audit
     row; return the booking as a model instance without reading it back."""
@@ -100,6 +101,7 @@ def booking_rows_insert(
         "expires_at": expires_at,
         "created_at": now,
         "confirmed_at": now if status == Booking.Status.CONFIRMED else None,
+        "language": language,
     }
     line_params, attendee_params = [], []
     people = iter(attendees)

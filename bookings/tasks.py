@@ -24,3 +24,8 @@ def booking_expire_stale() -> int:
 )
 def booking_summary_send_task(self, booking_id: int) -> int:
     return services.booking_summary_send(booking_id=booking_id)
+
+
+# Tasks of the tickets and notifications packages, registered with this app's tasks.
+from .notifications import tasks as _notification_tasks  # noqa: E402, F401
+from .tickets import tasks as _ticket_tasks  # noqa: E402, F401

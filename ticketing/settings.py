@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "anymail",
     "ticketing",
     "events",
     "bookings",
@@ -167,13 +168,38 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Ticket files (QR codes, PDFs): S3 through django-storages when a bucket is set,
+# private objects served through signed URLs; local media/ otherwise.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+# Seconds a signed download link of a ticket file stays valid.
+AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=300)
+
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "region_name": AWS_S3_REGION_NAME,
+            "endpoint_url": AWS_S3_ENDPOINT_URL,
+            "access_key": AWS_ACCESS_KEY_ID,
+            "secret_key": AWS_SECRET_ACCESS_KEY,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": AWS_QUERYSTRING_EXPIRE,
+            "file_overwrite": False,
+        },
+    }
+    if AWS_STORAGE_BUCKET_NAME
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -181,10 +207,35 @@ STORAGES = {
     },
 }
 
+# Email: Brevo through django-anymail when BREVO_API_KEY is set, else EMAIL_BACKEND
+# (console by default: messages are printed, not sent).
+BREVO_API_KEY = env.str("BREVO_API_KEY", default="")
 EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+    "EMAIL_BACKEND",
+    default="anymail.backends.brevo.EmailBackend"
+    if BREVO_API_KEY
+    else "django.core.mail.backends.console.EmailBackend",
 )
+ANYMAIL = {
+    "BREVO_API_KEY": BREVO_API_KEY,
+    # "user:password" in the URL Brevo calls for delivery events (/anymail/brevo/...).
+    "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="") or None,
+}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tickets@localhost")
+# The public address of the site, for links in emails and SMS and provider callbacks.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# SMS: Twilio when its credentials are set, else messages are only logged.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+SMS_BACKEND = env.str(
+    "SMS_BACKEND",
+    default="ticketing.sms.TwilioBackend"
+    if TWILIO_ACCOUNT_SID
+    else "ticketing.sms.ConsoleBackend",
+)
+
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

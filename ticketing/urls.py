@@ -20,4 +20,6 @@ urlpatterns = [
     # Shop pages first: /b/lookup/ must win over /b/<reference>/.
     path("", include("bookings.urls")),
     path("", include("payments.urls")),
+    path("", include("bookings.notifications.urls")),
+    path("anymail/", include("anymail.urls")),
 ]

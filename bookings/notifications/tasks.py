@@ -1,0 +1,1 @@
+"""Celery tasks of this package (registered through bookings/tasks.py)."""

@@ -1,0 +1,5 @@
+"""Provider callbacks for notifications (delivery status)."""
+
+app_name = "notifications"
+
+urlpatterns: list = []

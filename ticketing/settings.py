@@ -252,6 +252,9 @@ CHECKOUT_HOLDS_PER_IP_PER_HOUR = env.int("CHECKOUT_HOLDS_PER_IP_PER_HOUR", defau
 CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR = env.int(
     "CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR", default=10
 )
+# Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR);
+# only those hops are trusted when finding a client's IP for the limits above.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL = env.int(
     "CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL", default=3
 )

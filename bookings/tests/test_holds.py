@@ -235,4 +235,3 @@ def test_attendees_fill_lines_in_order(session, ticket_type):
     }
     assert by_line == {ticket_type.pk: ["A"], second_type.pk: ["B", "C"]}
     assert booking.total_minor == 4500 + 2000
-

@@ -8,7 +8,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpResponseRedirect
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -19,8 +21,10 @@ from ticketing.admin_scoping import (
     OrganiserScopedInline,
     is_superuser,
 )
+from ticketing.audit import audit_log
 
 from . import services
+from .api_keys import SCOPES, ApiKey
 from .models import Event, Membership, Organiser, Session, TicketType, Venue
 
 SESSION_COUNTERS = ("sold_count", "external_sold_count", "external_synced_at")
@@ -75,7 +79,8 @@ class OrganiserAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
 class MembershipForm(forms.ModelForm):
     user = forms.ModelChoiceField(
         queryset=get_user_model().objects.filter(is_active=True),
-        to_field_name="username", widget=forms.TextInput,
+        to_field_name="username",
+        widget=forms.TextInput,
         help_text=_("Username of an existing account."),
         error_messages={"invalid_choice": _("No active account has this username.")},
     )
@@ -93,18 +98,26 @@ class MembershipForm(forms.ModelForm):
         cleaned = super().clean()
         membership = self.instance
         role = cleaned.get("role")
-        if (membership.pk and role and role != OWNER
-                and _is_last_owner(membership)):
+        if membership.pk and role and role != OWNER and _is_last_owner(membership):
             self.add_error("role", _("An organiser needs at least one owner."))
         return cleaned
 
 
 def _is_last_owner(membership: Membership) -> bool:
-    stored = Membership.objects.filter(pk=membership.pk).values_list(
-        "role", flat=True).first()
-    return stored == OWNER and not Membership.objects.filter(
-        organiser_id=membership.organiser_id, role=OWNER,
-    ).exclude(pk=membership.pk).exists()
+    stored = (
+        Membership.objects.filter(pk=membership.pk)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return (
+        stored == OWNER
+        and not Membership.objects.filter(
+            organiser_id=membership.organiser_id,
+            role=OWNER,
+        )
+        .exclude(pk=membership.pk)
+        .exists()
+    )
 
 
 @admin.register(Membership)
@@ -129,8 +142,11 @@ class MembershipAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         doomed = set(queryset.filter(role=OWNER).values_list("pk", flat=True))
         for organiser_id in set(queryset.values_list("organiser_id", flat=True)):
-            owners = set(Membership.objects.filter(
-                organiser_id=organiser_id, role=OWNER).values_list("pk", flat=True))
+            owners = set(
+                Membership.objects.filter(
+                    organiser_id=organiser_id, role=OWNER
+                ).values_list("pk", flat=True)
+            )
             if owners and owners <= doomed:
                 raise PermissionDenied(_("An organiser needs at least one owner."))
         super().delete_queryset(request, queryset)
@@ -157,7 +173,9 @@ class SessionForm(forms.ModelForm):
         if capacity is not None and capacity < sold:
             raise ValidationError(
                 _("Capacity cannot be below the %(sold)d seats already sold."),
-                params={"sold": sold}, code="capacity_below_sold")
+                params={"sold": sold},
+                code="capacity_below_sold",
+            )
         return capacity
 
 
@@ -165,8 +183,14 @@ class SessionInline(OrganiserScopedInline, admin.TabularInline):
     model = Session
     organiser_path = "event__organiser"
     form = SessionForm
-    fields = ("venue", "starts_at", "ends_at", "capacity", "sale_status",
-              *SESSION_COUNTERS)
+    fields = (
+        "venue",
+        "starts_at",
+        "ends_at",
+        "capacity",
+        "sale_status",
+        *SESSION_COUNTERS,
+    )
     readonly_fields = SESSION_COUNTERS
     extra = 0
     show_change_link = True
@@ -178,8 +202,16 @@ class SessionInline(OrganiserScopedInline, admin.TabularInline):
 class TicketTypeInline(OrganiserScopedInline, admin.TabularInline):
     model = TicketType
     organiser_path = "event__organiser"
-    fields = ("name", "kind", "price_minor", "allocation", "min_per_order",
-              "max_per_order", "is_active", "position")
+    fields = (
+        "name",
+        "kind",
+        "price_minor",
+        "allocation",
+        "min_per_order",
+        "max_per_order",
+        "is_active",
+        "position",
+    )
     extra = 0
     show_change_link = True
 
@@ -202,7 +234,8 @@ class EventAdmin(CatalogueAdmin):
 
     def save_inline_object(self, request, obj, formset, change):
         changed = dict(
-            (id(instance), fields) for instance, fields in formset.changed_objects)
+            (id(instance), fields) for instance, fields in formset.changed_objects
+        )
         if obj.pk is None or id(obj) not in changed:
             obj.save()
             return
@@ -210,8 +243,9 @@ class EventAdmin(CatalogueAdmin):
         if isinstance(obj, Session):
             services.session_update(session=obj, actor=request.user, fields=fields)
         elif isinstance(obj, TicketType):
-            services.ticket_type_update(ticket_type=obj, actor=request.user,
-                                        fields=fields)
+            services.ticket_type_update(
+                ticket_type=obj, actor=request.user, fields=fields
+            )
         else:
             obj.save()
 
@@ -220,8 +254,10 @@ class EventAdmin(CatalogueAdmin):
         for event in queryset.select_related("organiser"):
             if not self._obj_allows(request, roles, event):
                 self.message_user(
-                    request, _("%(event)s: you may not do this.") % {"event": event},
-                    messages.ERROR)
+                    request,
+                    _("%(event)s: you may not do this.") % {"event": event},
+                    messages.ERROR,
+                )
                 continue
             if self.run_service(request, service, event, event=event) is not None:
                 done += 1
@@ -231,31 +267,58 @@ class EventAdmin(CatalogueAdmin):
     @admin.action(description=_("Publish selected events"), permissions=["change"])
     def publish_events(self, request, queryset):
         self._run_for_each(
-            request, queryset, services.event_publish, self.change_roles,
-            lambda n: ngettext("Published %d event.", "Published %d events.", n) % n)
+            request,
+            queryset,
+            services.event_publish,
+            self.change_roles,
+            lambda n: ngettext("Published %d event.", "Published %d events.", n) % n,
+        )
 
     @admin.action(description=_("Unpublish selected events"), permissions=["change"])
     def unpublish_events(self, request, queryset):
         self._run_for_each(
-            request, queryset, services.event_unpublish, self.change_roles,
-            lambda n: ngettext("Unpublished %d event.", "Unpublished %d events.",
-                               n) % n)
+            request,
+            queryset,
+            services.event_unpublish,
+            self.change_roles,
+            lambda n: (
+                ngettext("Unpublished %d event.", "Unpublished %d events.", n) % n
+            ),
+        )
 
-    @admin.action(description=_("Duplicate selected events as drafts"),
-                  permissions=["add"])
+    @admin.action(
+        description=_("Duplicate selected events as drafts"), permissions=["add"]
+    )
     def duplicate_events(self, request, queryset):
         self._run_for_each(
-            request, queryset, services.event_duplicate, self.add_roles,
-            lambda n: ngettext("Duplicated %d event as a draft.",
-                               "Duplicated %d events as drafts.", n) % n)
+            request,
+            queryset,
+            services.event_duplicate,
+            self.add_roles,
+            lambda n: (
+                ngettext(
+                    "Duplicated %d event as a draft.",
+                    "Duplicated %d events as drafts.",
+                    n,
+                )
+                % n
+            ),
+        )
 
 
 @admin.register(Session)
 class SessionAdmin(CatalogueAdmin):
     organiser_path = "event__organiser"
     form = SessionForm
-    list_display = ("event", "city", "starts_at", "capacity", "sold_count",
-                    "external_sold_count", "sale_status")
+    list_display = (
+        "event",
+        "city",
+        "starts_at",
+        "capacity",
+        "sold_count",
+        "external_sold_count",
+        "sale_status",
+    )
     list_filter = ("sale_status", "event__organiser")
     list_select_related = ("event", "venue")
     search_fields = ("event__title", "venue__name", "venue__city")
@@ -271,8 +334,10 @@ class SessionAdmin(CatalogueAdmin):
             return super().save_model(request, obj, form, change)
         self.check_organiser(request, obj, self.change_roles)
         services.session_update(
-            session=obj, actor=request.user,
-            fields=services.changed_model_fields(obj, form.changed_data))
+            session=obj,
+            actor=request.user,
+            fields=services.changed_model_fields(obj, form.changed_data),
+        )
 
 
 @admin.register(TicketType)
@@ -292,5 +357,99 @@ class TicketTypeAdmin(CatalogueAdmin):
             return super().save_model(request, obj, form, change)
         self.check_organiser(request, obj, self.change_roles)
         services.ticket_type_update(
-            ticket_type=obj, actor=request.user,
-            fields=services.changed_model_fields(obj, form.changed_data))
+            ticket_type=obj,
+            actor=request.user,
+            fields=services.changed_model_fields(obj, form.changed_data),
+        )
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=[(scope, scope) for scope in SCOPES],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["read"],
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("organiser", "name", "scopes", "expires_at")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+    """Keys are created here and shown once; afterwards only their prefix is known."""
+
+    organiser_path = "organiser"
+    add_roles = change_roles = (Membership.Role.OWNER, Membership.Role.MANAGER)
+    delete_roles = ()
+    list_display = (
+        "name",
+        "organiser",
+        "prefix",
+        "scopes",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("organiser",)
+    readonly_fields = (
+        "prefix",
+        "scopes",
+        "last_used_at",
+        "revoked_at",
+        "created_by",
+        "created_at",
+    )
+    actions = ("revoke",)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        self.check_organiser(request, obj, self.add_roles)
+        key, plain = ApiKey.generate(
+            organiser=obj.organiser,
+            name=obj.name,
+            scopes=form.cleaned_data["scopes"],
+            expires_at=obj.expires_at,
+            created_by=request.user,
+        )
+        with transaction.atomic():
+            key.save()
+            audit_log(
+                action="events.api_key.created",
+                obj=key,
+                organiser_id=key.organiser_id,
+                actor=request.user,
+                data={"name": key.name, "scopes": key.scopes, "prefix": key.prefix},
+            )
+        obj.pk, obj.prefix = key.pk, key.prefix
+        self.message_user(
+            request,
+            _("Copy this key now, it will not be shown again: %(key)s")
+            % {"key": plain},
+            level=messages.WARNING,
+        )
+
+    @admin.action(description=_("Revoke selected keys"))
+    def revoke(self, request, queryset):
+        now = timezone.now()
+        for key in queryset.filter(revoked_at__isnull=True):
+            self.check_organiser(request, key, self.change_roles)
+            with transaction.atomic():
+                ApiKey.objects.filter(pk=key.pk).update(revoked_at=now)
+                audit_log(
+                    action="events.api_key.revoked",
+                    obj=key,
+                    organiser_id=key.organiser_id,
+                    actor=request.user,
+                    data={"prefix": key.prefix},
+                )
+        self.message_user(request, _("Keys revoked."))

@@ -239,6 +239,15 @@ SMS_BACKEND = env.str(
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["events.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["events.api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["events.api.auth.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env.str("API_RATE_PER_KEY", default="600/min"),
+    },
+    "DEFAULT_PAGINATION_CLASS": "ticketing.api.pagination.ApiPagination",
+    "EXCEPTION_HANDLER": "ticketing.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Ticketing partner API", "VERSION": "1.0.0"}
 

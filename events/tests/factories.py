@@ -28,8 +28,9 @@ class OrganiserFactory(factory.django.DjangoModelFactory):
     country = "FR"
     currency = "EUR"
     timezone = "Europe/Paris"
-    reference_prefix = factory.Sequence(lambda n: "TR" + "".join(
-        "ABCDEFGHJKLMNPQRSTUVWXYZ"[int(d)] for d in f"{n:04d}"))
+    reference_prefix = factory.Sequence(
+        lambda n: "TR" + "".join("ABCDEFGHJKLMNPQRSTUVWXYZ"[int(d)] for d in f"{n:04d}")
+    )
     contact_email = "hello@example.com"
 
 
@@ -71,8 +72,9 @@ class SessionFactory(factory.django.DjangoModelFactory):
         model = Session
 
     event = factory.SubFactory(EventFactory)
-    venue = factory.SubFactory(VenueFactory,
-                               organiser=factory.SelfAttribute("..event.organiser"))
+    venue = factory.SubFactory(
+        VenueFactory, organiser=factory.SelfAttribute("..event.organiser")
+    )
     starts_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=30))
     ends_at = factory.LazyAttribute(lambda s: s.starts_at + dt.timedelta(hours=3))
     capacity = 100
@@ -94,3 +96,16 @@ class AuditEntryFactory(factory.django.DjangoModelFactory):
     organiser_id = factory.LazyAttribute(lambda entry: OrganiserFactory().pk)
     actor_label = "system"
     action = "events.event.published"
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """A key row; `ApiKey.generate` makes real ones (with their plain text)."""
+
+    class Meta:
+        model = "events.ApiKey"
+
+    organiser = factory.SubFactory(OrganiserFactory)
+    name = factory.Sequence(lambda n: f"Partner {n}")
+    prefix = factory.Sequence(lambda n: f"{n:012x}")
+    secret_hash = "0" * 64
+    scopes = factory.LazyFunction(lambda: ["read"])

@@ -1,0 +1,120 @@
+"""`GET /events/` and `GET /events/{slug}/`: the organiser's published catalogue."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+
+from events.models import Event, Session, TicketType
+from ticketing.api.fields import MoneySerializer, money
+
+from ..pricing import unit_price
+
+
+class TicketTypeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    price = serializers.SerializerMethodField()
+    regular_price = serializers.SerializerMethodField()
+    min_per_order = serializers.IntegerField()
+    max_per_order = serializers.IntegerField()
+
+    @extend_schema(responses=MoneySerializer)
+    def get_price(self, ticket_type) -> dict:
+        price_minor, _rule = unit_price(ticket_type, self.context["now"])
+        return money(price_minor, ticket_type.event.currency)
+
+    def get_regular_price(self, ticket_type) -> dict:
+        return money(ticket_type.price_minor, ticket_type.event.currency)
+
+
+class SessionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    city = serializers.CharField(source="venue.city")
+    venue = serializers.CharField(source="venue.name")
+    address = serializers.CharField(source="venue.address")
+    capacity = serializers.IntegerField()
+    on_sale = serializers.SerializerMethodField()
+
+    def get_on_sale(self, session) -> bool:
+        return session.sale_status == Session.SaleStatus.ON_SALE
+
+
+class EventOutput(serializers.Serializer):
+    slug = serializers.SlugField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    currency = serializers.CharField()
+    timezone = serializers.CharField()
+    sessions = SessionOutput(many=True, source="upcoming_sessions")
+
+
+class EventDetailOutput(EventOutput):
+    ticket_types = TicketTypeOutput(many=True, source="active_ticket_types")
+
+
+def _events_for(request):
+    upcoming = (
+        Session.objects.filter(ends_at__gt=timezone.now())
+        .select_related("venue")
+        .order_by("starts_at")
+    )
+    params = request.query_params
+    if starts_after := params.get("starts_after"):
+        upcoming = upcoming.filter(starts_at__gte=starts_after)
+    if starts_before := params.get("starts_before"):
+        upcoming = upcoming.filter(starts_at__lt=starts_before)
+    if city := params.get("city"):
+        upcoming = upcoming.filter(venue__city__iexact=city)
+    events = Event.objects.filter(
+        organiser_id=request.user.organiser_id, status=Event.Status.PUBLISHED
+    )
+    if any(params.get(name) for name in ("starts_after", "starts_before", "city")):
+        events = events.filter(sessions__in=upcoming).distinct()
+    return events.prefetch_related(
+        Prefetch("sessions", queryset=upcoming, to_attr="upcoming_sessions"),
+        Prefetch(
+            "ticket_types",
+            queryset=TicketType.objects.filter(is_active=True)
+            .select_related("event")
+            .order_by("position", "pk"),
+            to_attr="active_ticket_types",
+        ),
+    ).order_by("title")
+
+
+_FILTERS = [
+    OpenApiParameter("starts_after", str, description="ISO 8601 date or datetime"),
+    OpenApiParameter("starts_before", str, description="ISO 8601 date or datetime"),
+    OpenApiParameter("city", str, description="a session's city (case-insensitive)"),
+]
+
+
+class _CatalogueMixin:
+    required_scope = "read"
+
+    def get_queryset(self):
+        return _events_for(self.request)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+
+@extend_schema(parameters=_FILTERS, tags=["catalogue"])
+class EventListApi(_CatalogueMixin, generics.ListAPIView):
+    """Published events of the key's organiser, with their upcoming sessions."""
+
+    serializer_class = EventOutput
+
+
+@extend_schema(tags=["catalogue"])
+class EventDetailApi(_CatalogueMixin, generics.RetrieveAPIView):
+    """One event with its sessions and ticket types (current prices)."""
+
+    serializer_class = EventDetailOutput
+    lookup_field = "slug"

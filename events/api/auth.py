@@ -1,0 +1,73 @@
+"""Partner API authentication (`Authorization: Bearer tk_...`), scopes, throttling."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions, throttling
+
+from ..api_keys import ApiKey
+
+_LAST_USED_EVERY = dt.timedelta(minutes=1)
+
+
+class ApiKeyUser:
+    """The authenticated principal of a request: a key, acting for its organiser."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, key: ApiKey) -> None:
+        self.key = key
+        self.organiser = key.organiser
+        self.organiser_id = key.organiser_id
+
+    def __str__(self) -> str:
+        return f"api key {self.key.name}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode(
+            "latin-1", errors="replace"
+        )
+        if not header:
+            return None
+        scheme, _, plain = header.partition(" ")
+        if scheme.lower() != self.keyword.lower() or not plain.strip():
+            raise exceptions.AuthenticationFailed("Send the key as 'Bearer <key>'.")
+        key = ApiKey.find(plain.strip())
+        if key is None:
+            raise exceptions.AuthenticationFailed("Unknown, revoked or expired key.")
+        now = timezone.now()
+        if key.last_used_at is None or now - key.last_used_at > _LAST_USED_EVERY:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        return ApiKeyUser(key), key
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class HasScope(permissions.BasePermission):
+    """The view's `required_scope` (default "read") must be one of the key's scopes."""
+
+    message = "This key does not have the scope this endpoint needs."
+
+    def has_permission(self, request, view):
+        if not isinstance(request.user, ApiKeyUser):
+            return False
+        return request.user.key.has_scope(getattr(view, "required_scope", "read"))
+
+
+class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
+    """Requests per key, counted in the cache (Redis in production)."""
+
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        if not isinstance(request.user, ApiKeyUser):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.key.pk}

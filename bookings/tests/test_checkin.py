@@ -1,5 +1,6 @@
 """Check-in at the door: the service's four results, undo, the page, and races."""
 
+import datetime as dt
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -457,6 +458,33 @@ def test_page_in_french(ticket, door):
 
     assert response.status_code == 200
     assert '<html lang="fr">' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_page_used_on_another_day_shows_the_date(ticket, door):
+    assert _scan(ticket, door).result == OK
+    used_at = dt.datetime(2024, 3, 9, 18, 42, tzinfo=dt.UTC)  # 19:42 in Paris
+    Ticket.objects.filter(pk=ticket.pk).update(checked_in_at=used_at)
+
+    html = _client_for(door).post(CHECKIN_URL, {"token": ticket.code}).content.decode()
+
+    assert "Already used on 03/09/2024 at 19:42 by door1" in html
+
+
+@pytest.mark.django_db
+def test_superuser_checks_in_any_organisers_ticket(ticket):
+    admin = UserFactory(is_superuser=True)
+
+    response = _client_for(admin).post(CHECKIN_URL, {"token": ticket.secret})
+
+    assert 'data-result="ok"' in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.checked_in_by == admin
+
+
+@pytest.mark.django_db
+def test_undo_only_by_post(ticket, door):
+    assert _client_for(door).get(reverse("shop:checkin-undo")).status_code == 405
 
 
 # -- races --------------------------------------------------------------------------

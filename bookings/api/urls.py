@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import catalogue
+from . import availability, bookings, catalogue, quotes
 
 app_name = "api"
 
@@ -8,5 +8,22 @@ urlpatterns = [
     path("events/", catalogue.EventListApi.as_view(), name="event-list"),
     path(
         "events/<slug:slug>/", catalogue.EventDetailApi.as_view(), name="event-detail"
+    ),
+    path(
+        "sessions/<int:pk>/availability/",
+        availability.SessionAvailabilityApi.as_view(),
+        name="session-availability",
+    ),
+    path("quotes/", quotes.QuoteCreateApi.as_view(), name="quote-create"),
+    path("bookings/", bookings.BookingCreateApi.as_view(), name="booking-create"),
+    path(
+        "bookings/<str:reference>/",
+        bookings.BookingDetailApi.as_view(),
+        name="booking-detail",
+    ),
+    path(
+        "bookings/<str:reference>/cancel/",
+        bookings.BookingCancelApi.as_view(),
+        name="booking-cancel",
     ),
 ]

@@ -1,0 +1,305 @@
+"""Bookings: `POST /bookings/`, `GET /bookings/{ref}/`, `POST /bookings/{ref}/cancel/`.
+
+Domain errors become the API's error shape: BasketInvalid 400 `validation_error` (its
+field paths), NotOnSale 409 `not_on_sale`, SoldOut 409 `sold_out`, InventoryBusy 503
+`busy` with Retry-After, InvalidTransition on cancel 409 `not_cancellable`.
+
+A `sold_out` error says what is left twice: for people in `fields`
+(`{"session": ["3 left"], "lines.0.quantity": ["1 left"]}`, only for what is short)
+and for programs in `available`
+(`{"session": 3, "ticket_types": [{"id": 4, "available": 1}]}`, every line's type).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ticketing.api.errors import ApiError
+
+from .. import services
+from ..access import booking_page_path
+from ..exceptions import (
+    BasketInvalid,
+    InvalidTransition,
+    InventoryBusy,
+    NotOnSale,
+    SoldOut,
+)
+from ..models import Booking
+from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from .serializers import (
+    BookingInput,
+    ErrorSerializer,
+    LocalDateTimeField,
+    MoneyField,
+)
+
+BOOKING_EXAMPLE = {
+    "reference": "MC26-7K3QXZ",
+    "status": "PENDING",
+    "expires_at": "2026-11-22T10:15:00+01:00",
+    "subtotal": {"amount": 9000, "currency": "EUR"},
+    "discount": {"amount": 0, "currency": "EUR"},
+    "total": {"amount": 9000, "currency": "EUR"},
+    "lines": [
+        {
+            "ticket_type": 4,
+            "quantity": 2,
+            "unit_price": {"amount": 4500, "currency": "EUR"},
+            "discount": {"amount": 0, "currency": "EUR"},
+            "total": {"amount": 9000, "currency": "EUR"},
+        }
+    ],
+    "payment_url": "https://tickets.example.org/b/MC26-7K3QXZ/?t=...",
+    "session": 12,
+    "event": "masterclass",
+    "created_at": "2026-11-22T10:00:00+01:00",
+}
+REQUEST_EXAMPLE = {
+    "session": 12,
+    "lines": [{"ticket_type": 4, "quantity": 2}],
+    "buyer": {"name": "Ada Lovelace", "email": "ada@example.org", "phone": "+336123"},
+    "attendees": [
+        {"name": "Ada Lovelace", "email": "ada@example.org"},
+        {"name": "Charles Babbage"},
+    ],
+}
+SOLD_OUT_EXAMPLE = {
+    "error": {
+        "code": "sold_out",
+        "message": "Not enough seats left for this order.",
+        "fields": {"session": ["1 left"], "lines.0.quantity": ["1 left"]},
+        "available": {"session": 1, "ticket_types": [{"id": 4, "available": 1}]},
+    }
+}
+
+
+class BookingLineOutput(serializers.Serializer):
+    ticket_type = serializers.IntegerField(source="ticket_type_id")
+    quantity = serializers.IntegerField()
+    unit_price = MoneyField("unit_price_minor")
+    discount = MoneyField("discount_minor")
+    total = MoneyField("total_minor")
+
+
+class BookingOutput(serializers.Serializer):
+    """Render with `booking_output(booking)`: money and times need its context."""
+
+    reference = serializers.CharField()
+    status = serializers.SerializerMethodField(help_text="PENDING, CONFIRMED, ...")
+    expires_at = LocalDateTimeField(allow_null=True)
+    subtotal = MoneyField("subtotal_minor")
+    discount = MoneyField("discount_minor")
+    total = MoneyField("total_minor")
+    lines = BookingLineOutput(many=True)
+    payment_url = serializers.SerializerMethodField()
+    session = serializers.IntegerField(source="session_id")
+    event = serializers.CharField(source="event.slug")
+    created_at = LocalDateTimeField()
+
+    def get_status(self, booking) -> str:
+        return booking.status.upper()
+
+    def get_payment_url(self, booking) -> str:
+        return settings.SITE_URL + booking_page_path(booking.reference)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.expires_at is None:
+            data["expires_at"] = None
+        return data
+
+
+def booking_output(booking: Booking) -> dict:
+    context = {"currency": booking.currency, "tz": booking.event.tzinfo}
+    return BookingOutput(booking, context=context).data
+
+
+def _organiser_booking(request, reference: str) -> Booking:
+    return get_object_or_404(
+        Booking.objects.select_related("event").prefetch_related("lines"),
+        organiser_id=request.user.organiser_id,
+        reference=reference.upper(),
+    )
+
+
+def _actor(request) -> str:
+    key = request.user.key
+    return f"api key {key.name} (tk_{key.prefix})"
+
+
+def _sold_out(error: SoldOut, lines) -> Response:
+    fields: dict[str, list[str]] = {}
+    quantity = sum(qty for _type, qty in lines)
+    if error.session_available < quantity:
+        fields["session"] = [_("%(n)d left") % {"n": error.session_available}]
+    available = []
+    for index, (ticket_type, qty) in enumerate(lines):
+        left = error.ticket_types_available.get(ticket_type.pk, error.session_available)
+        available.append({"id": ticket_type.pk, "available": left})
+        if left < qty:
+            fields[f"lines.{index}.quantity"] = [_("%(n)d left") % {"n": left}]
+    # Returned rather than raised: the shared handler knows no `available` key.
+    body = {
+        "code": "sold_out",
+        "message": error.message,
+        "fields": fields,
+        "available": {"session": error.session_available, "ticket_types": available},
+    }
+    return Response({"error": body}, status=status.HTTP_409_CONFLICT)
+
+
+def _busy(error: InventoryBusy) -> ApiError:
+    return ApiError(
+        code="busy",
+        message=error.message,
+        status_code=503,
+        retry_after=error.retry_after_seconds,
+    )
+
+
+class BookingCreateApi(APIView):
+    """Hold seats and create a booking (PENDING until paid at `payment_url`; a free
+    booking comes back CONFIRMED)."""
+
+    required_scope = "write"
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        tags=["bookings"],
+        operation_id="booking_create",
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=BookingInput,
+        responses={
+            201: BookingOutput,
+            400: ErrorSerializer,
+            409: ErrorSerializer,
+            503: ErrorSerializer,
+        },
+        examples=[
+            OpenApiExample("Request", value=REQUEST_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Created", value=BOOKING_EXAMPLE, response_only=True, status_codes=[201]
+            ),
+            OpenApiExample(
+                "Sold out",
+                value=SOLD_OUT_EXAMPLE,
+                response_only=True,
+                status_codes=[409],
+            ),
+        ],
+    )
+    @idempotent
+    def post(self, request):
+        serializer = BookingInput(
+            data=request.data, context={"organiser_id": request.user.organiser_id}
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        record = request.idempotency_record
+        try:
+            booking = services.booking_create(
+                session_id=data["session"].pk,
+                lines=[
+                    services.LineInput(ticket_type.pk, quantity)
+                    for ticket_type, quantity in data["lines"]
+                ],
+                buyer=services.BuyerInput(**data["buyer"]),
+                attendees=[
+                    services.AttendeeInput(**attendee) for attendee in data["attendees"]
+                ],
+                channel=Booking.Channel.API,
+                idempotency_key=(
+                    f"api:{request.user.key.pk}:{record.key}" if record else None
+                ),
+                actor=_actor(request),
+            )
+        except BasketInvalid as error:
+            raise ApiError(
+                code="validation_error", message=error.message, fields=error.fields
+            ) from error
+        except NotOnSale as error:
+            raise ApiError(
+                code="not_on_sale", message=error.message, status_code=409
+            ) from error
+        except SoldOut as error:
+            return _sold_out(error, data["lines"])
+        except InventoryBusy as error:
+            raise _busy(error) from error
+        if record is not None and booking.created_at < record.created_at:
+            # The service's own key outlives the 24 h replay window: this key made a
+            # booking before, so it cannot make another one.
+            raise ApiError(
+                code="idempotency_conflict",
+                message="This Idempotency-Key was already used for another booking.",
+                status_code=409,
+            )
+        booking = _organiser_booking(request, booking.reference)
+        return Response(booking_output(booking), status=status.HTTP_201_CREATED)
+
+
+class BookingDetailApi(APIView):
+    """One booking of the key's organiser, by reference."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        tags=["bookings"],
+        operation_id="booking_detail",
+        responses={200: BookingOutput, 404: ErrorSerializer},
+        examples=[OpenApiExample("Booking", value=BOOKING_EXAMPLE)],
+    )
+    def get(self, request, reference: str):
+        return Response(booking_output(_organiser_booking(request, reference)))
+
+
+class BookingCancelApi(APIView):
+    """Cancel a pending or confirmed booking: its seats return; refunds follow the
+    organiser's policy. An already cancelled, expired or refunded booking is 409
+    `not_cancellable`."""
+
+    required_scope = "write"
+    parser_classes = [JSONParser]
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(
+            max_length=500, required=False, allow_blank=True, default=""
+        )
+
+    @extend_schema(
+        tags=["bookings"],
+        operation_id="booking_cancel",
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=InputSerializer,
+        responses={
+            200: BookingOutput,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            503: ErrorSerializer,
+        },
+    )
+    @idempotent
+    def post(self, request, reference: str):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        booking = _organiser_booking(request, reference)
+        try:
+            services.booking_cancel(
+                booking_id=booking.pk,
+                actor=_actor(request),
+                reason=serializer.validated_data["reason"],
+            )
+        except InvalidTransition as error:
+            raise ApiError(
+                code="not_cancellable", message=error.message, status_code=409
+            ) from error
+        except InventoryBusy as error:
+            raise _busy(error) from error
+        return Response(booking_output(_organiser_booking(request, reference)))

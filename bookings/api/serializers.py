@@ -1,0 +1,130 @@
+"""Shapes shared by the selling endpoints: the basket (quotes and bookings), money and
+local times in output, and the error body for the schema.
+
+Sessions and ticket types are looked up among the key's organiser's published events
+only. Anything else (unknown id, another organiser's, a draft event's) is the same 400
+field error ("does not exist"), so a key learns nothing about other organisers' ids.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from events.models import Event, Session, TicketType
+from ticketing.api.fields import MoneySerializer, money
+
+MAX_LINES = 20
+MAX_ATTENDEES = 200
+
+
+@extend_schema_field(MoneySerializer)
+class MoneyField(serializers.Field):
+    """`{"amount", "currency"}` from an integer attribute; the currency comes from the
+    serializer context (one currency per response)."""
+
+    def __init__(self, amount: str, **kwargs) -> None:
+        self.amount = amount
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value) -> dict:
+        return money(getattr(value, self.amount), self.context["currency"])
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class LocalDateTimeField(serializers.Field):
+    """ISO 8601 with the offset of the event's zone (context `tz`)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value) -> str:
+        return timezone.localtime(value, self.context["tz"]).isoformat()
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='Messages by field path, e.g. "lines.0.quantity"',
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()
+
+
+def organiser_sessions(organiser_id: int):
+    return Session.objects.filter(
+        event__organiser_id=organiser_id, event__status=Event.Status.PUBLISHED
+    ).select_related("event")
+
+
+class LineInput(serializers.Serializer):
+    ticket_type = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=1000)
+
+
+class BasketInput(serializers.Serializer):
+    """`{"session", "lines": [{"ticket_type", "quantity"}]}`. Needs the context
+    `organiser_id`. Validated data: `session` (a Session, its event loaded) and
+    `lines` as [(TicketType, quantity)], in the request's order."""
+
+    session = serializers.IntegerField(min_value=1)
+    lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+
+    def validate_session(self, value: int) -> Session:
+        session = organiser_sessions(self.context["organiser_id"]).filter(pk=value)
+        if (found := session.first()) is None:
+            raise serializers.ValidationError(_("This session does not exist."))
+        return found
+
+    def validate_lines(self, value: list[dict]) -> list[tuple[TicketType, int]]:
+        ids = {line["ticket_type"] for line in value}
+        known = TicketType.objects.filter(
+            pk__in=ids, event__organiser_id=self.context["organiser_id"]
+        ).select_related("event")
+        by_id = {ticket_type.pk: ticket_type for ticket_type in known}
+        missing = {
+            f"{index}.ticket_type": [_("This ticket type does not exist.")]
+            for index, line in enumerate(value)
+            if line["ticket_type"] not in by_id
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
+        return [(by_id[line["ticket_type"]], line["quantity"]) for line in value]
+
+
+class BuyerInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
+class AttendeeInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+
+
+class BookingInput(BasketInput):
+    """The basket plus the buyer and one attendee per ticket; attendees fill the
+    lines in order (the first line's quantity, then the next line's...)."""
+
+    buyer = BuyerInput()
+    attendees = AttendeeInput(many=True, allow_empty=False, max_length=MAX_ATTENDEES)
+
+    def validate(self, attrs: dict) -> dict:
+        quantity = sum(quantity for _type, quantity in attrs["lines"])
+        if len(attrs["attendees"]) != quantity:
+            raise serializers.ValidationError(
+                {
+                    "attendees": [
+                        _("Give one attendee per ticket: %(n)d expected.")
+                        % {"n": quantity}
+                    ]
+                }
+            )
+        return attrs

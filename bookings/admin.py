@@ -1,8 +1,8 @@
 """Bookings in the back office, scoped to the user's organisers.
 
 Bookings are made by the shop and the API through the selling services; here an
-organiser reads them, cancels them and resends their summary. Nothing here edits seats
-directly.
+organiser reads them, cancels them, resends their summary or their confirmation, and
+sees the emails and SMS sent to the buyer. Nothing here edits seats directly.
 """
 
 from django.contrib import admin, messages
@@ -23,7 +23,8 @@ from ticketing.models import AuditEntry
 
 from . import services
 from .exceptions import BookingError
-from .models import Attendee, Booking, BookingLine
+from .models import Attendee, Booking, BookingLine, Notification
+from .notifications.services import notification_resend
 
 
 class _ReadOnlyInline(OrganiserScopedInline, admin.TabularInline):
@@ -53,6 +54,21 @@ class BookingLineInline(_ReadOnlyInline):
 class AttendeeInline(_ReadOnlyInline):
     model = Attendee
     fields = readonly_fields = ("name", "email", "line")
+
+
+class NotificationInline(_ReadOnlyInline):
+    model = Notification
+    fields = readonly_fields = (
+        "created_at",
+        "channel",
+        "template",
+        "recipient",
+        "status",
+        "attempts",
+        "sent_at",
+        "last_error",
+    )
+    ordering = ("-created_at", "-id")
 
 
 @admin.register(Booking)
@@ -85,8 +101,8 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     list_select_related = ("event", "session__venue", "session__event")
     search_fields = ("reference", "buyer_email", "buyer_name", "attendees__name")
     date_hierarchy = "created_at"
-    inlines = (BookingLineInline, AttendeeInline)
-    actions = ("cancel_bookings", "resend_summaries")
+    inlines = (BookingLineInline, AttendeeInline, NotificationInline)
+    actions = ("cancel_bookings", "resend_summaries", "resend_notifications")
     fields = (
         "reference",
         "organiser",
@@ -167,3 +183,20 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
             services.booking_resend(booking_id=booking.pk, actor=request.user)
             done += 1
         self.message_user(request, _("%(n)d summary email(s) queued.") % {"n": done})
+
+    @admin.action(description=_("Resend the confirmation and tickets (email and SMS)"))
+    def resend_notifications(self, request, queryset):
+        done = 0
+        for booking in queryset:
+            self.check_organiser(request, booking, self.change_roles)
+            try:
+                notification_resend(booking_id=booking.pk, actor=request.user)
+                done += 1
+            except BookingError as error:
+                self.message_user(
+                    request,
+                    f"{booking.reference}: {error.message}",
+                    level=messages.ERROR,
+                )
+        if done:
+            self.message_user(request, _("%(n)d confirmation(s) queued.") % {"n": done})

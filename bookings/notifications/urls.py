@@ -1,5 +1,11 @@
 """Provider callbacks for notifications (delivery status)."""
 
+from django.urls import path
+
+from . import views
+
 app_name = "notifications"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("webhooks/twilio/status/", views.twilio_status, name="twilio-status"),
+]

@@ -12,7 +12,6 @@ and for programs in `available`
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -24,7 +23,6 @@ from rest_framework.views import APIView
 from ticketing.api.errors import ApiError
 
 from .. import services
-from ..access import booking_page_path
 from ..exceptions import (
     BasketInvalid,
     InvalidTransition,
@@ -34,12 +32,7 @@ from ..exceptions import (
 )
 from ..models import Booking
 from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from .serializers import (
-    BookingInput,
-    ErrorSerializer,
-    LocalDateTimeField,
-    MoneyField,
-)
+from .serializers import BookingInput, BookingOutput, ErrorSerializer, booking_output
 
 BOOKING_EXAMPLE = {
     "reference": "MC26-7K3QXZ",
@@ -79,47 +72,6 @@ SOLD_OUT_EXAMPLE = {
         "available": {"session": 1, "ticket_types": [{"id": 4, "available": 1}]},
     }
 }
-
-
-class BookingLineOutput(serializers.Serializer):
-    ticket_type = serializers.IntegerField(source="ticket_type_id")
-    quantity = serializers.IntegerField()
-    unit_price = MoneyField("unit_price_minor")
-    discount = MoneyField("discount_minor")
-    total = MoneyField("total_minor")
-
-
-class BookingOutput(serializers.Serializer):
-    """Render with `booking_output(booking)`: money and times need its context."""
-
-    reference = serializers.CharField()
-    status = serializers.SerializerMethodField(help_text="PENDING, CONFIRMED, ...")
-    expires_at = LocalDateTimeField(allow_null=True)
-    subtotal = MoneyField("subtotal_minor")
-    discount = MoneyField("discount_minor")
-    total = MoneyField("total_minor")
-    lines = BookingLineOutput(many=True)
-    payment_url = serializers.SerializerMethodField()
-    session = serializers.IntegerField(source="session_id")
-    event = serializers.CharField(source="event.slug")
-    created_at = LocalDateTimeField()
-
-    def get_status(self, booking) -> str:
-        return booking.status.upper()
-
-    def get_payment_url(self, booking) -> str:
-        return settings.SITE_URL + booking_page_path(booking.reference)
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if instance.expires_at is None:
-            data["expires_at"] = None
-        return data
-
-
-def booking_output(booking: Booking) -> dict:
-    context = {"currency": booking.currency, "tz": booking.event.tzinfo}
-    return BookingOutput(booking, context=context).data
 
 
 def _organiser_booking(request, reference: str) -> Booking:

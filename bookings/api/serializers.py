@@ -1,5 +1,5 @@
 """Shapes shared by the selling endpoints: the basket (quotes and bookings), money and
-local times in output, and the error body for the schema.
+local times in output, the booking, and the error body for the schema.
 
 Sessions and ticket types are looked up among the key's organiser's published events
 only. Anything else (unknown id, another organiser's, a draft event's) is the same 400
@@ -8,6 +8,7 @@ field error ("does not exist"), so a key learns nothing about other organisers' 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -15,6 +16,9 @@ from rest_framework import serializers
 
 from events.models import Event, Session, TicketType
 from ticketing.api.fields import MoneySerializer, money
+
+from ..access import booking_page_path
+from ..models import Booking
 
 MAX_LINES = 20
 MAX_ATTENDEES = 200
@@ -128,3 +132,44 @@ class BookingInput(BasketInput):
                 }
             )
         return attrs
+
+
+class BookingLineOutput(serializers.Serializer):
+    ticket_type = serializers.IntegerField(source="ticket_type_id")
+    quantity = serializers.IntegerField()
+    unit_price = MoneyField("unit_price_minor")
+    discount = MoneyField("discount_minor")
+    total = MoneyField("total_minor")
+
+
+class BookingOutput(serializers.Serializer):
+    """Render with `booking_output(booking)`: money and times need its context."""
+
+    reference = serializers.CharField()
+    status = serializers.SerializerMethodField(help_text="PENDING, CONFIRMED, ...")
+    expires_at = LocalDateTimeField(allow_null=True)
+    subtotal = MoneyField("subtotal_minor")
+    discount = MoneyField("discount_minor")
+    total = MoneyField("total_minor")
+    lines = BookingLineOutput(many=True)
+    payment_url = serializers.SerializerMethodField()
+    session = serializers.IntegerField(source="session_id")
+    event = serializers.CharField(source="event.slug")
+    created_at = LocalDateTimeField()
+
+    def get_status(self, booking) -> str:
+        return booking.status.upper()
+
+    def get_payment_url(self, booking) -> str:
+        return settings.SITE_URL + booking_page_path(booking.reference)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.expires_at is None:
+            data["expires_at"] = None
+        return data
+
+
+def booking_output(booking: Booking) -> dict:
+    context = {"currency": booking.currency, "tz": booking.event.tzinfo}
+    return BookingOutput(booking, context=context).data

@@ -10,209 +10,12 @@ from bookings.api.idempotency import REPLAY_WINDOW, idempotency_records_purge
 from bookings.exceptions import InvalidTransition
 from bookings.models import ApiIdempotencyRecord, Booking
 from bookings.services import booking_cancel
-from events.api_keys import ApiKey
 from events.models import Session
-from events.tests.factories import SessionFactory, TicketTypeFactory
 from ticketing.models import AuditEntry
 
+from .api_fixtures import api_key, book, get, money, order, post, shop_fixture  # noqa: F401
+
 pytestmark = pytest.mark.django_db
-
-EUR = "EUR"
-
-
-def _key(organiser, scopes=("read", "write")):
-    key, plain = ApiKey.generate(organiser=organiser, name="partner", scopes=scopes)
-    key.save()
-    return plain
-
-
-def _post(client, path, body, plain=None, idempotency_key=None):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {plain}"} if plain else {}
-    if idempotency_key:
-        headers["HTTP_IDEMPOTENCY_KEY"] = idempotency_key
-    return client.post(path, body, content_type="application/json", **headers)
-
-
-def _get(client, path, plain=None):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {plain}"} if plain else {}
-    return client.get(path, **headers)
-
-
-def _money(amount):
-    return {"amount": amount, "currency": EUR}
-
-
-@pytest.fixture
-def shop():
-    session = SessionFactory(capacity=10, event__timezone="Europe/Paris")
-    regular = TicketTypeFactory(event=session.event, name="Regular", price_minor=4500)
-    other_session = SessionFactory()
-    return {
-        "session": session,
-        "regular": regular,
-        "plain": _key(session.event.organiser),
-        "other_session": other_session,
-        "other_type": TicketTypeFactory(event=other_session.event),
-    }
-
-
-def _basket(shop, quantity=2, **extra):
-    return {
-        "session": shop["session"].pk,
-        "lines": [{"ticket_type": shop["regular"].pk, "quantity": quantity}],
-        **extra,
-    }
-
-
-def _order(shop, quantity=2):
-    return _basket(
-        shop,
-        quantity,
-        buyer={"name": "Ada Lovelace", "email": "ada@example.org", "phone": "+3361"},
-        attendees=[{"name": f"Guest {i}"} for i in range(quantity)],
-    )
-
-
-def _book(client, shop, quantity=2, key=None):
-    return _post(
-        client, "/api/v1/bookings/", _order(shop, quantity), shop["plain"], key
-    )
-
-
-# Availability
-
-
-def test_availability_has_the_contract_shape(client, shop):
-    _book(client, shop, 3)
-    response = _get(
-        client, f"/api/v1/sessions/{shop['session'].pk}/availability/", shop["plain"]
-    )
-    assert response.status_code == 200
-    body = response.json()
-    as_of = dt.datetime.fromisoformat(body.pop("as_of"))
-    assert as_of.utcoffset() in (dt.timedelta(hours=1), dt.timedelta(hours=2))
-    assert body == {
-        "session": shop["session"].pk,
-        "capacity": 10,
-        "available": 7,
-        "stale": False,
-        "ticket_types": [
-            {
-                "id": shop["regular"].pk,
-                "name": "Regular",
-                "available": 7,
-                "price": _money(4500),
-                "on_sale": True,
-            }
-        ],
-    }
-
-
-def test_availability_of_a_paused_session_is_not_on_sale(client, shop):
-    Session.objects.filter(pk=shop["session"].pk).update(
-        sale_status=Session.SaleStatus.PAUSED
-    )
-    body = _get(
-        client, f"/api/v1/sessions/{shop['session'].pk}/availability/", shop["plain"]
-    ).json()
-    assert body["ticket_types"][0]["on_sale"] is False
-
-
-def test_availability_auth_scope_and_other_organiser(client, shop):
-    path = f"/api/v1/sessions/{shop['session'].pk}/availability/"
-    assert _get(client, path).status_code == 401
-    checkin_only = _key(shop["session"].event.organiser, scopes=("checkin",))
-    assert _get(client, path, checkin_only).status_code == 403
-    for pk in (shop["other_session"].pk, 999999):
-        response = _get(client, f"/api/v1/sessions/{pk}/availability/", shop["plain"])
-        assert response.status_code == 404
-        assert response.json()["error"]["code"] == "not_found"
-
-
-# Quotes
-
-
-def test_quote_prices_the_basket_with_group_discount(client, shop):
-    shop["regular"].group_min_quantity = 2
-    shop["regular"].group_discount_percent = 10
-    shop["regular"].save()
-    response = _post(client, "/api/v1/quotes/", _basket(shop, 2), shop["plain"])
-    assert response.status_code == 200
-    body = response.json()
-    assert body.pop("priced_at")
-    assert body == {
-        "session": shop["session"].pk,
-        "subtotal": _money(9000),
-        "discount": _money(900),
-        "total": _money(8100),
-        "lines": [
-            {
-                "ticket_type": shop["regular"].pk,
-                "quantity": 2,
-                "unit_price": _money(4500),
-                "discount": _money(900),
-                "total": _money(8100),
-                "rule": "group",
-            }
-        ],
-    }
-    assert not Booking.objects.exists()
-
-
-def test_quote_needs_a_key_and_a_read_scope(client, shop):
-    assert _post(client, "/api/v1/quotes/", _basket(shop)).status_code == 401
-    sync_only = _key(shop["session"].event.organiser, scopes=("sync",))
-    response = _post(client, "/api/v1/quotes/", _basket(shop), sync_only)
-    assert response.status_code == 403
-
-
-@pytest.mark.parametrize(
-    ("change", "fields"),
-    [
-        ({"session": "other"}, ["session"]),
-        ({"session": 999999}, ["session"]),
-        ({"ticket_type": "other"}, ["lines.0.ticket_type"]),
-        ({"quantity": 0}, ["lines.0.quantity"]),
-        ({"quantity": 11}, ["lines.0.quantity"]),
-        ({"lines": []}, ["lines"]),
-    ],
-)
-def test_quote_bad_input_is_400_with_field_paths(client, shop, change, fields):
-    body = _basket(shop)
-    if change.get("session") == "other":
-        body["session"] = shop["other_session"].pk
-    elif "session" in change:
-        body["session"] = change["session"]
-    if change.get("ticket_type") == "other":
-        body["lines"][0]["ticket_type"] = shop["other_type"].pk
-    if "quantity" in change:
-        body["lines"][0]["quantity"] = change["quantity"]
-    if "lines" in change:
-        body["lines"] = change["lines"]
-    response = _post(client, "/api/v1/quotes/", body, shop["plain"])
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "validation_error"
-    assert sorted(error["fields"]) == fields
-
-
-def test_quote_a_ticket_type_of_another_event_is_a_line_error(client, shop):
-    TicketTypeFactory(event__organiser=shop["session"].event.organiser)
-    same_organiser = TicketTypeFactory(event__organiser=shop["session"].event.organiser)
-    body = _basket(shop)
-    body["lines"].append({"ticket_type": same_organiser.pk, "quantity": 1})
-    response = _post(client, "/api/v1/quotes/", body, shop["plain"])
-    assert response.status_code == 400
-    assert list(response.json()["error"]["fields"]) == ["lines.1.ticket_type"]
-
-
-def test_quote_rejects_form_bodies(client, shop):
-    response = client.post(
-        "/api/v1/quotes/",
-        {"session": shop["session"].pk},
-        HTTP_AUTHORIZATION=f"Bearer {shop['plain']}",
-    )
-    assert response.status_code == 415
 
 
 # Bookings
@@ -220,7 +23,7 @@ def test_quote_rejects_form_bodies(client, shop):
 
 def test_booking_is_created_pending_with_the_contract_shape(client, shop, settings):
     settings.SITE_URL = "https://tickets.example.org"
-    response = _book(client, shop, 2)
+    response = book(client, shop, 2)
     assert response.status_code == 201
     booking = Booking.objects.get()
     body = response.json()
@@ -231,16 +34,16 @@ def test_booking_is_created_pending_with_the_contract_shape(client, shop, settin
     assert body == {
         "reference": booking.reference,
         "status": "PENDING",
-        "subtotal": _money(9000),
-        "discount": _money(0),
-        "total": _money(9000),
+        "subtotal": money(9000),
+        "discount": money(0),
+        "total": money(9000),
         "lines": [
             {
                 "ticket_type": shop["regular"].pk,
                 "quantity": 2,
-                "unit_price": _money(4500),
-                "discount": _money(0),
-                "total": _money(9000),
+                "unit_price": money(4500),
+                "discount": money(0),
+                "total": money(9000),
             }
         ],
         "payment_url": "https://tickets.example.org"
@@ -262,16 +65,16 @@ def test_booking_is_created_pending_with_the_contract_shape(client, shop, settin
 def test_a_free_booking_is_confirmed(client, shop):
     shop["regular"].price_minor = 0
     shop["regular"].save()
-    body = _book(client, shop, 1).json()
+    body = book(client, shop, 1).json()
     assert body["status"] == "CONFIRMED"
     assert body["expires_at"] is None
-    assert body["total"] == _money(0)
+    assert body["total"] == money(0)
 
 
 def test_booking_auth_scope_and_nothing_written(client, shop):
-    assert _post(client, "/api/v1/bookings/", _order(shop)).status_code == 401
-    read_only = _key(shop["session"].event.organiser, scopes=("read",))
-    response = _post(client, "/api/v1/bookings/", _order(shop), read_only)
+    assert post(client, "/api/v1/bookings/", order(shop)).status_code == 401
+    read_only = api_key(shop["session"].event.organiser, scopes=("read",))
+    response = post(client, "/api/v1/bookings/", order(shop), read_only)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
     assert not Booking.objects.exists()
@@ -291,8 +94,8 @@ def test_booking_auth_scope_and_nothing_written(client, shop):
     ],
 )
 def test_booking_bad_input_is_400_with_field_paths(client, shop, change, fields):
-    response = _post(
-        client, "/api/v1/bookings/", {**_order(shop), **change}, shop["plain"]
+    response = post(
+        client, "/api/v1/bookings/", {**order(shop), **change}, shop["plain"]
     )
     assert response.status_code == 400
     error = response.json()["error"]
@@ -304,14 +107,14 @@ def test_booking_bad_input_is_400_with_field_paths(client, shop, change, fields)
 def test_booking_rules_of_the_service_come_back_as_field_errors(client, shop):
     shop["regular"].max_per_order = 1
     shop["regular"].save()
-    response = _book(client, shop, 2)
+    response = book(client, shop, 2)
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["lines.0.quantity"]
 
 
 def test_sold_out_is_409_with_what_is_left(client, shop):
-    assert _book(client, shop, 9).status_code == 201
-    response = _book(client, shop, 2)
+    assert book(client, shop, 9).status_code == 201
+    response = book(client, shop, 2)
     assert response.status_code == 409
     assert response.json()["error"] == {
         "code": "sold_out",
@@ -329,7 +132,7 @@ def test_not_on_sale_is_409(client, shop):
     Session.objects.filter(pk=shop["session"].pk).update(
         sale_status=Session.SaleStatus.CLOSED
     )
-    response = _book(client, shop, 1)
+    response = book(client, shop, 1)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "not_on_sale"
 
@@ -342,21 +145,21 @@ def test_busy_is_503_with_retry_after_and_not_stored(client, shop, monkeypatch):
         raise InventoryBusy()
 
     monkeypatch.setattr(holds, "_booking_insert", busy)
-    response = _book(client, shop, 1, key="busy-1")
+    response = book(client, shop, 1, key="busy-1")
     assert response.status_code == 503
     assert response["Retry-After"] == "2"
     assert response.json()["error"]["code"] == "busy"
     assert not ApiIdempotencyRecord.objects.exists()
     monkeypatch.undo()
-    assert _book(client, shop, 1, key="busy-1").status_code == 201
+    assert book(client, shop, 1, key="busy-1").status_code == 201
 
 
 # Idempotency
 
 
 def test_replay_returns_the_same_response_and_books_once(client, shop):
-    first = _book(client, shop, 2, key="order-1")
-    again = _book(client, shop, 2, key="order-1")
+    first = book(client, shop, 2, key="order-1")
+    again = book(client, shop, 2, key="order-1")
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
@@ -367,17 +170,17 @@ def test_replay_returns_the_same_response_and_books_once(client, shop):
 
 
 def test_same_key_with_another_body_is_409_conflict(client, shop):
-    _book(client, shop, 2, key="order-1")
-    response = _book(client, shop, 3, key="order-1")
+    book(client, shop, 2, key="order-1")
+    response = book(client, shop, 3, key="order-1")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_conflict"
     assert Booking.objects.count() == 1
 
 
 def test_key_order_and_whitespace_do_not_change_the_fingerprint(client, shop):
-    order = _order(shop, 1)
-    first = _post(client, "/api/v1/bookings/", order, shop["plain"], "k")
-    reordered = dict(reversed(list(order.items())))
+    body = order(shop, 1)
+    first = post(client, "/api/v1/bookings/", body, shop["plain"], "k")
+    reordered = dict(reversed(list(body.items())))
     again = client.post(
         "/api/v1/bookings/",
         json.dumps(reordered, indent=2),
@@ -389,19 +192,19 @@ def test_key_order_and_whitespace_do_not_change_the_fingerprint(client, shop):
 
 
 def test_errors_are_replayed_too(client, shop):
-    first = _post(
+    first = post(
         client,
         "/api/v1/bookings/",
-        {**_order(shop), "buyer": {}},
+        {**order(shop), "buyer": {}},
         shop["plain"],
         "bad-1",
     )
     assert first.status_code == 400
     # Even if the input would now pass, the stored 400 is the answer for this key.
-    again = _post(
+    again = post(
         client,
         "/api/v1/bookings/",
-        {**_order(shop), "buyer": {}},
+        {**order(shop), "buyer": {}},
         shop["plain"],
         "bad-1",
     )
@@ -410,12 +213,12 @@ def test_errors_are_replayed_too(client, shop):
 
 def test_a_request_in_progress_is_409_with_retry_after(client, shop):
     plain = shop["plain"]
-    first = _book(client, shop, 1, key="slow")
+    first = book(client, shop, 1, key="slow")
     record = ApiIdempotencyRecord.objects.get()
     ApiIdempotencyRecord.objects.filter(pk=record.pk).update(
         response_status=None, response_body=None
     )
-    response = _post(client, "/api/v1/bookings/", _order(shop, 1), plain, "slow")
+    response = post(client, "/api/v1/bookings/", order(shop, 1), plain, "slow")
     assert response.status_code == 409
     assert response["Retry-After"] == "1"
     assert response.json()["error"]["code"] == "idempotency_in_progress"
@@ -424,24 +227,24 @@ def test_a_request_in_progress_is_409_with_retry_after(client, shop):
     ApiIdempotencyRecord.objects.filter(pk=record.pk).update(
         started_at=timezone.now() - dt.timedelta(minutes=5)
     )
-    retry = _post(client, "/api/v1/bookings/", _order(shop, 1), plain, "slow")
+    retry = post(client, "/api/v1/bookings/", order(shop, 1), plain, "slow")
     assert retry.status_code == 201
     assert retry.json()["reference"] == first.json()["reference"]
     assert Booking.objects.count() == 1
 
 
 def test_keys_are_per_api_key_and_expire_after_the_window(client, shop):
-    _book(client, shop, 1, key="k")
-    other_key = _key(shop["session"].event.organiser)
+    book(client, shop, 1, key="k")
+    other_key = api_key(shop["session"].event.organiser)
     assert (
-        _post(client, "/api/v1/bookings/", _order(shop, 1), other_key, "k").status_code
+        post(client, "/api/v1/bookings/", order(shop, 1), other_key, "k").status_code
         == 201
     )
     ApiIdempotencyRecord.objects.update(
         created_at=timezone.now() - REPLAY_WINDOW - dt.timedelta(seconds=1)
     )
     # Past the window the key is free, but the booking it made stays its own.
-    response = _book(client, shop, 2, key="k")
+    response = book(client, shop, 2, key="k")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_conflict"
     assert Booking.objects.count() == 2
@@ -449,7 +252,7 @@ def test_keys_are_per_api_key_and_expire_after_the_window(client, shop):
 
 
 def test_a_bad_idempotency_key_is_400(client, shop):
-    response = _book(client, shop, 1, key="x" * 129)
+    response = book(client, shop, 1, key="x" * 129)
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["Idempotency-Key"]
 
@@ -458,49 +261,49 @@ def test_a_bad_idempotency_key_is_400(client, shop):
 
 
 def test_get_booking_and_other_organisers_are_404(client, shop):
-    reference = _book(client, shop, 1).json()["reference"]
-    response = _get(client, f"/api/v1/bookings/{reference}/", shop["plain"])
+    reference = book(client, shop, 1).json()["reference"]
+    response = get(client, f"/api/v1/bookings/{reference}/", shop["plain"])
     assert response.status_code == 200
     assert response.json()["reference"] == reference
-    assert _get(client, f"/api/v1/bookings/{reference}/").status_code == 401
-    stranger = _key(shop["other_session"].event.organiser)
+    assert get(client, f"/api/v1/bookings/{reference}/").status_code == 401
+    stranger = api_key(shop["other_session"].event.organiser)
     for path in (f"/api/v1/bookings/{reference}/", "/api/v1/bookings/NOPE-123456/"):
-        response = _get(client, path, stranger)
+        response = get(client, path, stranger)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
-    response = _post(client, f"/api/v1/bookings/{reference}/cancel/", {}, stranger)
+    response = post(client, f"/api/v1/bookings/{reference}/cancel/", {}, stranger)
     assert response.status_code == 404
 
 
 def test_cancel_releases_seats_then_is_409(client, shop):
-    reference = _book(client, shop, 3).json()["reference"]
+    reference = book(client, shop, 3).json()["reference"]
     path = f"/api/v1/bookings/{reference}/cancel/"
-    read_only = _key(shop["session"].event.organiser, scopes=("read",))
-    assert _post(client, path, {}, read_only).status_code == 403
-    response = _post(client, path, {"reason": "changed plans"}, shop["plain"])
+    read_only = api_key(shop["session"].event.organiser, scopes=("read",))
+    assert post(client, path, {}, read_only).status_code == 403
+    response = post(client, path, {"reason": "changed plans"}, shop["plain"])
     assert response.status_code == 200
     assert response.json()["status"] == "CANCELLED"
     booking = Booking.objects.get()
     assert booking.status == Booking.Status.CANCELLED
-    again = _post(client, path, {}, shop["plain"])
+    again = post(client, path, {}, shop["plain"])
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "not_cancellable"
 
 
 def test_cancel_of_an_expired_booking_is_409(client, shop):
-    reference = _book(client, shop, 1).json()["reference"]
+    reference = book(client, shop, 1).json()["reference"]
     booking = Booking.objects.get()
     Booking.objects.filter(pk=booking.pk).update(status=Booking.Status.EXPIRED)
-    response = _post(client, f"/api/v1/bookings/{reference}/cancel/", {}, shop["plain"])
+    response = post(client, f"/api/v1/bookings/{reference}/cancel/", {}, shop["plain"])
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "not_cancellable"
 
 
 def test_cancel_replay_with_a_key_returns_the_first_answer(client, shop):
-    reference = _book(client, shop, 1).json()["reference"]
+    reference = book(client, shop, 1).json()["reference"]
     path = f"/api/v1/bookings/{reference}/cancel/"
-    first = _post(client, path, {}, shop["plain"], "cancel-1")
-    again = _post(client, path, {}, shop["plain"], "cancel-1")
+    first = post(client, path, {}, shop["plain"], "cancel-1")
+    again = post(client, path, {}, shop["plain"], "cancel-1")
     assert (first.status_code, again.status_code) == (200, 200)
     assert again.json() == first.json()
     booking = Booking.objects.get()

@@ -28,6 +28,7 @@ from ..locks import (
 )
 from ..models import Booking
 from ..pricing import PriceQuote, price_basket
+from ..tickets.services import tickets_issue_rows
 from ._common import after_commit
 from .rows import booking_rows_insert
 
@@ -227,6 +228,7 @@ def _booking_insert(
             Session.objects.filter(pk=session.pk).update(
                 sold_count=F("sold_count") + quote.quantity
             )
+            tickets_issue_rows(booking)
         after_commit(session.pk, booking.pk if is_free else None)
     return booking
 

@@ -24,6 +24,7 @@ from ..locks import (
     ticket_types_for_share,
 )
 from ..models import Booking, BookingLine
+from ..tickets.services import tickets_issue_rows, tickets_void_rows
 from ._common import after_commit
 
 
@@ -91,6 +92,7 @@ def booking_confirm(*, booking_id: int, actor=None) -> Booking:
             booking.confirmed_at = now
             booking.expires_at = None
             booking.save(update_fields=["status", "confirmed_at", "expires_at"])
+            tickets_issue_rows(booking)
             Session.objects.filter(pk=session.pk).update(
                 sold_count=F("sold_count") + booking.quantity
             )
@@ -131,6 +133,7 @@ def _release(
         booking.status = to_status
         setattr(booking, timestamp_field, timezone.now())
         booking.save(update_fields=["status", timestamp_field])
+        tickets_void_rows(booking.pk)
         if previous == Booking.Status.CONFIRMED:
             Session.objects.filter(pk=session.pk).update(
                 sold_count=F("sold_count") - booking.quantity

@@ -1,1 +1,43 @@
 """Celery tasks of this package (registered through bookings/tasks.py)."""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+from celery import shared_task
+
+from . import services
+
+# Storage is local disk or S3: a full disk, a network error or S3 throttling heals.
+_RETRY_ON = (OSError, BotoCoreError, ClientError)
+
+
+@shared_task(
+    name="bookings.tickets.booking_document_render",
+    bind=True,
+    acks_late=True,
+    autoretry_for=_RETRY_ON,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def booking_document_render_task(self, booking_id: int) -> str:
+    """Idempotent: an existing PDF is kept; a booking released meanwhile is skipped."""
+    try:
+        return services.booking_document_get_or_render(booking_id).pdf.name
+    except services.TicketsUnavailable:
+        return ""
+
+
+@shared_task(
+    name="bookings.tickets.booking_document_delete",
+    bind=True,
+    acks_late=True,
+    autoretry_for=_RETRY_ON,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def booking_document_delete_task(self, booking_id: int) -> bool:
+    return services.booking_document_delete(booking_id)

@@ -1,0 +1,36 @@
+"""QR codes as PNG images."""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+from PIL import Image
+
+QR_SIZE_PX = 300
+_QUIET_ZONE_MODULES = 4
+
+
+def qr_png(data: str, *, size: int = QR_SIZE_PX) -> bytes:
+    """A size × size PNG of `data`, error correction H (30 % of it can be damaged).
+
+    Every module is the same whole number of pixels (no blurry resampling); the
+    space left over widens the white quiet zone, which stays at least 4 modules.
+    """
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_H, border=0, box_size=1
+    )
+    code.add_data(data)
+    code.make(fit=True)
+    modules = code.modules_count
+    box = size // (modules + 2 * _QUIET_ZONE_MODULES)
+    if box < 1:
+        raise ValueError(f"{len(data)} characters do not fit a {size} px QR code")
+    code.box_size = box
+    symbol = code.make_image().get_image().convert("1")
+    canvas = Image.new("1", (size, size), 1)
+    offset = (size - symbol.size[0]) // 2
+    canvas.paste(symbol, (offset, offset))
+    out = io.BytesIO()
+    canvas.save(out, format="PNG", optimize=True)
+    return out.getvalue()

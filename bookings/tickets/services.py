@@ -1,0 +1,169 @@
+"""Issuing and voiding tickets; the booking's PDF in file storage; QR images.
+
+Ticket rows are written inside the transaction that confirms the booking (cheap, so
+a confirmed booking always has its tickets). Files come after commit: a task renders
+the PDF when `booking_confirmed` arrives, and a download regenerates it when it is
+missing, so a lost task costs a slower first download, never a missing ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.dispatch import receiver
+
+from .. import signals
+from ..models import Attendee, Booking, BookingDocument, Ticket
+from .codes import ticket_code_new, ticket_secret_new
+from .qr import qr_png
+
+logger = logging.getLogger(__name__)
+
+_ISSUE_ATTEMPTS = 5
+
+
+class TicketsUnavailable(Exception):
+    """The booking is not confirmed (any more): it has no tickets to hand out."""
+
+
+def tickets_issue_rows(booking: Booking) -> list[Ticket]:
+    """Create the missing tickets of `booking`, one per attendee, and return the new
+    ones. Idempotent. Call it inside the transaction that confirms the booking,
+    with the booking row locked (so two calls never race for the same attendee).
+
+    Writes rows only, no file. A code drawn twice (2**40 codes) fails the insert in
+    a savepoint and the whole batch is drawn again.
+    """
+    for attempt in range(1, _ISSUE_ATTEMPTS + 1):
+        missing = list(
+            Attendee.objects.filter(booking_id=booking.pk, ticket__isnull=True)
+            .order_by("pk")
+            .values_list("pk", "line__ticket_type_id")
+        )
+        if not missing:
+            return []
+        tickets = [
+            Ticket(
+                booking_id=booking.pk,
+                attendee_id=attendee_id,
+                organiser_id=booking.organiser_id,
+                session_id=booking.session_id,
+                ticket_type_id=ticket_type_id,
+                code=ticket_code_new(),
+                secret=ticket_secret_new(),
+            )
+            for attendee_id, ticket_type_id in missing
+        ]
+        try:
+            with transaction.atomic():
+                return Ticket.objects.bulk_create(tickets)
+        except IntegrityError:
+            if attempt == _ISSUE_ATTEMPTS:
+                raise
+            logger.warning("Ticket code collision in booking %s, redrawing", booking.pk)
+    raise AssertionError("unreachable")
+
+
+def tickets_void_rows(booking_id: int) -> int:
+    """Void every ticket of a cancelled or refunded booking; return how many changed.
+    Idempotent. Call it in the transaction that releases the booking."""
+    return (
+        Ticket.objects.filter(booking_id=booking_id)
+        .exclude(status=Ticket.Status.VOID)
+        .update(status=Ticket.Status.VOID)
+    )
+
+
+def ticket_qr_png(ticket: Ticket) -> bytes:
+    """The ticket's QR code (300 × 300 px, error correction H), carrying its secret."""
+    return qr_png(ticket.secret)
+
+
+def booking_tickets(booking_id: int) -> list[Ticket]:
+    return list(
+        Ticket.objects.filter(booking_id=booking_id)
+        .exclude(status=Ticket.Status.VOID)
+        .select_related("attendee", "ticket_type")
+        .order_by("pk")
+    )
+
+
+def booking_document_get_or_render(booking_id: int) -> BookingDocument:
+    """The booking's PDF, rendered and stored first if it has none or its file is
+    gone from storage. Idempotent; raises TicketsUnavailable unless CONFIRMED.
+
+    Rendering and uploading happen outside any transaction; only the swap of the
+    row's file name takes the booking lock. When two callers render at once, the
+    second to commit keeps the first one's file and deletes its own.
+    """
+    document = BookingDocument.objects.filter(booking_id=booking_id).first()
+    if document is not None and document.pdf.storage.exists(document.pdf.name):
+        return document
+    from .pdf import tickets_pdf_render  # WeasyPrint takes 0.5 s to import
+
+    seen_name = document.pdf.name if document is not None else None
+    booking = Booking.objects.select_related(
+        "event", "session__venue", "organiser"
+    ).get(pk=booking_id)
+    if booking.status != Booking.Status.CONFIRMED:
+        raise TicketsUnavailable(booking.reference)
+    tickets = booking_tickets(booking_id)
+    if not tickets:
+        raise TicketsUnavailable(booking.reference)
+    storage = BookingDocument._meta.get_field("pdf").storage
+    key = f"tickets/{secrets.token_urlsafe(24)}/{booking.reference}.pdf"
+    name = storage.save(key, ContentFile(tickets_pdf_render(booking, tickets)))
+    with transaction.atomic():
+        list(Booking.objects.select_for_update().filter(pk=booking_id).values("pk"))
+        current = BookingDocument.objects.filter(booking_id=booking_id).first()
+        if current is not None and current.pdf.name != seen_name:
+            transaction.on_commit(lambda: storage.delete(name))
+            return current
+        if current is None:
+            current = BookingDocument(booking_id=booking_id)
+        current.pdf.name = name
+        current.save()
+    logger.info("Rendered the tickets PDF of %s (%d)", booking.reference, len(tickets))
+    return current
+
+
+def booking_document_delete(booking_id: int) -> bool:
+    """Remove a released booking's PDF (row and file). Idempotent."""
+    document = BookingDocument.objects.filter(booking_id=booking_id).first()
+    if document is None:
+        return False
+    if document.pdf.name:
+        document.pdf.storage.delete(document.pdf.name)  # first: a failure retries
+    document.delete()
+    return True
+
+
+@receiver(signals.booking_confirmed, dispatch_uid="tickets.render_document")
+def enqueue_document_render(sender, booking_id, **kwargs):
+    """Sent after commit already; on_commit runs the enqueue at once outside a
+    transaction, and after commit inside one. A failure to enqueue is logged, not
+    raised: the booking is committed, other receivers must run, and the download
+    renders the PDF when it is missing."""
+    from .tasks import booking_document_render_task
+
+    _enqueue(booking_document_render_task, booking_id)
+
+
+@receiver(signals.booking_released, dispatch_uid="tickets.delete_document")
+def enqueue_document_delete(sender, booking_id, **kwargs):
+    from .tasks import booking_document_delete_task
+
+    _enqueue(booking_document_delete_task, booking_id)
+
+
+def _enqueue(task, booking_id: int) -> None:
+    def send() -> None:
+        try:
+            task.delay(booking_id)
+        except Exception:
+            logger.exception("Could not run %s for booking %s", task.name, booking_id)
+
+    transaction.on_commit(send)

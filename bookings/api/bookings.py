@@ -82,7 +82,8 @@ def _organiser_booking(request, reference: str) -> Booking:
     )
 
 
-def _actor(request) -> str:
+def api_actor(request) -> str:
+    """How a key appears in audit rows and check-ins."""
     key = request.user.key
     return f"api key {key.name} (tk_{key.prefix})"
 
@@ -171,7 +172,7 @@ class BookingCreateApi(APIView):
                 idempotency_key=(
                     f"api:{request.user.key.pk}:{record.key}" if record else None
                 ),
-                actor=_actor(request),
+                actor=api_actor(request),
             )
         except BasketInvalid as error:
             raise ApiError(
@@ -245,7 +246,7 @@ class BookingCancelApi(APIView):
         try:
             services.booking_cancel(
                 booking_id=booking.pk,
-                actor=_actor(request),
+                actor=api_actor(request),
                 reason=serializer.validated_data["reason"],
             )
         except InvalidTransition as error:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import availability, bookings, catalogue, quotes
+from . import availability, bookings, catalogue, checkins, quotes
 
 app_name = "api"
 
@@ -26,4 +26,5 @@ urlpatterns = [
         bookings.BookingCancelApi.as_view(),
         name="booking-cancel",
     ),
+    path("checkins/", checkins.CheckInCreateApi.as_view(), name="checkin-create"),
 ]

@@ -14,7 +14,11 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -221,6 +225,7 @@ class BookingCancelApi(APIView):
     required_scope = "write"
     parser_classes = [JSONParser]
 
+    @extend_schema_serializer(component_name="BookingCancelInput")
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(
             max_length=500, required=False, allow_blank=True, default=""

@@ -9,7 +9,11 @@ Of simultaneous scans of one ticket exactly one gets `ok` (`bookings.checkin`).
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -97,6 +101,7 @@ class CheckInCreateApi(APIView):
     required_scope = "checkin"
     parser_classes = [JSONParser]
 
+    @extend_schema_serializer(component_name="CheckInInput")
     class InputSerializer(serializers.Serializer):
         secret = serializers.CharField(max_length=200)
 

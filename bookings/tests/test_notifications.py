@@ -6,6 +6,7 @@ import datetime as dt
 import importlib
 import json
 import sys
+import threading
 import types
 from urllib.parse import parse_qs
 
@@ -14,7 +15,7 @@ import responses
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.mail.backends.locmem import EmailBackend as LocmemEmailBackend
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
@@ -235,6 +236,73 @@ def test_the_send_task_run_twice_sends_one_email(
     assert len(mail.outbox) == 1
     row.refresh_from_db()
     assert (row.status, row.attempts) == (Status.SENT, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_claiming_at_once_send_one_email(session, ticket_type):
+    booking = hold(session, (ticket_type, 1), buyer=NO_PHONE)
+    row = Notification.objects.create(
+        booking=booking,
+        organiser=booking.organiser,
+        channel="email",
+        template="payment_failed",
+        recipient="ada@example.org",
+    )
+    start = threading.Barrier(2)
+    results = []
+
+    def worker():
+        start.wait()
+        try:
+            results.append(services.notification_send(row.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(mail.outbox) == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Status.SENT, 1)
+    assert len(results) == 2
+    assert Status.SENT in results
+
+
+@pytest.mark.parametrize("template", list(Notification.Template))
+@pytest.mark.parametrize(
+    ("language", "greeting"), [("en", "Hello Ada"), ("fr", "Bonjour Ada")]
+)
+def test_every_template_renders_in_both_languages(
+    session,
+    ticket_type,
+    django_capture_on_commit_callbacks,
+    template,
+    language,
+    greeting,
+):
+    booking = hold(session, (ticket_type, 1), language=language)
+    with django_capture_on_commit_callbacks(execute=True):
+        if template == Notification.Template.CONFIRMATION:
+            booking_confirm(booking_id=booking.pk)  # the receiver queues it
+        else:
+            services.notification_queue(booking=booking, template=template)
+    rows = Notification.objects.filter(booking=booking, template=template)
+    assert sorted(rows.values_list("channel", "status")) == [
+        ("email", Status.SENT),
+        ("sms", Status.SENT),
+    ]
+    [message] = mail.outbox
+    [text] = sms.outbox
+    html = message.alternatives[0][0]
+    assert booking.event.title in message.subject
+    assert greeting in message.body
+    assert greeting in html
+    assert booking.reference in text.body
+    assert "{" not in message.body + html + text.body
+    if language == "fr":
+        assert "booking" not in message.subject + message.body + text.body
 
 
 def test_a_failing_send_is_recorded_and_a_retry_sends_it(

@@ -78,7 +78,7 @@ SOLD_OUT_EXAMPLE = {
 }
 
 
-def _organiser_booking(request, reference: str) -> Booking:
+def organiser_booking(request, reference: str) -> Booking:
     return get_object_or_404(
         Booking.objects.select_related("event").prefetch_related("lines"),
         organiser_id=request.user.organiser_id,
@@ -198,7 +198,7 @@ class BookingCreateApi(APIView):
                 message="This Idempotency-Key was already used for another booking.",
                 status_code=409,
             )
-        booking = _organiser_booking(request, booking.reference)
+        booking = organiser_booking(request, booking.reference)
         return Response(booking_output(booking), status=status.HTTP_201_CREATED)
 
 
@@ -214,7 +214,7 @@ class BookingDetailApi(APIView):
         examples=[OpenApiExample("Booking", value=BOOKING_EXAMPLE)],
     )
     def get(self, request, reference: str):
-        return Response(booking_output(_organiser_booking(request, reference)))
+        return Response(booking_output(organiser_booking(request, reference)))
 
 
 class BookingCancelApi(APIView):
@@ -247,7 +247,7 @@ class BookingCancelApi(APIView):
     def post(self, request, reference: str):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        booking = _organiser_booking(request, reference)
+        booking = organiser_booking(request, reference)
         try:
             services.booking_cancel(
                 booking_id=booking.pk,
@@ -260,4 +260,4 @@ class BookingCancelApi(APIView):
             ) from error
         except InventoryBusy as error:
             raise _busy(error) from error
-        return Response(booking_output(_organiser_booking(request, reference)))
+        return Response(booking_output(organiser_booking(request, reference)))

@@ -39,16 +39,16 @@ EXAMPLE = {
 }
 
 
-class _AttendeeOutput(serializers.Serializer):
+class CheckInAttendeeOutput(serializers.Serializer):
     name = serializers.CharField()
 
 
-class _TicketTypeOutput(serializers.Serializer):
+class CheckInTicketTypeOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class _SessionOutput(serializers.Serializer):
+class CheckInSessionOutput(serializers.Serializer):
     id = serializers.IntegerField()
     starts_at = LocalDateTimeField()
 
@@ -59,9 +59,9 @@ class CheckInTicketOutput(serializers.Serializer):
     code = serializers.CharField()
     status = serializers.SerializerMethodField(help_text="VALID, USED or VOID")
     booking = serializers.CharField(source="booking.reference")
-    attendee = _AttendeeOutput()
-    ticket_type = _TicketTypeOutput()
-    session = _SessionOutput()
+    attendee = CheckInAttendeeOutput()
+    ticket_type = CheckInTicketTypeOutput()
+    session = CheckInSessionOutput()
     checked_in_at = LocalDateTimeField(allow_null=True)
     checked_in_by = serializers.SerializerMethodField()
 

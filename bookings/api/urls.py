@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import availability, bookings, catalogue, checkins, quotes
+from . import availability, bookings, catalogue, checkins, quotes, tickets
 
 app_name = "api"
 
@@ -25,6 +25,11 @@ urlpatterns = [
         "bookings/<str:reference>/cancel/",
         bookings.BookingCancelApi.as_view(),
         name="booking-cancel",
+    ),
+    path(
+        "bookings/<str:reference>/tickets/",
+        tickets.BookingTicketsApi.as_view(),
+        name="booking-tickets",
     ),
     path("checkins/", checkins.CheckInCreateApi.as_view(), name="checkin-create"),
 ]

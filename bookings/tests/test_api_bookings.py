@@ -321,6 +321,7 @@ def test_schema_documents_the_selling_endpoints(client):
         "/api/v1/bookings/",
         "/api/v1/bookings/{reference}/",
         "/api/v1/bookings/{reference}/cancel/",
+        "/api/v1/bookings/{reference}/tickets/",
         "/api/v1/checkins/",
     ):
         assert path in paths

@@ -143,6 +143,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
+    # Notifications whose task was lost, or whose temporary failure has waited out
+    # its backoff.
+    "notifications-retry-due": {
+        "task": "bookings.notifications.tasks.notifications_retry_due",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {
         "task": "payments.tasks.payments_reconcile",

@@ -97,7 +97,7 @@ def test_free_booking_end_to_end(page, live_server, shoot):
     expect(status).to_have_attribute("data-state", "confirmed")
     expect(status).to_contain_text("Your booking is confirmed")
     expect(page.locator("h1")).to_contain_text(reference)
-    expect(page.locator("ul.attendees li")).to_have_text(
+    expect(page.locator("ul.attendees li")).to_contain_text(
         ["Grace Hopper", "Alan Turing"]
     )
     expect(page.locator("#stripe-form")).to_have_count(0)
@@ -155,7 +155,7 @@ def test_paid_booking_confirmed_by_the_stripe_webhook(
     page.reload()
     expect(status).to_have_attribute("data-state", "confirmed")
     expect(status).to_contain_text("Your booking is confirmed")
-    expect(page.locator("ul.attendees li")).to_have_text(
+    expect(page.locator("ul.attendees li")).to_contain_text(
         ["Grace Hopper", "Alan Turing"]
     )
     expect(page.locator("#stripe-form")).to_have_count(0)

@@ -150,6 +150,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
+    # Partner API idempotency records past their 24 h replay window.
+    "api-idempotency-purge": {
+        "task": "bookings.tasks.api_idempotency_purge",
+        "schedule": crontab(minute=17),
+        "options": {"expires": 3000},
+    },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {
         "task": "payments.tasks.payments_reconcile",

@@ -75,7 +75,6 @@ class TicketOutput(serializers.Serializer):
 
 @extend_schema(
     tags=["bookings"],
-    operation_id="booking_tickets",
     responses={200: TicketOutput(many=True), 404: ErrorSerializer},
     examples=[OpenApiExample("Ticket", value=EXAMPLE, response_only=True)],
 )

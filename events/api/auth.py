@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from ..api_keys import ApiKey
@@ -71,3 +72,17 @@ class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
         if not isinstance(request.user, ApiKeyUser):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.user.key.pk}
+
+
+class ApiKeySchema(OpenApiAuthenticationExtension):
+    """Documents the Bearer key in the OpenAPI schema."""
+
+    target_class = "events.api.auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer tk_<prefix>_<secret>",
+        }

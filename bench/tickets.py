@@ -1,0 +1,189 @@
+"""Tickets per second: QR codes and the booking PDF, for bookings of 1, 10, 100 tickets.
+
+    .venv/bin/python bench/tickets.py [--sizes 1,10,100] [--seconds 10]
+
+For each size it books free tickets (`booking_create` confirms them and issues the
+ticket rows), then times `booking_document_get_or_render` on fresh bookings, the
+whole path a worker or a first download takes: read the booking and its tickets,
+draw one QR PNG per ticket, render the template, WeasyPrint, write the file to local
+storage (a temporary MEDIA_ROOT) and save the row. Each size gets at least --seconds
+of work and 3 bookings. It also times the parts (QR, template, WeasyPrint) and the
+ticket rows written inside the confirming transaction (`tickets_issue_rows`, rolled
+back), which is what issuing adds to the time a sale holds the session lock.
+
+Baseline in the same run: WeasyPrint rendering a blank one-page PDF (`<p></p>`), the
+floor of any PDF. The ratio is tickets/s to blank pages/s.
+
+Database and cache as bench/holds.py (BENCH_DATABASE_URL, Redis db 1). Tasks go to an
+in-memory broker and are never run: the after-commit render would otherwise race the
+timed one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import holds as hold_bench  # noqa: E402  (the same database and fixtures)
+
+
+def _timed(fn, *, seconds: float, minimum: int) -> list[float]:
+    times: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while len(times) < minimum or time.perf_counter() < deadline:
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def _book(session_id: int, ticket_type_id: int, size: int) -> int:
+    from bookings.services import AttendeeInput, BuyerInput, LineInput, booking_create
+
+    booking = booking_create(
+        session_id=session_id,
+        lines=[LineInput(ticket_type_id, size)],
+        buyer=BuyerInput(name="Bench Buyer", email="buyer@example.org"),
+        attendees=[AttendeeInput(name=f"Guest {n}") for n in range(size)],
+    )
+    return booking.pk
+
+
+def _parts(booking_id: int, seconds: float) -> dict:
+    from django.template.loader import render_to_string
+    from weasyprint import HTML
+
+    from bookings.models import Booking
+    from bookings.tickets.pdf import TEMPLATE, png_data_uri, tickets_pdf_render
+    from bookings.tickets.qr import qr_png
+    from bookings.tickets.services import booking_tickets
+
+    booking = Booking.objects.select_related(
+        "event", "session__venue", "organiser"
+    ).get(pk=booking_id)
+    tickets = booking_tickets(booking_id)
+    qr = _timed(lambda: qr_png(tickets[0].secret), seconds=seconds / 4, minimum=20)
+    context = {
+        "booking": booking,
+        "event": booking.event,
+        "venue": booking.session.venue,
+        "organiser": booking.organiser,
+        "starts_at": booking.session.starts_at,
+        "ends_at": booking.session.ends_at,
+        "tickets": [
+            {"ticket": t, "qr": png_data_uri(qr_png(t.secret))} for t in tickets
+        ],
+    }
+    html = render_to_string(TEMPLATE, context)
+    template = _timed(
+        lambda: render_to_string(TEMPLATE, context), seconds=seconds / 4, minimum=3
+    )
+    weasy = _timed(
+        lambda: HTML(string=html).write_pdf(), seconds=seconds / 4, minimum=3
+    )
+    size = len(tickets_pdf_render(booking, tickets))
+    return {
+        "qr_ms": statistics.median(qr) * 1000,
+        "template_ms": statistics.median(template) * 1000,
+        "weasyprint_ms": statistics.median(weasy) * 1000,
+        "pdf_kb": size / 1024,
+    }
+
+
+def _issue_rows_ms(booking_id: int, seconds: float) -> float:
+    from django.db import transaction
+
+    from bookings.models import Booking, Ticket
+    from bookings.tickets.services import tickets_issue_rows
+
+    booking = Booking.objects.get(pk=booking_id)
+
+    def issue() -> None:
+        with transaction.atomic():
+            Ticket.objects.filter(booking_id=booking_id).delete()
+            began = time.perf_counter()
+            tickets_issue_rows(booking)
+            timings.append(time.perf_counter() - began)
+            transaction.set_rollback(True)
+
+    timings: list[float] = []
+    _timed(issue, seconds=seconds, minimum=5)
+    return statistics.median(timings) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,10,100")
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
+
+    media = tempfile.TemporaryDirectory(prefix="bench-tickets-")
+    os.environ["MEDIA_ROOT"] = media.name
+    os.environ["CELERY_BROKER_URL"] = "memory://localhost/"
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
+    hold_bench._ensure_database()
+    hold_bench._django_setup()
+    from django.core.management import call_command
+    from weasyprint import HTML
+
+    from bookings.models import BookingDocument
+    from bookings.tickets.services import booking_document_get_or_render
+    from events.models import TicketType
+
+    call_command("migrate", verbosity=0)
+    (session_id,), paid_type_id = hold_bench._fixtures(1, 10**9)
+    paid = TicketType.objects.get(pk=paid_type_id)
+    free = TicketType.objects.create(
+        event_id=paid.event_id, name="Free seat", price_minor=0, max_per_order=1000
+    )
+
+    booking_document_get_or_render(_book(session_id, free.pk, 1))  # fonts, imports
+    blank = _timed(
+        lambda: HTML(string="<p></p>").write_pdf(), seconds=args.seconds, minimum=10
+    )
+    blank_per_s = 1 / statistics.median(blank)
+    print(f"baseline: blank 1-page WeasyPrint PDF {blank_per_s:.1f} pages/s")
+
+    rows = []
+    for size in sizes:
+        times, booked = [], []
+        deadline = time.perf_counter() + args.seconds
+        while len(times) < 3 or time.perf_counter() < deadline:
+            booked.append(_book(session_id, free.pk, size))  # not timed
+            began = time.perf_counter()
+            booking_document_get_or_render(booked[-1])
+            times.append(time.perf_counter() - began)
+        assert BookingDocument.objects.filter(booking_id__in=booked).count() == len(
+            booked
+        )
+        median = statistics.median(times)
+        first = booked[0]
+        row = {
+            "size": size,
+            "runs": len(times),
+            "ms": median * 1000,
+            "tickets_per_s": size / median,
+            "issue_ms": _issue_rows_ms(first, args.seconds / 4),
+        } | _parts(first, args.seconds)
+        rows.append(row)
+        print(
+            f"{size:>3} tickets: {row['ms']:8.1f} ms per booking (median of "
+            f"{row['runs']}), {row['tickets_per_s']:6.1f} tickets/s, ratio "
+            f"{row['tickets_per_s'] / blank_per_s:.2f}; QR {row['qr_ms']:.2f} ms "
+            f"each, template {row['template_ms']:.1f} ms, WeasyPrint "
+            f"{row['weasyprint_ms']:.1f} ms, PDF {row['pdf_kb']:.0f} KB; rows in "
+            f"the confirming transaction {row['issue_ms']:.2f} ms"
+        )
+    media.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

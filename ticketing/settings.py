@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "anymail",
     "ticketing",
     "events",
@@ -262,7 +263,14 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ticketing.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Ticketing partner API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Ticketing partner API",
+    "VERSION": "1.0.0",
+    # The docs page loads Swagger UI / ReDoc from local static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # Selling: how long a pending booking holds its seats, and how long a buyer waits for a
 # busy session's row lock before being told to retry.

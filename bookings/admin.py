@@ -200,3 +200,6 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
                 )
         if done:
             self.message_user(request, _("%(n)d confirmation(s) queued.") % {"n": done})
+
+
+from .partner_webhooks import admin as _partner_webhook_admin  # noqa: E402, F401

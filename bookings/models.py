@@ -357,3 +357,6 @@ class ApiIdempotencyRecord(models.Model):
     @property
     def is_complete(self) -> bool:
         return self.response_status is not None
+
+
+from .partner_webhooks.models import PartnerWebhook, PartnerWebhookDelivery  # noqa: E402, F401

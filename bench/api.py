@@ -1,0 +1,330 @@
+"""Requests per second and latency of the partner API under gunicorn, against a bare
+Django view.
+
+    .venv/bin/python bench/api.py [--duration 10] [--connections 32] [--skip-baseline]
+
+Prepares one published event with one hot session (capacity 10**9, never sells out)
+and one ticket type in the bench database (bench/holds.py's helpers), an API key with
+scopes read and write, then starts gunicorn (2 sync workers, DEBUG=0, collected static
+files) and runs wrk (2 threads, --connections connections, --duration seconds), all
+through bench/pages.py's helpers, against:
+
+- `GET /api/v1/sessions/<id>/availability/` (bench/http/api_get_availability.lua),
+  200 counted against anything else;
+- `POST /api/v1/bookings/`: a 1-seat booking per request, each with its own buyer
+  email (bench/http/api_post_booking.lua). 201 is a booking; anything else (409
+  sold_out, 429, 5xx) counts as an error. The bookings created are then counted in the
+  database.
+
+The per-key throttle is lifted for the run: API_RATE_PER_KEY=100000000/min (the
+throttle still runs and counts in Redis), as are the checkout limits bench/pages.py
+lifts. Before the load, one request of each kind runs in-process to count its SQL
+queries.
+
+Baseline in the same run: ../shared/bench/django_baseline/django_baseline.sh at the
+same connections and duration (REPEATS=1); the figures that matter are the ratios to
+its `buy-hot` requests/s. The issue's target: `POST bookings` >= 0.40 of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from holds import _django_setup, _ensure_database  # noqa: E402
+from holds import _fixtures as _hot_session  # noqa: E402
+from pages import (  # noqa: E402
+    HTTP,
+    _baseline,
+    _bookings,
+    _collectstatic,
+    _free_port,
+    _server_env,
+    _start_gunicorn,
+    _stop_gunicorn,
+    _wait_until_up,
+    _wrk,
+)
+
+API_RATE = "100000000/min"
+TARGET = 0.40
+
+
+def _fixtures() -> dict:
+    """One hot session (capacity 10**9), one ticket type, one read+write key."""
+    from events.api_keys import ApiKey
+    from events.models import Session
+
+    session_ids, ticket_type_id = _hot_session(1, 10**9)
+    session = Session.objects.select_related("event__organiser").get(pk=session_ids[0])
+    key, plain = ApiKey.generate(
+        organiser=session.event.organiser, name="bench", scopes=["read", "write"]
+    )
+    key.save()
+    return {
+        "event_id": session.event_id,
+        "slug": session.event.slug,
+        "session_id": session.pk,
+        "ticket_type_id": ticket_type_id,
+        "api_key": plain,
+    }
+
+
+def _booking_body(fixtures: dict, email: str) -> dict:
+    return {
+        "session": fixtures["session_id"],
+        "lines": [{"ticket_type": fixtures["ticket_type_id"], "quantity": 1}],
+        "buyer": {"name": "Bench Buyer", "email": email},
+        "attendees": [{"name": "Bench Guest"}],
+    }
+
+
+def _query_counts(fixtures: dict) -> dict:
+    """SQL queries of one availability GET and one booking POST, run in-process."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(
+        HTTP_AUTHORIZATION=f"Bearer {fixtures['api_key']}", SERVER_NAME="localhost"
+    )
+    counts = {}
+    for name, call in (
+        (
+            "availability",
+            lambda: client.get(
+                f"/api/v1/sessions/{fixtures['session_id']}/availability/"
+            ),
+        ),
+        (
+            "booking",
+            lambda: client.post(
+                "/api/v1/bookings/",
+                _booking_body(fixtures, f"count-{time.time_ns()}@example.org"),
+                content_type="application/json",
+            ),
+        ),
+    ):
+        call()  # first call warms caches and the key's last_used_at
+        with CaptureQueriesContext(connection) as queries:
+            answer = call()
+        counts[name] = {"status": answer.status_code, "queries": len(queries)}
+    return counts
+
+
+def _check_one(base: str, fixtures: dict) -> None:
+    """One request of each kind by hand before wrk repeats them."""
+    import requests
+
+    headers = {"Authorization": f"Bearer {fixtures['api_key']}"}
+    answer = requests.get(
+        f"{base}/api/v1/sessions/{fixtures['session_id']}/availability/",
+        headers=headers,
+        timeout=30,
+    )
+    if answer.status_code != 200:
+        raise SystemExit(f"availability answered {answer.status_code}: {answer.text}")
+    answer = requests.post(
+        f"{base}/api/v1/bookings/",
+        json=_booking_body(fixtures, f"check-{time.time_ns()}@example.org"),
+        headers=headers,
+        timeout=30,
+    )
+    if answer.status_code != 201:
+        raise SystemExit(f"booking answered {answer.status_code}: {answer.text[:500]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+
+    _ensure_database()
+    _django_setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    fixtures = _fixtures()
+    queries = _query_counts(fixtures)
+    connection.close()  # nothing of ours stays open while the server is measured
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    availability_url = f"{base}/api/v1/sessions/{fixtures['session_id']}/availability/"
+    key_env = {"API_KEY": fixtures["api_key"]}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-static-") as static_root,
+        tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log") as log,
+    ):
+        env = _server_env(static_root)
+        env["API_RATE_PER_KEY"] = API_RATE
+        _collectstatic(env)
+        server = _start_gunicorn(env, port, log)
+        try:
+            _wait_until_up(server, f"{base}/e/{fixtures['slug']}/")
+            try:
+                _check_one(base, fixtures)
+            except SystemExit:
+                log.seek(0)
+                print(log.read().decode(errors="replace")[-3000:])
+                raise
+            get_script = HTTP / "api_get_availability.lua"
+            get_env = key_env | {
+                "AVAILABILITY_PATH": f"/api/v1/sessions/{fixtures['session_id']}"
+                "/availability/"
+            }
+            _wrk(availability_url, get_script, 2, args.connections, env=get_env)
+            get = _wrk(
+                availability_url, get_script, args.duration, args.connections, get_env
+            )
+
+            before = _bookings(fixtures["event_id"])
+            connection.close()
+            post = _wrk(
+                f"{base}/api/v1/bookings/",
+                HTTP / "api_post_booking.lua",
+                args.duration,
+                args.connections,
+                env=key_env
+                | {
+                    "SESSION_ID": str(fixtures["session_id"]),
+                    "TICKET_TYPE_ID": str(fixtures["ticket_type_id"]),
+                    "RUN_ID": f"{fixtures['slug']}-{time.time_ns()}",
+                },
+            )
+            time.sleep(3)  # requests still in gunicorn's backlog when wrk stopped
+            created = _bookings(fixtures["event_id"]) - before
+            connection.close()
+        finally:
+            _stop_gunicorn(server)
+        log.seek(0)
+        server_log = log.read().decode(errors="replace")
+    tracebacks = server_log.count("Traceback")
+
+    baseline = None
+    if not args.skip_baseline:
+        baseline = _baseline(args.duration, args.connections)
+
+    booked = post["status"].get(201, 0)
+    post_errors = sum(v for k, v in post["status"].items() if k != 201)
+    get_errors = sum(v for k, v in get["status"].items() if k != 200)
+    socket_errors = {
+        name: sum(r[f"errors_{name}"] for r in (get, post))
+        for name in ("connect", "read", "write", "timeout")
+    }
+
+    print()
+    print(
+        f"partner API, gunicorn 2 sync workers, wrk -t2 -c{args.connections} "
+        f"-d{args.duration}s, PostgreSQL + Redis, DEBUG=0, API_RATE_PER_KEY={API_RATE}"
+    )
+    header = (
+        f"{'endpoint':<34}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p95 ms':>9}"
+        f"{'p99 ms':>9}{'requests':>10}{'errors':>8}{'ratio':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    hot = baseline["buy-hot"]["rps"] if baseline else None
+
+    def row(name, result, errors, ratio=True):
+        shown = f"{result['rps'] / hot:.2f}" if hot and ratio else "-"
+        print(
+            f"{name:<34}{result['rps']:>9.1f}{result['p50_ms']:>9.1f}"
+            f"{result['p90_ms']:>9.1f}{result.get('p95_ms', float('nan')):>9.1f}"
+            f"{result['p99_ms']:>9.1f}{result['requests']:>10}{errors:>8}{shown:>7}"
+        )
+
+    row("GET /api/v1/sessions/<id>/avail.", get, get_errors)
+    row("POST /api/v1/bookings/", post, post_errors)
+    if baseline:
+        for name in ("buy-hot", "ping"):
+            if name in baseline:
+                errors = sum(
+                    v for k, v in baseline[name]["status"].items() if k // 100 != 2
+                )
+                row(f"baseline {name}", baseline[name], errors, ratio=name == "buy-hot")
+    print()
+    print(
+        "CPU during each run: machine busy %, then CPU ms per request of the app "
+        "server, PostgreSQL, Redis, wrk, and seconds used by anything else"
+    )
+    header = (
+        f"{'endpoint':<34}{'busy %':>8}{'app ms':>8}{'pg ms':>8}{'redis ms':>9}"
+        f"{'wrk ms':>8}{'other s':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+
+    def cpu_row(name, result):
+        cpu, count = result.get("cpu_s") or {}, max(1, result["requests"])
+
+        def per_request(key):
+            return f"{1000 * cpu[key] / count:.2f}" if key in cpu else "-"
+
+        print(
+            f"{name:<34}{result.get('cpu_busy_pct') or '-':>8}"
+            f"{per_request('gunicorn'):>8}{per_request('postgres'):>8}"
+            f"{per_request('redis'):>9}{per_request('loadgen'):>8}"
+            f"{cpu.get('other', '-'):>9}"
+        )
+
+    cpu_row("GET /api/v1/sessions/<id>/avail.", get)
+    cpu_row("POST /api/v1/bookings/", post)
+    for name in ("buy-hot", "ping"):
+        if baseline and name in baseline:
+            cpu_row(f"baseline {name}", baseline[name])
+    print()
+    print(f"SQL queries per request (in-process, after a warm-up call): {queries}")
+    print(f"availability statuses: {get['status']}")
+    print(
+        f"booking statuses: {post['status']} -> {booked} bookings (201), "
+        f"{post_errors} errors"
+    )
+    print(
+        f"bookings created in the database during the POST run: {created} "
+        f"(201s counted by wrk: {booked}; difference {created - booked}, "
+        "requests wrk cut short)"
+    )
+    print(f"socket errors (both runs): {socket_errors}")
+    print(f"tracebacks in the gunicorn log: {tracebacks}")
+    if hot:
+        ratio = post["rps"] / hot
+        print(
+            f"ratio availability GET / baseline buy-hot: {get['rps'] / hot:.2f}; "
+            f"booking POST / baseline buy-hot: {ratio:.2f} "
+            f"(target {TARGET:.2f}: {'met' if ratio >= TARGET else 'NOT met'})"
+        )
+    print(
+        json.dumps(
+            {
+                "availability_get": get,
+                "booking_post": post,
+                "bookings_created": created,
+                "queries": queries,
+                "baseline": baseline,
+                "connections": args.connections,
+                "duration_s": args.duration,
+                "api_rate_per_key": API_RATE,
+            },
+            default=str,
+        )
+    )
+    ok = (
+        get_errors == 0
+        and post_errors == 0
+        and abs(created - booked) <= 2 * args.connections
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

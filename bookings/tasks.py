@@ -37,5 +37,5 @@ def api_idempotency_purge() -> int:
 
 # Tasks of the tickets and notifications packages, registered with this app's tasks.
 from .notifications import tasks as _notification_tasks  # noqa: E402, F401
-from .tickets import tasks as _ticket_tasks  # noqa: E402, F401
 from .partner_webhooks import tasks as _partner_webhook_tasks  # noqa: E402, F401
+from .tickets import tasks as _ticket_tasks  # noqa: E402, F401

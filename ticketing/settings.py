@@ -157,6 +157,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=17),
         "options": {"expires": 3000},
     },
+    # Partner webhook deliveries whose backoff has passed, or whose task was lost.
+    "partner-webhooks-retry-due": {
+        "task": "bookings.partner_webhooks.tasks.partner_webhooks_retry_due",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {
         "task": "payments.tasks.payments_reconcile",

@@ -238,6 +238,7 @@ class BookingCancelApi(APIView):
         request=InputSerializer,
         responses={
             200: BookingOutput,
+            400: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
             503: ErrorSerializer,

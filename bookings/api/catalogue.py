@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
@@ -11,6 +14,7 @@ from events.models import Event, Session, TicketType
 from ticketing.api.fields import MoneySerializer, money
 
 from ..pricing import unit_price
+from .serializers import ErrorSerializer
 
 
 class TicketTypeOutput(serializers.Serializer):
@@ -58,6 +62,26 @@ class EventDetailOutput(EventOutput):
     ticket_types = TicketTypeOutput(many=True, source="active_ticket_types")
 
 
+def _moment(params, name: str) -> dt.datetime | None:
+    """A date or datetime filter; a date means its midnight in UTC. Anything else is
+    a 400 naming the parameter, never a 500."""
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        day = parse_date(raw)
+        moment = parse_datetime(raw) or (
+            dt.datetime.combine(day, dt.time()) if day else None
+        )
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise serializers.ValidationError(
+            {name: ["Use an ISO 8601 date or datetime, e.g. 2026-12-01."]}
+        )
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt.UTC)
+
+
 def _events_for(request):
     upcoming = (
         Session.objects.filter(ends_at__gt=timezone.now())
@@ -65,9 +89,9 @@ def _events_for(request):
         .order_by("starts_at")
     )
     params = request.query_params
-    if starts_after := params.get("starts_after"):
+    if starts_after := _moment(params, "starts_after"):
         upcoming = upcoming.filter(starts_at__gte=starts_after)
-    if starts_before := params.get("starts_before"):
+    if starts_before := _moment(params, "starts_before"):
         upcoming = upcoming.filter(starts_at__lt=starts_before)
     if city := params.get("city"):
         upcoming = upcoming.filter(venue__city__iexact=city)
@@ -89,8 +113,16 @@ def _events_for(request):
 
 
 _FILTERS = [
-    OpenApiParameter("starts_after", str, description="ISO 8601 date or datetime"),
-    OpenApiParameter("starts_before", str, description="ISO 8601 date or datetime"),
+    OpenApiParameter(
+        "starts_after",
+        str,
+        description="ISO 8601 date or datetime; anything else is a 400",
+    ),
+    OpenApiParameter(
+        "starts_before",
+        str,
+        description="ISO 8601 date or datetime; anything else is a 400",
+    ),
     OpenApiParameter("city", str, description="a session's city (case-insensitive)"),
 ]
 
@@ -105,14 +137,24 @@ class _CatalogueMixin:
         return {**super().get_serializer_context(), "now": timezone.now()}
 
 
-@extend_schema(parameters=_FILTERS, tags=["catalogue"])
+@extend_schema(
+    parameters=_FILTERS,
+    tags=["catalogue"],
+    responses={
+        200: EventOutput(many=True),
+        400: ErrorSerializer,
+        404: ErrorSerializer,  # a page past the end
+    },
+)
 class EventListApi(_CatalogueMixin, generics.ListAPIView):
     """Published events of the key's organiser, with their upcoming sessions."""
 
     serializer_class = EventOutput
 
 
-@extend_schema(tags=["catalogue"])
+@extend_schema(
+    tags=["catalogue"], responses={200: EventDetailOutput, 404: ErrorSerializer}
+)
 class EventDetailApi(_CatalogueMixin, generics.RetrieveAPIView):
     """One event with its sessions and ticket types (current prices)."""
 

@@ -110,7 +110,7 @@ class CheckInCreateApi(APIView):
         operation_id="checkin_create",
         parameters=[IDEMPOTENCY_PARAMETER],
         request=InputSerializer,
-        responses={200: CheckInOutput, 400: ErrorSerializer},
+        responses={200: CheckInOutput, 400: ErrorSerializer, 409: ErrorSerializer},
         examples=[
             OpenApiExample(
                 "Request", value={"secret": "q0Vf...43 characters"}, request_only=True

@@ -39,7 +39,7 @@ _KEY_FORMAT = re.compile(r"^[\x21-\x7e]{1,128}$")  # visible ASCII, no spaces
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     HEADER,
-    str,
+    {"type": "string", "pattern": _KEY_FORMAT.pattern, "maxLength": 128},
     location=OpenApiParameter.HEADER,
     required=False,
     description=(

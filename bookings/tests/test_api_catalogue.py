@@ -182,3 +182,17 @@ def test_admin_shows_a_new_key_once_and_revokes(client, catalogue):
 def test_schema_and_docs_are_public(client):
     assert client.get("/api/schema/").status_code == 200
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_date_filters_accept_iso_and_refuse_anything_else_with_400(client, catalogue):
+    organiser, _ = catalogue
+    plain = _key(organiser)
+    later = (timezone.now() + dt.timedelta(days=365)).date().isoformat()
+    assert _get(client, "/api/v1/events/", plain, starts_after=later).json()[
+        "count"] == 0
+    assert _get(client, "/api/v1/events/", plain, starts_before=later).json()[
+        "count"] == 1
+    for bad in ("foo", "2026-13-45"):
+        response = _get(client, "/api/v1/events/", plain, starts_after=bad)
+        assert response.status_code == 400
+        assert "starts_after" in response.json()["error"]["fields"]

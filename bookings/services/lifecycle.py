@@ -133,8 +133,8 @@ def _release(
         booking.status = to_status
         setattr(booking, timestamp_field, timezone.now())
         booking.save(update_fields=["status", timestamp_field])
-        tickets_void_rows(booking.pk)
         if previous == Booking.Status.CONFIRMED:
+            tickets_void_rows(booking.pk)
             Session.objects.filter(pk=session.pk).update(
                 sold_count=F("sold_count") - booking.quantity
             )

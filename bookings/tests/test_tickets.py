@@ -218,6 +218,53 @@ def test_the_pdf_is_rendered_once_and_again_when_its_file_is_gone(session, ticke
     assert BookingDocument.objects.filter(booking=booking).count() == 1
 
 
+def _render_meanwhile(monkeypatch, side_effect):
+    """Run `side_effect` while the PDF renders, as another process would."""
+    from bookings.tickets import pdf
+
+    render = pdf.tickets_pdf_render
+
+    def render_and_interfere(booking, tickets):
+        monkeypatch.setattr(pdf, "tickets_pdf_render", render)
+        side_effect(booking)
+        return render(booking, tickets)
+
+    monkeypatch.setattr(pdf, "tickets_pdf_render", render_and_interfere)
+
+
+def stored_files(settings) -> list[Path]:
+    return sorted(Path(settings.MEDIA_ROOT).rglob("*.pdf"))
+
+
+def test_two_renders_at_once_keep_the_first_file(
+    session, ticket_type, monkeypatch, settings
+):
+    booking = confirmed(session, ticket_type, quantity=1)
+    other = []
+    _render_meanwhile(
+        monkeypatch,
+        lambda b: other.append(booking_document_get_or_render(b.pk).pdf.name),
+    )
+
+    document = booking_document_get_or_render(booking.pk)
+
+    assert document.pdf.name == other[0]
+    assert stored_files(settings) == [Path(document.pdf.path)]
+
+
+def test_a_booking_released_while_rendering_keeps_no_pdf(
+    session, ticket_type, monkeypatch, settings
+):
+    booking = confirmed(session, ticket_type, quantity=1)
+    _render_meanwhile(monkeypatch, lambda b: booking_cancel(booking_id=b.pk))
+
+    with pytest.raises(ticket_services.TicketsUnavailable):
+        booking_document_get_or_render(booking.pk)
+
+    assert not BookingDocument.objects.filter(booking=booking).exists()
+    assert stored_files(settings) == []
+
+
 def test_no_pdf_for_a_booking_not_confirmed(session, ticket_type):
     booking = hold(session, (ticket_type, 1))
 

@@ -140,15 +140,25 @@ def booking_document_get_or_render(booking_id: int) -> BookingDocument:
     key = f"tickets/{secrets.token_urlsafe(24)}/{booking.reference}.pdf"
     name = storage.save(key, ContentFile(tickets_pdf_render(booking, tickets)))
     with transaction.atomic():
-        list(Booking.objects.select_for_update().filter(pk=booking_id).values("pk"))
+        status = (
+            Booking.objects.select_for_update()
+            .values_list("status", flat=True)
+            .get(pk=booking_id)
+        )
         current = BookingDocument.objects.filter(booking_id=booking_id).first()
-        if current is not None and current.pdf.name != seen_name:
-            transaction.on_commit(lambda: storage.delete(name))
-            return current
-        if current is None:
-            current = BookingDocument(booking_id=booking_id)
-        current.pdf.name = name
-        current.save()
+        # Released while we rendered, or another caller stored its file first.
+        ours = status == Booking.Status.CONFIRMED and (
+            current is None or current.pdf.name == seen_name
+        )
+        if ours:
+            current = current or BookingDocument(booking_id=booking_id)
+            current.pdf.name = name
+            current.save()
+    if not ours:
+        storage.delete(name)
+        if status != Booking.Status.CONFIRMED:
+            raise TicketsUnavailable(booking.reference)
+        return current
     logger.info("Rendered the tickets PDF of %s (%d)", booking.reference, len(tickets))
     return current
 

@@ -17,8 +17,13 @@ def pytest_configure(config):
     settings.CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture(scope="session")
+def _media_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, _media_root):
     # Production serves hashed static files from a collectstatic manifest; tests have
     # none. Factories hash a password per user: a fast hasher keeps the suite quick.
     settings.STORAGES = {
@@ -28,6 +33,8 @@ def _test_settings(settings):
         },
     }
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Ticket PDFs rendered by tests go to a temporary folder, not the repo's media/.
+    settings.MEDIA_ROOT = str(_media_root)
 
 
 @pytest.fixture(autouse=True)

@@ -51,6 +51,7 @@ from pages import (  # noqa: E402
     _wait_until_up,
     _wrk,
 )
+from report import print_tables  # noqa: E402
 
 API_RATE = "100000000/min"
 TARGET = 0.40
@@ -222,66 +223,18 @@ def main() -> int:
         for name in ("connect", "read", "write", "timeout")
     }
 
-    print()
-    print(
-        f"partner API, gunicorn 2 sync workers, wrk -t2 -c{args.connections} "
-        f"-d{args.duration}s, PostgreSQL + Redis, DEBUG=0, API_RATE_PER_KEY={API_RATE}"
+    hot = baseline["buy-hot"]["rps"] if baseline and "buy-hot" in baseline else None
+    print_tables(
+        title=f"partner API, gunicorn 2 sync workers, wrk -t2 -c{args.connections} "
+        f"-d{args.duration}s, PostgreSQL + Redis, DEBUG=0, "
+        f"API_RATE_PER_KEY={API_RATE}",
+        measured=[
+            ("GET /api/v1/sessions/<id>/avail.", get, get_errors),
+            ("POST /api/v1/bookings/", post, post_errors),
+        ],
+        baseline=baseline,
+        cpu_columns=("gunicorn", "postgres", "redis", "loadgen"),
     )
-    header = (
-        f"{'endpoint':<34}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p95 ms':>9}"
-        f"{'p99 ms':>9}{'requests':>10}{'errors':>8}{'ratio':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    hot = baseline["buy-hot"]["rps"] if baseline else None
-
-    def row(name, result, errors, ratio=True):
-        shown = f"{result['rps'] / hot:.2f}" if hot and ratio else "-"
-        print(
-            f"{name:<34}{result['rps']:>9.1f}{result['p50_ms']:>9.1f}"
-            f"{result['p90_ms']:>9.1f}{result.get('p95_ms', float('nan')):>9.1f}"
-            f"{result['p99_ms']:>9.1f}{result['requests']:>10}{errors:>8}{shown:>7}"
-        )
-
-    row("GET /api/v1/sessions/<id>/avail.", get, get_errors)
-    row("POST /api/v1/bookings/", post, post_errors)
-    if baseline:
-        for name in ("buy-hot", "ping"):
-            if name in baseline:
-                errors = sum(
-                    v for k, v in baseline[name]["status"].items() if k // 100 != 2
-                )
-                row(f"baseline {name}", baseline[name], errors, ratio=name == "buy-hot")
-    print()
-    print(
-        "CPU during each run: machine busy %, then CPU ms per request of the app "
-        "server, PostgreSQL, Redis, wrk, and seconds used by anything else"
-    )
-    header = (
-        f"{'endpoint':<34}{'busy %':>8}{'app ms':>8}{'pg ms':>8}{'redis ms':>9}"
-        f"{'wrk ms':>8}{'other s':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-
-    def cpu_row(name, result):
-        cpu, count = result.get("cpu_s") or {}, max(1, result["requests"])
-
-        def per_request(key):
-            return f"{1000 * cpu[key] / count:.2f}" if key in cpu else "-"
-
-        print(
-            f"{name:<34}{result.get('cpu_busy_pct') or '-':>8}"
-            f"{per_request('gunicorn'):>8}{per_request('postgres'):>8}"
-            f"{per_request('redis'):>9}{per_request('loadgen'):>8}"
-            f"{cpu.get('other', '-'):>9}"
-        )
-
-    cpu_row("GET /api/v1/sessions/<id>/avail.", get)
-    cpu_row("POST /api/v1/bookings/", post)
-    for name in ("buy-hot", "ping"):
-        if baseline and name in baseline:
-            cpu_row(f"baseline {name}", baseline[name])
     print()
     print(f"SQL queries per request (in-process, after a warm-up call): {queries}")
     print(f"availability statuses: {get['status']}")

@@ -43,6 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from holds import DATABASE_URL, _django_setup, _ensure_database  # noqa: E402
+from report import print_tables  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HTTP = ROOT / "bench" / "http"
@@ -427,65 +428,17 @@ def main() -> int:
         for name in ("connect", "read", "write", "timeout")
     }
 
-    print()
-    print(
-        f"buyer pages, gunicorn 2 sync workers, wrk -t2 -c{args.connections} "
-        f"-d{args.duration}s, PostgreSQL + Redis, DEBUG=0"
+    hot = baseline["buy-hot"]["rps"] if baseline and "buy-hot" in baseline else None
+    print_tables(
+        title=f"buyer pages, gunicorn 2 sync workers, wrk -t2 -c{args.connections} "
+        f"-d{args.duration}s, PostgreSQL + Redis, DEBUG=0",
+        measured=[
+            ("GET /e/<slug>/", page, page_errors),
+            ("POST /e/<slug>/checkout/", post, post_errors),
+        ],
+        baseline=baseline,
+        cpu_columns=("gunicorn", "postgres", "loadgen"),
     )
-    header = (
-        f"{'endpoint':<28}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p95 ms':>9}"
-        f"{'p99 ms':>9}{'requests':>10}{'errors':>8}{'ratio':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    hot = baseline["buy-hot"]["rps"] if baseline else None
-
-    def row(name, result, errors, ratio=True):
-        shown = f"{result['rps'] / hot:.2f}" if hot and ratio else "-"
-        print(
-            f"{name:<28}{result['rps']:>9.1f}{result['p50_ms']:>9.1f}"
-            f"{result['p90_ms']:>9.1f}{result.get('p95_ms', float('nan')):>9.1f}"
-            f"{result['p99_ms']:>9.1f}{result['requests']:>10}{errors:>8}{shown:>7}"
-        )
-
-    row("GET /e/<slug>/", page, page_errors)
-    row("POST /e/<slug>/checkout/", post, post_errors)
-    if baseline:
-        for name in ("buy-hot", "ping"):
-            if name in baseline:
-                errors = sum(
-                    v for k, v in baseline[name]["status"].items() if k // 100 != 2
-                )
-                row(f"baseline {name}", baseline[name], errors, ratio=name == "buy-hot")
-    print()
-    print(
-        "CPU during each run: machine busy %, then CPU ms per request of the app "
-        "server, PostgreSQL, wrk, and seconds used by anything else"
-    )
-    header = (
-        f"{'endpoint':<28}{'busy %':>8}{'app ms':>8}{'pg ms':>8}{'wrk ms':>8}"
-        f"{'other s':>9}"
-    )
-    print(header)
-    print("-" * len(header))
-
-    def cpu_row(name, result):
-        cpu, count = result.get("cpu_s") or {}, max(1, result["requests"])
-
-        def per_request(key):
-            return f"{1000 * cpu[key] / count:.1f}" if key in cpu else "-"
-
-        print(
-            f"{name:<28}{result.get('cpu_busy_pct') or '-':>8}"
-            f"{per_request('gunicorn'):>8}{per_request('postgres'):>8}"
-            f"{per_request('loadgen'):>8}{cpu.get('other', '-'):>9}"
-        )
-
-    cpu_row("GET /e/<slug>/", page)
-    cpu_row("POST /e/<slug>/checkout/", post)
-    for name in ("buy-hot", "ping"):
-        if baseline and name in baseline:
-            cpu_row(f"baseline {name}", baseline[name])
     print()
     print(f"event page statuses: {page['status']}")
     print(

@@ -7,10 +7,9 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from events.models import Event, Session, TicketType
+from events.models import Session, TicketType
 
 from .availability import SessionAvailability, compute_session_availability
 from .models import Booking
@@ -55,10 +54,6 @@ def sessions_availability(
     return result
 
 
-def event_availability(event: Event) -> dict[int, SessionAvailability]:
-    return sessions_availability(
-        event.sessions.all(), event.ticket_types.filter(is_active=True)
-    )
 
 
 def session_availability(session: Session) -> SessionAvailability:
@@ -73,7 +68,3 @@ def booking_get(reference: str) -> Booking:
         .prefetch_related("lines__ticket_type", "attendees")
         .get(reference=reference)
     )
-
-
-def booking_list_for_session(session_id: int) -> QuerySet[Booking]:
-    return Booking.objects.filter(session_id=session_id).order_by("created_at")

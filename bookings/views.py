@@ -238,8 +238,8 @@ def event_detail(request, slug: str):
         raise Http404(_("No such event.")) from None
     sessions = event.upcoming_sessions
     ticket_types = event.active_ticket_types
-    # The same figures as `selectors.event_availability(event)`, for the sessions and
-    # ticket types already loaded: past sessions are neither shown nor counted.
+    # Availability of the sessions and ticket types already loaded: past sessions are
+    # neither shown nor counted.
     availability = selectors.sessions_availability(sessions, ticket_types)
     prices = [_ticket_price(ticket_type, now) for ticket_type in ticket_types]
     rows = [

@@ -119,7 +119,8 @@ def compute_session_availability(
         external_sold=session.external_sold_count,
         available=session_left,
         external_synced_at=session.external_synced_at,
-        is_external_stale=_is_stale(session.external_synced_at, now),
+        is_external_stale=session.external_sync_failing
+        or _is_stale(session.external_synced_at, now),
         next_hold_expiry_at=holds["next_expiry"],
         ticket_types=per_type,
     )

@@ -201,6 +201,11 @@ class Session(models.Model):
         help_text=_("Seats sold on external platforms, from the last sync"),
     )
     external_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    external_sync_failing = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text=_("The last sync of one of its platform listings failed"),
+    )
 
     class Meta:
         ordering = ["starts_at"]

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "anymail",
+    "django_celery_beat",
     "ticketing",
     "events",
     "bookings",
@@ -130,6 +131,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Beat keeps its schedule in the database (django-celery-beat): the entries below are
+# copied there at start, and each platform connection adds its own sync entry, whose
+# interval organisers edit in the admin.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Holds free their seats the moment they expire (availability derives them); this
     # only flips their status to EXPIRED and writes the audit trail, so once a minute.
@@ -318,6 +323,50 @@ PAYMENT_RECONCILE_AFTER_MINUTES = env.int("PAYMENT_RECONCILE_AFTER_MINUTES", def
 PAYMENT_HTTP_TIMEOUT = (
     env.float("PAYMENT_HTTP_CONNECT_TIMEOUT", default=3.05),
     env.float("PAYMENT_HTTP_READ_TIMEOUT", default=20.0),
+)
+
+# External platforms (Billetweb, Humanitix, Eventbrite). See integrations/.
+# (connect, read) seconds for every call to a platform.
+INTEGRATIONS_HTTP_TIMEOUT = (
+    env.float("INTEGRATIONS_HTTP_CONNECT_TIMEOUT", default=3.05),
+    env.float("INTEGRATIONS_HTTP_READ_TIMEOUT", default=20.0),
+)
+# Retries of one GET on timeouts, connection errors, 429 and 5xx; backoff seconds
+# double from INTEGRATIONS_HTTP_BACKOFF (plus as much jitter), and a Retry-After is
+# honoured up to INTEGRATIONS_HTTP_RETRY_AFTER_MAX seconds.
+INTEGRATIONS_HTTP_RETRIES = env.int("INTEGRATIONS_HTTP_RETRIES", default=3)
+INTEGRATIONS_HTTP_BACKOFF = env.float("INTEGRATIONS_HTTP_BACKOFF", default=0.5)
+INTEGRATIONS_HTTP_RETRY_AFTER_MAX = env.int(
+    "INTEGRATIONS_HTTP_RETRY_AFTER_MAX", default=30
+)
+# Circuit breaker per platform: opens after this many failed calls within the pause,
+# then lets one probe through once the pause has passed.
+INTEGRATIONS_BREAKER_FAILURES = env.int("INTEGRATIONS_BREAKER_FAILURES", default=5)
+INTEGRATIONS_BREAKER_RESET_SECONDS = env.float(
+    "INTEGRATIONS_BREAKER_RESET_SECONDS", default=60.0
+)
+# Longest wait for the next rate-limit window before a call gives up for this run.
+INTEGRATIONS_RATE_LIMIT_MAX_WAIT = env.float(
+    "INTEGRATIONS_RATE_LIMIT_MAX_WAIT", default=65.0
+)
+# Listings of one connection fetched at once.
+INTEGRATIONS_SYNC_CONCURRENCY = env.int("INTEGRATIONS_SYNC_CONCURRENCY", default=8)
+# A listing fetched less than this long ago is not fetched again (forced syncs are).
+INTEGRATIONS_CACHE_SECONDS = env.int("INTEGRATIONS_CACHE_SECONDS", default=300)
+# A sync holds its per-connection lock at most this long (a dead worker's lock lapses).
+INTEGRATIONS_SYNC_LOCK_SECONDS = env.int("INTEGRATIONS_SYNC_LOCK_SECONDS", default=900)
+# Client-side rate limits per API key ("calls/period"; "0" for none). Billetweb's
+# observed limit is 100/min; Eventbrite's commonly quoted one is 2000/hour.
+BILLETWEB_RATE_LIMIT = env.str("BILLETWEB_RATE_LIMIT", default="90/min")
+HUMANITIX_RATE_LIMIT = env.str("HUMANITIX_RATE_LIMIT", default="120/min")
+EVENTBRITE_RATE_LIMIT = env.str("EVENTBRITE_RATE_LIMIT", default="2000/hour")
+# Only tests and benchmarks point these at local fakes.
+BILLETWEB_API_BASE = env.str("BILLETWEB_API_BASE", default="https://www.billetweb.fr/api")
+HUMANITIX_API_BASE = env.str(
+    "HUMANITIX_API_BASE", default="https://api.humanitix.com/v1"
+)
+EVENTBRITE_API_BASE = env.str(
+    "EVENTBRITE_API_BASE", default="https://www.eventbriteapi.com/v3"
 )
 
 if not DEBUG:

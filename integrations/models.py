@@ -1,0 +1,294 @@
+"""Connections to external platforms, the listings they sell, what we imported from
+them, and the record of every sync and inbound webhook."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from events.models import Organiser, Session
+from ticketing.lib import crypto
+
+
+class Platform(models.TextChoices):
+    BILLETWEB = "billetweb", "Billetweb"
+    HUMANITIX = "humanitix", "Humanitix"
+    EVENTBRITE = "eventbrite", "Eventbrite"
+
+
+def _webhook_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Connection(models.Model):
+    """One organiser's account on one platform: credentials and sync settings."""
+
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.CASCADE, related_name="platform_connections"
+    )
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    name = models.CharField(max_length=100, blank=True)
+    account_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=_(
+            "Billetweb user id, Eventbrite organization id, or Humanitix region "
+            "(ISO country code) when it is not the account's own."
+        ),
+    )
+    credentials_encrypted = models.TextField(blank=True, editable=False)
+    is_enabled = models.BooleanField(default=True)
+    sync_interval_minutes = models.PositiveIntegerField(
+        default=15, help_text=_("How often Celery beat syncs this connection.")
+    )
+    webhook_token = models.CharField(
+        max_length=64, unique=True, default=_webhook_token, editable=False
+    )
+    auth_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organiser", "platform"], name="connection_one_per_platform"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sync_interval_minutes__gte=1),
+                name="connection_interval_positive",
+            ),
+        ]
+        ordering = ["organiser_id", "platform"]
+
+    def __str__(self) -> str:
+        label = self.name or self.get_platform_display()
+        return f"{label} ({self.organiser})" if self.organiser_id else label
+
+    @property
+    def credentials(self) -> str:
+        return crypto.decrypt(self.credentials_encrypted)
+
+    def set_credentials(self, token: str) -> None:
+        self.credentials_encrypted = crypto.encrypt(token)
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.credentials_encrypted)
+
+    @property
+    def schedule_name(self) -> str:
+        return f"integrations-sync-connection-{self.pk}"
+
+
+class Listing(models.Model):
+    """A local session sold on a platform: which event / date / ticket classes there,
+    and the last good figures fetched for it."""
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="listings"
+    )
+    session = models.ForeignKey(
+        Session, on_delete=models.CASCADE, related_name="platform_listings"
+    )
+    external_event_id = models.CharField(max_length=100)
+    external_date_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=_("Billetweb date or Humanitix event date; empty for Eventbrite."),
+    )
+    external_ticket_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "Ticket class / ticket type ids that count for this session; empty "
+            "means all of them."
+        ),
+    )
+    is_enabled = models.BooleanField(default=True)
+    places_total = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    places_sold = models.PositiveIntegerField(default=0, editable=False)
+    values_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_stale = models.BooleanField(default=False, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    orders_synced_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "external_event_id", "external_date_id"],
+                name="listing_unique_external",
+            ),
+        ]
+        ordering = ["connection_id", "session_id", "pk"]
+
+    def __str__(self) -> str:
+        date = f"/{self.external_date_id}" if self.external_date_id else ""
+        return f"{self.external_event_id}{date} → {self.session_id}"
+
+    def clean(self) -> None:
+        if (
+            self.connection_id
+            and self.session_id
+            and self.session.event.organiser_id != self.connection.organiser_id
+        ):
+            raise ValidationError(
+                {"session": _("The session belongs to another organiser.")}
+            )
+        ids = self.external_ticket_ids
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ValidationError(
+                {"external_ticket_ids": _("Give a list of ticket ids, as strings.")}
+            )
+
+
+class ExternalOrder(models.Model):
+    """An order placed on a platform for one listing, upserted by its platform id.
+
+    `tickets` maps each platform ticket (attendee) id to what we last saw of it, so
+    that incremental imports, which bring only the tickets that changed, merge.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        CANCELLED = "cancelled", _("Cancelled or refunded")
+
+    listing = models.ForeignKey(
+        Listing, on_delete=models.CASCADE, related_name="orders"
+    )
+    external_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    quantity = models.PositiveIntegerField(default=0)
+    buyer_name = models.CharField(max_length=200, blank=True)
+    buyer_email = models.EmailField(blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    total_minor = models.BigIntegerField(null=True, blank=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    tickets = models.JSONField(default=dict)
+    imported_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["listing", "external_id"], name="external_order_unique"
+            ),
+        ]
+        ordering = ["-placed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.quantity})"
+
+
+class SyncRun(models.Model):
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("Schedule")
+        MANUAL = "manual", _("Manual (admin)")
+        API = "api", _("Partner API")
+        WEBHOOK = "webhook", _("Webhook")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCESS = "success", _("Success")
+        PARTIAL = "partial", _("Partial")
+        FAILED = "failed", _("Failed")
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="runs"
+    )
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.RUNNING
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    listings_synced = models.PositiveIntegerField(default=0)
+    listings_cached = models.PositiveIntegerField(default=0)
+    listings_failed = models.PositiveIntegerField(default=0)
+    orders_imported = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["connection", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.platform} {self.trigger} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class PlatformWebhook(models.Model):
+    """Every inbound platform webhook, stored before anything else is done with it."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored")
+        REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Failed")
+
+    connection = models.ForeignKey(
+        Connection,
+        on_delete=models.CASCADE,
+        related_name="webhooks",
+        null=True,
+        blank=True,
+    )
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    action = models.CharField(max_length=100, blank=True)
+    resource_url = models.URLField(max_length=500, blank=True)
+    raw_body = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.RECEIVED
+    )
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.platform} {self.action or '-'} {self.status}"
+
+
+class OversoldAlert(models.Model):
+    """External sales pushed a session past its capacity here. Nothing local is
+    cancelled; the session stops selling and the organiser decides."""
+
+    session = models.ForeignKey(
+        Session, on_delete=models.CASCADE, related_name="oversold_alerts"
+    )
+    capacity = models.PositiveIntegerField()
+    sold_here = models.PositiveIntegerField()
+    held_here = models.PositiveIntegerField()
+    sold_external = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="oversold_alert_one_open_per_session",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session}: {self.oversold_by} over capacity"
+
+    @property
+    def oversold_by(self) -> int:
+        return self.sold_here + self.held_here + self.sold_external - self.capacity

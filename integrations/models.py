@@ -251,11 +251,19 @@ class PlatformWebhook(models.Model):
     )
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="failed"),
+                name="platform_webhook_retry_due",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.platform} {self.action or '-'} {self.status}"

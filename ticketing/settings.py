@@ -168,6 +168,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
+    # Platform webhooks whose processing failed, once their backoff has passed.
+    # (Each platform connection's own sync entry is added by the connection itself.)
+    "integrations-webhooks-retry-due": {
+        "task": "integrations.tasks.platform_webhooks_retry_due",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {
         "task": "payments.tasks.payments_reconcile",

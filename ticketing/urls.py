@@ -24,10 +24,12 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("bookings.api.urls")),
+    path("api/v1/", include("integrations.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # Shop pages first: /b/lookup/ must win over /b/<reference>/.
     path("", include("bookings.urls")),
     path("", include("payments.urls")),
+    path("", include("integrations.urls")),
     path("", include("bookings.notifications.urls")),
     path("anymail/", include("anymail.urls")),
 ]

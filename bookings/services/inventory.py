@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 from events.models import Session
 from ticketing.audit import audit_log
 
-from ..locks import session_for_update, set_lock_timeout
+from ..locks import busy_on_lock_timeout, session_for_update, set_lock_timeout
 from ..models import Booking
 from ._common import after_commit
 
@@ -80,3 +80,65 @@ def _fix_session(session_id: int, actor) -> tuple[int, bool]:
         Session.objects.filter(pk=session_id).update(sold_count=recomputed)
         after_commit(session_id)
     return recomputed, True
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalSalesResult:
+    """A session's seats after external sales were recorded (under its lock)."""
+
+    session_id: int
+    capacity: int
+    sold_here: int
+    held_here: int
+    sold_external: int
+    changed: bool
+
+    @property
+    def oversold_by(self) -> int:
+        return max(
+            0, self.sold_here + self.held_here + self.sold_external - self.capacity
+        )
+
+
+def session_external_sales_set(
+    *, session_id: int, sold_external: int, is_failing: bool, synced_at
+) -> ExternalSalesResult:
+    """Record the seats sold on external platforms for a session (the sum over its
+    listings' last good figures), when the oldest of those figures was fetched
+    (`synced_at`), and whether a listing's last sync failed.
+
+    Takes the session lock, like every change to the seats, so that a sale here never
+    counts against half-written figures. Raises InventoryBusy when the session stays
+    locked past the lock timeout. Sales pushing the session past its capacity cancel
+    nothing here: availability drops to zero and the caller raises the alert.
+    """
+    with busy_on_lock_timeout(), transaction.atomic(durable=True):
+        set_lock_timeout()
+        session = session_for_update(session_id)
+        held = (
+            Booking.objects.filter(session_id=session_id)
+            .holding()
+            .aggregate(held=Coalesce(Sum("quantity"), 0))["held"]
+        )
+        changed = session.external_sold_count != sold_external
+        if changed:
+            audit_log(
+                action="bookings.session.external_sales_changed",
+                obj=session,
+                organiser_id=session.event.organiser_id,
+                data={"before": session.external_sold_count, "after": sold_external},
+            )
+        Session.objects.filter(pk=session_id).update(
+            external_sold_count=sold_external,
+            external_sync_failing=is_failing,
+            external_synced_at=synced_at,
+        )
+        after_commit(session_id)
+    return ExternalSalesResult(
+        session_id=session_id,
+        capacity=session.capacity,
+        sold_here=session.sold_count,
+        held_here=held,
+        sold_external=sold_external,
+        changed=changed,
+    )

@@ -1,0 +1,242 @@
+"""Syncing one connection: fetch every enabled listing from the platform, in parallel
+up to INTEGRATIONS_SYNC_CONCURRENCY, and write each result as it arrives.
+
+Threads only talk HTTP; every database write happens in the calling thread, one
+listing per transaction. A listing that fails keeps its last good figures, is marked
+stale with the error, and the run reports partial success. Each run is a SyncRun row
+with audit rows `integrations.sync_started` and `integrations.sync_completed` (or
+`integrations.sync_failed`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from bookings.exceptions import InventoryBusy
+from ticketing.audit import audit_log
+
+from ..exceptions import ConnectionNotReady, SyncAlreadyRunning
+from ..models import Connection, Listing, SyncRun
+from ..platforms import client_class
+from ..platforms.base import (
+    ExternalAuthError,
+    ExternalError,
+    ListingRef,
+    PlatformClient,
+    PlatformCredentials,
+)
+from . import cache as listing_cache
+from .apply import (
+    ListingFetched,
+    listing_apply_failure,
+    listing_apply_success,
+    session_external_refresh,
+)
+from .locks import connection_sync_lock
+
+logger = logging.getLogger(__name__)
+
+
+def client_for(connection: Connection) -> PlatformClient:
+    credentials = PlatformCredentials(
+        token=connection.credentials, account_id=connection.account_id
+    )
+    return client_class(connection.platform)(
+        credentials, rate_key=f"connection-{connection.pk}"
+    )
+
+
+def listing_ref(listing: Listing) -> ListingRef:
+    return ListingRef(
+        event_id=listing.external_event_id,
+        date_id=listing.external_date_id,
+        ticket_ids=tuple(listing.external_ticket_ids or ()),
+    )
+
+
+def _fetch(client: PlatformClient, listing: Listing) -> ListingFetched:
+    started_at = timezone.now()
+    ref = listing_ref(listing)
+    places = client.fetch_places(ref)
+    orders = client.fetch_orders(ref, since=listing.orders_synced_until)
+    return ListingFetched(places=places, orders=orders, started_at=started_at)
+
+
+def _error_entry(listing: Listing, error: Exception) -> dict:
+    code = getattr(error, "code", None) or type(error).__name__
+    return {
+        "listing": listing.pk,
+        "session": listing.session_id,
+        "code": code,
+        "message": str(error)[:500],
+    }
+
+
+def connection_sync(
+    *,
+    connection_id: int,
+    trigger: str,
+    actor=None,
+    listing_ids: Iterable[int] | None = None,
+    force: bool = False,
+) -> SyncRun:
+    """Sync a connection's enabled listings (or only `listing_ids`).
+
+    Listings fetched within INTEGRATIONS_CACHE_SECONDS are skipped unless `force`.
+    Raises SyncAlreadyRunning when another sync of the connection holds its lock,
+    and ConnectionNotReady when it is disabled or has no credentials. Otherwise
+    returns the finished SyncRun, whatever the platform did: errors are recorded on
+    the run and on each listing, never raised. Safe to run again at any time.
+    """
+    connection = Connection.objects.select_related("organiser").get(pk=connection_id)
+    if not connection.is_enabled or not connection.has_credentials:
+        raise ConnectionNotReady()
+    with connection_sync_lock(connection.pk) as taken:
+        if not taken:
+            raise SyncAlreadyRunning()
+        return _run(connection, trigger, actor, listing_ids, force)
+
+
+def _run(connection, trigger, actor, listing_ids, force) -> SyncRun:
+    clock = time.monotonic()
+    with transaction.atomic():
+        run = SyncRun.objects.create(
+            connection=connection, platform=connection.platform, trigger=trigger
+        )
+        audit_log(
+            action="integrations.sync_started",
+            obj=run,
+            organiser_id=connection.organiser_id,
+            actor=actor,
+            data={"platform": connection.platform, "trigger": trigger},
+        )
+    try:
+        return _fetch_and_apply(run, connection, actor, listing_ids, force, clock)
+    except Exception:
+        # A bug, not a platform failure: the run must not stay "running" forever.
+        SyncRun.objects.filter(pk=run.pk).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            errors=[*run.errors, {"code": "internal_error", "message": "crashed"}],
+        )
+        raise
+
+
+def _fetch_and_apply(run, connection, actor, listing_ids, force, clock) -> SyncRun:
+    listings = list(
+        connection.listings.filter(is_enabled=True).order_by("pk")
+        if listing_ids is None
+        else connection.listings.filter(is_enabled=True, pk__in=list(listing_ids))
+    )
+    to_fetch = []
+    for listing in listings:
+        if not force and listing_cache.listing_cached(connection.platform, listing.pk):
+            run.listings_cached += 1
+        else:
+            to_fetch.append(listing)
+    auth_failed = False
+    touched_sessions: set[int] = set()
+    if to_fetch:
+        client = client_for(connection)
+        workers = max(1, min(settings.INTEGRATIONS_SYNC_CONCURRENCY, len(to_fetch)))
+        with ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix=f"sync-{connection.platform}"
+        ) as pool:
+            futures = {pool.submit(_fetch, client, item): item for item in to_fetch}
+            for future in as_completed(futures):
+                listing = futures[future]
+                touched_sessions.add(listing.session_id)
+                try:
+                    fetched = future.result()
+                    imported, sold = listing_apply_success(listing, fetched)
+                except (ExternalError, InventoryBusy) as error:
+                    auth_failed |= isinstance(error, ExternalAuthError)
+                    _listing_failed(run, listing, error)
+                    continue
+                run.listings_synced += 1
+                run.orders_imported += imported
+                listing_cache.listing_remember(
+                    connection.platform,
+                    listing.pk,
+                    total=fetched.places.total,
+                    sold=sold,
+                )
+    for session_id in sorted(touched_sessions):
+        try:
+            session_external_refresh(session_id)
+        except InventoryBusy as error:
+            # The listing figures are saved; the next sync sums them again.
+            run.errors.append(
+                {"session": session_id, "code": error.code, "message": error.message}
+            )
+    return _finish(run, connection, actor, clock, auth_failed)
+
+
+def _listing_failed(run: SyncRun, listing: Listing, error: Exception) -> None:
+    logger.warning(
+        "Sync of listing %s (%s) failed: %s",
+        listing.pk,
+        run.platform,
+        error,
+        extra={"listing_id": listing.pk, "sync_run_id": run.pk},
+    )
+    listing_apply_failure(listing, str(error))
+    run.listings_failed += 1
+    run.errors.append(_error_entry(listing, error))
+
+
+def _finish(run, connection, actor, clock, auth_failed) -> SyncRun:
+    now = timezone.now()
+    done = run.listings_synced + run.listings_cached
+    if run.listings_failed == 0:
+        run.status = SyncRun.Status.SUCCESS
+    elif done:
+        run.status = SyncRun.Status.PARTIAL
+    else:
+        run.status = SyncRun.Status.FAILED
+    run.finished_at = now
+    run.duration_ms = int((time.monotonic() - clock) * 1000)
+    summary = {
+        "status": run.status,
+        "synced": run.listings_synced,
+        "cached": run.listings_cached,
+        "failed": run.listings_failed,
+        "orders_imported": run.orders_imported,
+        "duration_ms": run.duration_ms,
+    }
+    connection_fields = {"last_sync_at": now}
+    if run.status == SyncRun.Status.SUCCESS:
+        connection_fields.update(last_success_at=now, last_error="")
+    else:
+        connection_fields["last_error"] = "; ".join(
+            entry["message"] for entry in run.errors[:3]
+        )[:2000]
+    connection_fields["auth_failed_at"] = now if auth_failed else None
+    with transaction.atomic():
+        run.save()
+        Connection.objects.filter(pk=connection.pk).update(**connection_fields)
+        audit_log(
+            action="integrations.sync_failed"
+            if run.status == SyncRun.Status.FAILED
+            else "integrations.sync_completed",
+            obj=run,
+            organiser_id=connection.organiser_id,
+            actor=actor,
+            data=summary,
+        )
+    logger.info(
+        "Sync %s of %s connection %s: %s",
+        run.pk,
+        run.platform,
+        connection.pk,
+        summary,
+        extra={"sync_run_id": run.pk},
+    )
+    return run

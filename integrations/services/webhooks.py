@@ -1,0 +1,200 @@
+"""Inbound platform webhooks: stored first, verified, then processed in a task.
+
+Neither platform signs its webhooks (Eventbrite has no signature; Humanitix documents
+no webhooks at all, so ours is meant for a relay such as an automation service). Both
+endpoints therefore carry an unguessable per-connection token in their path, and a
+delivery is only ever a hint: we fetch the data again with our own credentials and
+trust only that answer (for Eventbrite, the `api_url` must point at the configured
+API base). Processing runs a forced sync of the affected listings, which is
+idempotent, so a repeated delivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..exceptions import SyncError
+from ..models import Connection, PlatformWebhook, SyncRun
+from ..platforms.base import ExternalError, ExternalRejected
+from .sync import client_for, connection_sync
+
+logger = logging.getLogger(__name__)
+
+HUMANITIX_ID = re.compile(r"^[0-9a-f]{24}$")
+MAX_BODY = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    status_code: int
+    webhook: PlatformWebhook | None
+    message: str
+
+
+def _eventbrite_api_base() -> str:
+    return settings.EVENTBRITE_API_BASE.rstrip("/") + "/"
+
+
+def _parse(platform: str, body: dict) -> tuple[str, str, str]:
+    """(action, resource, problem) for a delivery's JSON body."""
+    if platform == "eventbrite":
+        config = body.get("config") if isinstance(body.get("config"), dict) else {}
+        action = str(config.get("action", ""))[:100]
+        api_url = body.get("api_url")
+        if action == "test":
+            return action, "", "ignored"
+        if not isinstance(api_url, str) or not api_url.startswith(
+            _eventbrite_api_base()
+        ):
+            return action, "", "api_url must point at the Eventbrite API"
+        return action, api_url[:500], ""
+    event_id = body.get("eventId")
+    action = str(body.get("action", "") or "changed")[:100]
+    if not isinstance(event_id, str) or not HUMANITIX_ID.match(event_id):
+        return action, "", "eventId must be a Humanitix event id"
+    date_id = body.get("eventDateId")
+    if date_id is not None and (
+        not isinstance(date_id, str) or not HUMANITIX_ID.match(date_id)
+    ):
+        return action, "", "eventDateId must be a Humanitix event date id"
+    return action, f"{event_id}/{date_id}" if date_id else event_id, ""
+
+
+def platform_webhook_receive(*, platform: str, token: str, body: bytes) -> Received:
+    """Store a delivery and queue its processing. Unknown tokens get 404 and are
+    logged without a row (nothing ties them to an organiser); everything else is
+    stored, including rejected deliveries."""
+    connection = Connection.objects.filter(
+        platform=platform, webhook_token=token
+    ).first()
+    if connection is None:
+        logger.warning("Webhook for %s with an unknown token", platform)
+        return Received(404, None, "unknown endpoint")
+    webhook = PlatformWebhook(
+        connection=connection,
+        platform=platform,
+        raw_body=body[:MAX_BODY].decode("utf-8", errors="replace"),
+    )
+    try:
+        payload = json.loads(body) if len(body) <= MAX_BODY else None
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        problem, action, resource = "body must be a JSON object", "", ""
+    else:
+        action, resource, problem = _parse(platform, payload)
+    webhook.action, webhook.resource_url = action, resource
+    if problem == "ignored" or not connection.is_enabled:
+        webhook.status = PlatformWebhook.Status.IGNORED
+        webhook.processed_at = timezone.now()
+        webhook.save()
+        return Received(200, webhook, "ignored")
+    if problem:
+        webhook.status = PlatformWebhook.Status.REJECTED
+        webhook.error = problem
+        webhook.save()
+        return Received(400, webhook, problem)
+    with transaction.atomic():
+        webhook.save()
+        transaction.on_commit(lambda: _enqueue(webhook.pk))
+    return Received(200, webhook, "queued")
+
+
+def _enqueue(webhook_id: int) -> None:
+    from ..tasks import platform_webhook_process_task
+
+    platform_webhook_process_task.delay(webhook_id)
+
+
+def _affected_listings(webhook: PlatformWebhook) -> list[int]:
+    connection = webhook.connection
+    listings = connection.listings.filter(is_enabled=True)
+    if webhook.platform == "eventbrite":
+        event_id = client_for(connection).fetch_resource_event_id(webhook.resource_url)
+        listings = listings.filter(external_event_id=event_id)
+    else:
+        event_id, _, date_id = webhook.resource_url.partition("/")
+        listings = listings.filter(external_event_id=event_id)
+        if date_id:
+            listings = listings.filter(external_date_id=date_id)
+    return list(listings.values_list("pk", flat=True))
+
+
+MAX_ATTEMPTS = 8
+
+
+def platform_webhook_process(*, webhook_id: int) -> PlatformWebhook:
+    """Find the listings a delivery is about and sync them, bypassing the cache.
+
+    Idempotent. A platform that is unavailable, or a sync of the connection already
+    running, leaves the delivery FAILED with a growing `next_attempt_at` for
+    `platform_webhooks_retry_due`; a resource the platform refuses marks it REJECTED.
+    """
+    webhook = PlatformWebhook.objects.select_related("connection").get(pk=webhook_id)
+    if webhook.status in (
+        PlatformWebhook.Status.PROCESSED,
+        PlatformWebhook.Status.IGNORED,
+        PlatformWebhook.Status.REJECTED,
+    ):
+        return webhook
+    webhook.attempts += 1
+    try:
+        listing_ids = _affected_listings(webhook)
+        if not listing_ids:
+            return _close(webhook, PlatformWebhook.Status.IGNORED, "no listing for it")
+        connection_sync(
+            connection_id=webhook.connection_id,
+            trigger=SyncRun.Trigger.WEBHOOK,
+            listing_ids=listing_ids,
+            force=True,
+        )
+    except ExternalRejected as error:
+        return _close(webhook, PlatformWebhook.Status.REJECTED, str(error))
+    except (ExternalError, SyncError) as error:
+        logger.warning("Platform webhook %s failed: %s", webhook.pk, error)
+        webhook.status, webhook.error = PlatformWebhook.Status.FAILED, str(error)
+        webhook.next_attempt_at = (
+            timezone.now() + dt.timedelta(seconds=30 * 2**webhook.attempts)
+            if webhook.attempts < MAX_ATTEMPTS
+            else None
+        )
+        webhook.save(update_fields=["status", "error", "attempts", "next_attempt_at"])
+        return webhook
+    return _close(webhook, PlatformWebhook.Status.PROCESSED, "")
+
+
+def platform_webhooks_retry_due(now=None) -> int:
+    """Process failed deliveries whose delay has passed, and any left RECEIVED for
+    over five minutes (their task was lost)."""
+    now = now or timezone.now()
+    due = PlatformWebhook.objects.filter(
+        Q(status=PlatformWebhook.Status.FAILED, next_attempt_at__lte=now)
+        | Q(
+            status=PlatformWebhook.Status.RECEIVED,
+            received_at__lte=now - dt.timedelta(minutes=5),
+        )
+    ).order_by("pk")
+    count = 0
+    for webhook_id in due.values_list("pk", flat=True)[:100]:
+        platform_webhook_process(webhook_id=webhook_id)
+        count += 1
+    return count
+
+
+def _close(webhook: PlatformWebhook, status: str, error: str) -> PlatformWebhook:
+    webhook.status, webhook.error = status, error
+    webhook.processed_at = timezone.now()
+    webhook.next_attempt_at = None
+    webhook.save(
+        update_fields=["status", "error", "attempts", "processed_at", "next_attempt_at"]
+    )
+    return webhook

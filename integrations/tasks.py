@@ -1,0 +1,65 @@
+"""Thin Celery wrappers over integration services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from .exceptions import SyncError
+from .models import SyncRun
+from .services import webhooks
+from .services.sync import connection_sync
+
+logger = logging.getLogger(__name__)
+
+_TASK = {"bind": True, "acks_late": True, "ignore_result": True}
+
+
+@shared_task(name="integrations.tasks.connection_sync_scheduled", **_TASK)
+def connection_sync_scheduled_task(self, connection_id: int) -> int | None:
+    """Beat's entry point (one entry per connection, see connection_schedule_save).
+    A sync still running, or a disabled connection, is skipped: the next interval
+    comes soon, and platform failures are recorded on the run, not raised."""
+    try:
+        run = connection_sync(
+            connection_id=connection_id, trigger=SyncRun.Trigger.SCHEDULE
+        )
+    except SyncError as error:
+        logger.info("Scheduled sync of connection %s skipped: %s", connection_id, error)
+        return None
+    return run.pk
+
+
+@shared_task(name="integrations.tasks.connection_sync", **_TASK)
+def connection_sync_task(
+    self,
+    connection_id: int,
+    trigger: str,
+    listing_ids: list[int] | None = None,
+    force: bool = False,
+    actor_label: str = "",
+) -> int | None:
+    """A sync asked for by a person (admin "sync now")."""
+    try:
+        run = connection_sync(
+            connection_id=connection_id,
+            trigger=trigger,
+            actor=actor_label or None,
+            listing_ids=listing_ids,
+            force=force,
+        )
+    except SyncError as error:
+        logger.info("Sync of connection %s not run: %s", connection_id, error)
+        return None
+    return run.pk
+
+
+@shared_task(name="integrations.tasks.platform_webhook_process", **_TASK)
+def platform_webhook_process_task(self, webhook_id: int) -> str:
+    return webhooks.platform_webhook_process(webhook_id=webhook_id).status
+
+
+@shared_task(name="integrations.tasks.platform_webhooks_retry_due", **_TASK)
+def platform_webhooks_retry_due_task(self) -> int:
+    return webhooks.platform_webhooks_retry_due()

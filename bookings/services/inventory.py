@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -82,6 +84,9 @@ def _fix_session(session_id: int, actor) -> tuple[int, bool]:
     return recomputed, True
 
 
+ExternalFigures = tuple[int, "dt.datetime | None", bool]
+
+
 @dataclass(frozen=True, slots=True)
 class ExternalSalesResult:
     """A session's seats after external sales were recorded (under its lock)."""
@@ -101,11 +106,15 @@ class ExternalSalesResult:
 
 
 def session_external_sales_set(
-    *, session_id: int, sold_external: int, is_failing: bool, synced_at
+    *, session_id: int, external_figures: Callable[[], ExternalFigures]
 ) -> ExternalSalesResult:
-    """Record the seats sold on external platforms for a session (the sum over its
-    listings' last good figures), when the oldest of those figures was fetched
-    (`synced_at`), and whether a listing's last sync failed.
+    """Record the seats sold on external platforms for a session.
+
+    `external_figures` is called under the session lock and returns the seats sold
+    externally (the sum over the session's listings' last good figures), when the
+    oldest of those figures was fetched, and whether a listing's last sync failed.
+    Reading them under the lock means two syncs finishing at once for listings of
+    one session cannot overwrite each other's sum.
 
     Takes the session lock, like every change to the seats, so that a sale here never
     counts against half-written figures. Raises InventoryBusy when the session stays
@@ -115,6 +124,7 @@ def session_external_sales_set(
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         set_lock_timeout()
         session = session_for_update(session_id)
+        sold_external, synced_at, is_failing = external_figures()
         held = (
             Booking.objects.filter(session_id=session_id)
             .holding()

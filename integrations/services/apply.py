@@ -139,17 +139,18 @@ def listing_apply_failure(listing: Listing, message: str) -> None:
 def session_external_refresh(session_id: int) -> ExternalSalesResult:
     """Sum the session's listings into its external sales, under the session lock,
     and raise or clear the oversold alert."""
-    totals = Listing.objects.filter(session_id=session_id, is_enabled=True).aggregate(
-        sold=Coalesce(Sum("places_sold"), 0),
-        oldest=Min("values_synced_at"),
-        failing=Count("pk", filter=Q(is_stale=True)),
-    )
-    result = session_external_sales_set(
-        session_id=session_id,
-        sold_external=totals["sold"],
-        is_failing=bool(totals["failing"]),
-        synced_at=totals["oldest"],
-    )
+
+    def figures():
+        totals = Listing.objects.filter(
+            session_id=session_id, is_enabled=True
+        ).aggregate(
+            sold=Coalesce(Sum("places_sold"), 0),
+            oldest=Min("values_synced_at"),
+            failing=Count("pk", filter=Q(is_stale=True)),
+        )
+        return totals["sold"], totals["oldest"], bool(totals["failing"])
+
+    result = session_external_sales_set(session_id=session_id, external_figures=figures)
     _oversold_alert_update(result)
     return result
 

@@ -289,3 +289,22 @@ def test_listings_are_fetched_in_parallel(fake, connection, settings):
     # 8 listings x 2 calls x 0.2 s is 3.2 s one after another; in parallel ~0.4 s.
     assert elapsed < 1.6
     assert Listing.objects.filter(connection=connection, is_stale=False).count() == 8
+
+
+def test_the_cache_command_forgets_per_listing_platform_and_all(fake, connection):
+    from django.core.management import CommandError, call_command
+
+    listing = _listing(fake, connection, sold=1)
+    _sync(connection)
+    for arguments in (
+        ["--listing", str(listing.pk)],
+        ["--platform", "billetweb"],
+        ["--all"],
+    ):
+        assert _sync(connection).listings_cached == 1
+        call_command("sync_cache_clear", *arguments)
+        assert _sync(connection).listings_synced == 1
+    with pytest.raises(CommandError, match="No listing"):
+        call_command("sync_cache_clear", "--listing", "987654321")
+    with pytest.raises(CommandError, match="Say what"):
+        call_command("sync_cache_clear")

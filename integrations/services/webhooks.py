@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -24,12 +25,12 @@ from django.utils import timezone
 
 from ..exceptions import SyncError
 from ..models import Connection, PlatformWebhook, SyncRun
-from ..platforms.base import ExternalError, ExternalRejected
+from ..platforms.base import ExternalAuthError, ExternalError, ExternalRejected
 from .sync import client_for, connection_sync
 
 logger = logging.getLogger(__name__)
 
-HUMANITIX_ID = re.compile(r"^[0-9a-f]{24}$")
+HUMANITIX_ID = re.compile(r"[0-9a-f]{24}")  # fullmatch: "$" would allow a "\n"
 MAX_BODY = 64 * 1024
 
 
@@ -44,6 +45,26 @@ def _eventbrite_api_base() -> str:
     return settings.EVENTBRITE_API_BASE.rstrip("/") + "/"
 
 
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL characters; a delivery carrying one must still
+    be stored (and then rejected), not crash the endpoint."""
+    return value.replace("\x00", "\ufffd")
+
+
+def _eventbrite_api_url_ok(api_url: object) -> bool:
+    """Under our API base, without dot segments or backslashes (which the HTTP stack
+    would resolve out of it), and short enough to be stored whole."""
+    base = _eventbrite_api_base()
+    if not isinstance(api_url, str) or not api_url.startswith(base):
+        return False
+    if len(api_url) > PlatformWebhook._meta.get_field("resource_url").max_length:
+        return False
+    path = urlsplit(api_url[len(base) :]).path
+    return "\\" not in api_url and not any(
+        part in (".", "..") for part in path.split("/")
+    )
+
+
 def _parse(platform: str, body: dict) -> tuple[str, str, str]:
     """(action, resource, problem) for a delivery's JSON body."""
     if platform == "eventbrite":
@@ -52,18 +73,16 @@ def _parse(platform: str, body: dict) -> tuple[str, str, str]:
         api_url = body.get("api_url")
         if action == "test":
             return action, "", "ignored"
-        if not isinstance(api_url, str) or not api_url.startswith(
-            _eventbrite_api_base()
-        ):
+        if not _eventbrite_api_url_ok(api_url):
             return action, "", "api_url must point at the Eventbrite API"
-        return action, api_url[:500], ""
+        return action, api_url, ""
     event_id = body.get("eventId")
     action = str(body.get("action", "") or "changed")[:100]
-    if not isinstance(event_id, str) or not HUMANITIX_ID.match(event_id):
+    if not isinstance(event_id, str) or not HUMANITIX_ID.fullmatch(event_id):
         return action, "", "eventId must be a Humanitix event id"
     date_id = body.get("eventDateId")
     if date_id is not None and (
-        not isinstance(date_id, str) or not HUMANITIX_ID.match(date_id)
+        not isinstance(date_id, str) or not HUMANITIX_ID.fullmatch(date_id)
     ):
         return action, "", "eventDateId must be a Humanitix event date id"
     return action, f"{event_id}/{date_id}" if date_id else event_id, ""
@@ -82,7 +101,7 @@ def platform_webhook_receive(*, platform: str, token: str, body: bytes) -> Recei
     webhook = PlatformWebhook(
         connection=connection,
         platform=platform,
-        raw_body=body[:MAX_BODY].decode("utf-8", errors="replace"),
+        raw_body=_text(body[:MAX_BODY].decode("utf-8", errors="replace")),
     )
     try:
         payload = json.loads(body) if len(body) <= MAX_BODY else None
@@ -92,7 +111,7 @@ def platform_webhook_receive(*, platform: str, token: str, body: bytes) -> Recei
         problem, action, resource = "body must be a JSON object", "", ""
     else:
         action, resource, problem = _parse(platform, payload)
-    webhook.action, webhook.resource_url = action, resource
+    webhook.action, webhook.resource_url = _text(action), _text(resource)
     if problem == "ignored" or not connection.is_enabled:
         webhook.status = PlatformWebhook.Status.IGNORED
         webhook.processed_at = timezone.now()
@@ -112,7 +131,12 @@ def platform_webhook_receive(*, platform: str, token: str, body: bytes) -> Recei
 def _enqueue(webhook_id: int) -> None:
     from ..tasks import platform_webhook_process_task
 
-    platform_webhook_process_task.delay(webhook_id)
+    try:
+        platform_webhook_process_task.delay(webhook_id)
+    except Exception:
+        # The delivery is stored: answering 500 would only make the platform send it
+        # again. platform_webhooks_retry_due picks it up once it is five minutes old.
+        logger.exception("Platform webhook %s could not be queued", webhook_id)
 
 
 def _affected_listings(webhook: PlatformWebhook) -> list[int]:
@@ -151,25 +175,37 @@ def platform_webhook_process(*, webhook_id: int) -> PlatformWebhook:
         listing_ids = _affected_listings(webhook)
         if not listing_ids:
             return _close(webhook, PlatformWebhook.Status.IGNORED, "no listing for it")
-        connection_sync(
+        run = connection_sync(
             connection_id=webhook.connection_id,
             trigger=SyncRun.Trigger.WEBHOOK,
             listing_ids=listing_ids,
             force=True,
         )
+    except ExternalAuthError as error:
+        # Our credentials were refused, not the resource: retry once they are fixed.
+        return _failed(webhook, str(error))
     except ExternalRejected as error:
         return _close(webhook, PlatformWebhook.Status.REJECTED, str(error))
     except (ExternalError, SyncError) as error:
-        logger.warning("Platform webhook %s failed: %s", webhook.pk, error)
-        webhook.status, webhook.error = PlatformWebhook.Status.FAILED, str(error)
-        webhook.next_attempt_at = (
-            timezone.now() + dt.timedelta(seconds=30 * 2**webhook.attempts)
-            if webhook.attempts < MAX_ATTEMPTS
-            else None
-        )
-        webhook.save(update_fields=["status", "error", "attempts", "next_attempt_at"])
-        return webhook
+        return _failed(webhook, str(error))
+    if run.listings_failed:
+        # The sync records platform failures on its run instead of raising; the
+        # listing kept its last figures, so the delivery is still to be applied.
+        messages = [entry["message"] for entry in run.errors if "listing" in entry]
+        return _failed(webhook, "; ".join(messages[:3]) or run.status)
     return _close(webhook, PlatformWebhook.Status.PROCESSED, "")
+
+
+def _failed(webhook: PlatformWebhook, error: str) -> PlatformWebhook:
+    logger.warning("Platform webhook %s failed: %s", webhook.pk, error)
+    webhook.status, webhook.error = PlatformWebhook.Status.FAILED, error[:2000]
+    webhook.next_attempt_at = (
+        timezone.now() + dt.timedelta(seconds=30 * 2**webhook.attempts)
+        if webhook.attempts < MAX_ATTEMPTS
+        else None
+    )
+    webhook.save(update_fields=["status", "error", "attempts", "next_attempt_at"])
+    return webhook
 
 
 def platform_webhooks_retry_due(now=None) -> int:

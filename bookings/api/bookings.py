@@ -94,14 +94,16 @@ def api_actor(request) -> str:
 
 def _sold_out(error: SoldOut, lines) -> Response:
     fields: dict[str, list[str]] = {}
-    quantity = sum(qty for _type, qty in lines)
+    quantity = sum(line.quantity for line in lines)
     if error.session_available < quantity:
         fields["session"] = [_("%(n)d left") % {"n": error.session_available}]
     available = []
-    for index, (ticket_type, qty) in enumerate(lines):
-        left = error.ticket_types_available.get(ticket_type.pk, error.session_available)
-        available.append({"id": ticket_type.pk, "available": left})
-        if left < qty:
+    for index, line in enumerate(lines):
+        left = error.ticket_types_available.get(
+            line.ticket_type_id, error.session_available
+        )
+        available.append({"id": line.ticket_type_id, "available": left})
+        if left < line.quantity:
             fields[f"lines.{index}.quantity"] = [_("%(n)d left") % {"n": left}]
     # Returned rather than raised: the shared handler knows no `available` key.
     body = {
@@ -155,19 +157,18 @@ class BookingCreateApi(APIView):
     )
     @idempotent
     def post(self, request):
-        serializer = BookingInput(
-            data=request.data, context={"organiser_id": request.user.organiser_id}
-        )
+        serializer = BookingInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         record = request.idempotency_record
+        lines = [
+            services.LineInput(line["ticket_type"], line["quantity"])
+            for line in data["lines"]
+        ]
         try:
             booking = services.booking_create(
-                session_id=data["session"].pk,
-                lines=[
-                    services.LineInput(ticket_type.pk, quantity)
-                    for ticket_type, quantity in data["lines"]
-                ],
+                session_id=data["session"],
+                lines=lines,
                 buyer=services.BuyerInput(**data["buyer"]),
                 attendees=[
                     services.AttendeeInput(**attendee) for attendee in data["attendees"]
@@ -177,6 +178,7 @@ class BookingCreateApi(APIView):
                     f"api:{request.user.key.pk}:{record.key}" if record else None
                 ),
                 actor=api_actor(request),
+                organiser_id=request.user.organiser_id,
             )
         except BasketInvalid as error:
             raise ApiError(
@@ -187,7 +189,7 @@ class BookingCreateApi(APIView):
                 code="not_on_sale", message=error.message, status_code=409
             ) from error
         except SoldOut as error:
-            return _sold_out(error, data["lines"])
+            return _sold_out(error, lines)
         except InventoryBusy as error:
             raise _busy(error) from error
         if record is not None and booking.created_at < record.created_at:
@@ -198,7 +200,8 @@ class BookingCreateApi(APIView):
                 message="This Idempotency-Key was already used for another booking.",
                 status_code=409,
             )
-        booking = organiser_booking(request, booking.reference)
+        if not hasattr(booking, "written_lines"):  # made by an earlier request
+            booking = organiser_booking(request, booking.reference)
         return Response(booking_output(booking), status=status.HTTP_201_CREATED)
 
 

@@ -72,13 +72,19 @@ class LineInput(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=1000)
 
 
-class BasketInput(serializers.Serializer):
-    """`{"session", "lines": [{"ticket_type", "quantity"}]}`. Needs the context
-    `organiser_id`. Validated data: `session` (a Session, its event loaded) and
-    `lines` as [(TicketType, quantity)], in the request's order."""
+class BasketShapeInput(serializers.Serializer):
+    """`{"session", "lines": [{"ticket_type", "quantity"}]}`, checked for shape only:
+    the booking service checks the ids under its locks (a second lookup here would
+    only repeat it)."""
 
     session = serializers.IntegerField(min_value=1)
     lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+
+
+class BasketInput(BasketShapeInput):
+    """The basket with its ids looked up, for quotes. Needs the context
+    `organiser_id`. Validated data: `session` (a Session, its event loaded) and
+    `lines` as [(TicketType, quantity)], in the request's order."""
 
     def validate_session(self, value: int) -> Session:
         session = organiser_sessions(self.context["organiser_id"]).filter(pk=value)
@@ -113,15 +119,17 @@ class AttendeeInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
 
 
-class BookingInput(BasketInput):
+class BookingInput(BasketShapeInput):
     """The basket plus the buyer and one attendee per ticket; attendees fill the
-    lines in order (the first line's quantity, then the next line's...)."""
+    lines in order (the first line's quantity, then the next line's...). `lines`
+    stay dicts of ids: `booking_create` looks them up under its locks, scoped to
+    the key's organiser."""
 
     buyer = BuyerInput()
     attendees = AttendeeInput(many=True, allow_empty=False, max_length=MAX_ATTENDEES)
 
     def validate(self, attrs: dict) -> dict:
-        quantity = sum(quantity for _type, quantity in attrs["lines"])
+        quantity = sum(line["quantity"] for line in attrs["lines"])
         if len(attrs["attendees"]) != quantity:
             raise serializers.ValidationError(
                 {
@@ -172,4 +180,8 @@ class BookingOutput(serializers.Serializer):
 
 def booking_output(booking: Booking) -> dict:
     context = {"currency": booking.currency, "tz": booking.event.tzinfo}
-    return BookingOutput(booking, context=context).data
+    output = BookingOutput(booking, context=context)
+    if hasattr(booking, "written_lines"):
+        # Just written by booking_create, which handed them over: read nothing back.
+        output.fields["lines"] = BookingLineOutput(many=True, source="written_lines")
+    return output.data

@@ -26,7 +26,7 @@ from ..locks import (
     set_lock_timeout,
     ticket_types_for_share,
 )
-from ..models import Booking
+from ..models import Booking, BookingLine
 from ..pricing import PriceQuote, price_basket
 from ..tickets.services import tickets_issue_rows
 from ._common import after_commit
@@ -141,6 +141,7 @@ def booking_create(
     idempotency_key: str | None = None,
     actor=None,
     language: str = "",
+    organiser_id: int | None = None,
 ) -> Booking:
     """Hold seats: a PENDING booking expiring after BOOKING_HOLD_MINUTES, or CONFIRMED
     at once when the total is zero.
@@ -148,7 +149,10 @@ def booking_create(
     Locks the session, then the ticket types by id; checks sale status, windows and
     availability under the lock. Attendees fill the lines in order. The same
     `idempotency_key` (per organiser) returns the first booking, not a second hold.
-    Raises BasketInvalid, NotOnSale, SoldOut or InventoryBusy, and then writes nothing.
+    With `organiser_id` (the partner API), a session or ticket type of another
+    organiser, or of an unpublished event, does not exist. Raises BasketInvalid,
+    NotOnSale, SoldOut or InventoryBusy, and then writes nothing. A new booking comes
+    back with its event loaded and its lines in `written_lines`.
     """
     quantity = sum(line.quantity for line in lines)
     _validate_people(buyer, attendees, quantity)
@@ -163,6 +167,7 @@ def booking_create(
                 idempotency_key=idempotency_key,
                 actor=actor,
                 language=language or settings.LANGUAGE_CODE,
+                organiser_id=organiser_id,
             )
         except IntegrityError as error:
             # The same key won a race in another session: answer with its booking.
@@ -180,7 +185,16 @@ def booking_create(
 
 
 def _booking_insert(
-    *, session_id, lines, buyer, attendees, channel, idempotency_key, actor, language
+    *,
+    session_id,
+    lines,
+    buyer,
+    attendees,
+    channel,
+    idempotency_key,
+    actor,
+    language,
+    organiser_id,
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         set_lock_timeout()
@@ -190,12 +204,17 @@ def _booking_insert(
             raise BasketInvalid(
                 {"session": [_("This session does not exist.")]}
             ) from None
+        if organiser_id is not None and (
+            session.event.organiser_id != organiser_id
+            or session.event.status != Event.Status.PUBLISHED
+        ):
+            raise BasketInvalid({"session": [_("This session does not exist.")]})
         ticket_types = ticket_types_for_share(line.ticket_type_id for line in lines)
         organiser = session.event.organiser
         if existing := _existing_for_key(organiser.pk, idempotency_key):
             return existing
         now = timezone.now()
-        _check_known(lines, ticket_types)
+        _check_known(lines, ticket_types, session, organiser_id)
         _check_on_sale(session, now)
         quote = price_basket(
             event=session.event,
@@ -230,14 +249,53 @@ def _booking_insert(
             )
             tickets_issue_rows(booking)
         after_commit(session.pk, booking.pk if is_free else None)
+    _attach_written_rows(booking, session, quote)
     return booking
 
 
-def _check_known(lines, ticket_types) -> None:
+def _attach_written_rows(booking: Booking, session: Session, quote: PriceQuote) -> None:
+    """Give the caller what it wrote, so that rendering it reads nothing back:
+    `event`, and `written_lines` (unsaved copies of the booking's lines)."""
+    booking.event = session.event
+    booking.written_lines = [
+        BookingLine(
+            booking_id=booking.pk,
+            ticket_type_id=line.ticket_type_id,
+            quantity=line.quantity,
+            unit_price_minor=line.unit_price_minor,
+            subtotal_minor=line.subtotal_minor,
+            discount_minor=line.discount_minor,
+            total_minor=line.total_minor,
+            price_rule=line.rule,
+        )
+        for line in quote.lines
+    ]
+
+
+def _check_known(lines, ticket_types, session: Session, organiser_id) -> None:
+    hidden: set[int] = set()
+    foreign_events = {
+        ticket_type.event_id
+        for ticket_type in ticket_types.values()
+        if ticket_type.event_id != session.event_id
+    }
+    if organiser_id is not None and foreign_events:
+        # Another event of the same organiser is the pricing's "another event";
+        # another organiser's ticket type must look like no ticket type at all.
+        own = set(
+            Event.objects.filter(
+                pk__in=foreign_events, organiser_id=organiser_id
+            ).values_list("pk", flat=True)
+        )
+        hidden = {
+            pk
+            for pk, ticket_type in ticket_types.items()
+            if ticket_type.event_id in foreign_events - own
+        }
     unknown = {
         f"lines.{index}.ticket_type": [_("This ticket type does not exist.")]
         for index, line in enumerate(lines)
-        if line.ticket_type_id not in ticket_types
+        if line.ticket_type_id not in ticket_types or line.ticket_type_id in hidden
     }
     if unknown:
         raise BasketInvalid(unknown)

@@ -54,8 +54,6 @@ def sessions_availability(
     return result
 
 
-
-
 def session_availability(session: Session) -> SessionAvailability:
     return sessions_availability(
         [session], session.event.ticket_types.filter(is_active=True)

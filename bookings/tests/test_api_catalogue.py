@@ -188,10 +188,12 @@ def test_date_filters_accept_iso_and_refuse_anything_else_with_400(client, catal
     organiser, _ = catalogue
     plain = _key(organiser)
     later = (timezone.now() + dt.timedelta(days=365)).date().isoformat()
-    assert _get(client, "/api/v1/events/", plain, starts_after=later).json()[
-        "count"] == 0
-    assert _get(client, "/api/v1/events/", plain, starts_before=later).json()[
-        "count"] == 1
+    assert (
+        _get(client, "/api/v1/events/", plain, starts_after=later).json()["count"] == 0
+    )
+    assert (
+        _get(client, "/api/v1/events/", plain, starts_before=later).json()["count"] == 1
+    )
     for bad in ("foo", "2026-13-45"):
         response = _get(client, "/api/v1/events/", plain, starts_after=bad)
         assert response.status_code == 400

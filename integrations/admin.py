@@ -141,6 +141,11 @@ class ConnectionAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     )
     actions = ("sync_now", "invalidate_cache", "invalidate_platform_cache")
 
+    def get_readonly_fields(self, request, obj=None):
+        # Another platform would keep this one's credentials, listings and orders.
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "platform") if obj is not None else fields
+
     @admin.display(boolean=True, description=_("Credentials set"))
     def has_credentials(self, connection):
         return connection.has_credentials

@@ -78,7 +78,7 @@ def test_sync_brings_places_and_orders_into_the_sessions(fake, connection):
         assert order.buyer_email == "camille@example.fr"
         assert session_availability(session).available == 100 - sold
     actions = list(
-        AuditEntry.objects.filter(object_id=str(run.pk))
+        AuditEntry.objects.filter(object_id=str(run.pk), content_type__model="syncrun")
         .order_by("pk")
         .values_list("action", flat=True)
     )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from bookings.exceptions import InventoryBusy
 from ticketing.audit import audit_log
 
 from ..models import Connection, Listing
 from . import cache as listing_cache
+from .apply import session_external_refresh
+
+logger = logging.getLogger(__name__)
 
 SCHEDULED_TASK = "integrations.tasks.connection_sync_scheduled"
 
@@ -78,9 +83,31 @@ def connection_delete(*, connection: Connection, actor=None) -> None:
         connection.delete()
 
 
+def sessions_external_refresh_later(session_ids) -> None:
+    """After commit, sum the listings of these sessions again: a listing that was
+    disabled, deleted or moved to another session must stop counting."""
+    ids = sorted({session_id for session_id in session_ids if session_id})
+
+    def refresh():
+        for session_id in ids:
+            try:
+                session_external_refresh(session_id)
+            except InventoryBusy:
+                logger.warning("Session %s busy; its next sync sums it", session_id)
+
+    transaction.on_commit(refresh)
+
+
 def listing_save(*, listing: Listing, actor=None) -> Listing:
     with transaction.atomic():
         created = listing.pk is None
+        previous_session_id = (
+            None
+            if created
+            else Listing.objects.filter(pk=listing.pk)
+            .values_list("session_id", flat=True)
+            .first()
+        )
         listing.full_clean()
         listing.save()
         audit_log(
@@ -97,6 +124,8 @@ def listing_save(*, listing: Listing, actor=None) -> Listing:
                 "tickets": listing.external_ticket_ids,
             },
         )
+        if not created:
+            sessions_external_refresh_later([previous_session_id, listing.session_id])
     if not created:
         # Ids may have changed: the cached figures may describe another listing.
         listing_cache.listing_invalidate(listing.connection.platform, listing.pk)

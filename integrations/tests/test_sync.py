@@ -308,3 +308,22 @@ def test_the_cache_command_forgets_per_listing_platform_and_all(fake, connection
         call_command("sync_cache_clear", "--listing", "987654321")
     with pytest.raises(CommandError, match="Say what"):
         call_command("sync_cache_clear")
+
+
+def test_a_disabled_or_deleted_listing_stops_counting(fake, connection):
+    from integrations.services.connections import listing_save
+
+    first = _listing(fake, connection, sold=2)
+    second = _listing(fake, connection, sold=3)
+    Listing.objects.filter(pk=second.pk).update(session=first.session)
+    _sync(connection)
+    session = Session.objects.get(pk=first.session_id)
+    assert session.external_sold_count == 5
+
+    second.refresh_from_db()
+    second.is_enabled = False
+    listing_save(listing=second)
+    assert Session.objects.get(pk=session.pk).external_sold_count == 2
+
+    first.delete()
+    assert Session.objects.get(pk=session.pk).external_sold_count == 0

@@ -6,14 +6,21 @@ Every platform client builds its calls on `ExternalApi`. What it guarantees:
 - every request has a (connect, read) timeout;
 - idempotent requests (GET) are retried by urllib3 on connection errors, read
   timeouts, 429 and 5xx, with exponential backoff plus jitter, honouring Retry-After
-  up to a cap (a longer Retry-After ends the call; the caller gets it back in
-  `ExternalUnavailable.retry_after` and tries again later);
+  up to a cap (a longer Retry-After ends the call at once; the caller gets it back in
+  `ExternalUnavailable.retry_after` and tries again later); retries count against
+  the rate limit;
 - a circuit breaker per service, shared by every process through the cache, stops
-  calling a service that keeps failing and lets one probe through after a pause;
-- a fixed-window rate limit per API key, shared through the cache, keeps us under the
-  service's documented limit by waiting (briefly) for the next window;
+  calling a service that keeps failing and lets one probe through after a pause
+  (`ticketing.lib.breaker`);
+- a fixed-window rate limit per rate key, shared through the cache, keeps us under
+  the service's documented limit by waiting (briefly) for the next window
+  (`ticketing.lib.ratelimit`);
+- credentials go only to the service's own origin, and no cookie is kept between
+  calls (the pooled session is shared by every connection to the service);
 - one log line per call with service, endpoint, status, attempts and duration; never
-  the query string or headers, which may carry credentials.
+  the query string or headers, which may carry credentials (urllib3's own log lines
+  are stripped of query strings, and errors do not chain the requests exception,
+  whose message holds the full URL).
 
 Failures are typed: `ExternalUnavailable` (retryable), `ExternalAuthError`,
 `ExternalRejected` and `MalformedResponse`. A client maps a malformed body to
@@ -22,251 +29,110 @@ Failures are typed: `ExternalUnavailable` (retryable), `ExternalAuthError`,
 
 from __future__ import annotations
 
+import email.utils
 import logging
-import random
+import re
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
-from django.core.cache import cache as django_cache
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
+
+from ticketing.lib.breaker import BreakerState, BreakerStatus, CircuitBreaker
+from ticketing.lib.http_errors import (
+    CircuitOpen,
+    ExternalAuthError,
+    ExternalError,
+    ExternalRejected,
+    ExternalUnavailable,
+    MalformedResponse,
+)
+from ticketing.lib.ratelimit import RateLimit, RateLimiter
+
+__all__ = [
+    "BreakerState",
+    "BreakerStatus",
+    "CircuitBreaker",
+    "CircuitOpen",
+    "ExternalApi",
+    "ExternalAuthError",
+    "ExternalError",
+    "ExternalRejected",
+    "ExternalUnavailable",
+    "MalformedResponse",
+    "RateLimit",
+    "RateLimiter",
+    "breaker_for",
+    "session_for",
+    "sessions_reset",
+]
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+BACKOFF_MAX = 10
 
 
-class ExternalError(Exception):
-    """A call to an external service failed; `retryable` says whether later may help."""
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delay-seconds or an HTTP date; None if absent
+    or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - time.time())
 
-    retryable = False
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+class _Retry(Retry):
+    """urllib3's Retry with three changes. A Retry-After over `retry_after_max` ends
+    the call at once: waiting the cap and asking again only earns another 429. An
+    unreadable Retry-After falls back to the backoff instead of raising. When retries
+    run out on a network error, the MaxRetryError says how many attempts were made,
+    which requests would otherwise lose."""
 
+    def get_retry_after(self, response) -> float | None:
+        seconds = _retry_after_seconds(response.headers.get("Retry-After"))
+        return None if seconds is None else min(seconds, self.retry_after_max)
 
-class ExternalUnavailable(ExternalError):
-    """Network error, timeout, 429 or 5xx, or the circuit is open: try again later."""
-
-    retryable = True
-
-    def __init__(
+    def increment(
         self,
-        message: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
-
-
-class CircuitOpen(ExternalUnavailable):
-    """The breaker is open: no call was made."""
-
-
-class ExternalRejected(ExternalError):
-    """The service refused the request (a 4xx other than auth): do not retry as is."""
-
-
-class ExternalAuthError(ExternalRejected):
-    """401/403: the credentials are wrong, revoked or lack rights."""
-
-
-class MalformedResponse(ExternalError):
-    """The body was not what the service documents (bad JSON, missing fields)."""
-
-
-# --- rate limits -----------------------------------------------------------------
-
-_PERIODS = {
-    "s": 1,
-    "sec": 1,
-    "second": 1,
-    "m": 60,
-    "min": 60,
-    "minute": 60,
-    "h": 3600,
-    "hour": 3600,
-    "d": 86400,
-    "day": 86400,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """At most `calls` per `period_seconds`; parse with `RateLimit.parse("90/min")`."""
-
-    calls: int
-    period_seconds: int
-
-    @classmethod
-    def parse(cls, text: str) -> RateLimit | None:
-        """ "90/min", "2000/hour"; "" or "0" means no limit."""
-        text = (text or "").strip()
-        if text in ("", "0"):
-            return None
-        calls, _, period = text.partition("/")
+        method=None,
+        url=None,
+        response=None,
+        error=None,
+        _pool=None,
+        _stacktrace=None,
+    ) -> _Retry:
+        if response is not None and self.respect_retry_after_header:
+            seconds = _retry_after_seconds(response.headers.get("Retry-After"))
+            if seconds is not None and seconds > self.retry_after_max:
+                # With raise_on_status off, urllib3 hands this response back.
+                raise MaxRetryError(_pool, url, ResponseError("Retry-After over cap"))
         try:
-            seconds = _PERIODS[period.strip().lower() or "s"]
-            return cls(int(calls), seconds)
-        except (KeyError, ValueError) as error:
-            raise ValueError(
-                f"Bad rate limit {text!r}; expected e.g. '90/min'"
-            ) from error
-
-
-class RateLimiter:
-    """Fixed windows counted in the shared cache. A call over the limit waits for the
-    next window when that is soon enough, otherwise fails as unavailable, so that a
-    worker is never parked for long."""
-
-    def __init__(self, key: str, limit: RateLimit | None, *, max_wait: float) -> None:
-        self.key = key
-        self.limit = limit
-        self.max_wait = max_wait
-
-    def acquire(self) -> None:
-        if self.limit is None:
-            return
-        period = self.limit.period_seconds
-        deadline = time.monotonic() + self.max_wait
-        while True:
-            now = time.time()
-            window = int(now // period)
-            cache_key = f"http:rate:{self.key}:{window}"
-            django_cache.add(cache_key, 0, timeout=period * 2)
-            try:
-                used = django_cache.incr(cache_key)
-            except ValueError:  # evicted between add and incr: count from one
-                django_cache.set(cache_key, 1, timeout=period * 2)
-                used = 1
-            if used <= self.limit.calls:
-                return
-            wait = (window + 1) * period - now + random.uniform(0, 0.05)
-            if time.monotonic() + wait > deadline:
-                raise ExternalUnavailable(
-                    f"Client-side rate limit reached for {self.key}", retry_after=wait
-                )
-            time.sleep(wait)
-
-
-# --- circuit breaker -----------------------------------------------------------------
-
-
-class BreakerState:
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half-open"
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerStatus:
-    state: str
-    failures: int
-    opened_at: float | None
-    retry_in: float  # seconds until a probe may go through (0 unless open)
-
-
-class CircuitBreaker:
-    """Per-service breaker kept in the shared cache, so that every worker and every
-    thread sees the same state.
-
-    Closed: calls go through; each unavailable outcome counts a failure (within
-    `reset_seconds`), a success clears the count. At `threshold` failures it opens.
-    Open: calls fail at once with CircuitOpen until `reset_seconds` have passed.
-    Half-open: one caller at a time (claimed with an atomic cache add) probes; its
-    success closes the breaker, its failure opens it again for another pause.
-    Auth errors and rejections do not count: they say nothing about the service
-    being up.
-    """
-
-    def __init__(self, name: str, *, threshold: int, reset_seconds: float) -> None:
-        self.name = name
-        self.threshold = threshold
-        self.reset_seconds = reset_seconds
-        prefix = f"http:breaker:{name}"
-        self._failures_key = f"{prefix}:failures"
-        self._opened_key = f"{prefix}:opened_at"
-        self._probe_key = f"{prefix}:probe"
-
-    def status(self) -> BreakerStatus:
-        values = django_cache.get_many([self._failures_key, self._opened_key])
-        failures = int(values.get(self._failures_key) or 0)
-        opened_at = values.get(self._opened_key)
-        if opened_at is None:
-            return BreakerStatus(BreakerState.CLOSED, failures, None, 0.0)
-        retry_in = opened_at + self.reset_seconds - time.time()
-        if retry_in > 0:
-            return BreakerStatus(BreakerState.OPEN, failures, opened_at, retry_in)
-        return BreakerStatus(BreakerState.HALF_OPEN, failures, opened_at, 0.0)
-
-    def before_call(self) -> bool:
-        """Raise CircuitOpen, or return whether this call is the half-open probe."""
-        status = self.status()
-        if status.state == BreakerState.CLOSED:
-            return False
-        if status.state == BreakerState.HALF_OPEN and django_cache.add(
-            self._probe_key, 1, timeout=max(1, int(self.reset_seconds))
-        ):
-            return True
-        raise CircuitOpen(
-            f"{self.name} is failing; calls paused",
-            retry_after=status.retry_in or self.reset_seconds,
-        )
-
-    def record_success(self, *, was_probe: bool) -> None:
-        if was_probe or django_cache.get(self._failures_key):
-            django_cache.delete_many(
-                [self._failures_key, self._opened_key, self._probe_key]
-            )
-            if was_probe:
-                logger.info("Circuit for %s closed after a good probe", self.name)
-
-    def record_failure(self, *, was_probe: bool) -> None:
-        window = max(1, int(self.reset_seconds))
-        django_cache.add(self._failures_key, 0, timeout=window)
-        try:
-            failures = django_cache.incr(self._failures_key)
-        except ValueError:
-            django_cache.set(self._failures_key, 1, timeout=window)
-            failures = 1
-        if was_probe or failures >= self.threshold:
-            # Kept well past the pause so that the half-open state can be seen.
-            django_cache.set(self._opened_key, time.time(), timeout=window * 10)
-            django_cache.delete(self._probe_key)
-            logger.warning(
-                "Circuit for %s opened after %d failures", self.name, failures
-            )
-
-    def reset(self) -> None:
-        django_cache.delete_many(
-            [self._failures_key, self._opened_key, self._probe_key]
-        )
-
-
-def breaker_for(service: str) -> CircuitBreaker:
-    return CircuitBreaker(
-        service,
-        threshold=settings.INTEGRATIONS_BREAKER_FAILURES,
-        reset_seconds=settings.INTEGRATIONS_BREAKER_RESET_SECONDS,
-    )
-
-
-# --- sessions and calls ---------------------------------------------------------------
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+        except MaxRetryError as exhausted:
+            exhausted.attempts = len(self.history) + 1
+            raise
 
 
 def _retry_policy() -> Retry:
     attempts = settings.INTEGRATIONS_HTTP_RETRIES
-    return Retry(
+    return _Retry(
         total=attempts,
         connect=attempts,
         read=attempts,
@@ -276,13 +142,58 @@ def _retry_policy() -> Retry:
         status_forcelist=RETRY_STATUSES,
         backoff_factor=settings.INTEGRATIONS_HTTP_BACKOFF,
         backoff_jitter=settings.INTEGRATIONS_HTTP_BACKOFF,
-        backoff_max=10,
+        backoff_max=BACKOFF_MAX,
         retry_after_max=settings.INTEGRATIONS_HTTP_RETRY_AFTER_MAX,
         respect_retry_after_header=True,
         raise_on_status=False,  # the last response comes back and is mapped below
         raise_on_redirect=False,
     )
 
+
+def _longest_call_seconds() -> float:
+    """A bound on one call: rate-limit wait, every attempt timing out, every wait
+    between attempts at its cap."""
+    timeout = settings.INTEGRATIONS_HTTP_TIMEOUT
+    per_attempt = sum(timeout) if isinstance(timeout, tuple | list) else timeout
+    retries = settings.INTEGRATIONS_HTTP_RETRIES
+    longest_wait = max(settings.INTEGRATIONS_HTTP_RETRY_AFTER_MAX, BACKOFF_MAX)
+    return (
+        settings.INTEGRATIONS_RATE_LIMIT_MAX_WAIT
+        + (retries + 1) * per_attempt
+        + retries * longest_wait
+    )
+
+
+def breaker_for(service: str) -> CircuitBreaker:
+    return CircuitBreaker(
+        service,
+        threshold=settings.INTEGRATIONS_BREAKER_FAILURES,
+        reset_seconds=settings.INTEGRATIONS_BREAKER_RESET_SECONDS,
+        probe_lease=_longest_call_seconds(),
+    )
+
+
+# --- sessions ----------------------------------------------------------------------
+
+
+class _WithoutQueryStrings(logging.Filter):
+    """urllib3 logs request URLs, query included, e.g. a WARNING on every retried
+    connection error; our query strings carry API keys."""
+
+    _query = re.compile(r"\?[^\s'\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._query.sub("?[…]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+_without_query_strings = _WithoutQueryStrings()
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_without_query_strings)
 
 _sessions_lock = threading.Lock()
 
@@ -298,12 +209,15 @@ def _session(service: str) -> requests.Session:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "ticketing-sync/1"
+    # One session serves every connection to the service: a cookie set for one
+    # organiser's credentials must not ride along with another's.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     return session
 
 
 def session_for(service: str) -> requests.Session:
     """One pooled session per service and process (thread-safe for our use: shared
-    adapters and pools, per-call headers and params)."""
+    adapters and pools, per-call headers and params, no cookies)."""
     with _sessions_lock:
         return _session(service)
 
@@ -314,14 +228,25 @@ def sessions_reset() -> None:
         _session.cache_clear()
 
 
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _failure_details(error: requests.RequestException) -> tuple[int, str]:
+    """Attempts made and a description free of the URL (which holds the query)."""
+    exhausted = next(
+        (arg for arg in error.args if isinstance(arg, MaxRetryError)), None
+    )
+    reason = type(error).__name__
+    if exhausted is None:
+        return 1, reason
+    if exhausted.reason is not None:
+        reason = f"{reason} ({type(exhausted.reason).__name__})"
+    return getattr(exhausted, "attempts", 1), reason
+
+
+# --- calls -------------------------------------------------------------------------
 
 
 class ExternalApi:
@@ -354,8 +279,19 @@ class ExternalApi:
     def get_json(
         self, path_or_url: str, params: Mapping[str, Any] | None = None
     ) -> Any:
-        """GET and decode JSON. Raises the typed errors of this module."""
-        url = path_or_url if "://" in path_or_url else self.url(path_or_url)
+        """GET and decode JSON. Raises the typed errors of this module.
+
+        A full URL (a next-page link, a webhook's resource) must be on the service's
+        own origin: the credentials go with every call."""
+        if "://" in path_or_url:
+            if _origin(path_or_url) != _origin(self.base_url):
+                raise ExternalRejected(
+                    f"{self.service}: not sending credentials to "
+                    f"{urlsplit(path_or_url).netloc or 'an unknown host'}"
+                )
+            url = path_or_url
+        else:
+            url = self.url(path_or_url)
         response = self._request("GET", url, params=params)
         try:
             return response.json()
@@ -371,45 +307,56 @@ class ExternalApi:
     ) -> requests.Response:
         endpoint = urlsplit(url).path  # never the query: it may carry the key
         is_probe = self.breaker.before_call()
-        self.limiter.acquire()
-        started = time.monotonic()
-        status: int | None = None
-        attempts = 1
+        settled = False
         try:
-            response = session_for(self.service).request(
-                method,
-                url,
-                params={**self.params, **(params or {})},
-                headers=self.headers,
-                timeout=settings.INTEGRATIONS_HTTP_TIMEOUT,
-                allow_redirects=False,
-            )
-        except requests.RequestException as error:
-            self.breaker.record_failure(was_probe=is_probe)
-            self._log(
-                method, endpoint, None, attempts, started, error=type(error).__name__
-            )
-            raise ExternalUnavailable(
-                f"{self.service} unreachable at {endpoint}: {type(error).__name__}"
-            ) from error
-        status = response.status_code
-        retries = getattr(response.raw, "retries", None)
-        if retries is not None:
-            attempts += len(retries.history)
-        self._log(method, endpoint, status, attempts, started)
-        if status in RETRY_STATUSES:
-            self.breaker.record_failure(was_probe=is_probe)
-            raise ExternalUnavailable(
-                f"{self.service} answered {status} at {endpoint}",
-                status=status,
-                retry_after=_retry_after_seconds(response),
-            )
-        self.breaker.record_success(was_probe=is_probe)
+            self.limiter.acquire()
+            started = time.monotonic()
+            try:
+                response = session_for(self.service).request(
+                    method,
+                    url,
+                    params={**self.params, **(params or {})},
+                    headers=self.headers,
+                    timeout=settings.INTEGRATIONS_HTTP_TIMEOUT,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as error:
+                attempts, reason = _failure_details(error)
+                self.limiter.charge(attempts - 1)
+                self.breaker.record_failure(was_probe=is_probe)
+                settled = True
+                self._log(method, endpoint, None, attempts, started, error=reason)
+                # Not chained: the requests exception's message holds the full URL.
+                raise ExternalUnavailable(
+                    f"{self.service} unreachable at {endpoint}: {reason}"
+                ) from None
+            status = response.status_code
+            retries = getattr(response.raw, "retries", None)
+            attempts = 1 + (len(retries.history) if retries is not None else 0)
+            self.limiter.charge(attempts - 1)
+            self._log(method, endpoint, status, attempts, started)
+            if status in RETRY_STATUSES:
+                self.breaker.record_failure(was_probe=is_probe)
+                settled = True
+                raise ExternalUnavailable(
+                    f"{self.service} answered {status} at {endpoint}",
+                    status=status,
+                    retry_after=_retry_after_seconds(
+                        response.headers.get("Retry-After")
+                    ),
+                )
+            self.breaker.record_success(was_probe=is_probe)
+            settled = True
+        finally:
+            if is_probe and not settled:
+                # The probe never reached the service (the rate limit refused to
+                # wait, or a bug): free the claim now rather than after its lease.
+                self.breaker.release_probe()
         if status in (401, 403):
             raise ExternalAuthError(
                 f"{self.service} refused the credentials ({status})", status=status
             )
-        if status >= 400 or status in (301, 302, 303, 307, 308):
+        if status >= 300:  # redirects are not followed: they would carry the key
             raise ExternalRejected(
                 f"{self.service} answered {status} at {endpoint}", status=status
             )

@@ -1,0 +1,98 @@
+"""Client-side rate limits for external APIs, counted in fixed windows in the shared
+cache (see `ticketing.lib.http`, which re-exports these names)."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+from ticketing.lib.http_errors import ExternalUnavailable
+
+_PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `calls` per `period_seconds`; parse with `RateLimit.parse("90/min")`."""
+
+    calls: int
+    period_seconds: int
+
+    def __post_init__(self) -> None:
+        # A limit of zero calls would park every caller until max_wait, then fail.
+        if self.calls < 1 or self.period_seconds < 1:
+            raise ValueError(f"A rate limit needs at least one call per period: {self}")
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit | None:
+        """ "90/min", "2000/hour"; "" or "0" means no limit."""
+        text = (text or "").strip()
+        if text in ("", "0"):
+            return None
+        calls, _, period = text.partition("/")
+        try:
+            seconds = _PERIODS[period.strip().lower() or "s"]
+            return cls(int(calls), seconds)
+        except (KeyError, ValueError) as error:
+            raise ValueError(
+                f"Bad rate limit {text!r}; expected e.g. '90/min'"
+            ) from error
+
+
+class RateLimiter:
+    """Fixed windows counted in the shared cache. A call over the limit waits for the
+    next window when that is soon enough, otherwise fails as unavailable, so that a
+    worker is never parked for long."""
+
+    def __init__(self, key: str, limit: RateLimit | None, *, max_wait: float) -> None:
+        self.key = key
+        self.limit = limit
+        self.max_wait = max_wait
+
+    def acquire(self) -> None:
+        if self.limit is None:
+            return
+        period = self.limit.period_seconds
+        deadline = time.monotonic() + self.max_wait
+        while True:
+            now = time.time()
+            window = int(now // period)
+            if self._count(window, 1) <= self.limit.calls:
+                return
+            wait = (window + 1) * period - now + random.uniform(0, 0.05)
+            if time.monotonic() + wait > deadline:
+                raise ExternalUnavailable(
+                    f"Client-side rate limit reached for {self.key}", retry_after=wait
+                )
+            time.sleep(wait)
+
+    def charge(self, calls: int) -> None:
+        """Count requests sent beyond the one `acquire` allowed (urllib3's retries),
+        without waiting: the service counts them too."""
+        if self.limit is None or calls <= 0:
+            return
+        self._count(int(time.time() // self.limit.period_seconds), calls)
+
+    def _count(self, window: int, calls: int) -> int:
+        key = f"http:rate:{self.key}:{window}"
+        timeout = self.limit.period_seconds * 2
+        cache.add(key, 0, timeout=timeout)
+        try:
+            return cache.incr(key, calls)
+        except ValueError:  # evicted between add and incr: count from here
+            cache.set(key, calls, timeout=timeout)
+            return calls

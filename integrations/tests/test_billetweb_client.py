@@ -299,11 +299,6 @@ def test_key_never_logged(fake, client, event, caplog):
     assert all(fake.key not in repr(vars(record)) for record in caplog.records)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ticketing/lib/http.py: urllib3 logs 'Retrying ... /path?user=..&key=..' "
-    "at WARNING on connection/read-timeout retries, query string included",
-)
 def test_key_never_logged_on_connection_retries(fake, client, event, caplog):
     caplog.set_level(logging.INFO)
     fake.add_date(event, "501")

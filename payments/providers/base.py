@@ -12,39 +12,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from ticketing.lib.http_errors import (
+    ExternalAuthError,
+    ExternalError,
+    ExternalRejected,
+    ExternalUnavailable,
+)
 
-class ProviderError(Exception):
-    """A provider call failed; `retryable` says whether trying later may help."""
-
-    retryable = False
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ProviderUnavailable(ProviderError):
-    """Network error, timeout, 429 or 5xx: try again later (see `retry_after`)."""
-
-    retryable = True
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
-
-
-class ProviderRejected(ProviderError):
-    """The provider refused the request (4xx other than auth): do not retry as is."""
-
-
-class ProviderAuthError(ProviderRejected):
-    """401/403: the organiser's keys are wrong or revoked."""
+# A provider call fails the way any external call does (ticketing.lib.http_errors):
+# unavailable (retry later, with `retry_after`), rejected, or refused credentials.
+ProviderError = ExternalError
+ProviderUnavailable = ExternalUnavailable
+ProviderRejected = ExternalRejected
+ProviderAuthError = ExternalAuthError
 
 
 class WebhookSignatureError(Exception):

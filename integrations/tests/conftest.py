@@ -1,6 +1,7 @@
 import pytest
 
 from integrations.models import Platform
+from integrations.tests.fakes.billetweb_server import billetweb_fake  # noqa: F401
 from ticketing.lib.http import breaker_for, sessions_reset
 
 
@@ -19,3 +20,14 @@ def _fast_platform_calls(settings):
     sessions_reset()
     for platform in Platform.values:
         breaker_for(platform).reset()
+
+
+@pytest.fixture
+def billetweb_connection(billetweb_fake):  # noqa: F811
+    """A connection holding the fake Billetweb's credentials."""
+    from integrations.tests.factories import ConnectionFactory
+
+    connection = ConnectionFactory(account_id=billetweb_fake.user)
+    connection.set_credentials(billetweb_fake.key)
+    connection.save()
+    return connection

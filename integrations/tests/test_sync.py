@@ -15,7 +15,7 @@ from integrations.models import ExternalOrder, Listing, OversoldAlert, SyncRun
 from integrations.services import cache as listing_cache
 from integrations.services.locks import connection_sync_lock
 from integrations.services.sync import connection_sync
-from integrations.tests.factories import ConnectionFactory, ListingFactory
+from integrations.tests.factories import ListingFactory
 from integrations.tests.fakes.billetweb_server import billetweb_fake  # noqa: F401
 from ticketing.lib.http import BreakerState, breaker_for
 from ticketing.models import AuditEntry
@@ -29,11 +29,8 @@ def fake(billetweb_fake):  # noqa: F811
 
 
 @pytest.fixture
-def connection(fake):
-    connection = ConnectionFactory(account_id=fake.user)
-    connection.set_credentials(fake.key)
-    connection.save()
-    return connection
+def connection(billetweb_connection):
+    return billetweb_connection
 
 
 def _listing(fake, connection, *, capacity=100, quota=100, sold=0, **session):

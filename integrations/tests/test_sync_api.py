@@ -8,7 +8,7 @@ from bookings.tests.api_fixtures import api_key, post
 from events.tests.factories import OrganiserFactory
 from integrations.models import SyncRun
 from integrations.services.locks import connection_sync_lock
-from integrations.tests.factories import ConnectionFactory, ListingFactory
+from integrations.tests.factories import ListingFactory
 from integrations.tests.fakes.billetweb_server import billetweb_fake  # noqa: F401
 from ticketing.models import AuditEntry
 
@@ -23,11 +23,8 @@ def fake(billetweb_fake):  # noqa: F811
 
 
 @pytest.fixture
-def connection(fake):
-    connection = ConnectionFactory(account_id=fake.user)
-    connection.set_credentials(fake.key)
-    connection.save()
-    return connection
+def connection(billetweb_connection):
+    return billetweb_connection
 
 
 def _listing(fake, connection, sold):

@@ -147,6 +147,12 @@ class PaymentProvider:
         """Cancel an open attempt (the hold expired). A no-op if it is already final."""
         raise NotImplementedError
 
+    @classmethod
+    def webhook_body_to_store(cls, body: bytes) -> str:
+        """The delivery's body as it may be kept in the database: providers whose
+        events carry secrets (Paystack's reusable card authorization) remove them."""
+        return body.decode("utf-8", errors="replace")
+
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> ProviderEvent:
         """Verify the signature over the raw `body` and parse it. Raises
         WebhookSignatureError for a missing, forged or stale signature."""

@@ -313,6 +313,14 @@ class PaystackProvider(PaymentProvider):
 
     # -- webhooks ------------------------------------------------------------
 
+    @classmethod
+    def webhook_body_to_store(cls, body: bytes) -> str:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return body.decode("utf-8", errors="replace")
+        return json.dumps(_redacted(payload))
+
     def parse_webhook(self, body: bytes, headers: dict[str, str]) -> ProviderEvent:
         """Verify `x-paystack-signature` (any header-name case) over the raw body
         with the secret key, then map the event.

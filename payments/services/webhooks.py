@@ -23,6 +23,7 @@ from ticketing.audit import audit_log
 
 from ..accounts import webhook_verifiers
 from ..models import Payment, WebhookDelivery
+from ..providers import provider_class
 from ..providers.base import (
     EventKind,
     ProviderEvent,
@@ -79,7 +80,7 @@ def webhook_receive(
         for name, value in ((name.lower(), value) for name, value in headers.items())
         if name in _KEPT_HEADERS
     }
-    raw = body.decode("utf-8", errors="replace")
+    raw = provider_class(provider).webhook_body_to_store(body)
     event, organiser_id = _verify(provider, body, headers)
     if event is None:
         WebhookDelivery.objects.create(

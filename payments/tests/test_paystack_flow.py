@@ -158,3 +158,28 @@ def test_refund_event_with_another_reference_is_not_counted_twice(
     assert Refund.objects.get().status == Refund.Status.SUCCEEDED
     assert payment.refunded_minor == 1_000_000
     assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CONFIRMED
+
+
+def test_stored_webhook_body_never_keeps_the_card_authorization(
+    lagos, paystack_fake, client, django_capture_on_commit_callbacks
+):
+    session, ticket_type = lagos
+    booking = hold(session, (ticket_type, 1))
+    payment = _start(booking)
+    data = paystack_fake.succeed(payment.provider_reference)
+    data["authorization"] = {"authorization_code": "AUTH_reusable_123", "last4": "4081"}
+
+    response = _post(
+        client,
+        paystack_fake,
+        "charge.success",
+        data,
+        django_capture_on_commit_callbacks,
+    )
+
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get(signature_valid=True)
+    assert "AUTH_reusable_123" not in delivery.raw_body
+    assert '"last4": "4081"' in delivery.raw_body
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from events.models import Organiser
 from ticketing.lib import crypto
+from ticketing.lib.netguard import literal_internal_host
 
 BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
@@ -47,11 +48,14 @@ def validate_events(value) -> None:
 
 
 def validate_endpoint_url(value: str) -> None:
-    """HTTPS only (plain HTTP is accepted with DEBUG, for local receivers)."""
+    """HTTPS only, to a public host (plain HTTP and private addresses are accepted
+    with DEBUG, for local receivers). Names are checked again at each delivery."""
     if not value.startswith("https://") and not (
         settings.DEBUG and value.startswith("http://")
     ):
         raise ValidationError(_("The endpoint must be an https:// URL."))
+    if not settings.DEBUG and literal_internal_host(value):
+        raise ValidationError(_("The endpoint must be a public address."))
 
 
 class PartnerWebhook(models.Model):

@@ -21,9 +21,12 @@ import uuid
 from typing import Any
 
 import requests
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+from ticketing.lib.netguard import resolves_internal
 
 from ..models import Booking, CheckIn
 from .models import TICKET_CHECKED_IN, PartnerWebhook, PartnerWebhookDelivery
@@ -188,6 +191,8 @@ def delivery_send(delivery_id: int) -> str:
     started = time.monotonic()
     if not webhook.is_active:
         error = "endpoint disabled"
+    elif not settings.DEBUG and resolves_internal(webhook.url):
+        error = "endpoint resolves to a private address; not sent"
     else:
         body = body_encode(delivery.payload)
         headers = {

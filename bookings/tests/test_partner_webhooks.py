@@ -322,3 +322,50 @@ def test_admin_shows_the_secret_masked_and_rotates_it(client):
     assert webhook.secret.startswith("whsec_")
     assert webhook.secret in response.content.decode()  # shown once, to copy
     assert old not in webhook.secret_encrypted  # stored encrypted
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hooks",
+        "https://10.1.2.3/hooks",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hooks",
+        "https://[::ffff:192.168.0.1]/hooks",
+        "https://localhost:6379/",
+    ],
+)
+@pytest.mark.django_db
+def test_an_endpoint_on_a_private_address_is_refused(url):
+    from django.core.exceptions import ValidationError
+
+    webhook = PartnerWebhookFactory.build(organiser=OrganiserFactory(), url=url)
+    with pytest.raises(ValidationError) as refused:
+        webhook.full_clean()
+    assert "public address" in str(refused.value)
+
+
+@pytest.mark.django_db
+def test_a_name_resolving_to_a_private_address_is_not_called(
+    session, ticket_type, django_capture_on_commit_callbacks, mocked, monkeypatch
+):
+    import socket
+
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if host == "partner.example.com":  # a rebinding attacker's name
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.8", 443))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    webhook = PartnerWebhookFactory(
+        organiser=session.event.organiser, url=URL, events=["booking.confirmed"]
+    )
+
+    _confirmed(session, ticket_type, django_capture_on_commit_callbacks)
+
+    assert len(mocked.calls) == 0  # nothing left the building
+    delivery = PartnerWebhookDelivery.objects.get(webhook=webhook)
+    assert delivery.status != Status.SUCCEEDED
+    assert "private address" in delivery.last_error

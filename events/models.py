@@ -57,6 +57,15 @@ class Organiser(models.Model):
         help_text=_("Starts every booking reference, e.g. MC26 in MC26-7K3QXZ"),
     )
     contact_email = models.EmailField()
+    hold_reminder_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_(
+            "Remind buyers this many minutes before an unpaid hold expires (email, "
+            "and SMS when they gave a phone). Empty: no reminder."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

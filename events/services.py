@@ -49,8 +49,10 @@ def _bounded_lock_wait() -> None:
     """Wait at most INVENTORY_LOCK_TIMEOUT_MS for a row that a sale is holding."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)",
-                           [f"{settings.INVENTORY_LOCK_TIMEOUT_MS}ms"])
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)",
+                [f"{settings.INVENTORY_LOCK_TIMEOUT_MS}ms"],
+            )
 
 
 def _locked(model: type[models.Model], pk: int) -> Any:
@@ -74,20 +76,33 @@ def _apply_changes(obj: models.Model, fields: Mapping[str, Any]) -> dict[str, di
         setattr(obj, name, value)
         after = getattr(obj, field.attname)
         if before != after:
-            changes[field.attname] = {"before": _jsonable(before),
-                                      "after": _jsonable(after)}
+            changes[field.attname] = {
+                "before": _jsonable(before),
+                "after": _jsonable(after),
+            }
     return changes
 
 
-def _save_and_audit(obj: models.Model, *, fields: Mapping[str, Any],
-                    changes: dict[str, dict], action: str, organiser_id: int,
-                    actor: Any) -> None:
+def _save_and_audit(
+    obj: models.Model,
+    *,
+    fields: Mapping[str, Any],
+    changes: dict[str, dict],
+    action: str,
+    organiser_id: int,
+    actor: Any,
+) -> None:
     obj.full_clean()
     if not changes:
         return
     obj.save(update_fields=[obj._meta.get_field(name).name for name in fields])
-    audit_log(action=action, obj=obj, organiser_id=organiser_id, actor=actor,
-              data={"changes": changes})
+    audit_log(
+        action=action,
+        obj=obj,
+        organiser_id=organiser_id,
+        actor=actor,
+        data={"changes": changes},
+    )
 
 
 @transaction.atomic
@@ -97,15 +112,18 @@ def event_publish(*, event: Event, actor: Any) -> Event:
     if event.status != Event.Status.DRAFT:
         raise InvalidTransition(
             _("“%(event)s” is %(status)s; only a draft can be published.")
-            % {"event": event, "status": event.get_status_display().lower()})
+            % {"event": event, "status": event.get_status_display().lower()}
+        )
     if not event.sessions.exists():
         raise NotPublishable(
             _("“%(event)s” has no session yet; add one before publishing.")
-            % {"event": event})
+            % {"event": event}
+        )
     if not event.ticket_types.filter(is_active=True).exists():
         raise NotPublishable(
             _("“%(event)s” has no active ticket type; add one before publishing.")
-            % {"event": event})
+            % {"event": event}
+        )
     return _set_status(event, Event.Status.PUBLISHED, "events.event.published", actor)
 
 
@@ -114,8 +132,7 @@ def event_unpublish(*, event: Event, actor: Any) -> Event:
     """Take a published event back to draft: it leaves the shop and the API."""
     event = _locked(Event, event.pk)
     if event.status != Event.Status.PUBLISHED:
-        raise InvalidTransition(
-            _("“%(event)s” is not published.") % {"event": event})
+        raise InvalidTransition(_("“%(event)s” is not published.") % {"event": event})
     return _set_status(event, Event.Status.DRAFT, "events.event.unpublished", actor)
 
 
@@ -124,8 +141,13 @@ def _set_status(event: Event, status: str, action: str, actor: Any) -> Event:
     event.status = status
     event.full_clean()
     event.save(update_fields=["status", "updated_at"])
-    audit_log(action=action, obj=event, organiser_id=event.organiser_id, actor=actor,
-              data={"changes": {"status": {"before": before, "after": status}}})
+    audit_log(
+        action=action,
+        obj=event,
+        organiser_id=event.organiser_id,
+        actor=actor,
+        data={"changes": {"status": {"before": before, "after": status}}},
+    )
     return event
 
 
@@ -164,30 +186,45 @@ def event_duplicate(*, event: Event, actor: Any) -> Event:
     duplicate.full_clean()
     duplicate.save()
     sessions = [
-        Session(event=duplicate, venue_id=session.venue_id, starts_at=session.starts_at,
-                ends_at=session.ends_at, capacity=session.capacity,
-                sale_status=session.sale_status)
+        Session(
+            event=duplicate,
+            venue_id=session.venue_id,
+            starts_at=session.starts_at,
+            ends_at=session.ends_at,
+            capacity=session.capacity,
+            sale_status=session.sale_status,
+        )
         for session in source.sessions.order_by("starts_at", "pk")
     ]
     Session.objects.bulk_create(sessions)
     skip = {"id", "event"}
     ticket_types = []
     for ticket_type in source.ticket_types.order_by("position", "pk"):
-        values = {field.attname: getattr(ticket_type, field.attname)
-                  for field in TicketType._meta.concrete_fields
-                  if field.name not in skip}
+        values = {
+            field.attname: getattr(ticket_type, field.attname)
+            for field in TicketType._meta.concrete_fields
+            if field.name not in skip
+        }
         ticket_types.append(TicketType(event=duplicate, **values))
     TicketType.objects.bulk_create(ticket_types)
-    audit_log(action="events.event.duplicated", obj=duplicate,
-              organiser_id=duplicate.organiser_id, actor=actor,
-              data={"source_event_id": source.pk, "sessions": len(sessions),
-                    "ticket_types": len(ticket_types)})
+    audit_log(
+        action="events.event.duplicated",
+        obj=duplicate,
+        organiser_id=duplicate.organiser_id,
+        actor=actor,
+        data={
+            "source_event_id": source.pk,
+            "sessions": len(sessions),
+            "ticket_types": len(ticket_types),
+        },
+    )
     return duplicate
 
 
 @transaction.atomic
-def session_update(*, session: Session, actor: Any,
-                   fields: Mapping[str, Any]) -> Session:
+def session_update(
+    *, session: Session, actor: Any, fields: Mapping[str, Any]
+) -> Session:
     """Change editable fields of a session under its row lock, auditing before/after.
 
     Only `fields` are written, so the sold counters (changed by sales under the
@@ -200,22 +237,34 @@ def session_update(*, session: Session, actor: Any,
     if "capacity" in changes and locked.capacity < sold:
         raise CapacityBelowSold(
             _("Capacity cannot be below the %(sold)d seats already sold.")
-            % {"sold": sold})
-    _save_and_audit(locked, fields=fields, changes=changes,
-                    action="events.session.updated",
-                    organiser_id=locked.event.organiser_id, actor=actor)
+            % {"sold": sold}
+        )
+    _save_and_audit(
+        locked,
+        fields=fields,
+        changes=changes,
+        action="events.session.updated",
+        organiser_id=locked.event.organiser_id,
+        actor=actor,
+    )
     return locked
 
 
 @transaction.atomic
-def ticket_type_update(*, ticket_type: TicketType, actor: Any,
-                       fields: Mapping[str, Any]) -> TicketType:
+def ticket_type_update(
+    *, ticket_type: TicketType, actor: Any, fields: Mapping[str, Any]
+) -> TicketType:
     """Change a ticket type (price, allocation...) under its row lock, audited."""
     locked = _locked(TicketType, ticket_type.pk)
     changes = _apply_changes(locked, fields)
-    _save_and_audit(locked, fields=fields, changes=changes,
-                    action="events.ticket_type.updated",
-                    organiser_id=locked.event.organiser_id, actor=actor)
+    _save_and_audit(
+        locked,
+        fields=fields,
+        changes=changes,
+        action="events.ticket_type.updated",
+        organiser_id=locked.event.organiser_id,
+        actor=actor,
+    )
     return locked
 
 
@@ -223,4 +272,3 @@ def changed_model_fields(obj: models.Model, changed: list[str]) -> dict[str, Any
     """The editable model fields among a form's `changed_data`, with their values."""
     names = {field.name for field in obj._meta.concrete_fields if field.editable}
     return {name: getattr(obj, name) for name in changed if name in names}
-

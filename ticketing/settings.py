@@ -156,6 +156,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
+    # "Your seats are held until ..." for organisers who set hold_reminder_minutes.
+    "notifications-hold-reminders": {
+        "task": "bookings.notifications.tasks.hold_reminders_queue",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
     # Partner API idempotency records past their 24 h replay window.
     "api-idempotency-purge": {
         "task": "bookings.tasks.api_idempotency_purge",
@@ -368,7 +374,9 @@ BILLETWEB_RATE_LIMIT = env.str("BILLETWEB_RATE_LIMIT", default="90/min")
 HUMANITIX_RATE_LIMIT = env.str("HUMANITIX_RATE_LIMIT", default="120/min")
 EVENTBRITE_RATE_LIMIT = env.str("EVENTBRITE_RATE_LIMIT", default="2000/hour")
 # Only tests and benchmarks point these at local fakes.
-BILLETWEB_API_BASE = env.str("BILLETWEB_API_BASE", default="https://www.billetweb.fr/api")
+BILLETWEB_API_BASE = env.str(
+    "BILLETWEB_API_BASE", default="https://www.billetweb.fr/api"
+)
 HUMANITIX_API_BASE = env.str(
     "HUMANITIX_API_BASE", default="https://api.humanitix.com/v1"
 )

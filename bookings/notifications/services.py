@@ -146,12 +146,40 @@ def booking_notice_queue(*, booking_id: int, template: str) -> list[Notification
             Template.CANCELLATION: booking.status == Booking.Status.CANCELLED
             and booking.confirmed_at is not None,
             Template.REFUND: booking.status == Booking.Status.REFUNDED,
+            Template.HOLD_EXPIRING: booking.status == Booking.Status.PENDING
+            and booking.expires_at is not None
+            and booking.expires_at > timezone.now(),
         }
         if not expected.get(template, True):
             return []
         if booking.notifications.filter(template=template).exists():
             return []
         return notification_queue(booking=booking, template=template)
+
+
+def hold_reminders_queue(now: dt.datetime | None = None) -> int:
+    """Queue the "hold expiring" reminder of every unpaid hold that is within its
+    organiser's `hold_reminder_minutes` of expiring, once per booking (Celery beat
+    runs this every minute). Returns how many bookings got one."""
+    now = now or timezone.now()
+    window_end = now + dt.timedelta(minutes=60)  # the longest reminder allowed
+    candidates = (
+        Booking.objects.filter(
+            status=Booking.Status.PENDING,
+            expires_at__gt=now,
+            expires_at__lte=window_end,
+            organiser__hold_reminder_minutes__isnull=False,
+        )
+        .exclude(notifications__template=Template.HOLD_EXPIRING)
+        .values_list("pk", "expires_at", "organiser__hold_reminder_minutes")
+    )
+    queued = 0
+    for booking_id, expires_at, minutes in candidates:
+        if expires_at - now <= dt.timedelta(minutes=minutes) and booking_notice_queue(
+            booking_id=booking_id, template=Template.HOLD_EXPIRING
+        ):
+            queued += 1
+    return queued
 
 
 def notification_resend(*, booking_id: int, actor=None) -> list[Notification]:

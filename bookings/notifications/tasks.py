@@ -26,3 +26,12 @@ def notification_send_task(self, notification_id: int) -> str:
 )
 def notifications_retry_due_task() -> int:
     return services.notifications_retry_due()
+
+
+@shared_task(
+    name="bookings.notifications.tasks.hold_reminders_queue",
+    acks_late=True,
+    ignore_result=True,
+)
+def hold_reminders_queue_task() -> int:
+    return services.hold_reminders_queue()

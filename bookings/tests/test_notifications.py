@@ -887,3 +887,61 @@ def test_admin_resend_queues_a_new_confirmation(
         reverse("admin:bookings_booking_change", args=[booking.pk])
     ).content.decode()
     assert "+33612345678" in change  # the SMS rows are listed
+
+
+# Hold reminders
+
+
+def test_an_unpaid_hold_gets_one_reminder_within_its_organisers_window(
+    session, ticket_type, django_capture_on_commit_callbacks
+):
+    organiser = session.event.organiser
+    organiser.hold_reminder_minutes = 5
+    organiser.save()
+    soon = hold(session, (ticket_type, 1))
+    later = hold(session, (ticket_type, 1), buyer=NO_PHONE)
+    now = timezone.now()
+    Booking.objects.filter(pk=soon.pk).update(expires_at=now + dt.timedelta(minutes=4))
+    Booking.objects.filter(pk=later.pk).update(
+        expires_at=now + dt.timedelta(minutes=10)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.hold_reminders_queue(now=now) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.hold_reminders_queue(now=now) == 0  # once per booking
+
+    rows = _rows(soon)
+    assert {row.template for row in rows.values()} == {"hold_expiring"}
+    assert rows["email"].status == Status.SENT
+    assert not Notification.objects.filter(booking=later).exists()
+    [message] = mail.outbox
+    assert message.to == ["ada@example.org"]
+    assert soon.reference in message.body
+    assert len(sms.outbox) == 1
+
+    # Six minutes later the second hold is inside the window too.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.hold_reminders_queue(now=now + dt.timedelta(minutes=6)) == 1
+    assert _rows(later)["email"].template == "hold_expiring"
+
+
+def test_no_reminder_without_the_setting_or_once_paid(
+    session, ticket_type, django_capture_on_commit_callbacks
+):
+    pending = hold(session, (ticket_type, 1))
+    Booking.objects.filter(pk=pending.pk).update(
+        expires_at=timezone.now() + dt.timedelta(minutes=1)
+    )
+    assert services.hold_reminders_queue() == 0  # the organiser did not ask
+
+    organiser = session.event.organiser
+    organiser.hold_reminder_minutes = 10
+    organiser.save()
+    paid = _confirmed(session, ticket_type, django_capture_on_commit_callbacks)
+    Booking.objects.filter(pk=pending.pk).update(status=Booking.Status.CANCELLED)
+    mail.outbox.clear()
+
+    assert services.hold_reminders_queue() == 0
+    assert not Notification.objects.filter(template="hold_expiring").exists()
+    assert paid.status == Booking.Status.CONFIRMED

@@ -41,17 +41,23 @@ def staff(client, organiser):
 
 @pytest.fixture
 def draft(organiser):
-    event = EventFactory(organiser=organiser, status=Event.Status.DRAFT,
-                         slug="summer-fest", title="Summer fest")
+    event = EventFactory(
+        organiser=organiser,
+        status=Event.Status.DRAFT,
+        slug="summer-fest",
+        title="Summer fest",
+    )
     SessionFactory(event=event)
     TicketTypeFactory(event=event, price_minor=4500)
     return event
 
 
 def run_action(client, action, *events):
-    response = client.post(admin_url(Event, "changelist"), {
-        "action": action, "_selected_action": [event.pk for event in events]},
-        follow=True)
+    response = client.post(
+        admin_url(Event, "changelist"),
+        {"action": action, "_selected_action": [event.pk for event in events]},
+        follow=True,
+    )
     assert response.status_code == 200
     return [(message.level, str(message)) for message in response.context["messages"]]
 
@@ -68,8 +74,9 @@ def test_publish_puts_a_draft_on_sale_and_audits(client, staff, draft):
     [entry] = audit_rows("events.event.published", draft)
     assert entry.actor == staff
     assert entry.organiser_id == draft.organiser_id
-    assert entry.data == {"changes": {"status": {"before": "draft",
-                                                 "after": "published"}}}
+    assert entry.data == {
+        "changes": {"status": {"before": "draft", "after": "published"}}
+    }
     assert any("Published 1 event" in text for _level, text in messages)
 
 
@@ -116,18 +123,33 @@ def test_unpublish_a_draft_reports_an_error(client, staff, draft):
 
 
 def test_duplicate_copies_sessions_and_ticket_types_with_zeroed_counters(
-        client, staff, organiser):
-    source = EventFactory(organiser=organiser, slug="gala", title="Gala",
-                          status=Event.Status.PUBLISHED)
+    client, staff, organiser
+):
+    source = EventFactory(
+        organiser=organiser, slug="gala", title="Gala", status=Event.Status.PUBLISHED
+    )
     starts = timezone.now() + dt.timedelta(days=40)
-    sold = SessionFactory(event=source, capacity=80, starts_at=starts,
-                          sold_count=7, external_sold_count=3,
-                          external_synced_at=timezone.now())
-    SessionFactory(event=source, venue=sold.venue, capacity=50,
-                   starts_at=starts + dt.timedelta(days=1))
-    TicketTypeFactory(event=source, name="Early", price_minor=3000,
-                      early_bird_price_minor=2000,
-                      early_bird_deadline_at=starts - dt.timedelta(days=10))
+    sold = SessionFactory(
+        event=source,
+        capacity=80,
+        starts_at=starts,
+        sold_count=7,
+        external_sold_count=3,
+        external_synced_at=timezone.now(),
+    )
+    SessionFactory(
+        event=source,
+        venue=sold.venue,
+        capacity=50,
+        starts_at=starts + dt.timedelta(days=1),
+    )
+    TicketTypeFactory(
+        event=source,
+        name="Early",
+        price_minor=3000,
+        early_bird_price_minor=2000,
+        early_bird_deadline_at=starts - dt.timedelta(days=10),
+    )
     TicketTypeFactory(event=source, name="Regular", price_minor=4000, allocation=20)
 
     run_action(client, "duplicate_events", source)
@@ -138,24 +160,36 @@ def test_duplicate_copies_sessions_and_ticket_types_with_zeroed_counters(
     assert first.title == "Gala (copy)"
     assert first.status == Event.Status.DRAFT
     assert first.organiser == organiser
-    sessions = list(first.sessions.order_by("starts_at").values_list(
-        "venue", "starts_at", "capacity", "sold_count", "external_sold_count",
-        "external_synced_at"))
+    sessions = list(
+        first.sessions.order_by("starts_at").values_list(
+            "venue",
+            "starts_at",
+            "capacity",
+            "sold_count",
+            "external_sold_count",
+            "external_synced_at",
+        )
+    )
     assert sessions == [
         (sold.venue_id, starts, 80, 0, 0, None),
         (sold.venue_id, starts + dt.timedelta(days=1), 50, 0, 0, None),
     ]
-    assert list(first.ticket_types.order_by("name").values_list(
-        "name", "price_minor", "early_bird_price_minor", "allocation")) == [
-        ("Early", 3000, 2000, None), ("Regular", 4000, None, 20)]
+    assert list(
+        first.ticket_types.order_by("name").values_list(
+            "name", "price_minor", "early_bird_price_minor", "allocation"
+        )
+    ) == [("Early", 3000, 2000, None), ("Regular", 4000, None, 20)]
     sold.refresh_from_db()
     assert (sold.sold_count, sold.external_sold_count) == (7, 3)
     assert source.sessions.count() == 2
     [entry] = audit_rows("events.event.duplicated", first)
     assert entry.actor == staff
     assert entry.organiser_id == organiser.pk
-    assert entry.data == {"source_event_id": source.pk, "sessions": 2,
-                          "ticket_types": 2}
+    assert entry.data == {
+        "source_event_id": source.pk,
+        "sessions": 2,
+        "ticket_types": 2,
+    }
 
 
 def test_viewer_cannot_run_actions(client, organiser, draft):
@@ -164,8 +198,10 @@ def test_viewer_cannot_run_actions(client, organiser, draft):
     client.force_login(viewer)
 
     for action in ("publish_events", "duplicate_events"):
-        client.post(admin_url(Event, "changelist"), {
-            "action": action, "_selected_action": [draft.pk]})
+        client.post(
+            admin_url(Event, "changelist"),
+            {"action": action, "_selected_action": [draft.pk]},
+        )
 
     draft.refresh_from_db()
     assert draft.status == Event.Status.DRAFT
@@ -191,8 +227,10 @@ def test_price_edit_writes_an_audit_row_with_before_and_after(client, staff, dra
     ticket_type = draft.ticket_types.get()
 
     change = client.get(admin_url(TicketType, "change", ticket_type.pk))
-    response = client.post(admin_url(TicketType, "change", ticket_type.pk),
-                           admin_form_data(change, price_minor="5200"))
+    response = client.post(
+        admin_url(TicketType, "change", ticket_type.pk),
+        admin_form_data(change, price_minor="5200"),
+    )
 
     assert response.status_code == 302
     ticket_type.refresh_from_db()
@@ -207,15 +245,17 @@ def test_saving_without_changes_writes_no_audit_row(client, staff, draft):
     ticket_type = draft.ticket_types.get()
 
     change = client.get(admin_url(TicketType, "change", ticket_type.pk))
-    response = client.post(admin_url(TicketType, "change", ticket_type.pk),
-                           admin_form_data(change))
+    response = client.post(
+        admin_url(TicketType, "change", ticket_type.pk), admin_form_data(change)
+    )
 
     assert response.status_code == 302
     assert not AuditEntry.objects.exists()
 
 
 def test_capacity_edit_in_the_event_inline_keeps_sales_made_meanwhile(
-        client, staff, draft, monkeypatch):
+    client, staff, draft, monkeypatch
+):
     session = draft.sessions.get()
     change = client.get(admin_url(Event, "change", draft.pk))
     validate = SessionForm.clean_capacity
@@ -224,11 +264,14 @@ def test_capacity_edit_in_the_event_inline_keeps_sales_made_meanwhile(
         Session.objects.filter(pk=session.pk).update(sold_count=12)
         return validate(form)
 
-    monkeypatch.setattr(SessionForm, "clean_capacity",
-                        sale_after_the_form_loaded_the_row)
+    monkeypatch.setattr(
+        SessionForm, "clean_capacity", sale_after_the_form_loaded_the_row
+    )
 
-    response = client.post(admin_url(Event, "change", draft.pk),
-                           admin_form_data(change, **{"sessions-0-capacity": "150"}))
+    response = client.post(
+        admin_url(Event, "change", draft.pk),
+        admin_form_data(change, **{"sessions-0-capacity": "150"}),
+    )
 
     assert response.status_code == 302
     session.refresh_from_db()
@@ -243,8 +286,9 @@ def test_capacity_below_seats_sold_is_a_form_error(client, staff, draft):
     Session.objects.filter(pk=session.pk).update(sold_count=30, external_sold_count=5)
 
     change = client.get(admin_url(Session, "change", session.pk))
-    response = client.post(admin_url(Session, "change", session.pk),
-                           admin_form_data(change, capacity="34"))
+    response = client.post(
+        admin_url(Session, "change", session.pk), admin_form_data(change, capacity="34")
+    )
 
     assert response.status_code == 200
     assert "capacity" in response.context["adminform"].form.errors
@@ -254,7 +298,8 @@ def test_capacity_below_seats_sold_is_a_form_error(client, staff, draft):
 
 
 def test_service_refusal_on_save_rolls_back_and_shows_an_error(
-        client, staff, draft, monkeypatch):
+    client, staff, draft, monkeypatch
+):
     session = draft.sessions.get()
 
     def busy(**kwargs):
@@ -264,7 +309,8 @@ def test_service_refusal_on_save_rolls_back_and_shows_an_error(
     change = client.get(admin_url(Event, "change", draft.pk))
     response = client.post(
         admin_url(Event, "change", draft.pk),
-        admin_form_data(change, title="Renamed", **{"sessions-0-capacity": "150"}))
+        admin_form_data(change, title="Renamed", **{"sessions-0-capacity": "150"}),
+    )
 
     assert response.status_code == 302
     assert response.url == admin_url(Event, "change", draft.pk)

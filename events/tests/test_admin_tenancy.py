@@ -49,9 +49,11 @@ def _discover_factories() -> dict[type, type]:
                 continue  # this app has no factories module
             raise
         for value in vars(module).values():
-            if (isinstance(value, type)
-                    and issubclass(value, factory.django.DjangoModelFactory)
-                    and value._meta.model is not None):
+            if (
+                isinstance(value, type)
+                and issubclass(value, factory.django.DjangoModelFactory)
+                and value._meta.model is not None
+            ):
                 model = value._meta.get_model_class()
                 if value.__name__ == f"{model.__name__}Factory" or model not in found:
                     found[model] = value
@@ -60,12 +62,19 @@ def _discover_factories() -> dict[type, type]:
 
 FACTORIES = _discover_factories()
 REGISTRY = dict(admin.site._registry)
-SCOPED = sorted((model for model, model_admin in REGISTRY.items()
-                 if isinstance(model_admin, OrganiserScopedAdmin)),
-                key=lambda model: model._meta.label)
+SCOPED = sorted(
+    (
+        model
+        for model, model_admin in REGISTRY.items()
+        if isinstance(model_admin, OrganiserScopedAdmin)
+    ),
+    key=lambda model: model._meta.label,
+)
 BUILDABLE = [model for model in SCOPED if model is Organiser or model in FACTORIES]
-UNSCOPED = sorted((model for model in REGISTRY if model not in SCOPED),
-                  key=lambda model: model._meta.label)
+UNSCOPED = sorted(
+    (model for model in REGISTRY if model not in SCOPED),
+    key=lambda model: model._meta.label,
+)
 
 
 def _label(model) -> str:
@@ -86,14 +95,17 @@ def build_for(model, organiser: Organiser):
     last = get_fields_from_path(model, path)[-1]
     obj = factory_class(**{path: organiser if last.is_relation else organiser.pk})
     assert organiser_id_of(obj, path) == organiser.pk, (
-        f"{factory_class.__name__}({path}=...) did not build a row of that organiser")
+        f"{factory_class.__name__}({path}=...) did not build a row of that organiser"
+    )
     return obj
 
 
 def _snapshot(obj) -> dict:
     fresh = type(obj)._default_manager.get(pk=obj.pk)
-    return {field.attname: getattr(fresh, field.attname)
-            for field in type(obj)._meta.concrete_fields}
+    return {
+        field.attname: getattr(fresh, field.attname)
+        for field in type(obj)._meta.concrete_fields
+    }
 
 
 def _login_member(client, organiser, role, **extra_memberships):
@@ -121,24 +133,36 @@ def world(db):
 def world_model(world, model):
     """The parametrized model, failing loudly when the test cannot build it."""
     if model not in BUILDABLE:
-        pytest.fail(f"No factory for {_label(model)}: add {model.__name__}Factory to "
-                    f"{model._meta.app_label}/tests/factories.py")
+        pytest.fail(
+            f"No factory for {_label(model)}: add {model.__name__}Factory to "
+            f"{model._meta.app_label}/tests/factories.py"
+        )
     return model
 
 
 def test_every_registered_model_is_covered():
-    unbuildable = [_label(model) for model in SCOPED
-                   if model is not Organiser and model not in FACTORIES]
-    unscoped_tenant_models = [_label(model) for model in UNSCOPED
-                              if organiser_path_for(model) is not None]
+    unbuildable = [
+        _label(model)
+        for model in SCOPED
+        if model is not Organiser and model not in FACTORIES
+    ]
+    unscoped_tenant_models = [
+        _label(model) for model in UNSCOPED if organiser_path_for(model) is not None
+    ]
     assert not unbuildable, (
         "Registered in the admin but no factory to build them for the tenancy "
-        f"test: {unbuildable}")
+        f"test: {unbuildable}"
+    )
     assert not unscoped_tenant_models, (
         "Organiser-owned models registered without OrganiserScopedAdmin: "
-        f"{unscoped_tenant_models}")
-    assert {"events.Event", "events.Session", "events.TicketType",
-            "ticketing.AuditEntry"} <= {_label(model) for model in SCOPED}
+        f"{unscoped_tenant_models}"
+    )
+    assert {
+        "events.Event",
+        "events.Session",
+        "events.TicketType",
+        "ticketing.AuditEntry",
+    } <= {_label(model) for model in SCOPED}
 
 
 @pytest.mark.parametrize("model", UNSCOPED, ids=_label)
@@ -174,14 +198,18 @@ def test_changelist_lists_only_own_organiser_rows(client, world, world_model, ro
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("model", SCOPED, ids=_label)
 def test_other_organisers_row_cannot_be_opened_changed_or_deleted(
-        client, world, world_model, role):
+    client, world, world_model, role
+):
     model = world_model
     other = world["B"][model]
     before = _snapshot(other)
     _login_member(client, world["a"], role)
 
-    for url in (_url(model, "change", other.pk), _url(model, "delete", other.pk),
-                _url(model, "history", other.pk)):
+    for url in (
+        _url(model, "change", other.pk),
+        _url(model, "delete", other.pk),
+        _url(model, "history", other.pk),
+    ):
         response = client.get(url)
         assert response.status_code in (302, 403, 404), url
         if response.status_code == 302:
@@ -189,8 +217,10 @@ def test_other_organisers_row_cannot_be_opened_changed_or_deleted(
         assert B_NAME not in response.content.decode()
     client.post(_url(model, "change", other.pk), {"_save": "Save"})
     client.post(_url(model, "delete", other.pk), {"post": "yes"})
-    client.post(_url(model, "changelist"), {
-        "action": "delete_selected", "_selected_action": [other.pk], "post": "yes"})
+    client.post(
+        _url(model, "changelist"),
+        {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"},
+    )
 
     assert _snapshot(other) == before
 
@@ -204,11 +234,16 @@ def _choice_fields(response):
         formset = inline.formset
         # The hidden row id only names rows of the formset's own queryset.
         pk_name = formset.model._meta.pk.name
-        fields += [(f"{formset.prefix}.{name}", field, False)
-                   for name, field in formset.empty_form.fields.items()
-                   if name != pk_name]
-    return [(name, field, main) for name, field, main in fields
-            if isinstance(field, ModelChoiceField)]
+        fields += [
+            (f"{formset.prefix}.{name}", field, False)
+            for name, field in formset.empty_form.fields.items()
+            if name != pk_name
+        ]
+    return [
+        (name, field, main)
+        for name, field, main in fields
+        if isinstance(field, ModelChoiceField)
+    ]
 
 
 @pytest.mark.parametrize("model", SCOPED, ids=_label)

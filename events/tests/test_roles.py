@@ -26,8 +26,9 @@ def _put(data: dict, name: str, widget, value) -> None:
         widget = widget.widget
     if isinstance(widget, forms.MultiWidget):
         parts = value if isinstance(value, list | tuple) else widget.decompress(value)
-        for suffix, sub, part in zip(widget.widgets_names, widget.widgets, parts,
-                                     strict=True):
+        for suffix, sub, part in zip(
+            widget.widgets_names, widget.widgets, parts, strict=True
+        ):
             _put(data, f"{name}{suffix}", sub, part)
         return
     if isinstance(widget, forms.CheckboxInput):
@@ -124,8 +125,9 @@ def test_viewer_can_view_but_not_change_add_or_delete(client, event):
 
     changelist = client.get(admin_url(Event, "changelist"))
     change = client.get(admin_url(Event, "change", event.pk))
-    posted = client.post(admin_url(Event, "change", event.pk),
-                         admin_form_data(change, title="Renamed"))
+    posted = client.post(
+        admin_url(Event, "change", event.pk), admin_form_data(change, title="Renamed")
+    )
 
     assert changelist.status_code == 200
     assert "publish_events" not in changelist.content.decode()
@@ -138,8 +140,10 @@ def test_viewer_can_view_but_not_change_add_or_delete(client, event):
     for model in (Event, Venue, Organiser):
         assert client.get(admin_url(model, "add")).status_code == 403
     assert client.get(admin_url(Event, "delete", event.pk)).status_code == 403
-    assert client.post(admin_url(Venue, "delete", venue.pk),
-                       {"post": "yes"}).status_code == 403
+    assert (
+        client.post(admin_url(Venue, "delete", venue.pk), {"post": "yes"}).status_code
+        == 403
+    )
     assert Venue.objects.filter(pk=venue.pk).exists()
 
 
@@ -154,12 +158,15 @@ def test_staff_can_edit_but_not_delete(client, event):
     venue = event.sessions.get().venue
 
     change = client.get(admin_url(Venue, "change", venue.pk))
-    saved = client.post(admin_url(Venue, "change", venue.pk),
-                        admin_form_data(change, name="Main hall"))
+    saved = client.post(
+        admin_url(Venue, "change", venue.pk), admin_form_data(change, name="Main hall")
+    )
     changelist = client.get(admin_url(Venue, "changelist"))
     deleted = client.post(admin_url(Venue, "delete", venue.pk), {"post": "yes"})
-    bulk = client.post(admin_url(Venue, "changelist"), {
-        "action": "delete_selected", "_selected_action": [venue.pk], "post": "yes"})
+    bulk = client.post(
+        admin_url(Venue, "changelist"),
+        {"action": "delete_selected", "_selected_action": [venue.pk], "post": "yes"},
+    )
 
     assert saved.status_code == 302
     venue.refresh_from_db()
@@ -174,8 +181,10 @@ def test_staff_edits_an_event_with_its_inlines(client, event):
     member(client, event.organiser, Role.STAFF)
 
     change = client.get(admin_url(Event, "change", event.pk))
-    saved = client.post(admin_url(Event, "change", event.pk),
-                        admin_form_data(change, title="Jazz night II"))
+    saved = client.post(
+        admin_url(Event, "change", event.pk),
+        admin_form_data(change, title="Jazz night II"),
+    )
 
     assert saved.status_code == 302, saved.context["adminform"].form.errors
     event.refresh_from_db()
@@ -198,9 +207,17 @@ def test_single_organiser_is_preset_on_add(client, organiser):
 
     add = client.get(admin_url(Venue, "add"))
     field = add.context["adminform"].form.fields["organiser"]
-    response = client.post(admin_url(Venue, "add"), {
-        "name": "Annex", "address": "2 rue Haute", "city": "Lyon", "country": "FR",
-        "timezone": "Europe/Paris", "organiser": OrganiserFactory().pk})
+    response = client.post(
+        admin_url(Venue, "add"),
+        {
+            "name": "Annex",
+            "address": "2 rue Haute",
+            "city": "Lyon",
+            "country": "FR",
+            "timezone": "Europe/Paris",
+            "organiser": OrganiserFactory().pk,
+        },
+    )
 
     assert field.disabled is True
     assert field.initial == organiser.pk
@@ -227,15 +244,18 @@ def test_owner_manages_members(client, organiser):
     owner = member(client, organiser, Role.OWNER)
     newcomer = UserFactory(username="newcomer")
 
-    added = client.post(admin_url(Membership, "add"), {
-        "user": "newcomer", "role": Role.STAFF})
+    added = client.post(
+        admin_url(Membership, "add"), {"user": "newcomer", "role": Role.STAFF}
+    )
     membership = Membership.objects.get(user=newcomer)
-    promoted = client.post(admin_url(Membership, "change", membership.pk),
-                           {"role": Role.MANAGER})
+    promoted = client.post(
+        admin_url(Membership, "change", membership.pk), {"role": Role.MANAGER}
+    )
     membership.refresh_from_db()
     role_after_promotion = membership.role
-    removed = client.post(admin_url(Membership, "delete", membership.pk),
-                          {"post": "yes"})
+    removed = client.post(
+        admin_url(Membership, "delete", membership.pk), {"post": "yes"}
+    )
 
     assert added.status_code == 302
     assert membership.organiser == organiser
@@ -249,8 +269,9 @@ def test_owner_manages_members(client, organiser):
 def test_owner_cannot_add_an_unknown_username(client, organiser):
     member(client, organiser, Role.OWNER)
 
-    response = client.post(admin_url(Membership, "add"), {
-        "user": "nobody", "role": Role.STAFF})
+    response = client.post(
+        admin_url(Membership, "add"), {"user": "nobody", "role": Role.STAFF}
+    )
 
     assert response.status_code == 200
     assert "user" in response.context["adminform"].form.errors
@@ -261,10 +282,12 @@ def test_last_owner_cannot_be_demoted_or_removed(client, organiser):
     owner = member(client, organiser, Role.OWNER)
     membership = Membership.objects.get(user=owner)
 
-    demoted = client.post(admin_url(Membership, "change", membership.pk),
-                          {"role": Role.STAFF})
-    removed = client.post(admin_url(Membership, "delete", membership.pk),
-                          {"post": "yes"})
+    demoted = client.post(
+        admin_url(Membership, "change", membership.pk), {"role": Role.STAFF}
+    )
+    removed = client.post(
+        admin_url(Membership, "delete", membership.pk), {"post": "yes"}
+    )
 
     assert demoted.status_code == 200
     assert "role" in demoted.context["adminform"].form.errors
@@ -279,8 +302,9 @@ def test_only_owners_manage_members(client, organiser, role):
     other = MembershipFactory(organiser=organiser, role=Role.VIEWER)
 
     assert client.get(admin_url(Membership, "add")).status_code == 403
-    response = client.post(admin_url(Membership, "change", other.pk),
-                           {"role": Role.OWNER})
+    response = client.post(
+        admin_url(Membership, "change", other.pk), {"role": Role.OWNER}
+    )
 
     assert response.status_code == 403
     other.refresh_from_db()
@@ -300,9 +324,10 @@ def test_owner_edits_organiser_but_not_its_reference_prefix(client, organiser):
     prefix = organiser.reference_prefix
 
     change = client.get(admin_url(Organiser, "change", organiser.pk))
-    saved = client.post(admin_url(Organiser, "change", organiser.pk),
-                        admin_form_data(change, name="Renamed",
-                                        reference_prefix="ZZ"))
+    saved = client.post(
+        admin_url(Organiser, "change", organiser.pk),
+        admin_form_data(change, name="Renamed", reference_prefix="ZZ"),
+    )
 
     assert saved.status_code == 302
     organiser.refresh_from_db()

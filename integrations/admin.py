@@ -286,8 +286,14 @@ class ListingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     @admin.action(description=_("Sync now"), permissions=("change",))
     def sync_now(self, request, queryset):
         by_connection: dict[int, list[int]] = {}
-        for listing in queryset:
+        for listing in queryset.select_related("connection"):
             by_connection.setdefault(listing.connection_id, []).append(listing.pk)
+            audit_log(
+                action="integrations.sync_requested",
+                obj=listing,
+                organiser_id=listing.connection.organiser_id,
+                actor=request.user,
+            )
         for connection_id, listing_ids in by_connection.items():
             _sync_later(connection_id, listing_ids, request.user.get_username())
         self.message_user(

@@ -154,6 +154,8 @@ def _affected_listings(webhook: PlatformWebhook) -> list[int]:
 
 
 MAX_ATTEMPTS = 8
+# Longer than any one sync: a claimed delivery is not due again while it is processed.
+CLAIM_LEASE = dt.timedelta(minutes=20)
 
 
 def platform_webhook_process(*, webhook_id: int) -> PlatformWebhook:
@@ -205,24 +207,40 @@ def _failed(webhook: PlatformWebhook, error: str) -> PlatformWebhook:
         else None
     )
     webhook.save(update_fields=["status", "error", "attempts", "next_attempt_at"])
+    if webhook.next_attempt_at is None:
+        # Nothing retries it now; the next scheduled sync still brings the data.
+        logger.error(
+            "Platform webhook %s gave up after %d attempts: %s",
+            webhook.pk,
+            webhook.attempts,
+            webhook.error,
+        )
     return webhook
 
 
 def platform_webhooks_retry_due(now=None) -> int:
     """Process failed deliveries whose delay has passed, and any left RECEIVED for
-    over five minutes (their task was lost)."""
+    over five minutes (their task was lost). Each is claimed first by pushing its
+    next attempt past this sweep, so that a sweep still running when the next one
+    starts never hands the same delivery to both."""
     now = now or timezone.now()
-    due = PlatformWebhook.objects.filter(
-        Q(status=PlatformWebhook.Status.FAILED, next_attempt_at__lte=now)
-        | Q(
-            status=PlatformWebhook.Status.RECEIVED,
-            received_at__lte=now - dt.timedelta(minutes=5),
-        )
-    ).order_by("pk")
+    due = Q(status=PlatformWebhook.Status.FAILED, next_attempt_at__lte=now) | Q(
+        status=PlatformWebhook.Status.RECEIVED,
+        received_at__lte=now - dt.timedelta(minutes=5),
+    )
     count = 0
-    for webhook_id in due.values_list("pk", flat=True)[:100]:
-        platform_webhook_process(webhook_id=webhook_id)
-        count += 1
+    for webhook_id in (
+        PlatformWebhook.objects.filter(due)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:100]
+    ):
+        claimed = PlatformWebhook.objects.filter(due, pk=webhook_id).update(
+            status=PlatformWebhook.Status.FAILED,
+            next_attempt_at=timezone.now() + CLAIM_LEASE,
+        )
+        if claimed:
+            platform_webhook_process(webhook_id=webhook_id)
+            count += 1
     return count
 
 

@@ -730,3 +730,31 @@ def test_a_humanitix_delivery_with_bad_ids_is_rejected(client, hx, hx_connection
     assert "Humanitix" in webhook.error
     assert webhook.resource_url == ""
     assert hx.requests == []
+
+
+def test_a_delivery_claimed_by_one_sweep_is_not_taken_by_the_next(
+    eb, eb_connection, eb_listing, monkeypatch
+):
+    from integrations.services import webhooks
+
+    webhook = PlatformWebhook.objects.create(
+        connection=eb_connection,
+        platform="eventbrite",
+        action="order.placed",
+        resource_url="x",
+        status=PlatformWebhook.Status.FAILED,
+        next_attempt_at=timezone.now() - dt.timedelta(seconds=1),
+    )
+    seen = []
+
+    def slow_process(*, webhook_id):
+        seen.append(webhook_id)
+        # While this sweep works, the next one starts and finds nothing due.
+        assert webhooks.platform_webhooks_retry_due() == 0
+        return PlatformWebhook.objects.get(pk=webhook_id)
+
+    monkeypatch.setattr(webhooks, "platform_webhook_process", slow_process)
+    assert webhooks.platform_webhooks_retry_due() == 1
+    assert seen == [webhook.pk]
+    webhook.refresh_from_db()
+    assert webhook.next_attempt_at > timezone.now()  # leased while processed

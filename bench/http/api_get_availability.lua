@@ -1,42 +1,11 @@
 -- wrk script for bench/api.py: GET /api/v1/sessions/<id>/availability/ with a Bearer key.
 -- Counts 200 against every other status; prints one WRKJSON line (p50/p90/p95/p99).
 -- env: API_KEY (tk_<prefix>_<secret>), AVAILABILITY_PATH
-local threads = {}
-
-function setup(thread) table.insert(threads, thread) end
+dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "report.lua")
 
 local path = os.getenv("AVAILABILITY_PATH")
 local headers = { ["Authorization"] = "Bearer " .. (os.getenv("API_KEY") or "") }
 
-function init(args) codes = {} end
-
 function request()
   return wrk.format("GET", path, headers)
-end
-
-function response(status, headers, body)
-  codes[status] = (codes[status] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local total = {}
-  for _, t in ipairs(threads) do
-    for k, v in pairs(t:get("codes")) do total[k] = (total[k] or 0) + v end
-  end
-  local parts = {}
-  for k, v in pairs(total) do
-    table.insert(parts, string.format("\"%d\": %d", k, v))
-  end
-  local seconds = summary.duration / 1e6
-  io.write(string.format(
-    "WRKJSON {\"requests\": %d, \"duration_s\": %.3f, \"rps\": %.1f, "
-      .. "\"p50_ms\": %.2f, \"p90_ms\": %.2f, \"p95_ms\": %.2f, \"p99_ms\": %.2f, "
-      .. "\"max_ms\": %.2f, \"errors_connect\": %d, \"errors_read\": %d, "
-      .. "\"errors_write\": %d, \"errors_status\": %d, \"errors_timeout\": %d, "
-      .. "\"status\": {%s}}\n",
-    summary.requests, seconds, summary.requests / seconds,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
-    summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.status, summary.errors.timeout, table.concat(parts, ", ")))
 end

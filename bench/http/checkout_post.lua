@@ -5,14 +5,7 @@
 -- env: CHECKOUT_PATH (/e/<slug>/checkout/), CSRF_COOKIE (csrftoken cookie value),
 --      CSRF_TOKEN (the form's csrfmiddlewaretoken), SESSION_IDS and TICKET_TYPE_IDS
 --      (comma separated), RUN_ID (makes tokens and emails unique across runs)
-local threads = {}
-local next_id = 0
-
-function setup(thread)
-  thread:set("tid", next_id)
-  next_id = next_id + 1
-  table.insert(threads, thread)
-end
+dofile(debug.getinfo(1, "S").source:sub(2):match("^(.*/)") .. "report.lua")
 
 local function split(list)
   local out = {}
@@ -36,11 +29,6 @@ local headers = {
   ["Content-Type"] = "application/x-www-form-urlencoded",
 }
 
-function init(args)
-  counter = 0
-  codes = {}
-end
-
 function request()
   counter = counter + 1
   local n = counter + tid
@@ -56,31 +44,4 @@ function request()
     "action=book",
   }, "&")
   return wrk.format("POST", path, headers, body)
-end
-
-function response(status, headers, body)
-  codes[status] = (codes[status] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local total = {}
-  for _, t in ipairs(threads) do
-    for k, v in pairs(t:get("codes")) do total[k] = (total[k] or 0) + v end
-  end
-  local parts = {}
-  for k, v in pairs(total) do
-    table.insert(parts, string.format("\"%d\": %d", k, v))
-  end
-  local seconds = summary.duration / 1e6
-  io.write(string.format(
-    "WRKJSON {\"requests\": %d, \"duration_s\": %.3f, \"rps\": %.1f, "
-      .. "\"p50_ms\": %.2f, \"p90_ms\": %.2f, \"p95_ms\": %.2f, \"p99_ms\": %.2f, "
-      .. "\"max_ms\": %.2f, \"errors_connect\": %d, \"errors_read\": %d, "
-      .. "\"errors_write\": %d, \"errors_status\": %d, \"errors_timeout\": %d, "
-      .. "\"status\": {%s}}\n",
-    summary.requests, seconds, summary.requests / seconds,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
-    summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.status, summary.errors.timeout, table.concat(parts, ", ")))
 end

@@ -116,20 +116,21 @@ def test_wrong_method_is_405_in_the_error_shape(client, catalogue):
 
 def test_throttled_key_gets_429_with_retry_after(client, catalogue, settings):
     from rest_framework.settings import api_settings
-    from rest_framework.throttling import SimpleRateThrottle
+
+    from events.api.auth import ApiKeyRateThrottle
 
     organiser, _ = catalogue
     plain = _key(organiser)
     rates = {**api_settings.DEFAULT_THROTTLE_RATES, "api_key": "2/min"}
-    original = SimpleRateThrottle.THROTTLE_RATES
-    SimpleRateThrottle.THROTTLE_RATES = rates
+    original = ApiKeyRateThrottle.THROTTLE_RATES
+    ApiKeyRateThrottle.THROTTLE_RATES = rates
     try:
         statuses = [
             _get(client, "/api/v1/events/", plain).status_code for _ in range(3)
         ]
         last = _get(client, "/api/v1/events/", plain)
     finally:
-        SimpleRateThrottle.THROTTLE_RATES = original
+        ApiKeyRateThrottle.THROTTLE_RATES = original
     assert statuses == [200, 200, 429]
     assert last.status_code == 429
     assert int(last["Retry-After"]) > 0

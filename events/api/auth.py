@@ -6,7 +6,9 @@ import datetime as dt
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions, permissions, throttling
+from rest_framework import authentication, exceptions, permissions
+
+from ticketing.api.throttling import SlidingWindowThrottle
 
 from ..api_keys import ApiKey
 
@@ -63,15 +65,15 @@ class HasScope(permissions.BasePermission):
         return request.user.key.has_scope(getattr(view, "required_scope", "read"))
 
 
-class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
-    """Requests per key, counted in the cache (Redis in production)."""
+class ApiKeyRateThrottle(SlidingWindowThrottle):
+    """Requests per key (API_RATE_PER_KEY), counted in the cache (Redis in prod)."""
 
     scope = "api_key"
 
-    def get_cache_key(self, request, view):
+    def get_ident(self, request, view):
         if not isinstance(request.user, ApiKeyUser):
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.key.pk}
+        return str(request.user.key.pk)
 
 
 class ApiKeySchema(OpenApiAuthenticationExtension):

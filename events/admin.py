@@ -444,7 +444,7 @@ class ApiKeyAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         for key in queryset.filter(revoked_at__isnull=True):
             self.check_organiser(request, key, self.change_roles)
             with transaction.atomic():
-                ApiKey.objects.filter(pk=key.pk).update(revoked_at=now)
+                key.revoke(now)
                 audit_log(
                     action="events.api_key.revoked",
                     obj=key,

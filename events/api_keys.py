@@ -1,13 +1,25 @@
-"""Keys partners use for the API: shown once, stored hashed, scoped, revocable."""
+"""Keys partners use for the API: shown once, stored hashed, scoped, revocable.
+
+Every API request looks its key up, so keys are cached (CACHE_SECONDS) by prefix.
+Each cached entry carries the prefix's generation number; saving, revoking or
+deleting a key changes the generation (at once and again after commit), so an entry
+read from the database before the change, even one written to the cache after it,
+never answers again: a revoked key stops working on its next request.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import uuid
 
 from django.conf import settings
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +28,10 @@ from .models import Organiser
 SCOPES = ("read", "write", "checkin", "sync")
 _PREFIX_BYTES = 6
 _SECRET_BYTES = 32
+CACHE_SECONDS = 60
+LAST_USED_EVERY_SECONDS = 60
+
+logger = logging.getLogger(__name__)
 
 
 def _digest(secret: str) -> str:
@@ -83,10 +99,59 @@ class ApiKey(models.Model):
         parts = plain.split("_", 2)
         if len(parts) != 3 or parts[0] != "tk":
             return None
-        key = cls.objects.select_related("organiser").filter(prefix=parts[1]).first()
+        key = cls._cached(parts[1])
         if key is None or not hmac.compare_digest(key.secret_hash, _digest(parts[2])):
             return None
         return key if key.is_active else None
+
+    @classmethod
+    def _cached(cls, prefix: str) -> ApiKey | None:
+        entry_key, generation_key = _cache_keys(prefix)
+        try:
+            found = cache.get_many([entry_key, generation_key])
+        except Exception:  # noqa: BLE001 - the database still answers
+            logger.warning("API key cache unreachable", exc_info=True)
+            return cls._from_database(prefix)
+        # Read before the database, so that a change made meanwhile outdates what
+        # we are about to cache.
+        generation = found.get(generation_key, "")
+        entry = found.get(entry_key)
+        if entry is not None and entry[0] == generation:
+            return entry[1]
+        key = cls._from_database(prefix)
+        if key is not None:
+            _cache_set(entry_key, (generation, key))
+        return key
+
+    @classmethod
+    def _from_database(cls, prefix: str) -> ApiKey | None:
+        return cls.objects.filter(prefix=prefix).first()
+
+    def mark_used(self, now) -> None:
+        """Record use at most once a minute: a write on every request would make
+        every call of a busy key contend for this row."""
+        last = self.last_used_at
+        if last is not None and (now - last).total_seconds() < LAST_USED_EVERY_SECONDS:
+            return
+        ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
+        self.last_used_at = now
+        entry_key, generation_key = _cache_keys(self.prefix)
+        try:
+            generation = cache.get(generation_key, "")
+        except Exception:  # noqa: BLE001
+            return
+        _cache_set(entry_key, (generation, self))
+
+    def revoke(self, now) -> None:
+        ApiKey.objects.filter(pk=self.pk).update(revoked_at=now)
+        self.revoked_at = now
+        self.forget_cached()
+
+    def forget_cached(self) -> None:
+        """Outdate cached copies of this key, now and once the change is committed."""
+        prefix = self.prefix
+        _generation_bump(prefix)
+        transaction.on_commit(lambda: _generation_bump(prefix))
 
     @property
     def is_active(self) -> bool:
@@ -96,3 +161,31 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+@receiver(post_save, sender=ApiKey)
+@receiver(post_delete, sender=ApiKey)
+def _api_key_changed(sender, instance: ApiKey, **kwargs) -> None:
+    instance.forget_cached()
+
+
+def _cache_keys(prefix: str) -> tuple[str, str]:
+    return f"api-key:{prefix}", f"api-key-generation:{prefix}"
+
+
+def _cache_set(entry_key: str, entry) -> None:
+    try:
+        cache.set(entry_key, entry, CACHE_SECONDS)
+    except Exception:  # noqa: BLE001 - an uncached key is only slower
+        logger.warning("API key cache unreachable", exc_info=True)
+
+
+def _generation_bump(prefix: str) -> None:
+    # Outlives every entry written under the old generation.
+    try:
+        cache.set(_cache_keys(prefix)[1], uuid.uuid4().hex, 2 * CACHE_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.exception(
+            "API key cache unreachable: a changed key may be honoured for up to %s s",
+            CACHE_SECONDS,
+        )

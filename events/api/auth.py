@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
@@ -11,8 +9,6 @@ from rest_framework import authentication, exceptions, permissions
 from ticketing.api.throttling import SlidingWindowThrottle
 
 from ..api_keys import ApiKey
-
-_LAST_USED_EVERY = dt.timedelta(minutes=1)
 
 
 class ApiKeyUser:
@@ -23,8 +19,11 @@ class ApiKeyUser:
 
     def __init__(self, key: ApiKey) -> None:
         self.key = key
-        self.organiser = key.organiser
         self.organiser_id = key.organiser_id
+
+    @property
+    def organiser(self):
+        return self.key.organiser
 
     def __str__(self) -> str:
         return f"api key {self.key.name}"
@@ -45,9 +44,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         key = ApiKey.find(plain.strip())
         if key is None:
             raise exceptions.AuthenticationFailed("Unknown, revoked or expired key.")
-        now = timezone.now()
-        if key.last_used_at is None or now - key.last_used_at > _LAST_USED_EVERY:
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.mark_used(timezone.now())
         return ApiKeyUser(key), key
 
     def authenticate_header(self, request):

@@ -50,6 +50,16 @@ class SessionAvailability:
         return entry.available if entry else self.available
 
 
+@dataclass(frozen=True, slots=True)
+class SeatCounts:
+    """What a session's bookings hold and take, when the caller has already read it
+    (see `bookings.locks.ticket_types_for_share_counted`)."""
+
+    held: int
+    next_hold_expiry_at: dt.datetime | None
+    taken: dict[int, int]  # seats sold or held, per ticket type with an allocation
+
+
 def _is_stale(synced_at: dt.datetime | None, now: dt.datetime) -> bool:
     if synced_at is None:
         return False
@@ -77,28 +87,41 @@ def ticket_type_taken(
     return dict(rows)
 
 
-def compute_session_availability(
-    session: Session,
-    ticket_types: Iterable[TicketType],
-    now: dt.datetime | None = None,
-) -> SessionAvailability:
-    """Exact availability from the database.
-
-    Callers that decide a sale must hold the session lock while calling this.
-    """
-    now = now or timezone.now()
+def _seat_counts(
+    session: Session, ticket_types: list[TicketType], now: dt.datetime
+) -> SeatCounts:
     holds = (
         Booking.objects.filter(session_id=session.pk)
         .holding(now)
         .aggregate(held=Sum("quantity"), next_expiry=Min("expires_at"))
     )
-    held = holds["held"] or 0
+    limited = [tt.pk for tt in ticket_types if tt.allocation is not None]
+    return SeatCounts(
+        held=holds["held"] or 0,
+        next_hold_expiry_at=holds["next_expiry"],
+        taken=ticket_type_taken(session.pk, limited, now) if limited else {},
+    )
+
+
+def compute_session_availability(
+    session: Session,
+    ticket_types: Iterable[TicketType],
+    now: dt.datetime | None = None,
+    counts: SeatCounts | None = None,
+) -> SessionAvailability:
+    """Exact availability from the database, or from `counts` read under the lock.
+
+    Callers that decide a sale must hold the session lock while calling this.
+    """
+    now = now or timezone.now()
+    ticket_types = list(ticket_types)
+    if counts is None:
+        counts = _seat_counts(session, ticket_types, now)
+    held = counts.held
     session_left = max(
         0, session.capacity - session.sold_count - held - session.external_sold_count
     )
-    ticket_types = list(ticket_types)
-    limited = [tt.pk for tt in ticket_types if tt.allocation is not None]
-    taken = ticket_type_taken(session.pk, limited, now) if limited else {}
+    taken = counts.taken
     per_type = {}
     for ticket_type in ticket_types:
         if ticket_type.allocation is None:
@@ -121,6 +144,6 @@ def compute_session_availability(
         external_synced_at=session.external_synced_at,
         is_external_stale=session.external_sync_failing
         or _is_stale(session.external_synced_at, now),
-        next_hold_expiry_at=holds["next_expiry"],
+        next_hold_expiry_at=counts.next_hold_expiry_at,
         ticket_types=per_type,
     )

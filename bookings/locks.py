@@ -4,34 +4,63 @@ the session row first, then its ticket types by id. One order means no deadlocks
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import OperationalError, connection
 from django.db.utils import DatabaseError
 
-from events.models import Session, TicketType
+from events.models import Event, Organiser, Session, TicketType
+from ticketing.lib.sql import columns, select_models
 
+from .availability import SeatCounts
 from .exceptions import InventoryBusy
-
-
-def set_lock_timeout() -> None:
-    """Bound the wait for a busy session; callers map the timeout to InventoryBusy."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SET LOCAL lock_timeout = %s",
-                [f"{settings.INVENTORY_LOCK_TIMEOUT_MS}ms"],
-            )
+from .models import Booking, BookingLine
 
 
 def session_for_update(session_id: int) -> Session:
-    """Lock one session row. FOR NO KEY UPDATE: serialises seat decisions for the
-    session without blocking inserts of rows that merely reference it."""
+    """Lock one session row, with its event and organiser loaded. FOR NO KEY UPDATE:
+    serialises seat decisions for the session without blocking inserts of rows that
+    merely reference it.
+
+    The same statement first sets this transaction's `lock_timeout`
+    (INVENTORY_LOCK_TIMEOUT_MS; callers map running out of it to InventoryBusy): one
+    round trip instead of two on every sale. The ORM would build this join anew on
+    every call, which costs more CPU than running it (see ticketing.lib.sql).
+    """
+    if connection.vendor != "postgresql":
+        return (
+            Session.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("event__organiser")
+            .get(pk=session_id)
+        )
+    rows = select_models(
+        _session_lock_sql(),
+        [f"{settings.INVENTORY_LOCK_TIMEOUT_MS}ms", session_id],
+        (Session, Event, Organiser),
+    )
+    if not rows:
+        raise Session.DoesNotExist(f"No session {session_id}")
+    session, event, organiser = rows[0]
+    event.organiser = organiser
+    session.event = event
+    return session
+
+
+@functools.cache
+def _session_lock_sql() -> str:
+    # The timeout is set in a materialised CTE that the locked row is joined with,
+    # so it is in force before the row lock is requested.
     return (
-        Session.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("event__organiser")
-        .get(pk=session_id)
+        "WITH timeout AS MATERIALIZED "
+        "(SELECT set_config('lock_timeout', %s, true)) "
+        f"SELECT {columns(Session, 's')}, {columns(Event, 'e')}, "
+        f"{columns(Organiser, 'o')} "
+        f'FROM "{Session._meta.db_table}" s '
+        f'JOIN "{Event._meta.db_table}" e ON e.id = s.event_id '
+        f'JOIN "{Organiser._meta.db_table}" o ON o.id = e.organiser_id '
+        "CROSS JOIN timeout WHERE s.id = %s FOR NO KEY UPDATE OF s"
     )
 
 
@@ -52,6 +81,66 @@ def ticket_types_for_share(ticket_type_ids: Iterable[int]) -> dict[int, TicketTy
             f'SELECT * FROM "{table}" WHERE id = ANY(%s) ORDER BY id FOR SHARE', [ids]
         )
     return {ticket_type.pk: ticket_type for ticket_type in rows}
+
+
+def ticket_types_for_share_counted(
+    session_id: int, ticket_type_ids: Iterable[int], now
+) -> tuple[dict[int, TicketType], SeatCounts | None]:
+    """`ticket_types_for_share`, and in the same statement the seats the session's
+    bookings hold and take (SeatCounts; None when no ticket type was found, or off
+    PostgreSQL, and the caller counts on its own).
+
+    Call it with the session lock held: this statement's snapshot then postdates
+    every sale of the session, so counting in it is as exact as counting after it.
+    """
+    ids = sorted(set(ticket_type_ids))
+    if connection.vendor != "postgresql" or not ids:
+        return ticket_types_for_share(ids), None
+    rows = list(
+        TicketType.objects.raw(
+            _COUNTED_SQL,
+            {
+                "ids": ids,
+                "session": session_id,
+                "now": now,
+                "pending": Booking.Status.PENDING,
+                "confirmed": Booking.Status.CONFIRMED,
+            },
+        )
+    )
+    if not rows:
+        return {}, None
+    counts = SeatCounts(
+        held=rows[0].seats_held,
+        next_hold_expiry_at=rows[0].seats_next_expiry,
+        taken={tt.pk: tt.seats_taken for tt in rows if tt.allocation is not None},
+    )
+    return {ticket_type.pk: ticket_type for ticket_type in rows}, counts
+
+
+_COUNTED_SQL = f"""
+WITH locked AS MATERIALIZED (
+    SELECT * FROM "{TicketType._meta.db_table}"
+    WHERE id = ANY(%(ids)s) ORDER BY id FOR SHARE
+), held AS (
+    SELECT COALESCE(SUM(quantity), 0) AS held, MIN(expires_at) AS next_expiry
+    FROM "{Booking._meta.db_table}"
+    WHERE session_id = %(session)s AND status = %(pending)s AND expires_at > %(now)s
+), taken AS (
+    SELECT line.ticket_type_id, SUM(line.quantity) AS taken
+    FROM "{BookingLine._meta.db_table}" line
+    JOIN "{Booking._meta.db_table}" booking ON booking.id = line.booking_id
+    WHERE booking.session_id = %(session)s
+      AND line.ticket_type_id IN (SELECT id FROM locked WHERE allocation IS NOT NULL)
+      AND (booking.status = %(confirmed)s
+           OR (booking.status = %(pending)s AND booking.expires_at > %(now)s))
+    GROUP BY line.ticket_type_id
+)
+SELECT locked.*, held.held AS seats_held, held.next_expiry AS seats_next_expiry,
+       COALESCE(taken.taken, 0) AS seats_taken
+FROM locked CROSS JOIN held LEFT JOIN taken ON taken.ticket_type_id = locked.id
+ORDER BY locked.id
+"""
 
 
 def is_lock_timeout(error: DatabaseError) -> bool:

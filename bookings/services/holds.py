@@ -23,8 +23,7 @@ from ..exceptions import BasketInvalid, NotOnSale, SoldOut
 from ..locks import (
     busy_on_lock_timeout,
     session_for_update,
-    set_lock_timeout,
-    ticket_types_for_share,
+    ticket_types_for_share_counted,
 )
 from ..models import Booking, BookingLine
 from ..pricing import PriceQuote, price_basket
@@ -105,10 +104,12 @@ def _check_on_sale(session: Session, now: dt.datetime) -> None:
 
 
 def _ensure_seats(
-    session: Session, ticket_types, quote: PriceQuote, now: dt.datetime
+    session: Session, ticket_types, counts, quote: PriceQuote, now: dt.datetime
 ) -> None:
     """Raise SoldOut unless every line fits, in its allocation and in the session."""
-    availability = compute_session_availability(session, ticket_types.values(), now)
+    availability = compute_session_availability(
+        session, ticket_types.values(), now, counts
+    )
     short = availability.available < quote.quantity or any(
         availability.for_ticket_type(line.ticket_type_id) < line.quantity
         for line in quote.lines
@@ -197,7 +198,6 @@ def _booking_insert(
     organiser_id,
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
-        set_lock_timeout()
         try:
             session = session_for_update(session_id)
         except Session.DoesNotExist:
@@ -209,11 +209,13 @@ def _booking_insert(
             or session.event.status != Event.Status.PUBLISHED
         ):
             raise BasketInvalid({"session": [_("This session does not exist.")]})
-        ticket_types = ticket_types_for_share(line.ticket_type_id for line in lines)
+        now = timezone.now()
+        ticket_types, counts = ticket_types_for_share_counted(
+            session.pk, (line.ticket_type_id for line in lines), now
+        )
         organiser = session.event.organiser
         if existing := _existing_for_key(organiser.pk, idempotency_key):
             return existing
-        now = timezone.now()
         _check_known(lines, ticket_types, session, organiser_id)
         _check_on_sale(session, now)
         quote = price_basket(
@@ -223,7 +225,7 @@ def _booking_insert(
             ],
             at=now,
         )
-        _ensure_seats(session, ticket_types, quote, now)
+        _ensure_seats(session, ticket_types, counts, quote, now)
         is_free = quote.is_free
         hold_time = dt.timedelta(minutes=settings.BOOKING_HOLD_MINUTES)
         booking = booking_rows_insert(

@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from events.models import Session
 from ticketing.audit import audit_log
 
-from ..locks import busy_on_lock_timeout, session_for_update, set_lock_timeout
+from ..locks import busy_on_lock_timeout, session_for_update
 from ..models import Booking
 from ._common import after_commit
 
@@ -65,7 +65,6 @@ def inventory_check(
 
 def _fix_session(session_id: int, actor) -> tuple[int, bool]:
     with transaction.atomic(durable=True):
-        set_lock_timeout()
         session = session_for_update(session_id)
         recomputed = Booking.objects.filter(
             session_id=session_id, status=Booking.Status.CONFIRMED
@@ -122,7 +121,6 @@ def session_external_sales_set(
     nothing here: availability drops to zero and the caller raises the alert.
     """
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
-        set_lock_timeout()
         session = session_for_update(session_id)
         sold_external, synced_at, is_failing = external_figures()
         held = (

@@ -20,7 +20,6 @@ from ..exceptions import InvalidTransition, SoldOut
 from ..locks import (
     busy_on_lock_timeout,
     session_for_update,
-    set_lock_timeout,
     ticket_types_for_share,
 )
 from ..models import Booking, BookingLine
@@ -31,7 +30,6 @@ from ._common import after_commit
 def _locked_booking(booking_id: int) -> tuple[Session, Booking]:
     """Take the selling locks of a booking: session, ticket types, booking row."""
     session_id = Booking.objects.values_list("session_id", flat=True).get(pk=booking_id)
-    set_lock_timeout()
     session = session_for_update(session_id)
     line_types = BookingLine.objects.filter(booking_id=booking_id).values_list(
         "ticket_type_id", flat=True

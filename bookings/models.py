@@ -103,10 +103,14 @@ class Booking(models.Model):
         ]
         indexes = [
             # Held seats: SUM(quantity) of a session's unexpired pending bookings.
+            # Seats held in a session are summed under its lock on every sale:
+            # with `quantity` in the index the sum reads no table rows once they
+            # are all-visible.
             models.Index(
                 fields=["session", "expires_at"],
+                include=["quantity"],
                 condition=Q(status="pending"),
-                name="booking_pending_by_session",
+                name="booking_held_by_session",
             ),
             # The checkout's limit of unpaid holds per buyer email (case-insensitive).
             models.Index(

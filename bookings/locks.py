@@ -96,29 +96,31 @@ def ticket_types_for_share_counted(
     ids = sorted(set(ticket_type_ids))
     if connection.vendor != "postgresql" or not ids:
         return ticket_types_for_share(ids), None
-    rows = list(
-        TicketType.objects.raw(
-            _COUNTED_SQL,
-            {
-                "ids": ids,
-                "session": session_id,
-                "now": now,
-                "pending": Booking.Status.PENDING,
-                "confirmed": Booking.Status.CONFIRMED,
-            },
-        )
+    rows = select_models(
+        _counted_sql(),
+        {
+            "ids": ids,
+            "session": session_id,
+            "now": now,
+            "pending": Booking.Status.PENDING,
+            "confirmed": Booking.Status.CONFIRMED,
+        },
+        (TicketType,),
     )
     if not rows:
         return {}, None
+    _, held, next_expiry, _ = rows[0]
     counts = SeatCounts(
-        held=rows[0].seats_held,
-        next_hold_expiry_at=rows[0].seats_next_expiry,
-        taken={tt.pk: tt.seats_taken for tt in rows if tt.allocation is not None},
+        held=held,
+        next_hold_expiry_at=next_expiry,
+        taken={tt.pk: taken for tt, _, _, taken in rows if tt.allocation is not None},
     )
-    return {ticket_type.pk: ticket_type for ticket_type in rows}, counts
+    return {ticket_type.pk: ticket_type for ticket_type, *_ in rows}, counts
 
 
-_COUNTED_SQL = f"""
+@functools.cache
+def _counted_sql() -> str:
+    return f"""
 WITH locked AS MATERIALIZED (
     SELECT * FROM "{TicketType._meta.db_table}"
     WHERE id = ANY(%(ids)s) ORDER BY id FOR SHARE
@@ -136,8 +138,8 @@ WITH locked AS MATERIALIZED (
            OR (booking.status = %(pending)s AND booking.expires_at > %(now)s))
     GROUP BY line.ticket_type_id
 )
-SELECT locked.*, held.held AS seats_held, held.next_expiry AS seats_next_expiry,
-       COALESCE(taken.taken, 0) AS seats_taken
+SELECT {columns(TicketType, "locked")}, held.held, held.next_expiry,
+       COALESCE(taken.taken, 0)
 FROM locked CROSS JOIN held LEFT JOIN taken ON taken.ticket_type_id = locked.id
 ORDER BY locked.id
 """

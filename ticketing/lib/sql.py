@@ -47,7 +47,8 @@ def select_models(
     using: str = "default",
 ) -> list[tuple[Model, ...]]:
     """Run `sql`, whose select list is `columns(model, alias)` of each of `models`
-    in turn, and build one instance of each model per row."""
+    in turn, then any extra columns, and build one instance of each model per row.
+    Each result is the instances followed by the extra values, as they came."""
     connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -64,5 +65,5 @@ def select_models(
                 for converter in chain:
                     values[index] = converter(values[index], column, connection)
             instances.append(model.from_db(using, attnames, values))
-        result.append(tuple(instances))
+        result.append((*instances, *row[start:]))
     return result

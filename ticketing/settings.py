@@ -101,6 +101,16 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
     "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
 )
+# Server-side binding lets psycopg prepare a statement once it has run 5 times on a
+# connection, so PostgreSQL stops planning it anew; every sale repeats the same few
+# statements. Behind PgBouncer in transaction mode it needs PgBouncer 1.21 or later
+# with max_prepared_statements set; otherwise turn it off.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=True
+):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=5
+    )
 if TEST_DATABASE_NAME := env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": TEST_DATABASE_NAME}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

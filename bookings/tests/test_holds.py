@@ -235,3 +235,18 @@ def test_attendees_fill_lines_in_order(session, ticket_type):
     }
     assert by_line == {ticket_type.pk: ["A"], second_type.pk: ["B", "C"]}
     assert booking.total_minor == 4500 + 2000
+
+
+def test_repeated_sales_run_prepared_statements(session, ticket_type):
+    """With DATABASE_PREPARED_STATEMENTS (the default), PostgreSQL plans the sale's
+    statements once per connection, not on every sale."""
+    from django.db import connection
+
+    for _ in range(6):
+        hold(session, (ticket_type, 1))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert any("set_config('lock_timeout'" in text for text in statements)
+    assert any("FOR SHARE" in text and "held" in text for text in statements)
+    assert any("INSERT INTO bookings_booking" in text for text in statements)

@@ -54,10 +54,13 @@ def sessions_availability(
     return result
 
 
-def session_availability(session: Session) -> SessionAvailability:
-    return sessions_availability(
-        [session], session.event.ticket_types.filter(is_active=True)
-    )[session.pk]
+def session_availability(
+    session: Session, ticket_types: Iterable[TicketType] | None = None
+) -> SessionAvailability:
+    """`ticket_types`: the event's active ones, when the caller has them already."""
+    if ticket_types is None:
+        ticket_types = session.event.ticket_types.filter(is_active=True)
+    return sessions_availability([session], ticket_types)[session.pk]
 
 
 def booking_get(reference: str) -> Booking:

@@ -2,10 +2,12 @@
 Django view.
 
     .venv/bin/python bench/api.py [--duration 10] [--connections 32] [--skip-baseline]
+                                  [--workers 2]
 
 Prepares one published event with one hot session (capacity 10**9, never sells out)
 and one ticket type in the bench database (bench/holds.py's helpers), an API key with
-scopes read and write, then starts gunicorn (2 sync workers, DEBUG=0, collected static
+scopes read and write, then starts gunicorn (--workers sync workers, default 2 as in the
+baseline; DEBUG=0, collected static
 files) and runs wrk (2 threads, --connections connections, --duration seconds), all
 through bench/pages.py's helpers, against:
 
@@ -146,6 +148,12 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="gunicorn sync workers (2, as the baseline has, for the target's ratio)",
+    )
     args = parser.parse_args()
 
     _ensure_database()
@@ -169,7 +177,7 @@ def main() -> int:
         env = _server_env(static_root)
         env["API_RATE_PER_KEY"] = API_RATE
         _collectstatic(env)
-        server = _start_gunicorn(env, port, log)
+        server = _start_gunicorn(env, port, log, args.workers)
         try:
             _wait_until_up(server, f"{base}/e/{fixtures['slug']}/")
             try:
@@ -225,7 +233,8 @@ def main() -> int:
 
     hot = baseline["buy-hot"]["rps"] if baseline and "buy-hot" in baseline else None
     print_tables(
-        title=f"partner API, gunicorn 2 sync workers, wrk -t2 -c{args.connections} "
+        title=f"partner API, gunicorn {args.workers} sync workers (baseline: 2), "
+        f"wrk -t2 -c{args.connections} "
         f"-d{args.duration}s, PostgreSQL + Redis, DEBUG=0, "
         f"API_RATE_PER_KEY={API_RATE}",
         measured=[

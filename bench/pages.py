@@ -164,7 +164,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_gunicorn(env: dict, port: int, log) -> subprocess.Popen:
+def _start_gunicorn(env: dict, port: int, log, workers: int = 2) -> subprocess.Popen:
     return subprocess.Popen(
         [
             str(VENV_BIN / "gunicorn"),
@@ -172,7 +172,7 @@ def _start_gunicorn(env: dict, port: int, log) -> subprocess.Popen:
             "-b",
             f"127.0.0.1:{port}",
             "-w",
-            "2",
+            str(workers),
         ],
         cwd=ROOT,
         env=env,

@@ -22,8 +22,7 @@ from ..availability import compute_session_availability
 from ..exceptions import BasketInvalid, NotOnSale, SoldOut
 from ..locks import (
     busy_on_lock_timeout,
-    session_for_update,
-    ticket_types_for_share_counted,
+    sale_locks,
 )
 from ..models import Booking, BookingLine
 from ..pricing import PriceQuote, price_basket
@@ -198,8 +197,11 @@ def _booking_insert(
     organiser_id,
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
+        now = timezone.now()
         try:
-            session = session_for_update(session_id)
+            session, ticket_types, counts = sale_locks(
+                session_id, (line.ticket_type_id for line in lines), now
+            )
         except Session.DoesNotExist:
             raise BasketInvalid(
                 {"session": [_("This session does not exist.")]}
@@ -209,10 +211,6 @@ def _booking_insert(
             or session.event.status != Event.Status.PUBLISHED
         ):
             raise BasketInvalid({"session": [_("This session does not exist.")]})
-        now = timezone.now()
-        ticket_types, counts = ticket_types_for_share_counted(
-            session.pk, (line.ticket_type_id for line in lines), now
-        )
         organiser = session.event.organiser
         if existing := _existing_for_key(organiser.pk, idempotency_key):
             return existing

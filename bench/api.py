@@ -6,8 +6,9 @@ Django view.
 
 Prepares one published event with one hot session (capacity 10**9, never sells out)
 and one ticket type in the bench database (bench/holds.py's helpers), an API key with
-scopes read and write, then starts gunicorn (--workers sync workers, default 2 as in
-the baseline; DEBUG=0, collected static files) and runs wrk (2 threads, --connections connections, --duration seconds), all
+scopes read and write, then starts gunicorn (--workers sync workers, default 2 as in the
+baseline; DEBUG=0, collected static
+files) and runs wrk (2 threads, --connections connections, --duration seconds), all
 through bench/pages.py's helpers, against:
 
 - `GET /api/v1/sessions/<id>/availability/` (bench/http/api_get_availability.lua),

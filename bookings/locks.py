@@ -12,7 +12,7 @@ from django.db import OperationalError, connection
 from django.db.utils import DatabaseError
 
 from events.models import Event, Organiser, Session, TicketType
-from ticketing.lib.sql import columns, select_models, select_models_batch
+from ticketing.lib.sql import columns, select_models
 
 from .availability import SeatCounts
 from .exceptions import InventoryBusy
@@ -35,38 +35,11 @@ def session_for_update(session_id: int) -> Session:
             .select_related("event__organiser")
             .get(pk=session_id)
         )
-    return _locked_session(session_id, select_models(*_session_lock(session_id)))
-
-
-def sale_locks(
-    session_id: int, ticket_type_ids: Iterable[int], now
-) -> tuple[Session, dict[int, TicketType], SeatCounts | None]:
-    """`session_for_update` then `ticket_types_for_share_counted`, in that order, in
-    one round trip where the driver can pipeline them: PostgreSQL runs the second
-    statement only once the first holds the session lock, with a snapshot taken
-    then, so its counts are as exact as if it had been sent afterwards. Raises
-    Session.DoesNotExist (the ticket types may then have been locked for share,
-    harmlessly, until the transaction ends)."""
-    ids = sorted(set(ticket_type_ids))
-    if connection.vendor != "postgresql" or not ids:
-        session = session_for_update(session_id)
-        return (session, *ticket_types_for_share_counted(session_id, ids, now))
-    session_rows, type_rows = select_models_batch(
-        [_session_lock(session_id), _counted(session_id, ids, now)]
-    )
-    session = _locked_session(session_id, session_rows)
-    return (session, *_ticket_types_and_counts(type_rows))
-
-
-def _session_lock(session_id: int):
-    return (
+    rows = select_models(
         _session_lock_sql(),
         [f"{settings.INVENTORY_LOCK_TIMEOUT_MS}ms", session_id],
         (Session, Event, Organiser),
     )
-
-
-def _locked_session(session_id: int, rows) -> Session:
     if not rows:
         raise Session.DoesNotExist(f"No session {session_id}")
     session, event, organiser = rows[0]
@@ -123,21 +96,17 @@ def ticket_types_for_share_counted(
     ids = sorted(set(ticket_type_ids))
     if connection.vendor != "postgresql" or not ids:
         return ticket_types_for_share(ids), None
-    return _ticket_types_and_counts(select_models(*_counted(session_id, ids, now)))
-
-
-def _counted(session_id: int, ids: list[int], now):
-    params = {
-        "ids": ids,
-        "session": session_id,
-        "now": now,
-        "pending": Booking.Status.PENDING,
-        "confirmed": Booking.Status.CONFIRMED,
-    }
-    return _counted_sql(), params, (TicketType,)
-
-
-def _ticket_types_and_counts(rows):
+    rows = select_models(
+        _counted_sql(),
+        {
+            "ids": ids,
+            "session": session_id,
+            "now": now,
+            "pending": Booking.Status.PENDING,
+            "confirmed": Booking.Status.CONFIRMED,
+        },
+        (TicketType,),
+    )
     if not rows:
         return {}, None
     _, held, next_expiry, _ = rows[0]

@@ -22,7 +22,8 @@ from ..availability import compute_session_availability
 from ..exceptions import BasketInvalid, NotOnSale, SoldOut
 from ..locks import (
     busy_on_lock_timeout,
-    sale_locks,
+    session_for_update,
+    ticket_types_for_share_counted,
 )
 from ..models import Booking, BookingLine
 from ..pricing import PriceQuote, price_basket
@@ -197,11 +198,8 @@ def _booking_insert(
     organiser_id,
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
-        now = timezone.now()
         try:
-            session, ticket_types, counts = sale_locks(
-                session_id, (line.ticket_type_id for line in lines), now
-            )
+            session = session_for_update(session_id)
         except Session.DoesNotExist:
             raise BasketInvalid(
                 {"session": [_("This session does not exist.")]}
@@ -211,6 +209,10 @@ def _booking_insert(
             or session.event.status != Event.Status.PUBLISHED
         ):
             raise BasketInvalid({"session": [_("This session does not exist.")]})
+        now = timezone.now()
+        ticket_types, counts = ticket_types_for_share_counted(
+            session.pk, (line.ticket_type_id for line in lines), now
+        )
         organiser = session.event.organiser
         if existing := _existing_for_key(organiser.pk, idempotency_key):
             return existing

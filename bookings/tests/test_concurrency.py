@@ -25,7 +25,7 @@ from bookings.services import (
     booking_expire_stale,
 )
 from bookings.services import holds as holds_module
-from events.models import Session, TicketType
+from events.models import Session
 from events.tests.factories import SessionFactory, TicketTypeFactory
 
 from .helpers import hold
@@ -122,15 +122,13 @@ def test_without_the_session_lock_the_same_race_oversells(
         time.sleep(0.02)
         return result
 
-    def unlocked(session_id, ticket_type_ids, now):
-        unlocked_session = Session.objects.select_related("event__organiser").get(
-            pk=session_id
-        )
-        ticket_types = TicketType.objects.filter(pk__in=list(ticket_type_ids))
-        # No counts handed over: availability counts on its own, unlocked.
-        return unlocked_session, {tt.pk: tt for tt in ticket_types}, None
-
-    monkeypatch.setattr(holds_module, "sale_locks", unlocked)
+    monkeypatch.setattr(
+        holds_module,
+        "session_for_update",
+        lambda pk: Session.objects.select_related("event__organiser", "venue").get(
+            pk=pk
+        ),
+    )
     monkeypatch.setattr(holds_module, "compute_session_availability", slow_compute)
 
     _run_in_threads(

@@ -45,62 +45,14 @@ def select_models(
     models: Sequence[type[Model]],
     *,
     using: str = "default",
-) -> list[tuple]:
+) -> list[tuple[Model, ...]]:
     """Run `sql`, whose select list is `columns(model, alias)` of each of `models`
     in turn, then any extra columns, and build one instance of each model per row.
     Each result is the instances followed by the extra values, as they came."""
-    return select_models_batch([(sql, params, models)], using=using)[0]
-
-
-def select_models_batch(
-    statements: Sequence[tuple[str, Sequence, Sequence[type[Model]]]],
-    *,
-    using: str = "default",
-) -> list[list[tuple]]:
-    """`select_models` for several statements, sent together in one round trip
-    (psycopg's pipeline mode) where the driver allows it. PostgreSQL still runs
-    them one after the other, each with its own snapshot, and stops at the first
-    error, which is raised as Django's database error."""
     connection = connections[using]
-    connection.ensure_connection()
-    raw = connection.connection
-    cursors = [connection.cursor() for _ in statements]
-    try:
-        if len(statements) > 1 and _can_pipeline(raw):
-            with connection.wrap_database_errors, raw.pipeline():
-                for cursor, (sql, params, _models) in zip(
-                    cursors, statements, strict=True
-                ):
-                    cursor.execute(sql, params)
-                rows = [cursor.fetchall() for cursor in cursors]
-        else:
-            rows = []
-            for cursor, (sql, params, _models) in zip(cursors, statements, strict=True):
-                cursor.execute(sql, params)
-                rows.append(cursor.fetchall())
-    finally:
-        for cursor in cursors:
-            cursor.close()
-    return [
-        _instances(found, models, using, connection)
-        for found, (_sql, _params, models) in zip(rows, statements, strict=True)
-    ]
-
-
-def _can_pipeline(raw) -> bool:
-    # Pipelines need psycopg 3 with libpq 14+, and bound parameters sent apart
-    # from the query (server-side binding; see DATABASE_PREPARED_STATEMENTS).
-    pipeline = getattr(raw, "pipeline", None)
-    if pipeline is None:
-        return False
-    import psycopg
-
-    return psycopg.Pipeline.is_supported() and not issubclass(
-        raw.cursor_factory, psycopg.ClientCursor
-    )
-
-
-def _instances(rows, models, using, connection) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     result = []
     for row in rows:
         instances = []

@@ -120,6 +120,8 @@ def ticket_types_for_share_counted(
 
 @functools.cache
 def _counted_sql() -> str:
+    # Held and taken seats as bookings.availability._seat_counts counts them with
+    # the ORM (for SQLite and for display); change both together.
     return f"""
 WITH locked AS MATERIALIZED (
     SELECT * FROM "{TicketType._meta.db_table}"

@@ -45,7 +45,7 @@ def select_models(
     models: Sequence[type[Model]],
     *,
     using: str = "default",
-) -> list[tuple[Model, ...]]:
+) -> list[tuple]:
     """Run `sql`, whose select list is `columns(model, alias)` of each of `models`
     in turn, then any extra columns, and build one instance of each model per row.
     Each result is the instances followed by the extra values, as they came."""

@@ -58,6 +58,9 @@ class SeatCounts:
     held: int
     next_hold_expiry_at: dt.datetime | None
     taken: dict[int, int]  # seats sold or held, per ticket type with an allocation
+    # `held` is the session's held_ceiling, an upper bound: fine for deciding that a
+    # sale fits, not for telling a buyer what is left.
+    held_is_ceiling: bool = False
 
 
 def _is_stale(synced_at: dt.datetime | None, now: dt.datetime) -> bool:

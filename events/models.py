@@ -185,7 +185,8 @@ class Event(models.Model):
 class Session(models.Model):
     """One dated occurrence of an event.
 
-    `sold_count` changes only under this row's lock (see bookings/locks.py).
+    `sold_count` changes only under this row's lock (see bookings/locks.py), and so is
+    `held_ceiling` lowered.
     """
 
     class SaleStatus(models.TextChoices):
@@ -210,6 +211,15 @@ class Session(models.Model):
         help_text=_("Seats sold on external platforms, from the last sync"),
     )
     external_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Never below the seats that unexpired pending bookings hold: a database trigger
+    # (bookings migration 0006) raises it with every hold, and a sale that counts the
+    # holds exactly writes the count back under the session lock. A sale for which
+    # capacity minus sold minus this still leaves room need not count the holds.
+    held_ceiling = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text=_("At least the seats held by unexpired pending bookings"),
+    )
     external_sync_failing = models.BooleanField(
         default=False,
         editable=False,

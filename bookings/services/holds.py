@@ -110,11 +110,16 @@ def _ensure_seats(
     availability = compute_session_availability(
         session, ticket_types.values(), now, counts
     )
-    short = availability.available < quote.quantity or any(
-        availability.for_ticket_type(line.ticket_type_id) < line.quantity
-        for line in quote.lines
-    )
-    if short:
+    if not _fits(availability, quote) and counts and counts.held_is_ceiling:
+        # The ceiling said the session had room, so a line's allocation is short;
+        # count exactly so that SoldOut reports true figures.
+        _, counts = ticket_types_for_share_counted(
+            session, ticket_types, now, seats_wanted=None
+        )
+        availability = compute_session_availability(
+            session, ticket_types.values(), now, counts
+        )
+    if not _fits(availability, quote):
         raise SoldOut(
             session_available=availability.available,
             ticket_types_available={
@@ -122,6 +127,13 @@ def _ensure_seats(
                 for tt_id, entry in availability.ticket_types.items()
             },
         )
+
+
+def _fits(availability, quote: PriceQuote) -> bool:
+    return availability.available >= quote.quantity and all(
+        availability.for_ticket_type(line.ticket_type_id) >= line.quantity
+        for line in quote.lines
+    )
 
 
 def _existing_for_key(organiser_id: int, idempotency_key: str | None) -> Booking | None:
@@ -199,7 +211,7 @@ def _booking_insert(
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         try:
-            session = session_for_update(session_id)
+            session = session_for_update(session_id, generic_plans=True)
         except Session.DoesNotExist:
             raise BasketInvalid(
                 {"session": [_("This session does not exist.")]}
@@ -211,7 +223,10 @@ def _booking_insert(
             raise BasketInvalid({"session": [_("This session does not exist.")]})
         now = timezone.now()
         ticket_types, counts = ticket_types_for_share_counted(
-            session.pk, (line.ticket_type_id for line in lines), now
+            session,
+            (line.ticket_type_id for line in lines),
+            now,
+            seats_wanted=sum(line.quantity for line in lines),
         )
         organiser = session.event.organiser
         if existing := _existing_for_key(organiser.pk, idempotency_key):

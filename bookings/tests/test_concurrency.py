@@ -125,7 +125,7 @@ def test_without_the_session_lock_the_same_race_oversells(
     monkeypatch.setattr(
         holds_module,
         "session_for_update",
-        lambda pk: Session.objects.select_related("event__organiser", "venue").get(
+        lambda pk, **_: Session.objects.select_related("event__organiser", "venue").get(
             pk=pk
         ),
     )

@@ -239,17 +239,26 @@ def test_attendees_fill_lines_in_order(session, ticket_type):
 
 def test_repeated_sales_run_prepared_statements(session, ticket_type):
     """With DATABASE_PREPARED_STATEMENTS (the default), PostgreSQL plans the sale's
-    statements once per connection, not on every sale."""
+    statements once per connection, not on every sale: after the lock, on their
+    generic plans only."""
     from django.conf import settings
     from django.db import connection
 
     if not settings.DATABASES["default"].get("OPTIONS", {}).get("server_side_binding"):
         pytest.skip("DATABASE_PREPARED_STATEMENTS is off in this environment")
-    for _ in range(6):
+    for _ in range(8):
         hold(session, (ticket_type, 1))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        statements = [row[0] for row in cursor.fetchall()]
-    assert any("set_config('lock_timeout'" in text for text in statements)
-    assert any("FOR SHARE" in text and "held" in text for text in statements)
-    assert any("INSERT INTO bookings_booking" in text for text in statements)
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        )
+        plans = {text: (generic, custom) for text, generic, custom in cursor}
+    assert any("set_config('lock_timeout'" in text for text in plans)
+    after_lock = {
+        text: counts
+        for text, counts in plans.items()
+        if ("FOR SHARE" in text and "held" in text)
+        or "INSERT INTO bookings_booking" in text
+    }
+    assert len(after_lock) == 2
+    assert all(generic >= 1 and custom == 0 for generic, custom in after_lock.values())

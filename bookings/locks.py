@@ -177,14 +177,18 @@ WITH locked AS MATERIALIZED (
     WHERE id = ANY(%(ids)s) ORDER BY id FOR SHARE
 ), held AS ({held}
 ), taken AS (
-    SELECT line.ticket_type_id, SUM(line.quantity) AS taken
-    FROM "{BookingLine._meta.db_table}" line
-    JOIN "{booking}" booking ON booking.id = line.booking_id
-    WHERE booking.session_id = %(session)s
-      AND line.ticket_type_id IN (SELECT id FROM locked WHERE allocation IS NOT NULL)
-      AND (booking.status = '{confirmed}'
-           OR (booking.status = '{pending}' AND booking.expires_at > %(now)s))
-    GROUP BY line.ticket_type_id
+    -- A subquery per ticket type with an allocation, so that no plan can read the
+    -- session's bookings when there is none.
+    SELECT locked.id AS ticket_type_id, (
+        SELECT COALESCE(SUM(line.quantity), 0)
+        FROM "{BookingLine._meta.db_table}" line
+        JOIN "{booking}" booking ON booking.id = line.booking_id
+        WHERE line.ticket_type_id = locked.id
+          AND booking.session_id = %(session)s
+          AND (booking.status = '{confirmed}'
+               OR (booking.status = '{pending}' AND booking.expires_at > %(now)s))
+    ) AS taken
+    FROM locked WHERE locked.allocation IS NOT NULL
 )
 SELECT {columns(TicketType, "locked")}, held.held, held.next_expiry,
        COALESCE(taken.taken, 0)

@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ticketing.api.errors import ApiError
+from ticketing.api.validation import validated_data
 
 from .. import services
 from ..exceptions import (
@@ -157,9 +158,7 @@ class BookingCreateApi(APIView):
     )
     @idempotent
     def post(self, request):
-        serializer = BookingInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated_data(BookingInput, request.data)
         record = request.idempotency_record
         lines = [
             services.LineInput(line["ticket_type"], line["quantity"])

@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Q, Sum
+from django.db import connection, transaction
+from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from events.models import Session
 from ticketing.audit import audit_log
@@ -25,6 +26,7 @@ class InventoryDrift:
     counted: int
     recomputed: int
     fixed: bool
+    counter: str = "sold_count"  # or "held_ceiling", when below the seats held
 
     @property
     def difference(self) -> int:
@@ -44,9 +46,19 @@ def _sessions_with_recomputed_sold(session_ids=None):
 def inventory_check(
     *, fix: bool = False, session_ids=None, actor=None
 ) -> list[InventoryDrift]:
-    """Every session whose `sold_count` differs from its confirmed bookings. With `fix`,
-    each drifting counter is reset under the session lock (recounted there, so a sale
-    in between is not undone) and an audit row records before and after."""
+    """Every session whose `sold_count` differs from its confirmed bookings, or (on
+    PostgreSQL) whose `held_ceiling` is below the seats its unexpired holds take,
+    which only a disabled trigger could cause, and which would let sales oversell.
+    With `fix`, each drifting counter is reset under the session lock (recounted
+    there, so a sale in between is not undone) and an audit row records before and
+    after."""
+    drifts = _sold_drifts(fix, session_ids, actor)
+    if connection.vendor == "postgresql":
+        drifts += _held_ceiling_drifts(fix, session_ids, actor)
+    return sorted(drifts, key=lambda drift: (drift.session_id, drift.counter))
+
+
+def _sold_drifts(fix, session_ids, actor) -> list[InventoryDrift]:
     drifts = []
     for session in _sessions_with_recomputed_sold(session_ids):
         if session.sold_count == session.recomputed:
@@ -81,6 +93,59 @@ def _fix_session(session_id: int, actor) -> tuple[int, bool]:
         Session.objects.filter(pk=session_id).update(sold_count=recomputed)
         after_commit(session_id)
     return recomputed, True
+
+
+def _held_ceiling_drifts(fix, session_ids, actor) -> list[InventoryDrift]:
+    held = Coalesce(
+        Sum(
+            "bookings__quantity",
+            filter=Q(
+                bookings__status=Booking.Status.PENDING,
+                bookings__expires_at__gt=timezone.now(),
+            ),
+        ),
+        0,
+    )
+    sessions = Session.objects.annotate(held=held).filter(held_ceiling__lt=F("held"))
+    if session_ids is not None:
+        sessions = sessions.filter(pk__in=session_ids)
+    drifts = []
+    for session in sessions.select_related("event", "venue").order_by("pk"):
+        held, fixed = session.held, False
+        if fix:
+            held, fixed = _fix_held_ceiling(session.pk, actor)
+        drifts.append(
+            InventoryDrift(
+                session.pk,
+                str(session),
+                session.held_ceiling,
+                held,
+                fixed,
+                counter="held_ceiling",
+            )
+        )
+    return drifts
+
+
+def _fix_held_ceiling(session_id: int, actor) -> tuple[int, bool]:
+    with transaction.atomic(durable=True):
+        session = session_for_update(session_id)
+        held = (
+            Booking.objects.filter(session_id=session_id)
+            .holding()
+            .aggregate(held=Coalesce(Sum("quantity"), 0))["held"]
+        )
+        if session.held_ceiling >= held:
+            return held, False
+        audit_log(
+            action="bookings.session.held_ceiling_fixed",
+            obj=session,
+            organiser_id=session.event.organiser_id,
+            actor=actor,
+            data={"before": session.held_ceiling, "after": held},
+        )
+        Session.objects.filter(pk=session_id).update(held_ceiling=held)
+    return held, True
 
 
 ExternalFigures = tuple[int, "dt.datetime | None", bool]

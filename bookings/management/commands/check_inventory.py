@@ -5,8 +5,9 @@ from bookings.services.inventory import inventory_check
 
 class Command(BaseCommand):
     help = (
-        "Recompute each session's sold counter from its confirmed bookings and "
-        "print any drift; --fix corrects it under the session lock."
+        "Recompute each session's sold counter from its confirmed bookings, check "
+        "its held ceiling against its unexpired holds, and print any drift; --fix "
+        "corrects it under the session lock."
     )
 
     def add_arguments(self, parser):
@@ -26,14 +27,16 @@ class Command(BaseCommand):
         if not drifts:
             self.stdout.write(
                 self.style.SUCCESS(
-                    "No drift: every sold counter matches its confirmed bookings."
+                    "No drift: every sold counter matches its confirmed bookings "
+                    "and no held ceiling is below its holds."
                 )
             )
             return
         for drift in drifts:
             state = "fixed" if drift.fixed else "not fixed"
             self.stdout.write(
-                f"session {drift.session_id} ({drift.label}): counter {drift.counted}, "
+                f"session {drift.session_id} ({drift.label}): {drift.counter} "
+                f"{drift.counted}, "
                 f"bookings say {drift.recomputed} ({drift.difference:+d}), {state}"
             )
         if not fix:

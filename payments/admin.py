@@ -17,7 +17,7 @@ from ticketing.admin_scoping import (
 )
 from ticketing.lib.money import Money
 
-from .exceptions import PaymentError
+from .exceptions import PaymentError, RefundOutcomeUnknown
 from .models import Payment, PaymentEvent, ProviderAccount, Refund, WebhookDelivery
 from .providers.base import ProviderError
 from .services import refund_issue, webhook_process
@@ -182,8 +182,15 @@ class RefundAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
                 reason=form.cleaned_data.get("reason", ""),
                 actor=request.user,
             )
+        except RefundOutcomeUnknown as error:
+            self._refund_error = (error.message, messages.WARNING)
+            return
         except (PaymentError, ProviderError) as error:
-            self._refund_error = str(getattr(error, "message", error))
+            text = str(getattr(error, "message", error))
+            self._refund_error = (
+                _("Refund refused: %(error)s") % {"error": text},
+                messages.ERROR,
+            )
             return
         for field in Refund._meta.concrete_fields:  # the admin logs and shows `obj`
             setattr(obj, field.attname, getattr(refund, field.attname))
@@ -191,11 +198,8 @@ class RefundAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         if getattr(self, "_refund_error", None):
-            self.message_user(
-                request,
-                _("Refund refused: %(error)s") % {"error": self._refund_error},
-                level=messages.ERROR,
-            )
+            text, level = self._refund_error
+            self.message_user(request, text, level=level)
             return self.response_post_save_add(request, obj)
         return super().response_add(request, obj, post_url_continue)
 

@@ -27,3 +27,15 @@ class PaymentNotPossible(PaymentError):
 class RefundNotPossible(PaymentError):
     code = "refund_not_possible"
     default_message = _("This refund is not possible.")
+
+
+class RefundOutcomeUnknown(PaymentError):
+    """The provider was asked and did not say whether it refunded (a timeout, a 5xx,
+    an unreadable answer). The refund stays pending, counted as asked for, until the
+    provider's webhook settles it: asking again could pay the buyer back twice."""
+
+    code = "refund_outcome_unknown"
+    default_message = _(
+        "The payment provider did not confirm the refund. It stays pending until the "
+        "provider reports it; do not refund this payment again meanwhile."
+    )

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import services
+from .exceptions import RefundOutcomeUnknown
 from .models import Payment
 from .providers.base import ProviderError, ProviderUnavailable
 
@@ -50,7 +51,12 @@ def refund_booking_task(self, booking_id: int, reason: str) -> int:
             payment.refundable_minor
             and not payment.refunds.exclude(status="failed").exists()
         ):
-            services.refund_issue(payment_id=payment.pk, reason=reason)
+            try:
+                services.refund_issue(payment_id=payment.pk, reason=reason)
+            except RefundOutcomeUnknown:
+                # Pending and counted, so a retry of this task skips it; the
+                # provider's refund webhook settles it.
+                logger.warning("Refund of payment %s not confirmed yet", payment.pk)
             refunded += 1
     return refunded
 

@@ -36,6 +36,8 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from ticketing.lib.http_errors import MalformedResponse
+
 from .base import (
     Credentials,
     EventKind,
@@ -266,9 +268,9 @@ class PaystackProvider(PaymentProvider):
         and refund.* webhooks follow.
 
         NOT idempotent: Paystack has no idempotency key, so `idempotency_key` is
-        unused. A timeout (ProviderUnavailable) may hide a refund that was queued;
-        check the transaction's refunds before retrying. A 2xx answer that cannot
-        be read raises ProviderRejected (not retryable) for the same reason."""
+        unused. A timeout (ProviderUnavailable) may hide a refund that was queued,
+        and so may a 2xx answer that cannot be read (MalformedResponse, not
+        retryable): `refund_issue` keeps such a refund pending for the webhook."""
         _check_reference(provider_reference)
         if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
             raise ProviderRejected("Paystack refund: the amount must be an integer.")
@@ -287,11 +289,11 @@ class PaystackProvider(PaymentProvider):
             "/refund",
             json_body=payload,
             action="refund",
-            unreadable=ProviderRejected,
+            unreadable=MalformedResponse,
         )
         refund_id = data.get("id")
         if refund_id in (None, "") or isinstance(refund_id, bool | dict | list):
-            raise ProviderRejected(
+            raise MalformedResponse(
                 "Paystack refund answered without a refund id; the refund may have "
                 "been queued: check the dashboard before retrying."
             )

@@ -10,11 +10,12 @@ from bookings.exceptions import InvalidTransition
 from bookings.models import Booking
 from bookings.services import booking_mark_refunded
 from ticketing.audit import audit_log
+from ticketing.lib.http_errors import CircuitOpen, MalformedResponse
 
 from ..accounts import provider_for
-from ..exceptions import RefundNotPossible
+from ..exceptions import RefundNotPossible, RefundOutcomeUnknown
 from ..models import Payment, PaymentEvent, Refund
-from ..providers.base import ProviderError, ProviderRefund
+from ..providers.base import ProviderError, ProviderRefund, ProviderUnavailable
 
 _REFUND_STATUS = {"succeeded": Refund.Status.SUCCEEDED, "failed": Refund.Status.FAILED}
 
@@ -27,7 +28,10 @@ def refund_issue(
     Refunds already asked for count against what is left, so two clicks never refund
     twice. The provider call carries `refund:<id>` as its idempotency key. When the
     payment is refunded in full, the booking becomes REFUNDED and its seats return.
-    Raises RefundNotPossible, or the ProviderError (the refund is then marked failed).
+    Raises RefundNotPossible; RefundOutcomeUnknown when the provider may have
+    refunded without saying so (the refund stays pending and counted, for its
+    webhook to settle); or the ProviderError of a sure refusal (the refund is then
+    marked failed).
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
@@ -75,11 +79,32 @@ def refund_issue(
             idempotency_key=f"refund:{refund.pk}",
         )
     except ProviderError as error:
+        if _may_have_refunded(error):
+            Refund.objects.filter(pk=refund.pk).update(last_error=str(error)[:1000])
+            audit_log(
+                action="payments.refund.outcome_unknown",
+                obj=refund,
+                organiser_id=payment.organiser_id,
+                actor=actor,
+                data={"payment": payment.provider_reference, "error": str(error)},
+            )
+            raise RefundOutcomeUnknown() from error
         Refund.objects.filter(pk=refund.pk).update(
             status=Refund.Status.FAILED, last_error=str(error)[:1000]
         )
         raise
     return refund_apply_provider_state(refund_id=refund.pk, result=result)
+
+
+def _may_have_refunded(error: ProviderError) -> bool:
+    """Whether the provider may have acted on a request it did not answer clearly.
+    Only a refusal, an open circuit (no call made) or a 429 (not processed) is a
+    sure no; marking anything else failed would let a second refund through."""
+    if isinstance(error, MalformedResponse):
+        return True
+    if isinstance(error, ProviderUnavailable):
+        return not isinstance(error, CircuitOpen) and error.status != 429
+    return False
 
 
 def _matching_refund(payment: Payment, result: ProviderRefund) -> Refund | None:

@@ -13,6 +13,7 @@ from bookings.services import booking_confirm
 from ticketing.audit import audit_log
 
 from ..accounts import provider_for
+from ..exceptions import RefundOutcomeUnknown
 from ..models import Payment, PaymentEvent
 from ..providers.base import PaymentState
 
@@ -134,4 +135,8 @@ def _fulfil(payment: Payment) -> None:
         actor=payment.provider,
         data={"booking": payment.booking.reference, "reason": reason},
     )
-    refund_issue(payment_id=payment.pk, reason=f"Paid but unfulfilled: {reason}")
+    try:
+        refund_issue(payment_id=payment.pk, reason=f"Paid but unfulfilled: {reason}")
+    except RefundOutcomeUnknown:
+        # Pending and counted: the provider's refund webhook settles it.
+        logger.warning("Refund of payment %s not confirmed yet", payment.pk)

@@ -95,3 +95,20 @@ def test_free_provider_only_takes_a_zero_total():
     assert free.start_payment(request).status == PaymentState.SUCCEEDED
     with pytest.raises(ProviderRejected):
         free.start_payment(dataclasses.replace(request, amount_minor=1))
+
+
+def test_a_refund_the_provider_did_not_confirm_is_shown_as_pending(
+    client, paid, stripe_fake
+):
+    _member(client, paid.organiser, Membership.Role.OWNER)
+    stripe_fake.fail_next(500, times=10)  # past the SDK's own retries
+    response = client.post(
+        reverse("admin:payments_refund_add"),
+        {"payment": paid.pk, "amount_minor": 2500, "reason": "late arrival"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "did not confirm the refund" in page
+    assert "Refund refused" not in page
+    refund = Refund.objects.get()
+    assert (refund.amount_minor, refund.status) == (2500, Refund.Status.PENDING)

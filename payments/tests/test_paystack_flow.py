@@ -6,8 +6,11 @@ import pytest
 from bookings.models import Booking
 from bookings.tests.helpers import hold
 from events.tests.factories import OrganiserFactory, SessionFactory, TicketTypeFactory
+from payments.exceptions import RefundNotPossible, RefundOutcomeUnknown
 from payments.models import Payment, Refund, WebhookDelivery
+from payments.providers.base import ProviderUnavailable
 from payments.services import payment_start, refund_issue
+from ticketing.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +186,76 @@ def test_stored_webhook_body_never_keeps_the_card_authorization(
     assert '"last4": "4081"' in delivery.raw_body
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CONFIRMED
+
+
+def _paid(lagos, paystack_fake, client, capture, seats=2) -> Payment:
+    session, ticket_type = lagos
+    payment = _start(hold(session, (ticket_type, seats)))
+    _post(
+        client,
+        paystack_fake,
+        "charge.success",
+        paystack_fake.succeed(payment.provider_reference),
+        capture,
+    )
+    payment.refresh_from_db()
+    return payment
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 502},  # Paystack may have queued it before failing
+        {"status": 200, "body": '{"status": true, "data": {}}'},  # no refund id
+    ],
+)
+def test_a_refund_paystack_may_have_made_stays_pending_and_blocks_another(
+    lagos, paystack_fake, client, django_capture_on_commit_callbacks, answer
+):
+    payment = _paid(lagos, paystack_fake, client, django_capture_on_commit_callbacks)
+    paystack_fake.fail_next(**answer)
+
+    with pytest.raises(RefundOutcomeUnknown):
+        refund_issue(payment_id=payment.pk, amount_minor=1_000_000, reason="seat")
+
+    refund = Refund.objects.get()
+    assert (refund.status, refund.amount_minor) == (Refund.Status.PENDING, 1_000_000)
+    assert refund.last_error
+    assert AuditEntry.objects.filter(action="payments.refund.outcome_unknown").exists()
+    # The 1,000,000 may be on its way: only what is surely left can be refunded.
+    with pytest.raises(RefundNotPossible):
+        refund_issue(payment_id=payment.pk, amount_minor=3_000_000, reason="all")
+    assert len(paystack_fake.requests_to("/refund")) == 1
+
+    _post(
+        client,
+        paystack_fake,
+        "refund.processed",
+        {
+            "status": "processed",
+            "transaction_reference": payment.provider_reference,
+            "refund_reference": "PSK-REF-LATE",
+            "amount": 1_000_000,
+            "currency": "NGN",
+        },
+        django_capture_on_commit_callbacks,
+    )
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert payment.refunded_minor == 1_000_000
+
+
+def test_a_refund_paystack_surely_did_not_make_fails_and_can_be_asked_again(
+    lagos, paystack_fake, client, django_capture_on_commit_callbacks
+):
+    payment = _paid(lagos, paystack_fake, client, django_capture_on_commit_callbacks)
+    paystack_fake.fail_next(429, headers={"Retry-After": "1"})
+
+    with pytest.raises(ProviderUnavailable):
+        refund_issue(payment_id=payment.pk, reason="all")
+
+    assert Refund.objects.get().status == Refund.Status.FAILED
+    refund = refund_issue(payment_id=payment.pk, reason="all, again")
+    assert refund.amount_minor == payment.amount_minor
+    assert refund.status == Refund.Status.PENDING  # queued; the webhook settles it

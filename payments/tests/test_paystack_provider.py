@@ -22,6 +22,7 @@ from payments.providers.base import (
 )
 from payments.providers.paystack import PaystackProvider
 from payments.tests.fakes.paystack_server import PaystackFake
+from ticketing.lib.http_errors import MalformedResponse
 
 # The fake's fixture, made available to this module (payments/tests/conftest.py
 # belongs to the Stripe tests).
@@ -282,7 +283,7 @@ def test_refund_validates_amount_locally(provider, paystack_fake):
 
 def test_refund_answer_without_id_is_not_retryable(provider, paystack_fake):
     paystack_fake.fail_next(200, body=json.dumps({"status": True, "data": {}}))
-    with pytest.raises(ProviderRejected) as caught:
+    with pytest.raises(MalformedResponse) as caught:
         provider.refund("BK7QXR-1", 100, "NGN", "", "refund:1")
     assert not caught.value.retryable
     assert "check the dashboard" in str(caught.value)

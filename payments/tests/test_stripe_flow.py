@@ -17,7 +17,7 @@ from bookings.tests.helpers import hold
 from events.models import Session
 from payments.models import Payment, Refund, WebhookDelivery
 from payments.services import payment_start, refund_issue, webhooks_retry_due
-from payments.tasks import payments_reconcile_task
+from payments.tasks import payments_reconcile_task, refund_booking_task
 from ticketing.models import AuditEntry
 
 RETURN_URL = "http://testserver/payments/paystack/return/"
@@ -384,6 +384,26 @@ def test_cancelling_a_paid_booking_refunds_it(
         booking_cancel(booking_id=booking.pk, reason="buyer asked")
     payment.refresh_from_db()
     assert payment.refunded_minor == 9000
+    assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CANCELLED
+
+
+def test_a_cancellation_refund_stripe_did_not_confirm_is_asked_once(
+    stripe_keys, session, ticket_type, client, django_capture_on_commit_callbacks
+):
+    booking, payment = _paid(
+        stripe_keys,
+        client,
+        session,
+        (ticket_type, 2),
+        django_capture_on_commit_callbacks,
+    )
+    stripe_keys.fail_next(500, times=10)  # past the SDK's own retries
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_cancel(booking_id=booking.pk, reason="buyer asked")
+    refund_booking_task.apply(args=[booking.pk, "a retry of the task"])
+
+    refund = Refund.objects.get(payment=payment)
+    assert (refund.status, refund.amount_minor) == (Refund.Status.PENDING, 9000)
     assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CANCELLED
 
 

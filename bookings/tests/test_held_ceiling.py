@@ -65,6 +65,28 @@ def test_holds_written_outside_the_service_raise_it_too(session):
     assert _ceiling(session) == 6  # a hold given more time again
 
 
+def test_one_statement_of_holds_raises_each_session_by_its_own_seats(session):
+    other = SessionFactory(event=session.event, capacity=10)
+    rows = [
+        (session, "B-1", 2, Booking.Status.PENDING),
+        (other, "B-2", 3, Booking.Status.PENDING),
+        (session, "B-3", 4, Booking.Status.PENDING),
+        (other, "B-4", 5, Booking.Status.CONFIRMED),
+    ]
+    Booking.objects.bulk_create(
+        BookingFactory.build(
+            organiser=session.event.organiser,
+            event=session.event,
+            session=target,
+            reference=reference,
+            quantity=quantity,
+            status=status,
+        )
+        for target, reference, quantity, status in rows
+    )
+    assert (_ceiling(session), _ceiling(other)) == (6, 3)
+
+
 def test_a_sale_that_the_ceiling_rules_out_counts_and_lowers_it(session, ticket_type):
     """Expired holds free their seats at once, whatever the ceiling still says."""
     stale = [hold(session, (ticket_type, 5)), hold(session, (ticket_type, 5))]

@@ -7,9 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from events.models import Session
 from ticketing.audit import audit_log
@@ -96,17 +95,16 @@ def _fix_session(session_id: int, actor) -> tuple[int, bool]:
 
 
 def _held_ceiling_drifts(fix, session_ids, actor) -> list[InventoryDrift]:
-    held = Coalesce(
-        Sum(
-            "bookings__quantity",
-            filter=Q(
-                bookings__status=Booking.Status.PENDING,
-                bookings__expires_at__gt=timezone.now(),
-            ),
-        ),
-        0,
+    held = (
+        Booking.objects.filter(session=OuterRef("pk"))
+        .holding()
+        .values("session")
+        .annotate(seats=Sum("quantity"))
+        .values("seats")
     )
-    sessions = Session.objects.annotate(held=held).filter(held_ceiling__lt=F("held"))
+    sessions = Session.objects.annotate(held=Coalesce(Subquery(held), 0)).filter(
+        held_ceiling__lt=F("held")
+    )
     if session_ids is not None:
         sessions = sessions.filter(pk__in=session_ids)
     drifts = []

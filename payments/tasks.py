@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from . import services
 from .exceptions import RefundOutcomeUnknown
-from .models import Payment
+from .models import Payment, Refund
 from .providers.base import ProviderError, ProviderUnavailable
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ def refund_booking_task(self, booking_id: int, reason: str) -> int:
 
 @shared_task(name="payments.tasks.payments_reconcile", **_RETRYING)
 def payments_reconcile_task(self) -> int:
-    """Ask the provider about payments left pending too long, and settle them."""
+    """Ask the provider about payments left pending too long, and settle them; ask
+    again for refunds of unknown outcome as old, where that is safe."""
     cutoff = timezone.now() - dt.timedelta(
         minutes=settings.PAYMENT_RECONCILE_AFTER_MINUTES
     )
@@ -76,4 +77,10 @@ def payments_reconcile_task(self) -> int:
             logger.warning("Reconciling payment %s failed", payment_id, exc_info=True)
             continue
         settled += 1
+    # A pending refund with an error and without the provider's id: never answered.
+    unconfirmed = Refund.objects.filter(
+        status=Refund.Status.PENDING, provider_refund_id="", created_at__lt=cutoff
+    ).exclude(last_error="")
+    for refund_id in unconfirmed.values_list("pk", flat=True)[:200]:
+        services.refund_retry_unconfirmed(refund_id=refund_id)
     return settled

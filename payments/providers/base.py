@@ -126,6 +126,9 @@ class PaymentProvider:
     """
 
     identifier: str = ""
+    # Whether asking `refund` again with the same idempotency key can only ever
+    # return the first refund: then a refund of unknown outcome may be asked again.
+    refunds_are_idempotent: bool = False
 
     def __init__(self, credentials: Credentials) -> None:
         self.credentials = credentials

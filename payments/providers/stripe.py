@@ -155,6 +155,7 @@ class StripeProvider(PaymentProvider):
     """
 
     identifier = "stripe"
+    refunds_are_idempotent = True  # the Idempotency-Key header
 
     @functools.cached_property
     def client(self) -> stripe.StripeClient:

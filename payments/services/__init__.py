@@ -2,7 +2,11 @@
 state is read, the provider is called, then the result is written in a short
 transaction that re-checks what it changes."""
 
-from .refunds import refund_apply_provider_state, refund_issue
+from .refunds import (
+    refund_apply_provider_state,
+    refund_issue,
+    refund_retry_unconfirmed,
+)
 from .settle import payment_settle, payment_settle_reference
 from .start import payment_cancel_open, payment_start
 from .webhooks import webhook_process, webhook_receive, webhooks_retry_due
@@ -14,6 +18,7 @@ __all__ = [
     "payment_start",
     "refund_apply_provider_state",
     "refund_issue",
+    "refund_retry_unconfirmed",
     "webhook_process",
     "webhook_receive",
     "webhooks_retry_due",

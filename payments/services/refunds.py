@@ -75,7 +75,7 @@ def refund_issue(
             payment.provider_reference,
             amount,
             payment.currency,
-            reason,
+            refund.reason,  # as stored: a retry must send the very same request
             idempotency_key=f"refund:{refund.pk}",
         )
     except ProviderError as error:
@@ -93,6 +93,42 @@ def refund_issue(
             status=Refund.Status.FAILED, last_error=str(error)[:1000]
         )
         raise
+    return refund_apply_provider_state(refund_id=refund.pk, result=result)
+
+
+def refund_retry_unconfirmed(*, refund_id: int) -> Refund:
+    """Ask again for a refund the provider may have made without saying so, with its
+    first idempotency key: the provider then answers with that refund if it made it,
+    or makes it now. Only for providers whose refunds are idempotent (Stripe); any
+    other refund is left pending for its webhook or a person."""
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    payment = refund.payment
+    if (
+        refund.status != Refund.Status.PENDING
+        or refund.provider_refund_id  # answered meanwhile
+        or not refund.last_error  # not ours to ask: in flight, or made elsewhere
+    ):
+        return refund
+    provider = provider_for(payment.organiser_id, payment.provider)
+    if not provider.refunds_are_idempotent:
+        return refund
+    try:
+        result = provider.refund(
+            payment.provider_reference,
+            refund.amount_minor,
+            payment.currency,
+            refund.reason,
+            idempotency_key=f"refund:{refund.pk}",
+        )
+    except ProviderError as error:
+        status = (
+            Refund.Status.PENDING if _may_have_refunded(error) else Refund.Status.FAILED
+        )
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+            status=status, last_error=str(error)[:1000]
+        )
+        refund.refresh_from_db()
+        return refund
     return refund_apply_provider_state(refund_id=refund.pk, result=result)
 
 

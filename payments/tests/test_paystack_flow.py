@@ -1,7 +1,10 @@
 """Paying with Paystack end to end, against a local fake of its API, webhooks signed
 with HMAC-SHA512 of the raw body as Paystack signs them."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from bookings.models import Booking
 from bookings.tests.helpers import hold
@@ -10,6 +13,7 @@ from payments.exceptions import RefundNotPossible, RefundOutcomeUnknown
 from payments.models import Payment, Refund, WebhookDelivery
 from payments.providers.base import ProviderUnavailable
 from payments.services import payment_start, refund_issue
+from payments.tasks import payments_reconcile_task
 from ticketing.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -225,6 +229,9 @@ def test_a_refund_paystack_may_have_made_stays_pending_and_blocks_another(
     # The 1,000,000 may be on its way: only what is surely left can be refunded.
     with pytest.raises(RefundNotPossible):
         refund_issue(payment_id=payment.pk, amount_minor=3_000_000, reason="all")
+    # Paystack takes no idempotency key: reconciliation never asks it again.
+    Refund.objects.update(created_at=timezone.now() - dt.timedelta(hours=1))
+    payments_reconcile_task.apply().get()
     assert len(paystack_fake.requests_to("/refund")) == 1
 
     _post(

@@ -15,6 +15,8 @@ from bookings.models import Booking
 from bookings.services import booking_cancel, booking_expire_stale
 from bookings.tests.helpers import hold
 from events.models import Session
+from payments.accounts import provider_for
+from payments.exceptions import RefundOutcomeUnknown
 from payments.models import Payment, Refund, WebhookDelivery
 from payments.services import payment_start, refund_issue, webhooks_retry_due
 from payments.tasks import payments_reconcile_task, refund_booking_task
@@ -397,7 +399,7 @@ def test_a_cancellation_refund_stripe_did_not_confirm_is_asked_once(
         (ticket_type, 2),
         django_capture_on_commit_callbacks,
     )
-    stripe_keys.fail_next(500, times=10)  # past the SDK's own retries
+    stripe_keys.fail_next(500)
     with django_capture_on_commit_callbacks(execute=True):
         booking_cancel(booking_id=booking.pk, reason="buyer asked")
     refund_booking_task.apply(args=[booking.pk, "a retry of the task"])
@@ -448,6 +450,49 @@ def test_reconciliation_settles_a_payment_whose_webhook_never_came(
 
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CONFIRMED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stripe_made_it", [False, True])
+def test_reconciliation_asks_again_for_a_refund_stripe_never_confirmed(
+    stripe_keys,
+    session,
+    ticket_type,
+    client,
+    django_capture_on_commit_callbacks,
+    stripe_made_it,
+):
+    """With the refund's first idempotency key: Stripe makes it now, or answers
+    with the one it made when its answer was lost; never a second."""
+    booking, payment = _paid(
+        stripe_keys,
+        client,
+        session,
+        (ticket_type, 2),
+        django_capture_on_commit_callbacks,
+    )
+    stripe_keys.fail_next(500)
+    with pytest.raises(RefundOutcomeUnknown):
+        refund_issue(payment_id=payment.pk, amount_minor=4500, reason="one seat")
+    refund = Refund.objects.get()
+    if stripe_made_it:  # the call went through; only its answer was lost
+        provider_for(payment.organiser_id, "stripe").refund(
+            payment.provider_reference, 4500, "EUR", "one seat", f"refund:{refund.pk}"
+        )
+    assert payments_reconcile_task.apply().get() == 0  # too recent to look at
+    assert Refund.objects.get().status == Refund.Status.PENDING
+    Refund.objects.filter(pk=refund.pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=30)
+    )
+
+    payments_reconcile_task.apply().get()
+
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED
+    assert refund.provider_refund_id
+    assert payment.refunded_minor == 4500
+    assert len(stripe_keys.refunds) == 1
 
 
 @pytest.mark.django_db

@@ -30,6 +30,23 @@ def lagos(paystack_fake, settings):
     return session, ticket_type
 
 
+def _refund_processed(client, fake, capture, payment, refund_reference) -> None:
+    """Paystack's webhook for a 1,000,000 kobo refund of `payment`."""
+    _post(
+        client,
+        fake,
+        "refund.processed",
+        {
+            "status": "processed",
+            "transaction_reference": payment.provider_reference,
+            "refund_reference": refund_reference,
+            "amount": 1_000_000,
+            "currency": "NGN",
+        },
+        capture,
+    )
+
+
 def _start(booking) -> Payment:
     return payment_start(
         booking_id=booking.pk, provider="paystack", return_url=RETURN_URL
@@ -146,18 +163,12 @@ def test_refund_event_with_another_reference_is_not_counted_twice(
     )
 
     refund_issue(payment_id=payment.pk, amount_minor=1_000_000, reason="one seat")
-    _post(
+    _refund_processed(
         client,
         paystack_fake,
-        "refund.processed",
-        {
-            "status": "processed",
-            "transaction_reference": payment.provider_reference,
-            "refund_reference": "PSK-REF-ELSEWHERE",
-            "amount": 1_000_000,
-            "currency": "NGN",
-        },
         django_capture_on_commit_callbacks,
+        payment,
+        "PSK-REF-ELSEWHERE",
     )
 
     payment.refresh_from_db()
@@ -234,18 +245,12 @@ def test_a_refund_paystack_may_have_made_stays_pending_and_blocks_another(
     payments_reconcile_task.apply().get()
     assert len(paystack_fake.requests_to("/refund")) == 1
 
-    _post(
+    _refund_processed(
         client,
         paystack_fake,
-        "refund.processed",
-        {
-            "status": "processed",
-            "transaction_reference": payment.provider_reference,
-            "refund_reference": "PSK-REF-LATE",
-            "amount": 1_000_000,
-            "currency": "NGN",
-        },
         django_capture_on_commit_callbacks,
+        payment,
+        "PSK-REF-LATE",
     )
     refund.refresh_from_db()
     payment.refresh_from_db()

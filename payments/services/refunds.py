@@ -70,17 +70,11 @@ def refund_issue(
                 "reason": reason,
             },
         )
+    provider = provider_for(payment.organiser_id, payment.provider)
     try:
-        result = provider_for(payment.organiser_id, payment.provider).refund(
-            payment.provider_reference,
-            amount,
-            payment.currency,
-            refund.reason,  # as stored: a retry must send the very same request
-            idempotency_key=f"refund:{refund.pk}",
-        )
+        result = _ask_provider(provider, refund, payment)
     except ProviderError as error:
-        if _may_have_refunded(error):
-            Refund.objects.filter(pk=refund.pk).update(last_error=str(error)[:1000])
+        if _record_failure(refund, error):
             audit_log(
                 action="payments.refund.outcome_unknown",
                 obj=refund,
@@ -89,9 +83,6 @@ def refund_issue(
                 data={"payment": payment.provider_reference, "error": str(error)},
             )
             raise RefundOutcomeUnknown() from error
-        Refund.objects.filter(pk=refund.pk).update(
-            status=Refund.Status.FAILED, last_error=str(error)[:1000]
-        )
         raise
     return refund_apply_provider_state(refund_id=refund.pk, result=result)
 
@@ -113,23 +104,35 @@ def refund_retry_unconfirmed(*, refund_id: int) -> Refund:
     if not provider.refunds_are_idempotent:
         return refund
     try:
-        result = provider.refund(
-            payment.provider_reference,
-            refund.amount_minor,
-            payment.currency,
-            refund.reason,
-            idempotency_key=f"refund:{refund.pk}",
-        )
+        result = _ask_provider(provider, refund, payment)
     except ProviderError as error:
-        status = (
-            Refund.Status.PENDING if _may_have_refunded(error) else Refund.Status.FAILED
-        )
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
-            status=status, last_error=str(error)[:1000]
-        )
+        _record_failure(refund, error)
         refund.refresh_from_db()
         return refund
     return refund_apply_provider_state(refund_id=refund.pk, result=result)
+
+
+def _ask_provider(provider, refund: Refund, payment: Payment) -> ProviderRefund:
+    """The one request for a refund row: built from what is stored, under the row's
+    own idempotency key, so that asking again sends the very same request."""
+    return provider.refund(
+        payment.provider_reference,
+        refund.amount_minor,
+        payment.currency,
+        refund.reason,
+        idempotency_key=f"refund:{refund.pk}",
+    )
+
+
+def _record_failure(refund: Refund, error: ProviderError) -> bool:
+    """Keep the error on a pending refund, and mark it failed only on a sure no.
+    True when the outcome is unknown (the refund stays pending and counted)."""
+    unknown = _may_have_refunded(error)
+    changes = {"last_error": str(error)[:1000]}
+    if not unknown:
+        changes["status"] = Refund.Status.FAILED
+    Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(**changes)
+    return unknown
 
 
 def _may_have_refunded(error: ProviderError) -> bool:

@@ -115,7 +115,7 @@ def ticket_types_for_share_counted(
     ids = sorted(set(ticket_type_ids))
     if connection.vendor != "postgresql" or not ids:
         return ticket_types_for_share(ids), None
-    count_held = seats_wanted is None or not ceiling_leaves_room(session, seats_wanted)
+    count_held = seats_wanted is None or not _ceiling_leaves_room(session, seats_wanted)
     rows = select_models(
         _counted_sql(count_held),
         {
@@ -129,7 +129,7 @@ def ticket_types_for_share_counted(
     if not rows:
         return {}, None
     _, held, next_expiry, _ = rows[0]
-    session.held_ceiling = held
+    session.held_ceiling = held  # what the row now holds: the exact count, if taken
     counts = SeatCounts(
         held=held,
         next_hold_expiry_at=next_expiry,
@@ -139,7 +139,7 @@ def ticket_types_for_share_counted(
     return {ticket_type.pk: ticket_type for ticket_type, *_ in rows}, counts
 
 
-def ceiling_leaves_room(session: Session, seats_wanted: int) -> bool:
+def _ceiling_leaves_room(session: Session, seats_wanted: int) -> bool:
     left = (
         session.capacity
         - session.sold_count

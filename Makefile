@@ -2,10 +2,14 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
-export REDIS_URL ?= redis://127.0.0.1:6379/0
+PORT ?= 8000
+# The suite's services. Only `test`, `bench` and `smoke` read these: the demo never
+# sees them (with no DATABASE_URL of the user's, it starts its own PostgreSQL).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test worker beat lint sysdeps messages browser install install-dev bench clean
+.PHONY: run manage test smoke worker beat lint sysdeps messages browser install \
+	install-dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +19,13 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-demo: requirements.txt requirements-demo.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-demo.txt
 	touch $(VENV)/.installed $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-demo.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $(VENV)/.installed-demo $@
 
 sysdeps:
 	@scripts/ensure_system_packages.sh
@@ -33,19 +41,31 @@ browser:
 install: sysdeps $(VENV)/.installed
 install-dev: sysdeps $(VENV)/.installed-dev
 
-# The demo: embedded defaults (SQLite, local-memory cache, eager tasks, console email).
-# DATABASE_URL/REDIS_URL from the environment are ignored here on purpose; set them in
-# .env to run the demo on PostgreSQL and Redis.
-run: install messages
-	env -u DATABASE_URL -u REDIS_URL DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	env -u DATABASE_URL -u REDIS_URL DEBUG=1 $(BIN)/python manage.py seed_demo
-	env -u DATABASE_URL -u REDIS_URL DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+# The demo on http://127.0.0.1:$(PORT)/: an embedded PostgreSQL under .demo/ (or your
+# DATABASE_URL, from the environment or .env), eager tasks, console email. Ctrl-C stops
+# the server and the database; the next `make run` finds the same data.
+run: sysdeps $(VENV)/.installed-demo messages
+	$(BIN)/python scripts/demo.py run --port $(PORT)
 
-# The whole suite against PostgreSQL and Redis (never SQLite: the locking tests need rows locks).
+# One management command against the demo's database, e.g.
+#   make manage ARGS="create_api_key paris-masterclass 'Box office'"
+manage: $(VENV)/.installed-demo
+	$(BIN)/python scripts/demo.py manage $(ARGS)
+
+# The whole suite against PostgreSQL and Redis.
 test: install-dev messages browser
-	$(BIN)/python scripts/check_services.py
-	SECRET_KEY=test-only-secret ALLOWED_HOSTS=testserver,localhost,127.0.0.1 \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  $(BIN)/python scripts/check_services.py
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  SECRET_KEY=test-only-secret ALLOWED_HOSTS=testserver,localhost,127.0.0.1 \
+	  SITE_URL=http://testserver \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# What users start, started as they would: a deployment built from requirements.txt
+# alone (gunicorn, a Celery worker and beat on PostgreSQL and Redis) and `make run`.
+smoke: sysdeps
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  $(PYTHON) scripts/smoke.py
 
 worker: install
 	$(BIN)/celery -A ticketing worker --loglevel=INFO
@@ -57,8 +77,11 @@ lint: install-dev
 	$(BIN)/ruff check .
 
 bench: install-dev
-	$(BIN)/python scripts/check_services.py
-	$(BIN)/python bench/holds.py
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  $(BIN)/python scripts/check_services.py
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  $(BIN)/python bench/holds.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles
+	$(BIN)/python scripts/demo.py stop 2>/dev/null || true
+	rm -rf $(VENV) staticfiles

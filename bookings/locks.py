@@ -8,7 +8,7 @@ import functools
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import OperationalError
 from django.db.utils import DatabaseError
 
 from events.models import Event, Organiser, Session, TicketType
@@ -35,12 +35,6 @@ def session_for_update(session_id: int, *, generic_plans: bool = False) -> Sessi
     afresh on every sale, ~1 ms of CPU inside the lock. Not for transactions that
     run ORM queries on statuses: a generic plan cannot use a partial index.
     """
-    if connection.vendor != "postgresql":
-        return (
-            Session.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("event__organiser")
-            .get(pk=session_id)
-        )
     rows = select_models(
         _session_lock_sql(),
         [
@@ -84,13 +78,10 @@ def ticket_types_for_share(ticket_type_ids: Iterable[int]) -> dict[int, TicketTy
     ids = sorted(set(ticket_type_ids))
     if not ids:
         return {}
-    if connection.vendor != "postgresql":
-        rows = TicketType.objects.filter(pk__in=ids).order_by("pk")
-    else:
-        table = TicketType._meta.db_table
-        rows = TicketType.objects.raw(
-            f'SELECT * FROM "{table}" WHERE id = ANY(%s) ORDER BY id FOR SHARE', [ids]
-        )
+    table = TicketType._meta.db_table
+    rows = TicketType.objects.raw(
+        f'SELECT * FROM "{table}" WHERE id = ANY(%s) ORDER BY id FOR SHARE', [ids]
+    )
     return {ticket_type.pk: ticket_type for ticket_type in rows}
 
 
@@ -113,7 +104,7 @@ def ticket_types_for_share_counted(
     every sale of the session, so counting in it is as exact as counting after it.
     """
     ids = sorted(set(ticket_type_ids))
-    if connection.vendor != "postgresql" or not ids:
+    if not ids:
         return ticket_types_for_share(ids), None
     count_held = seats_wanted is None or not _ceiling_leaves_room(session, seats_wanted)
     rows = select_models(
@@ -152,7 +143,7 @@ def _ceiling_leaves_room(session: Session, seats_wanted: int) -> bool:
 @functools.cache
 def _counted_sql(count_held: bool) -> str:
     # Held and taken seats as bookings.availability._seat_counts counts them with
-    # the ORM (for SQLite and for display); change both together.
+    # the ORM (for display); change both together.
     #
     # Two statements rather than one with a flag, and statuses written in rather
     # than bound: each then keeps one generic plan. A flag made PostgreSQL plan the

@@ -47,12 +47,11 @@ class CatalogueBusy(CatalogueError):
 
 def _bounded_lock_wait() -> None:
     """Wait at most INVENTORY_LOCK_TIMEOUT_MS for a row that a sale is holding."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('lock_timeout', %s, true)",
-                [f"{settings.INVENTORY_LOCK_TIMEOUT_MS}ms"],
-            )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, true)",
+            [f"{settings.INVENTORY_LOCK_TIMEOUT_MS}ms"],
+        )
 
 
 def _locked(model: type[models.Model], pk: int) -> Any:

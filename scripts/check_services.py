@@ -1,6 +1,6 @@
 """Fail loudly, with the way to fix it, when the test services do not answer.
 
-The suite runs on PostgreSQL and Redis only: locking tests on SQLite prove nothing.
+The suite runs on PostgreSQL and Redis, the services production runs on.
 """
 
 import os

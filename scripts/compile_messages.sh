@@ -4,5 +4,7 @@
 set -euo pipefail
 python="${1:-python3}"
 if command -v msgfmt >/dev/null 2>&1 && [ -d locale ]; then
-  DEBUG=1 "$python" manage.py compilemessages --ignore=.venv -v 0
+  # compilemessages reads settings but never connects: any well-formed URL will do.
+  DEBUG=1 DATABASE_URL="${DATABASE_URL:-postgres://unused@127.0.0.1/unused}" \
+    "$python" manage.py compilemessages --ignore=.venv -v 0
 fi

@@ -1,8 +1,9 @@
 """Settings, all read from the environment (see .env.example for every variable).
 
-With nothing set the project runs on embedded defaults (SQLite, local-memory cache,
-eager Celery tasks, console email, local media) so that `make run` works anywhere.
-Production sets DATABASE_URL and REDIS_URL and turns DEBUG off.
+PostgreSQL is the one database: `make run` starts an embedded PostgreSQL and sets
+DATABASE_URL for the demo; everything else falls back to embedded defaults
+(local-memory cache, eager Celery tasks, console email, local media) when unset.
+Production sets DATABASE_URL, REDIS_URL and SITE_URL and turns DEBUG off.
 """
 
 from pathlib import Path
@@ -20,15 +21,20 @@ DEBUG = env.bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+# The public address of the site, for links in emails, SMS, API answers and provider
+# callbacks: a deployment that guessed it would mail buyers dead links.
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 if DEBUG:
     SECRET_KEY = SECRET_KEY or "insecure-development-key-do-not-use-in-production"
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]", "testserver"]
+    SITE_URL = SITE_URL or "http://127.0.0.1:8000"
 else:
     missing = [
         name
         for name, value in (
             ("SECRET_KEY", SECRET_KEY),
             ("ALLOWED_HOSTS", ALLOWED_HOSTS),
+            ("SITE_URL", SITE_URL),
         )
         if not value
     ]
@@ -90,10 +96,16 @@ TEMPLATES = [
     },
 ]
 
-# Database: SQLite for the demo only (no row locks); PostgreSQL in production and tests.
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
+# PostgreSQL everywhere: the demo, the tests and production sell with the same row
+# locks and triggers.
+if not env.str("DATABASE_URL", default=""):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set. `make run` starts an embedded PostgreSQL and sets it "
+        "for the demo (and `make manage ARGS=...` runs a management command against "
+        "it); otherwise point it at your PostgreSQL, e.g. "
+        "postgres://user:password@127.0.0.1:5432/ticketing."
+    )
+DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets several test runs share one server without sharing a test database.
@@ -105,9 +117,7 @@ DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
 # connection, so PostgreSQL stops planning it anew; every sale repeats the same few
 # statements. Behind PgBouncer in transaction mode it needs PgBouncer 1.21 or later
 # with max_prepared_statements set; otherwise turn it off.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
-    "DATABASE_PREPARED_STATEMENTS", default=True
-):
+if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5
     )
@@ -269,9 +279,10 @@ ANYMAIL = {
     # "user:password" in the URL Brevo calls for delivery events (/anymail/brevo/...).
     "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="") or None,
 }
+# For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend: one file per
+# message in this directory (`make smoke` reads the worker's mail there).
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "sent-emails")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tickets@localhost")
-# The public address of the site, for links in emails and SMS and provider callbacks.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # SMS: Twilio when its credentials are set, else messages are only logged.
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")

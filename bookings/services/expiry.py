@@ -14,7 +14,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ticketing.audit import audit_log_many
 from ticketing.models import AuditEntry
 
 from .. import signals
@@ -48,7 +47,7 @@ SELECT id, session_id FROM expired
 _ACTION = "bookings.booking.expired"
 
 
-def _expire_batch_postgresql(now: dt.datetime, limit: int) -> list[tuple[int, int]]:
+def _expire_batch(now: dt.datetime, limit: int) -> list[tuple[int, int]]:
     """SKIP LOCKED lets two runs at once split the work, and leaves alone a hold that
     a confirmation has locked right now."""
     sql = _EXPIRE_BATCH_SQL.format(
@@ -69,25 +68,6 @@ def _expire_batch_postgresql(now: dt.datetime, limit: int) -> list[tuple[int, in
         return cursor.fetchall()
 
 
-def _expire_batch_portable(now: dt.datetime, limit: int) -> list[tuple[int, int]]:
-    """The same for the SQLite demo, which runs one process and has no row locks."""
-    stale = list(
-        Booking.objects.stale(now)
-        .order_by("expires_at")
-        .only("pk", "organiser_id", "session_id", "reference")[:limit]
-    )
-    Booking.objects.filter(pk__in=[b.pk for b in stale]).update(
-        status=Booking.Status.EXPIRED
-    )
-    audit_log_many(
-        action=_ACTION,
-        objects=stale,
-        organiser_id_of=lambda booking: booking.organiser_id,
-        data_of=lambda booking: {"reference": booking.reference},
-    )
-    return [(booking.pk, booking.session_id) for booking in stale]
-
-
 def booking_expire_stale(
     *, now: dt.datetime | None = None, batch_size: int = 20_000
 ) -> int:
@@ -95,14 +75,9 @@ def booking_expire_stale(
     twice at once. Each batch commits on its own with its audit rows."""
     now = now or timezone.now()
     total = 0
-    expire_batch = (
-        _expire_batch_postgresql
-        if connection.vendor == "postgresql"
-        else _expire_batch_portable
-    )
     while True:
         with transaction.atomic():
-            expired = expire_batch(now, batch_size)
+            expired = _expire_batch(now, batch_size)
             if not expired:
                 break
             session_ids = {session_id for _, session_id in expired}

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -45,15 +45,14 @@ def _sessions_with_recomputed_sold(session_ids=None):
 def inventory_check(
     *, fix: bool = False, session_ids=None, actor=None
 ) -> list[InventoryDrift]:
-    """Every session whose `sold_count` differs from its confirmed bookings, or (on
-    PostgreSQL) whose `held_ceiling` is below the seats its unexpired holds take,
-    which only a disabled trigger could cause, and which would let sales oversell.
+    """Every session whose `sold_count` differs from its confirmed bookings, or whose
+    `held_ceiling` is below the seats its unexpired holds take, which only a disabled
+    trigger could cause, and which would let sales oversell.
     With `fix`, each drifting counter is reset under the session lock (recounted
     there, so a sale in between is not undone) and an audit row records before and
     after."""
     drifts = _sold_drifts(fix, session_ids, actor)
-    if connection.vendor == "postgresql":
-        drifts += _held_ceiling_drifts(fix, session_ids, actor)
+    drifts += _held_ceiling_drifts(fix, session_ids, actor)
     return sorted(drifts, key=lambda drift: (drift.session_id, drift.counter))
 
 

@@ -16,13 +16,7 @@ from events.tests.factories import SessionFactory, TicketTypeFactory
 from .factories import BookingFactory
 from .helpers import hold
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="the ceiling is kept by a PostgreSQL trigger; SQLite always counts",
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 
 def _ceiling(session) -> int:

@@ -190,8 +190,6 @@ def _fetch_and_apply(run, connection, actor, listing_ids, force, clock) -> SyncR
     if to_fetch:
         client = client_for(connection)
         workers = max(1, min(settings.INTEGRATIONS_SYNC_CONCURRENCY, len(to_fetch)))
-        if db_connection.vendor == "sqlite":
-            workers = 1  # the demo database takes one writer at a time
         with ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix=f"sync-{connection.platform}"
         ) as pool:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+# Settings only parse it; nothing connects.
+DATABASE_URL = "postgres://app@db.example:5432/ticketing"
 
 # Runs in the child. It records what settings.py asks of read_env, then reads the test's
 # dotenv file instead of the repository's, with the same arguments.
@@ -58,6 +60,7 @@ print(json.dumps({
     "email_backend": settings.EMAIL_BACKEND,
     "staticfiles_backend": settings.STORAGES["staticfiles"]["BACKEND"],
     "session_cookie_secure": settings.SESSION_COOKIE_SECURE,
+    "SITE_URL": settings.SITE_URL,
 }))
 """
 
@@ -106,19 +109,40 @@ def test_debug_off_without_secret_key_and_hosts_names_both(load_settings, debug)
 
 
 def test_debug_off_names_only_the_missing_variable(load_settings):
-    message = improperly_configured(load_settings(SECRET_KEY="s3cret"))
+    message = improperly_configured(
+        load_settings(SECRET_KEY="s3cret", SITE_URL="https://tickets.example"))
     assert "ALLOWED_HOSTS" in message
     assert "SECRET_KEY" not in message
+    assert "SITE_URL" not in message
 
-    message = improperly_configured(load_settings(ALLOWED_HOSTS="tickets.example"))
+    message = improperly_configured(
+        load_settings(ALLOWED_HOSTS="tickets.example", SITE_URL="https://t.example"))
     assert "SECRET_KEY" in message
     assert "ALLOWED_HOSTS" not in message
 
 
+def test_debug_off_without_site_url_refuses_to_start(load_settings):
+    # Links in emails and API answers would otherwise point at 127.0.0.1.
+    message = improperly_configured(
+        load_settings(SECRET_KEY="s3cret", ALLOWED_HOSTS="tickets.example"))
+    assert "DEBUG is off" in message
+    assert "SITE_URL" in message
+    assert "SECRET_KEY" not in message
+
+
+def test_without_database_url_settings_refuse_and_point_at_make_run(load_settings):
+    message = improperly_configured(load_settings(DEBUG="1"))
+    assert "DATABASE_URL is not set" in message
+    assert "make run" in message
+
+
 def test_debug_off_with_secret_key_and_hosts_is_production(load_settings):
     values = loaded(load_settings(SECRET_KEY="s3cret",
-                                  ALLOWED_HOSTS="tickets.example,www.tickets.example"))
+                                  ALLOWED_HOSTS="tickets.example,www.tickets.example",
+                                  SITE_URL="https://tickets.example/",
+                                  DATABASE_URL=DATABASE_URL))
     assert values["DEBUG"] is False
+    assert values["SITE_URL"] == "https://tickets.example"
     assert values["SECRET_KEY"] == "s3cret"
     assert values["ALLOWED_HOSTS"] == ["tickets.example", "www.tickets.example"]
     assert values["staticfiles_backend"] == (
@@ -126,13 +150,13 @@ def test_debug_off_with_secret_key_and_hosts_is_production(load_settings):
     assert values["session_cookie_secure"] is True
 
 
-def test_debug_with_nothing_else_uses_embedded_defaults(load_settings):
-    values = loaded(load_settings(DEBUG="1"))
+def test_debug_with_only_a_database_uses_embedded_defaults(load_settings):
+    values = loaded(load_settings(DEBUG="1", DATABASE_URL=DATABASE_URL))
     assert values["DEBUG"] is True
     assert values["SECRET_KEY"]
     assert "127.0.0.1" in values["ALLOWED_HOSTS"]
-    assert values["db_engine"] == "django.db.backends.sqlite3"
-    assert values["db_name"] == str(BASE_DIR / "db.sqlite3")
+    assert values["SITE_URL"] == "http://127.0.0.1:8000"
+    assert values["db_engine"] == "django.db.backends.postgresql"
     assert values["cache_backend"] == "django.core.cache.backends.locmem.LocMemCache"
     assert values["always_eager"] is True
     assert values["celery_app_eager"] is True
@@ -160,7 +184,7 @@ def test_database_and_redis_urls_switch_to_postgresql_and_redis(load_settings):
 
 
 def test_settings_read_the_repository_dotenv_without_overwriting(load_settings):
-    values = loaded(load_settings(DEBUG="1"))
+    values = loaded(load_settings(DEBUG="1", DATABASE_URL=DATABASE_URL))
     assert values["read_env"] == [{"path": str(BASE_DIR / ".env"), "overwrite": False}]
 
 
@@ -169,6 +193,7 @@ def test_dotenv_fills_gaps_but_the_environment_wins(load_settings):
         "DEBUG=1\n"
         "SECRET_KEY=from-dotenv\n"
         "REDIS_URL=redis://from-dotenv:6379/0\n"
+        f"DATABASE_URL={DATABASE_URL}\n"
     )
     values = loaded(load_settings(SECRET_KEY="from-environment"))
     assert values["DEBUG"] is True

@@ -1,29 +1,31 @@
-"""`python manage.py seed_demo`: a demo catalogue and the logins to look at it.
+"""The demo's catalogue and people: two organisers with published events, sessions
+and ticket types, a superuser, a manager per organiser, door staff and a partner API
+key. Used by `seed_demo` (in `integrations`, which adds the sales on top).
 
-Idempotent: every row is keyed on a slug, a username or its natural key
-(organiser + name, event + venue...) and written with update_or_create, so running it
-again creates nothing new. Dates are relative to today, so the sessions stay upcoming;
-running it again moves them forward and resets the demo passwords printed at the end.
-Seats already sold are left alone.
+Idempotent: every row is keyed on a slug, a username or its natural key (organiser +
+name, event + venue...) and written with update_or_create, so running it again
+creates nothing new. Dates are relative to today, so the sessions stay upcoming;
+running it again moves them forward. Seats already sold are left alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.core.management.base import CommandError
 from django.utils import timezone
 
-from events.models import Event, Membership, Organiser, Session, TicketType, Venue
+from .api_keys import ApiKey
+from .models import Event, Membership, Organiser, Session, TicketType, Venue
 
-ADMIN_URL = "http://127.0.0.1:8000/admin/"
-SHOP_URL = "http://127.0.0.1:8000/"
+# The demo's partner API key (DEBUG only; a production seed draws a random one).
+DEMO_API_KEY_PREFIX = "demo00000000"
+DEMO_API_KEY_SECRET = "demo-partner-key-for-local-use-only"
 
 
 @dataclass(frozen=True)
@@ -40,31 +42,57 @@ def _local(tz_name: str, days: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=tz)
 
 
-class Command(BaseCommand):
-    help = (
-        "Create (or refresh) a demo catalogue: two organisers with published events, "
-        "sessions and ticket types, a superuser and one manager per organiser."
-    )
+@dataclass
+class Catalogue:
+    paris: Organiser
+    lagos: Organiser
+    sold_out: Session
+    past: Session
 
-    def handle(self, *args, **options):
-        if not settings.DEBUG:
-            self.stderr.write(
-                self.style.WARNING(
-                    "DEBUG is off: seed_demo creates a superuser admin/admin. "
-                    "Never run it against a production database."
-                )
+
+class DemoCatalogue:
+    """`passwords` maps each demo username to the password to set."""
+
+    def __init__(self, passwords: dict[str, str]):
+        self.passwords = passwords
+
+    def build(self) -> tuple[Catalogue, list[Login]]:
+        logins = [self._superuser()]
+        paris, sold_out, past = self._paris_masterclass()
+        lagos = self._lagos_live()
+        logins.append(self._member(paris, "paris-manager", Membership.Role.MANAGER))
+        logins.append(self._member(lagos, "lagos-manager", Membership.Role.MANAGER))
+        logins.append(self._member(paris, "paris-door", Membership.Role.STAFF))
+        return Catalogue(paris, lagos, sold_out, past), logins
+
+    def api_key(self, organiser: Organiser, *, secret: str | None) -> str:
+        """The partner key of `organiser`: the fixed demo key when `secret` is None,
+        else a new random key each run (its plain text exists only in the output)."""
+        if secret is None:
+            prefix, secret = DEMO_API_KEY_PREFIX, DEMO_API_KEY_SECRET
+            ApiKey.objects.update_or_create(
+                prefix=prefix,
+                defaults={
+                    "organiser": organiser,
+                    "name": "Demo partner",
+                    "secret_hash": hashlib.sha256(secret.encode()).hexdigest(),
+                    "scopes": ["checkin", "read", "sync", "write"],
+                    "revoked_at": None,
+                },
             )
-        with transaction.atomic():
-            logins = [self._superuser()]
-            paris = self._paris_masterclass()
-            lagos = self._lagos_live()
-            logins.append(self._manager(paris, "paris-manager", "paris-demo-2026"))
-            logins.append(self._manager(lagos, "lagos-manager", "lagos-demo-2026"))
-        self._report(logins)
+            return f"tk_{prefix}_{secret}"
+        key, plain = ApiKey.generate(
+            organiser=organiser,
+            name="Seeded partner key",
+            scopes=["checkin", "read", "sync", "write"],
+        )
+        key.save()
+        return plain
 
     # Users
 
     def _superuser(self) -> Login:
+        password = self.passwords["admin"]
         user, _ = get_user_model().objects.update_or_create(
             username="admin",
             defaults={
@@ -74,17 +102,18 @@ class Command(BaseCommand):
                 "is_active": True,
             },
         )
-        user.set_password("admin")
+        user.set_password(password)
         user.save(update_fields=["password"])
-        return Login("admin", "admin", "superuser, sees every organiser")
+        return Login("admin", password, "superuser, sees every organiser")
 
-    def _manager(self, organiser: Organiser, username: str, password: str) -> Login:
+    def _member(self, organiser: Organiser, username: str, role: str) -> Login:
+        password = self.passwords[username]
         user, _ = get_user_model().objects.update_or_create(
             username=username,
             defaults={
                 "email": f"{username}@example.com",
                 "first_name": username.split("-")[0].capitalize(),
-                "last_name": "Manager",
+                "last_name": username.split("-")[1].capitalize(),
                 "is_staff": True,
                 "is_superuser": False,
                 "is_active": True,
@@ -93,15 +122,14 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save(update_fields=["password"])
         Membership.objects.update_or_create(
-            organiser=organiser,
-            user=user,
-            defaults={"role": Membership.Role.MANAGER},
+            organiser=organiser, user=user, defaults={"role": role}
         )
-        return Login(username, password, f"manager of {organiser.name}")
+        what = "manager" if role == Membership.Role.MANAGER else "door staff"
+        return Login(username, password, f"{what} of {organiser.name}")
 
     # Catalogue
 
-    def _paris_masterclass(self) -> Organiser:
+    def _paris_masterclass(self) -> tuple[Organiser, Session, Session]:
         tz = "Europe/Paris"
         organiser, _ = Organiser.objects.update_or_create(
             slug="paris-masterclass",
@@ -124,6 +152,8 @@ class Command(BaseCommand):
                     "Auditorium de Bordeaux",
                     "9 cours Georges Clemenceau, 33000 Bordeaux",
                 ),
+                ("Marseille", "Salle Musicatreize", "53 rue Grignan, 13006 Marseille"),
+                ("Nantes", "La Cité des Congrès", "5 rue de Valmy, 44000 Nantes"),
             )
         }
         event = self._event(
@@ -141,6 +171,11 @@ class Command(BaseCommand):
             starts_at = _local(tz, days, 14)
             first = first or starts_at
             self._session(event, venues[city], starts_at, hours=4, capacity=120)
+        # A small hall that the sales seeded on top fill, and a date already played
+        # (the sales are seeded while it is upcoming, then it is moved to the past).
+        sold_out = self._session(
+            event, venues["Marseille"], _local(tz, 20, 14), hours=4, capacity=12
+        )
         # The early bird ends at 23:59 local time, two weeks before the first date.
         deadline = _local(tz, 15, 23, 59)
         if deadline >= first:
@@ -186,7 +221,23 @@ class Command(BaseCommand):
             max_per_order=2,
             description="Free: watch the morning rehearsal before the masterclass.",
         )
-        return organiser
+        return organiser, sold_out, self._autumn_recital(organiser, venues["Nantes"])
+
+    def _autumn_recital(self, organiser: Organiser, venue: Venue) -> Session:
+        """An event already played: its own event, so that the masterclass's early
+        bird still ends before its first date."""
+        event = self._event(
+            organiser,
+            slug="autumn-recital",
+            title="Autumn recital",
+            description="Last season's closing recital in Nantes.",
+        )
+        self._ticket_type(
+            event, "Regular", kind=TicketType.Kind.REGULAR, position=1,
+            price_minor=4_500,
+        )
+        tz = organiser.timezone
+        return self._session(event, venue, _local(tz, 10, 20), hours=2, capacity=60)
 
     def _lagos_live(self) -> Organiser:
         tz = "Africa/Lagos"
@@ -320,15 +371,3 @@ class Command(BaseCommand):
         )
         return ticket_type
 
-    # Output
-
-    def _report(self, logins: list[Login]) -> None:
-        self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        self.stdout.write(f"Shop:  {SHOP_URL}")
-        self.stdout.write(f"Admin: {ADMIN_URL}")
-        self.stdout.write("Logins (username / password):")
-        width = max(len(login.username) for login in logins)
-        for login in logins:
-            self.stdout.write(
-                f"  {login.username:<{width}}  /  {login.password:<16}  {login.role}"
-            )

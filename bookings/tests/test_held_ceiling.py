@@ -4,7 +4,7 @@ the holds, and never lets it sell a seat that an unexpired hold still takes."""
 import datetime as dt
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from bookings.exceptions import SoldOut

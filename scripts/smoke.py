@@ -261,7 +261,7 @@ def demo(work: Path, processes: Processes) -> None:
     pay_offline(browser, offline_ref)
     staff = Browser(base, log=say)
     staff.login_admin("admin", "admin")
-    mark_paid(staff, offline_ref)
+    mark_paid(staff, offline_ref, browser)
     door = Browser(base, log=say)
     door.login_admin("paris-door", "door-demo-2026")
     for reference in (reference_of(free), offline_ref):
@@ -274,26 +274,26 @@ def demo(work: Path, processes: Processes) -> None:
 
 def pay_offline(browser: Browser, reference: str) -> None:
     browser.get(f"/b/{reference}/")
-    form = browser.form(lambda f: f.fields.get("provider") == "offline"
-                        or "offline" in str(f.attrs.get("action", "")))
-    browser.post(form.attrs.get("action") or f"/b/{reference}/", dict(form.fields))
+    form = browser.form(lambda f: f.attrs.get("action", "").endswith("/pay/offline/"))
+    browser.post(form.attrs["action"], dict(form.fields))
+    if 'data-testid="offline-instructions"' not in browser.html:
+        raise SmokeFailure("The bank transfer instructions are not shown")
     if reference not in browser.html:
-        raise SmokeFailure("The offline payment instructions miss the reference")
+        raise SmokeFailure("The bank transfer instructions miss the reference")
     say(f"chose bank transfer for {reference}: instructions shown")
 
 
-def mark_paid(staff: Browser, reference: str) -> None:
-    staff.get(f"/admin/bookings/booking/?q={reference}")
+def mark_paid(staff: Browser, reference: str, buyer: Browser) -> None:
+    """The organiser's "Mark paid (offline)" action on the booking's payment."""
+    staff.get(f"/admin/payments/payment/?q={reference}")
     form = staff.form(lambda f: "action" in f.selects)
-    fields = dict(form.fields)
-    fields["action"] = "mark_paid_offline"
     ids = re.findall(r'name="_selected_action" value="(\d+)"', staff.html)
     if len(ids) != 1:
-        raise SmokeFailure(f"Expected one booking {reference} in admin, found {ids}")
-    fields["_selected_action"] = ids
-    staff.post(f"/admin/bookings/booking/?q={reference}", fields)
-    staff.get(f"/admin/bookings/booking/?q={reference}")
-    if "Confirmed" not in staff.html:
+        raise SmokeFailure(f"Expected one payment for {reference} in admin: {ids}")
+    fields = {**form.fields, "action": "mark_paid_offline", "_selected_action": ids}
+    staff.post("/admin/payments/payment/", fields)
+    buyer.get(f"/b/{reference}/")
+    if 'data-state="confirmed"' not in buyer.html:
         raise SmokeFailure(f"{reference} is not confirmed after 'mark paid'")
     say(f"marked {reference} paid in admin: confirmed")
 

@@ -64,8 +64,15 @@ class ProviderAccountForm(forms.ModelForm):
             *_OFFLINE_FIELDS,
         )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Card providers have no use for it: left out, the stored value stays.
+        self.fields["payment_days"].required = False
+
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("payment_days") is None:
+            cleaned["payment_days"] = self.instance.payment_days
         if cleaned.get("provider") == Provider.OFFLINE and not (
             cleaned.get("account_number") or cleaned.get("instructions")
         ):

@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from bookings.access import booking_access_granted, booking_page_path
@@ -100,9 +100,11 @@ def booking_page(request, reference: str):
 
 
 _PAGE_ERRORS = {
-    "paystack": _lazy("Paystack could not be reached. Please try again in a moment."),
-    "busy": _lazy("We're busy, please try again."),
-    "offline": _lazy("Bank transfer is not available for this booking."),
+    "paystack": gettext_lazy(
+        "Paystack could not be reached. Please try again in a moment."
+    ),
+    "busy": gettext_lazy("We're busy, please try again in a moment."),
+    "offline": gettext_lazy("Bank transfer is not available for this booking."),
 }
 
 

@@ -11,16 +11,23 @@ from django.utils import timezone
 from bookings.access import booking_page_path
 from bookings.availability import compute_session_availability
 from bookings.models import Booking, Notification, Ticket
-from bookings.services import BuyerInput, booking_confirm, booking_expire_stale
+from bookings.services import (
+    BuyerInput,
+    booking_cancel,
+    booking_confirm,
+    booking_expire_stale,
+)
 from bookings.tests.helpers import hold
 from events.models import Membership, Session
 from events.tests.factories import MembershipFactory, SessionFactory, TicketTypeFactory
+from payments.accounts import providers_offered
 from payments.models import Payment, PaymentEvent, Provider, Refund
 from payments.services import (
     offline_payment_enable,
     payment_offline_choose,
     payment_offline_mark_paid,
 )
+from payments.tasks import payments_reconcile_task
 from payments.tests.factories import PaymentFactory
 from ticketing.models import AuditEntry
 
@@ -301,3 +308,54 @@ def test_a_confirmed_booking_is_not_cancelled_by_the_buyer(client, session):
     client.post(booking_page_path(booking.reference).replace("/?", "/cancel/?"))
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CONFIRMED
+
+
+def test_an_owner_enables_bank_transfer_in_the_admin(client, session, ticket_type):
+    owner = MembershipFactory(
+        organiser=session.event.organiser, role=Membership.Role.OWNER
+    )
+    client.force_login(owner.user)
+    form = {
+        "organiser": session.event.organiser_id,
+        "provider": Provider.OFFLINE,
+        "is_enabled": "on",
+        "account_holder": "Mon Concert SAS",
+        "payment_days": 3,
+    }
+    add_url = reverse("admin:payments_provideraccount_add")
+    refused = client.post(add_url, form)
+    assert "needs an account number or written instructions" in (
+        refused.content.decode()
+    )
+    assert providers_offered(session.event.organiser_id) == []
+
+    client.post(add_url, {**form, "account_number": IBAN})
+
+    assert providers_offered(session.event.organiser_id) == [Provider.OFFLINE]
+    booking = hold(session, (ticket_type, 1))
+    payment_offline_choose(booking_id=booking.pk)
+    booking.refresh_from_db()
+    assert booking.expires_at > timezone.now() + dt.timedelta(days=2, hours=23)
+
+
+def test_nobody_asks_for_a_transfer_by_itself(
+    session, ticket_type, offline, admin_user, django_capture_on_commit_callbacks
+):
+    """Reconciliation has nobody to ask about a pending transfer, and cancelling a
+    booking paid by transfer leaves the money to the organiser, not to a made-up
+    refund."""
+    booking = hold(session, (ticket_type, 1))
+    waiting = payment_offline_choose(booking_id=booking.pk)
+    Payment.objects.filter(pk=waiting.pk).update(
+        updated_at=timezone.now() - dt.timedelta(days=1)
+    )
+    payments_reconcile_task.delay()
+    waiting.refresh_from_db()
+    assert waiting.status == Payment.Status.PENDING
+    assert not waiting.events.filter(action__startswith="verified").exists()
+
+    payment_offline_mark_paid(payment_id=waiting.pk, actor=admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_cancel(booking_id=booking.pk, actor=admin_user)
+    assert not Refund.objects.exists()
+    assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CANCELLED

@@ -2,9 +2,11 @@
 "Mark paid (offline)", and the payment step of an organiser with no provider."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -359,3 +361,78 @@ def test_nobody_asks_for_a_transfer_by_itself(
         booking_cancel(booking_id=booking.pk, actor=admin_user)
     assert not Refund.objects.exists()
     assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CANCELLED
+
+
+def test_an_expired_hold_cannot_be_stretched_back(
+    client, session, ticket_type, offline
+):
+    booking, _url = _checkout(client, session, ticket_type, quantity=1)
+    past = timezone.now() - dt.timedelta(minutes=1)
+    Booking.objects.filter(pk=booking.pk).update(expires_at=past)
+
+    response = client.post(f"/b/{booking.reference}/pay/offline/")
+
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-state="expired"' in page
+    assert "Bank transfer is not available for this booking." in page
+    booking.refresh_from_db()
+    assert booking.expires_at == past
+    assert not Payment.objects.exists()
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+
+def test_the_whole_flow_works_as_plain_html_forms_with_csrf(
+    session, ticket_type, offline, django_capture_on_commit_callbacks
+):
+    """What the smoke test does against `make run`: no JavaScript, real CSRF."""
+    buyer = Client(enforce_csrf_checks=True)
+    checkout = f"/e/{session.event.slug}/checkout/"
+    page = buyer.get(checkout, {"session": session.pk}).content.decode()
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    response = buyer.post(
+        checkout,
+        {
+            "csrfmiddlewaretoken": _csrf(page),
+            "session": session.pk,
+            f"qty_{ticket_type.pk}": 1,
+            "buyer_name": "Ada Lovelace",
+            "buyer_email": "ada@example.org",
+            "attendee_name_0": "Ada Lovelace",
+            "token": token,
+            "action": "book",
+        },
+    )
+    booking_page = response["Location"]
+    page = buyer.get(booking_page).content.decode()
+    pay = re.search(r'<form method="post" action="(/b/[^"]+/pay/offline/)"', page)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = buyer.post(pay.group(1), {"csrfmiddlewaretoken": _csrf(page)})
+    page = buyer.get(response["Location"]).content.decode()
+    reference = re.search(r'data-testid="offline-reference">([^<]+)<', page).group(1)
+
+    organiser = Client(enforce_csrf_checks=True)
+    member = MembershipFactory(
+        organiser=session.event.organiser, role=Membership.Role.OWNER
+    )
+    organiser.force_login(member.user)
+    changelist = reverse("admin:payments_payment_changelist")
+    page = organiser.get(changelist, {"q": reference}).content.decode()
+    selected = re.findall(r'name="_selected_action" value="(\d+)"', page)
+    assert len(selected) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        response = organiser.post(
+            changelist,
+            {
+                "csrfmiddlewaretoken": _csrf(page),
+                "action": "mark_paid_offline",
+                "_selected_action": selected,
+            },
+        )
+    assert response.status_code == 302
+    assert Booking.objects.get(reference=reference).status == Booking.Status.CONFIRMED
+    page = buyer.get(booking_page).content.decode()
+    assert 'data-state="confirmed"' in page
+    assert 'data-testid="ticket-code"' in page

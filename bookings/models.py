@@ -290,6 +290,7 @@ class Notification(models.Model):
         REFUND = "refund", _("Refund")
         PAYMENT_FAILED = "payment_failed", _("Payment failed")
         HOLD_EXPIRING = "hold_expiring", _("Hold expiring soon")
+        PAYMENT_INSTRUCTIONS = "payment_instructions", _("Payment instructions")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

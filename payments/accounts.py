@@ -34,6 +34,10 @@ def _account_credentials(account: ProviderAccount) -> Credentials:
 
 
 def credentials_for(organiser_id: int, provider: str) -> Credentials:
+    if provider == Provider.OFFLINE:
+        # No keys: bank details are not secrets, and a payment already open must stay
+        # settleable and refundable after the organiser stops offering transfers.
+        return Credentials(secret_key="")
     account = ProviderAccount.objects.filter(
         organiser_id=organiser_id, provider=provider
     ).first()
@@ -50,10 +54,22 @@ def provider_for(organiser_id: int, provider: str) -> PaymentProvider:
     return get_provider(provider, credentials_for(organiser_id, provider))
 
 
+def offline_account(organiser_id: int) -> ProviderAccount | None:
+    """The organiser's enabled bank-transfer account, or None when not offered."""
+    return ProviderAccount.objects.filter(
+        organiser_id=organiser_id, provider=Provider.OFFLINE, is_enabled=True
+    ).first()
+
+
 def providers_offered(organiser_id: int) -> list[str]:
-    """The providers a buyer of this organiser may pay with, in a stable order."""
+    """The providers a buyer of this organiser may pay with, in a stable order
+    (bank transfer last, and only when the organiser enabled it)."""
     offered = []
     for provider in Provider.values:
+        if provider == Provider.OFFLINE:
+            if offline_account(organiser_id) is not None:
+                offered.append(provider)
+            continue
         try:
             credentials_for(organiser_id, provider)
         except ProviderNotConfigured:

@@ -9,6 +9,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from bookings.exceptions import BookingError
+from bookings.models import Booking
 from ticketing.admin_scoping import (
     MANAGER,
     OWNER,
@@ -18,11 +20,26 @@ from ticketing.admin_scoping import (
 from ticketing.lib.money import Money
 
 from .exceptions import PaymentError, RefundOutcomeUnknown
-from .models import Payment, PaymentEvent, ProviderAccount, Refund, WebhookDelivery
+from .models import (
+    Payment,
+    PaymentEvent,
+    Provider,
+    ProviderAccount,
+    Refund,
+    WebhookDelivery,
+)
 from .providers.base import ProviderError
-from .services import refund_issue, webhook_process
+from .services import payment_offline_mark_paid, refund_issue, webhook_process
 
 _MONEY_ROLES = (OWNER, MANAGER)
+_OFFLINE_FIELDS = (
+    "account_holder",
+    "bank_name",
+    "account_number",
+    "bank_code",
+    "instructions",
+    "payment_days",
+)
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -39,7 +56,33 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ("organiser", "provider", "is_enabled", "public_key")
+        fields = (
+            "organiser",
+            "provider",
+            "is_enabled",
+            "public_key",
+            *_OFFLINE_FIELDS,
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Card providers have no use for it: left out, the stored value stays.
+        self.fields["payment_days"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("payment_days") is None:
+            cleaned["payment_days"] = self.instance.payment_days
+        if cleaned.get("provider") == Provider.OFFLINE and not (
+            cleaned.get("account_number") or cleaned.get("instructions")
+        ):
+            raise forms.ValidationError(
+                _(
+                    "Bank transfer needs an account number or written instructions "
+                    "for the buyer."
+                )
+            )
+        return cleaned
 
     def save(self, commit=True):
         account = super().save(commit=False)
@@ -65,6 +108,24 @@ class ProviderAccountAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "updated_at",
     )
     list_filter = ("provider", "is_enabled")
+    fieldsets = (
+        (None, {"fields": ("organiser", "provider", "is_enabled")}),
+        (
+            _("Stripe / Paystack keys"),
+            {"fields": ("public_key", "secret_key", "webhook_secret")},
+        ),
+        (
+            _("Bank transfer / pay later"),
+            {
+                "fields": _OFFLINE_FIELDS,
+                "description": _(
+                    "Shown to buyers who choose to pay by transfer; their seats stay "
+                    "held for the days given. Mark their payment received from "
+                    "Payments with the action “Mark paid (offline)”."
+                ),
+            },
+        ),
+    )
 
     @admin.display(boolean=True, description=_("Secret key set"))
     def has_secret_key(self, account):
@@ -127,6 +188,51 @@ class PaymentAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     )
     exclude = ("client_secret", "redirect_url")
     inlines = (RefundInline, PaymentEventInline)
+    actions = ("mark_paid_offline",)
+
+    def has_mark_paid_permission(self, request):
+        return self._role_allows(request, _MONEY_ROLES)
+
+    @admin.action(description=_("Mark paid (offline)"), permissions=("mark_paid",))
+    def mark_paid_offline(self, request, queryset):
+        """The organiser received these bank transfers: confirm their bookings as a
+        late card payment would be (seats re-taken under the lock, or flagged)."""
+        confirmed, flagged = 0, 0
+        for payment in queryset.select_related("booking"):
+            self.check_organiser(request, payment, _MONEY_ROLES)
+            try:
+                payment = payment_offline_mark_paid(
+                    payment_id=payment.pk, actor=request.user
+                )
+            except (PaymentError, BookingError) as error:
+                self.message_user(
+                    request,
+                    _("%(reference)s: %(error)s")
+                    % {"reference": payment.provider_reference, "error": error.message},
+                    level=messages.ERROR,
+                )
+                continue
+            booking = Booking.objects.get(pk=payment.booking_id)
+            if booking.status == Booking.Status.CONFIRMED:
+                confirmed += 1
+            else:
+                flagged += 1
+        if confirmed:
+            self.message_user(
+                request,
+                _("%(n)d booking(s) confirmed; tickets are on their way.")
+                % {"n": confirmed},
+            )
+        if flagged:
+            self.message_user(
+                request,
+                _(
+                    "%(n)d payment(s) recorded, but the seats were gone or the booking "
+                    "was closed: the booking is flagged, return the money by hand."
+                )
+                % {"n": flagged},
+                level=messages.WARNING,
+            )
 
     @admin.display(description=_("Amount"), ordering="amount_minor")
     def amount_display(self, payment):

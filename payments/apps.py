@@ -5,4 +5,13 @@ class PaymentsConfig(AppConfig):
     name = "payments"
 
     def ready(self) -> None:
+        from bookings.models import Notification
+        from bookings.notifications.services import notification_context_register
+
         from . import receivers  # noqa: F401  (connects the signal receivers)
+        from .services import offline_instructions
+
+        notification_context_register(
+            Notification.Template.PAYMENT_INSTRUCTIONS,
+            lambda booking: {"offline": offline_instructions(booking)},
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +17,7 @@ from ticketing.lib.money import Money
 class Provider(models.TextChoices):
     STRIPE = "stripe", "Stripe"
     PAYSTACK = "paystack", "Paystack"
+    OFFLINE = "offline", _("Bank transfer / pay later")
 
 
 class ProviderAccount(models.Model):
@@ -32,6 +34,24 @@ class ProviderAccount(models.Model):
     )
     secret_key_encrypted = models.TextField(blank=True, editable=False)
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    # Offline (bank transfer) only: what the buyer is told, and how long seats wait.
+    bank_name = models.CharField(_("bank name"), max_length=100, blank=True)
+    account_holder = models.CharField(_("account holder"), max_length=100, blank=True)
+    account_number = models.CharField(
+        _("IBAN / account number"), max_length=50, blank=True
+    )
+    bank_code = models.CharField(_("BIC / sort code"), max_length=30, blank=True)
+    instructions = models.TextField(
+        _("payment instructions"),
+        blank=True,
+        help_text=_("Shown to the buyer with the bank details, or instead of them"),
+    )
+    payment_days = models.PositiveSmallIntegerField(
+        _("days to pay"),
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text=_("Seats of a booking paid by transfer stay held this many days"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -12,17 +12,25 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from bookings.access import booking_access_granted, booking_page_path
+from bookings.exceptions import InvalidTransition, InventoryBusy
 from bookings.models import Booking
 from bookings.selectors import booking_get
+from bookings.services import booking_cancel
 
 from .accounts import credentials_for, providers_offered
 from .exceptions import PaymentError
 from .models import Payment, Provider
 from .providers.base import ProviderError
-from .services import payment_settle, payment_start
+from .services import (
+    offline_instructions,
+    payment_offline_choose,
+    payment_settle,
+    payment_start,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +92,40 @@ def booking_page(request, reference: str):
         "latest_payment": latest,
         "processing": state == "pending"
         and request.GET.get("redirect_status") in ("succeeded", "processing"),
+        "page_error": _PAGE_ERRORS.get(request.GET.get("error", ""), ""),
     }
     if state in ("pending", "failed") and booking.total_minor > 0:
-        context.update(_payment_step(request, booking))
+        context.update(_payment_step(request, booking, latest))
     return render(request, "payments/booking.html", context)
 
 
-def _payment_step(request, booking: Booking) -> dict:
+_PAGE_ERRORS = {
+    "paystack": gettext_lazy(
+        "Paystack could not be reached. Please try again in a moment."
+    ),
+    "busy": gettext_lazy("We're busy, please try again in a moment."),
+    "offline": gettext_lazy("Bank transfer is not available for this booking."),
+}
+
+
+def _payment_step(request, booking: Booking, latest: Payment | None) -> dict:
+    if (
+        latest is not None
+        and latest.provider == Provider.OFFLINE
+        and latest.status == Payment.Status.PENDING
+    ):
+        # The buyer chose to pay by transfer: their instructions, and no card form
+        # (each view of one would open a payment at the provider).
+        return {"offline": offline_instructions(booking), "can_cancel": True}
     offered = providers_offered(booking.organiser_id)
-    step = {"providers": offered, "stripe": None, "payment_error": ""}
+    step = {
+        "providers": offered,
+        "stripe": None,
+        "payment_error": "",
+        # Nothing to pay with: say so, and let the buyer give the seats back.
+        "no_provider": not offered,
+        "can_cancel": not offered,
+    }
     if Provider.STRIPE in offered:
         return_url = request.build_absolute_uri(booking_page_path(booking.reference))
         try:
@@ -133,3 +166,37 @@ def booking_pay_paystack(request, reference: str):
         )
         return HttpResponseRedirect(booking_page_path(reference) + "&error=paystack")
     return HttpResponseRedirect(payment.redirect_url)
+
+
+@require_POST
+def booking_pay_offline(request, reference: str):
+    """The buyer pays by bank transfer: back to the page, which shows how."""
+    booking = _booking_or_404(request, reference)
+    error = ""
+    try:
+        payment_offline_choose(booking_id=booking.pk)
+    except InventoryBusy:
+        error = "busy"
+    except PaymentError:
+        logger.info("Bank transfer refused for %s", reference, exc_info=True)
+        error = "offline"
+    suffix = f"&error={error}" if error else ""
+    return HttpResponseRedirect(booking_page_path(reference) + suffix)
+
+
+@require_POST
+def booking_cancel_by_buyer(request, reference: str):
+    """The buyer gives an unpaid hold back; its seats return at once. A paid booking
+    is not cancelled here (that is a refund, the organiser's call)."""
+    booking = _booking_or_404(request, reference)
+    error = ""
+    if booking.status == Booking.Status.PENDING:
+        try:
+            booking_cancel(
+                booking_id=booking.pk, actor="buyer", reason="cancelled by the buyer"
+            )
+        except InventoryBusy:
+            error = "&error=busy"
+        except InvalidTransition:
+            pass  # expired or paid meanwhile: the page says which
+    return HttpResponseRedirect(booking_page_path(reference) + error)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from . import services
 from .exceptions import RefundOutcomeUnknown
-from .models import Payment, Refund
+from .models import Payment, Provider, Refund
 from .providers.base import ProviderError, ProviderUnavailable
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def refund_booking_task(self, booking_id: int, reason: str) -> int:
     refunded = 0
     for payment in Payment.objects.filter(
         booking_id=booking_id, status=Payment.Status.SUCCEEDED
-    ):
+    ).exclude(provider=Provider.OFFLINE):  # paid back by the organiser's own hand
         if (
             payment.refundable_minor
             and not payment.refunds.exclude(status="failed").exists()
@@ -69,7 +69,10 @@ def payments_reconcile_task(self) -> int:
         minutes=settings.PAYMENT_RECONCILE_AFTER_MINUTES
     )
     settled = 0
-    stale = Payment.objects.filter(status=Payment.Status.PENDING, updated_at__lt=cutoff)
+    # A bank transfer has nobody to ask: only the organiser marks it paid.
+    stale = Payment.objects.filter(
+        status=Payment.Status.PENDING, updated_at__lt=cutoff
+    ).exclude(provider=Provider.OFFLINE)
     for payment_id in stale.values_list("pk", flat=True)[:200]:
         try:
             services.payment_settle(payment_id=payment_id, source="reconcile")

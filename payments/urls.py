@@ -14,4 +14,14 @@ urlpatterns = [
         pages.booking_pay_paystack,
         name="booking-pay-paystack",
     ),
+    path(
+        "b/<str:reference>/pay/offline/",
+        pages.booking_pay_offline,
+        name="booking-pay-offline",
+    ),
+    path(
+        "b/<str:reference>/cancel/",
+        pages.booking_cancel_by_buyer,
+        name="booking-cancel",
+    ),
 ]

@@ -20,7 +20,7 @@ import datetime as dt
 import importlib
 import logging
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.utils import make_msgid
 from urllib.parse import urlsplit
 
@@ -77,7 +77,18 @@ SUBJECTS = {
     Template.REFUND: _("%(event)s: booking %(reference)s refunded"),
     Template.PAYMENT_FAILED: _("%(event)s: payment for booking %(reference)s failed"),
     Template.HOLD_EXPIRING: _("%(event)s: your seats are held until %(time)s"),
+    Template.PAYMENT_INSTRUCTIONS: _("%(event)s: how to pay for booking %(reference)s"),
 }
+
+# Extra template context, per template, from apps above bookings (payments gives the
+# payment instructions their bank details): bookings may not import them.
+_CONTEXT_HOOKS: dict[str, Callable[[Booking], dict]] = {}
+
+
+def notification_context_register(template: str, hook: Callable[[Booking], dict]):
+    """Have `hook(booking)` add to the context of every `template` message. Call it
+    from an `AppConfig.ready()`."""
+    _CONTEXT_HOOKS[template] = hook
 
 
 class NotificationTemporaryError(Exception):
@@ -149,6 +160,7 @@ def booking_notice_queue(*, booking_id: int, template: str) -> list[Notification
             Template.HOLD_EXPIRING: booking.status == Booking.Status.PENDING
             and booking.expires_at is not None
             and booking.expires_at > timezone.now(),
+            Template.PAYMENT_INSTRUCTIONS: booking.status == Booking.Status.PENDING,
         }
         if not expected.get(template, True):
             return []
@@ -244,6 +256,11 @@ def notification_send(notification_id: int) -> str:
                 and notification.booking.status != Booking.Status.CONFIRMED
             ):
                 raise _Skipped("the booking is no longer confirmed")
+            if (
+                notification.template == Template.PAYMENT_INSTRUCTIONS
+                and notification.booking.status != Booking.Status.PENDING
+            ):
+                raise _Skipped("the booking is no longer waiting for payment")
             if notification.channel == Channel.EMAIL:
                 message_id, delivered = _send_email(notification)
             else:
@@ -345,7 +362,7 @@ def _finish(
 def _context(notification: Notification) -> dict:
     booking = notification.booking
     event = booking.event
-    return {
+    context = {
         "booking": booking,
         "event": event,
         "session": booking.session,
@@ -360,6 +377,9 @@ def _context(notification: Notification) -> dict:
         "refund_amount": money(booking.total),
         "language": notification.language,
     }
+    if hook := _CONTEXT_HOOKS.get(notification.template):
+        context.update(hook(booking))
+    return context
 
 
 def _subject(notification: Notification, context: dict) -> str:

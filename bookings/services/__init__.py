@@ -13,7 +13,12 @@ from .holds import (
     booking_create,
     booking_reference_new,
 )
-from .lifecycle import booking_cancel, booking_confirm, booking_mark_refunded
+from .lifecycle import (
+    booking_cancel,
+    booking_confirm,
+    booking_hold_extend,
+    booking_mark_refunded,
+)
 from .summary import booking_resend, booking_summary_send
 
 __all__ = [
@@ -24,6 +29,7 @@ __all__ = [
     "booking_confirm",
     "booking_create",
     "booking_expire_stale",
+    "booking_hold_extend",
     "booking_mark_refunded",
     "booking_reference_new",
     "booking_resend",

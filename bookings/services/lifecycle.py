@@ -107,6 +107,49 @@ def booking_confirm(*, booking_id: int, actor=None) -> Booking:
     return booking
 
 
+def booking_hold_extend(
+    *,
+    booking_id: int,
+    until,
+    actor=None,
+    reason: str = "",
+    notice: str | None = None,
+) -> Booking:
+    """Keep a hold's seats until `until` (a buyer paying by bank transfer gets days,
+    not minutes). Never shortens a hold. Takes the selling locks, so it cannot race a
+    confirmation or the expiry; a hold that has already expired is refused with
+    InvalidTransition (its seats may be sold: extending it would take them back
+    unchecked). With `notice` (a Notification template), the buyer's message is
+    queued in the same transaction, once per booking.
+    """
+    with busy_on_lock_timeout(), transaction.atomic(durable=True):
+        session, booking = _locked_booking(booking_id)
+        if not booking.is_holding:
+            raise InvalidTransition(_("This booking is not waiting for payment."))
+        previous = booking.expires_at
+        if until > previous:
+            booking.expires_at = until
+            booking.save(update_fields=["expires_at"])
+            audit_log(
+                action="bookings.booking.hold_extended",
+                obj=booking,
+                organiser_id=booking.organiser_id,
+                actor=actor,
+                data={
+                    "reference": booking.reference,
+                    "from": previous.isoformat(),
+                    "to": until.isoformat(),
+                    "reason": reason,
+                },
+            )
+            after_commit(session.pk)
+        if notice:
+            from ..notifications.services import booking_notice_queue
+
+            booking_notice_queue(booking_id=booking.pk, template=notice)
+    return booking
+
+
 def _release(
     *,
     booking_id: int,

@@ -10,6 +10,7 @@ _PROVIDERS = {
     "stripe": "payments.providers.stripe.StripeProvider",
     "paystack": "payments.providers.paystack.PaystackProvider",
     "free": "payments.providers.free.FreeProvider",
+    "offline": "payments.providers.offline.OfflineProvider",
 }
 
 

@@ -129,6 +129,9 @@ class PaymentProvider:
     # Whether asking `refund` again with the same idempotency key can only ever
     # return the first refund: then a refund of unknown outcome may be asked again.
     refunds_are_idempotent: bool = False
+    # Whether money only goes back by a person's hand (bank transfer): then nothing
+    # asks for a refund automatically; the booking is flagged for the organiser.
+    refunds_by_hand: bool = False
 
     def __init__(self, credentials: Credentials) -> None:
         self.credentials = credentials

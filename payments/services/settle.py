@@ -15,7 +15,8 @@ from ticketing.audit import audit_log
 from ..accounts import provider_for
 from ..exceptions import RefundOutcomeUnknown
 from ..models import Payment, PaymentEvent
-from ..providers.base import PaymentState
+from ..providers import provider_class
+from ..providers.base import PaymentState, ProviderPayment
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,16 @@ def payment_settle(*, payment_id: int, source: str) -> Payment:
     state = provider_for(payment.organiser_id, payment.provider).verify_payment(
         payment.provider_reference
     )
+    return payment_record_state(payment_id=payment_id, state=state, source=source)
+
+
+def payment_record_state(
+    *, payment_id: int, state: ProviderPayment, source: str
+) -> Payment:
+    """The second half of `payment_settle`: record `state`, as verified, and fulfil
+    the booking on success (or flag it). The organiser's word that a bank transfer
+    arrived comes in here too (`payment_offline_mark_paid`), so that it confirms,
+    re-takes seats and flags exactly as a late card payment does."""
     with transaction.atomic():
         payment = (
             Payment.objects.select_for_update(of=("self",))
@@ -135,6 +146,8 @@ def _fulfil(payment: Payment) -> None:
         actor=payment.provider,
         data={"booking": payment.booking.reference, "reason": reason},
     )
+    if provider_class(payment.provider).refunds_by_hand:
+        return  # the organiser sends the money back; the flag tells them to
     try:
         refund_issue(payment_id=payment.pk, reason=f"Paid but unfulfilled: {reason}")
     except RefundOutcomeUnknown:

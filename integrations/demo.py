@@ -22,6 +22,7 @@ from bookings.services.holds import AttendeeInput, BuyerInput, LineInput, bookin
 from bookings.services.lifecycle import booking_confirm
 from events.demo import Catalogue
 from events.models import Organiser, Session
+from payments.services import offline_payment_enable
 
 from .models import Connection, Listing, Platform, SyncRun
 from .platforms.base import ExternalOrder, ExternalTicket, Places
@@ -213,7 +214,29 @@ def _external_sales(organiser: Organiser, platform: str, session: Session,
     return len(fetched)
 
 
+def _bank_transfer(catalogue: Catalogue) -> None:
+    """Both demo organisers take bank transfers: the one way to pay in a demo that
+    has no provider keys."""
+    offline_payment_enable(
+        organiser_id=catalogue.paris.pk,
+        account_holder="Paris Masterclass SAS",
+        account_number="FR76 3000 6000 0112 3456 7890 189",
+        bank_name="Banque de démonstration",
+        bank_code="AGRIFRPPXXX",
+        payment_days=5,
+    )
+    offline_payment_enable(
+        organiser_id=catalogue.lagos.pk,
+        account_holder="Lagos Live Ltd",
+        account_number="0123456789",
+        bank_name="Demo Bank Nigeria",
+        bank_code="058",
+        payment_days=3,
+    )
+
+
 def seed_sales(catalogue: Catalogue) -> SalesSummary:
+    _bank_transfer(catalogue)
     bookings = _paris_sales(catalogue) + _lagos_sales(catalogue)
     past, checked_in = _past_session_with_check_ins(catalogue)
     paris_sessions = _sessions(catalogue.paris)

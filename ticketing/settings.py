@@ -350,6 +350,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ticketing.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Failed partner API authentications per client address ("20/min"; "0" for no
+# limit) before every request with a key from it gets 429 until the period ends.
+API_AUTH_FAILURE_RATE = env.str("API_AUTH_FAILURE_RATE", default="20/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ticketing partner API",
     "VERSION": "1.0.0",

@@ -34,3 +34,18 @@ def client_ip(request) -> str:
     except ValueError:
         return remote_addr
     return candidate
+
+
+def client_bucket(request) -> str:
+    """`client_ip`, with an IPv6 client counted as its whole /64 (one client usually
+    owns one), for limits that count per client."""
+    ip = client_ip(request)
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip.strip()
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from ticketing import login
+from ticketing.api.docs import ApiDocsView
 from ticketing.health import healthz
 
 admin.site.site_header = "Ticketing back office"
@@ -22,7 +23,7 @@ urlpatterns = [
     ),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(
+        ApiDocsView.as_view(
             url_name="api-schema", authentication_classes=[], permission_classes=[]
         ),
         name="api-docs",

@@ -1,8 +1,10 @@
-"""Email delivery status can be reported only by the sending ESP, authenticated.
+"""Delivery status can be reported only by the provider that sends, authenticated.
 
-Only `/anymail/<sending esp>/tracking/` is mounted; every other anymail URL is a 404;
-junk gets a 4xx, never a 500; without ANYMAIL["WEBHOOK_SECRET"] and with DEBUG off,
-nobody can report (the settings refuse to start that way, test_security_settings).
+Email: only `/anymail/<sending esp>/tracking/` is mounted; every other anymail URL is
+a 404; junk gets a 4xx, never a 500; without ANYMAIL["WEBHOOK_SECRET"] and with DEBUG
+off, nobody can report (the settings refuse to start that way, see
+test_security_settings). SMS: Twilio's callback needs Twilio's signature, made with
+an auth token we have (test_notifications covers forged and tampered signatures).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import json
 
 import pytest
+from twilio.request_validator import RequestValidator
 
 from bookings.models import Notification
 
@@ -159,3 +162,32 @@ def test_no_esp_no_tracking_url(client, settings, sent):
 
     assert response.status_code == 404
     assert _unchanged(sent)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_twilio_status_without_an_auth_token_is_refused(
+    client, settings, session, ticket_type, debug
+):
+    """With no TWILIO_AUTH_TOKEN, a signature made with an empty key must not pass."""
+    settings.DEBUG = debug
+    settings.TWILIO_AUTH_TOKEN = ""
+    settings.SITE_URL = "https://tickets.example"
+    booking = hold(session, (ticket_type, 1))
+    row = Notification.objects.create(
+        booking=booking,
+        organiser=booking.organiser,
+        channel=Notification.Channel.SMS,
+        template="payment_failed",
+        recipient="+33612345678",
+        status=Notification.Status.SENT,
+        attempts=1,
+        provider_message_id="SM123",
+    )
+    path = f"/webhooks/twilio/status/?notification={row.pk}"
+    params = {"MessageSid": "SM123", "MessageStatus": "failed", "ErrorCode": "30005"}
+    signature = RequestValidator("").compute_signature(settings.SITE_URL + path, params)
+
+    response = client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+    assert response.status_code == 403
+    assert _unchanged(row)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
+from functools import wraps
 
 import qrcode
 import qrcode.image.svg
@@ -93,13 +94,12 @@ class AdminOTPMiddleware:
                 reverse("admin:jsi18n"),
             }
             if request.path in open_paths:
-                pass
-            elif request.path.startswith(admin_root):
+                return self.get_response(request)
+            if request.path.startswith(admin_root):
                 target = "otp-verify" if user_has_device(user) else "otp-setup"
                 query = urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})
                 return HttpResponseRedirect(f"{reverse(target)}?{query}")
-            else:
-                request.user = AnonymousUser()
+            request.user = AnonymousUser()
         return self.get_response(request)
 
 
@@ -136,13 +136,12 @@ def _next_url(request) -> str:
 
 
 def _staff_only(view):
+    @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not (request.user.is_authenticated and request.user.is_staff):
             return redirect_to_login(request.get_full_path(), reverse("admin:login"))
         return view(request, *args, **kwargs)
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
     return never_cache(csrf_protect(wrapped))
 
 

@@ -56,3 +56,14 @@ def _language_back_to_default():
     from django.utils import translation
 
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def _api_auth_failures_forgotten():
+    """Every test client calls from 127.0.0.1, and failed API authentications are
+    counted per address in the run's Redis: one test's wrong keys must not throttle
+    the next test's requests."""
+    yield
+    from events.api.auth import auth_failure_limit, auth_failures
+
+    auth_failures.reset("127.0.0.1", auth_failure_limit())

@@ -1,10 +1,13 @@
 """Keys partners use for the API: shown once, stored hashed, scoped, revocable.
 
-Every API request looks its key up, so keys are cached (CACHE_SECONDS) by prefix.
+Every API request looks its key up, so keys are cached (CACHE_SECONDS) by prefix,
+and so are prefixes that match no key (for NEGATIVE_CACHE_SECONDS): a flood of
+requests with a made-up key reads the database once per prefix, not per request.
 Each cached entry carries the prefix's generation number; saving, revoking or
 deleting a key changes the generation (at once and again after commit), so an entry
 read from the database before the change, even one written to the cache after it,
-never answers again: a revoked key stops working on its next request.
+never answers again: a revoked key stops working on its next request, and a new key
+whose prefix was once looked up in vain works at once.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import uuid
 
@@ -29,6 +33,10 @@ SCOPES = ("read", "write", "checkin", "sync")
 _PREFIX_BYTES = 6
 _SECRET_BYTES = 32
 CACHE_SECONDS = 60
+NEGATIVE_CACHE_SECONDS = 30
+# What a prefix can look like (the column's length, letters and digits); anything
+# else is refused without a lookup.
+_PREFIX_FORMAT = re.compile(r"[A-Za-z0-9]{1,16}")
 LAST_USED_EVERY_SECONDS = 60
 
 logger = logging.getLogger(__name__)
@@ -97,7 +105,11 @@ class ApiKey(models.Model):
     def find(cls, plain: str) -> ApiKey | None:
         """The active key for `plain`, or None (unknown, wrong, revoked, expired)."""
         parts = plain.split("_", 2)
-        if len(parts) != 3 or parts[0] != "tk":
+        if (
+            len(parts) != 3
+            or parts[0] != "tk"
+            or not _PREFIX_FORMAT.fullmatch(parts[1])
+        ):
             return None
         key = cls._cached(parts[1])
         if key is None or not hmac.compare_digest(key.secret_hash, _digest(parts[2])):
@@ -117,10 +129,13 @@ class ApiKey(models.Model):
         generation = found.get(generation_key, "")
         entry = found.get(entry_key)
         if entry is not None and entry[0] == generation:
-            return entry[1]
+            return entry[1]  # None: known not to exist
         key = cls._from_database(prefix)
-        if key is not None:
-            _cache_set(entry_key, (generation, key))
+        _cache_set(
+            entry_key,
+            (generation, key),
+            CACHE_SECONDS if key is not None else NEGATIVE_CACHE_SECONDS,
+        )
         return key
 
     @classmethod
@@ -173,9 +188,9 @@ def _cache_keys(prefix: str) -> tuple[str, str]:
     return f"api-key:{prefix}", f"api-key-generation:{prefix}"
 
 
-def _cache_set(entry_key: str, entry) -> None:
+def _cache_set(entry_key: str, entry, seconds: int = CACHE_SECONDS) -> None:
     try:
-        cache.set(entry_key, entry, CACHE_SECONDS)
+        cache.set(entry_key, entry, seconds)
     except Exception:  # noqa: BLE001 - an uncached key is only slower
         logger.warning("API key cache unreachable", exc_info=True)
 

@@ -34,6 +34,22 @@ from .services import (
 
 logger = logging.getLogger(__name__)
 
+# What the payment step needs beyond the site's own Content-Security-Policy
+# (settings.CONTENT_SECURITY_POLICY), added only to a page that offers it: Stripe.js
+# and its card and 3-D Secure frames, and Paystack's checkout page, which the
+# "Pay with Paystack" form reaches through our redirect (form-action covers that).
+STRIPE_CSP = {
+    "script-src": ["https://js.stripe.com", "https://*.js.stripe.com"],
+    "frame-src": [
+        "https://js.stripe.com",
+        "https://*.js.stripe.com",
+        "https://hooks.stripe.com",
+    ],
+    "connect-src": ["https://api.stripe.com"],
+    "img-src": ["https://*.stripe.com"],
+}
+PAYSTACK_CSP = {"form-action": ["https://checkout.paystack.com"]}
+
 
 def _booking_or_404(request, reference: str) -> Booking:
     if not booking_access_granted(request, reference):
@@ -96,7 +112,15 @@ def booking_page(request, reference: str):
     }
     if state in ("pending", "failed") and booking.total_minor > 0:
         context.update(_payment_step(request, booking, latest))
-    return render(request, "payments/booking.html", context)
+    response = render(request, "payments/booking.html", context)
+    csp: dict[str, list[str]] = {}
+    if context.get("stripe"):
+        csp.update(STRIPE_CSP)
+    if Provider.PAYSTACK in context.get("providers", ()):
+        csp.update(PAYSTACK_CSP)
+    if csp:
+        response._csp_update = csp  # django-csp's per-response addition
+    return response
 
 
 _PAGE_ERRORS = {

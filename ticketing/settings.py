@@ -6,6 +6,7 @@ DATABASE_URL for the demo; everything else falls back to embedded defaults
 Production sets DATABASE_URL, REDIS_URL and SITE_URL and turns DEBUG off.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -59,6 +60,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "anymail",
     "django_celery_beat",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "ticketing",
     "events",
     "bookings",
@@ -74,8 +79,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "ticketing.login.AdminOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised in a view into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ticketing.urls"
@@ -219,6 +229,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Admin login: django-axes counts failed logins per username and per client address
+# (each on its own: either reaching the limit locks), with the client address found
+# as every other limit finds it (ticketing.lib.clientip, TRUSTED_PROXY_COUNT).
+AUTHENTICATION_BACKENDS = [
+    "ticketing.login.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "ticketing.lib.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "ticketing.login.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Staff may register an authenticator app (TOTP, django-otp) at /admin/otp/setup/;
+# once they have, the admin asks for its code after the password. Superusers must
+# have one when this is on.
+ADMIN_REQUIRE_OTP_FOR_SUPERUSERS = env.bool(
+    "ADMIN_REQUIRE_OTP_FOR_SUPERUSERS", default=False
+)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Ticketing")
+# Superusers manage authenticators in the admin, but never see their secret keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -282,6 +315,26 @@ ANYMAIL = {
 # For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend: one file per
 # message in this directory (`make smoke` reads the worker's mail there).
 EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "sent-emails")
+# Delivery status from the ESP: only the sending ESP's tracking webhook is mounted
+# (bookings.notifications.email_webhooks). Unset, it is on whenever an anymail
+# backend sends the email; with DEBUG off it then needs ANYMAIL_WEBHOOK_SECRET, or
+# anyone could mark a buyer's email bounced.
+EMAIL_TRACKING = env.bool("EMAIL_TRACKING", default=None)
+if (
+    not DEBUG
+    and (
+        EMAIL_TRACKING
+        if EMAIL_TRACKING is not None
+        else EMAIL_BACKEND.startswith("anymail.backends.")
+    )
+    and not ANYMAIL["WEBHOOK_SECRET"]
+):
+    raise ImproperlyConfigured(
+        "Email delivery tracking is on (EMAIL_TRACKING, or an anymail EMAIL_BACKEND "
+        "such as Brevo's), so ANYMAIL_WEBHOOK_SECRET must be set: the 'user:password' "
+        "the ESP sends with each delivery event. Set EMAIL_TRACKING=0 to do without "
+        "delivery status."
+    )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tickets@localhost")
 
 # SMS: Twilio when its credentials are set, else messages are only logged.
@@ -308,6 +361,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ticketing.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Failed partner API authentications per client address ("20/min"; "0" for no
+# limit) before every request with a key from it gets 429 until the period ends.
+API_AUTH_FAILURE_RATE = env.str("API_AUTH_FAILURE_RATE", default="20/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ticketing partner API",
     "VERSION": "1.0.0",
@@ -405,11 +461,36 @@ EVENTBRITE_API_BASE = env.str(
     "EVENTBRITE_API_BASE", default="https://www.eventbriteapi.com/v3"
 )
 
+# Content-Security-Policy (django-csp): pages load scripts, styles and frames from
+# this site only, with no inline script or style. The booking page adds Stripe's and
+# Paystack's origins itself (payments.pages), the API docs their data: images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 if not DEBUG:
     # The proxy in front must set X-Forwarded-Proto itself (and drop a client's own).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+    # The site is served over HTTPS (by the proxy or by redirecting here): browsers
+    # are then told to keep to HTTPS for a year unless SECURE_HSTS_SECONDS says else.
+    USE_TLS = env.bool("USE_TLS", default=SECURE_SSL_REDIRECT)
+    SECURE_HSTS_SECONDS = env.int(
+        "SECURE_HSTS_SECONDS", default=31536000 if USE_TLS else 0
+    )
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False
+    )
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from ticketing.api.throttling import SlidingWindowThrottle
+from ticketing.lib.clientip import client_bucket
+from ticketing.lib.ratelimit import FailureLimiter, RateLimit
 
 from ..api_keys import ApiKey
 
@@ -29,7 +32,19 @@ class ApiKeyUser:
         return f"api key {self.key.name}"
 
 
+auth_failures = FailureLimiter("api-auth")
+
+
+def auth_failure_limit() -> RateLimit | None:
+    return RateLimit.parse(settings.API_AUTH_FAILURE_RATE)
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """Failed authentications are counted per client address; past
+    API_AUTH_FAILURE_RATE every request carrying a key from that address gets 429
+    with Retry-After until the window ends, a right key included (else guessing
+    would go on, only quieter)."""
+
     keyword = "Bearer"
 
     def authenticate(self, request):
@@ -38,11 +53,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         )
         if not header:
             return None
+        client, limit = client_bucket(request), auth_failure_limit()
+        if wait := auth_failures.retry_after(client, limit):
+            raise exceptions.Throttled(
+                wait=wait,
+                detail="Too many failed authentications from this address.",
+            )
         scheme, _, plain = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not plain.strip():
+            auth_failures.record(client, limit)
             raise exceptions.AuthenticationFailed("Send the key as 'Bearer <key>'.")
         key = ApiKey.find(plain.strip())
         if key is None:
+            auth_failures.record(client, limit)
             raise exceptions.AuthenticationFailed("Unknown, revoked or expired key.")
         key.mark_used(timezone.now())
         return ApiKeyUser(key), key

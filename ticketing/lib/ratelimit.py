@@ -1,8 +1,11 @@
-"""Client-side rate limits for external APIs, counted in fixed windows in the shared
-cache (see `ticketing.lib.http`, which re-exports these names)."""
+"""Rate limits counted in fixed windows in the shared cache: client-side limits for
+external APIs (see `ticketing.lib.http`, which re-exports these names), and limits
+on our own clients' failures (`FailureLimiter`)."""
 
 from __future__ import annotations
 
+import logging
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -10,6 +13,8 @@ from dataclasses import dataclass
 from django.core.cache import cache
 
 from ticketing.lib.http_errors import ExternalUnavailable
+
+logger = logging.getLogger(__name__)
 
 _PERIODS = {
     "s": 1,
@@ -96,3 +101,54 @@ class RateLimiter:
         except ValueError:  # evicted between add and incr: count from here
             cache.set(key, calls, timeout=timeout)
             return calls
+
+
+class FailureLimiter:
+    """Failures per client (failed API authentications...) counted in the shared
+    cache in fixed windows of the limit's period: a client that has failed `calls`
+    times in the current window is refused until the window ends.
+
+    Only failures count, so a client that gets in is never slowed. If the cache
+    cannot be reached the client is let through with a warning: this protects the
+    service, and refusing everyone would be the outage it is there to prevent.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _key(self, ident: str, window: int) -> str:
+        return f"failures:{self.name}:{ident}:{window}"
+
+    def retry_after(self, ident: str, limit: RateLimit | None) -> int:
+        """Seconds `ident` must wait before trying again, 0 when it may try now."""
+        if limit is None:
+            return 0
+        now = time.time()
+        window = int(now // limit.period_seconds)
+        try:
+            failures = cache.get(self._key(ident, window)) or 0
+        except Exception:  # noqa: BLE001 - fail open, see the class docstring
+            logger.warning("Failure limiter cache unreachable", exc_info=True)
+            return 0
+        if failures < limit.calls:
+            return 0
+        return max(1, math.ceil((window + 1) * limit.period_seconds - now))
+
+    def record(self, ident: str, limit: RateLimit | None) -> None:
+        if limit is None:
+            return
+        window = int(time.time() // limit.period_seconds)
+        key = self._key(ident, window)
+        try:
+            cache.add(key, 0, timeout=limit.period_seconds * 2)
+            cache.incr(key)
+        except ValueError:  # evicted between add and incr
+            cache.set(key, 1, timeout=limit.period_seconds * 2)
+        except Exception:  # noqa: BLE001
+            logger.warning("Failure limiter cache unreachable", exc_info=True)
+
+    def reset(self, ident: str, limit: RateLimit | None) -> None:
+        if limit is None:
+            return
+        window = int(time.time() // limit.period_seconds)
+        cache.delete_many([self._key(ident, window - 1), self._key(ident, window)])

@@ -146,10 +146,11 @@ def _session_row(
         _offer(price, availability.for_ticket_type(price.ticket_type.pk), now)
         for price in prices
     ]
-    if session.sale_status == Session.SaleStatus.PAUSED:
+    reason = event_selectors.session_sale_closed_reason(session, now)
+    if reason == event_selectors.PAUSED:
         state = STATE_PAUSED
-    elif session.sale_status == Session.SaleStatus.CLOSED:
-        state = STATE_CLOSED
+    elif reason in (event_selectors.CLOSED, event_selectors.SALES_CLOSED):
+        state = STATE_CLOSED  # by hand, or its sales window is over (it has started)
     else:
         state = _window_state(event.sales_start_at, event.sales_end_at, now)
     if state is None:

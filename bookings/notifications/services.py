@@ -77,6 +77,7 @@ SUBJECTS = {
     Template.REFUND: _("%(event)s: booking %(reference)s refunded"),
     Template.PAYMENT_FAILED: _("%(event)s: payment for booking %(reference)s failed"),
     Template.HOLD_EXPIRING: _("%(event)s: your seats are held until %(time)s"),
+    Template.LOOKUP: _("%(event)s: the link to booking %(reference)s"),
 }
 
 

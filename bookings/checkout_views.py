@@ -130,6 +130,10 @@ def checkout(request, slug: str):
         form.add_service_errors(basket_errors, lines)
     if form.errors:
         return _render(request, event, form, quote, sold_out)
+    idempotency_key = _idempotency_key(request, form, lines)
+    if reference := _booked_already(event, idempotency_key):
+        # A double submit: its booking, before any limit counts it again.
+        return _to_booking(request, reference)
     ip = client_ip(request)
     email = form.cleaned_data["buyer_email"]
     status = 400
@@ -155,7 +159,7 @@ def checkout(request, slug: str):
                     for name, attendee_email in form.attendees()
                 ],
                 channel=Booking.Channel.WEB,
-                idempotency_key=_idempotency_key(request, form, lines),
+                idempotency_key=idempotency_key,
                 language=request.LANGUAGE_CODE,
                 client_key=client_key(ip),
             )
@@ -175,9 +179,23 @@ def checkout(request, slug: str):
     except BookingError as error:
         form.add_error(None, error.message)
     else:
-        remember_booking(request, booking.reference)
-        return HttpResponseRedirect(booking_page_path(booking.reference))
+        return _to_booking(request, booking.reference)
     return _render(request, event, form, quote, sold_out, status=status)
+
+
+def _booked_already(event, idempotency_key: str) -> str | None:
+    return (
+        Booking.objects.filter(
+            organiser_id=event.organiser_id, idempotency_key=idempotency_key
+        )
+        .values_list("reference", flat=True)
+        .first()
+    )
+
+
+def _to_booking(request, reference: str) -> HttpResponseRedirect:
+    remember_booking(request, reference)
+    return HttpResponseRedirect(booking_page_path(reference))
 
 
 def _render(request, event, form, quote, sold_out, status=400):

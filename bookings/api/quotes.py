@@ -68,7 +68,11 @@ class QuoteOutput(serializers.Serializer):
 
 
 class QuoteCreateApi(APIView):
-    """Price a basket at the current prices (early bird, group discounts)."""
+    """Price a basket at the current prices (early bird, group discounts).
+
+    409 `sales_closed` once the session's sales window is over (at its
+    `sales_close_at`, by default its start); more tickets than the event's maximum
+    per order is a 400 `lines` field error."""
 
     required_scope = "read"
     parser_classes = [JSONParser]

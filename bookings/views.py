@@ -7,7 +7,7 @@ cached selectors: both only to show. Checkout decides again, under the locks.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -147,6 +147,9 @@ def _session_row(
         for price in prices
     ]
     reason = event_selectors.session_sale_closed_reason(session, now)
+    if reason == event_selectors.SALES_CLOSED:
+        # Seats may be left, but none can be bought any more.
+        offers = [replace(offer, state=STATE_ENDED) for offer in offers]
     if reason == event_selectors.PAUSED:
         state = STATE_PAUSED
     elif reason in (event_selectors.CLOSED, event_selectors.SALES_CLOSED):

@@ -135,6 +135,8 @@ def test_event_page_lists_a_started_session_as_sales_closed(client, started):
     page = client.get(f"/e/{session.event.slug}/").content.decode()
     assert f'id="session-{session.pk}"' in page
     assert "Sales closed" in page
+    assert "Sales ended" in page  # its ticket types, seats left or not
+    assert "50 left" not in page
     assert f"/e/{session.event.slug}/checkout/?session={session.pk}" not in page
 
 

@@ -124,13 +124,16 @@ def _worker(
     from bookings.services import AttendeeInput, BuyerInput, LineInput, booking_create
 
     rng = random.Random(seed)
-    buyer = BuyerInput(name="Bench Buyer", email="buyer@example.org")
     line = [LineInput(ticket_type_id, 1)]
     people = [AttendeeInput(name="Guest")]
     latencies, sold_out, busy, errors = [], 0, 0, 0
     start.wait()
     deadline = time.perf_counter() + duration
+    attempt = 0
     while time.perf_counter() < deadline:
+        # One buyer per hold, as in a rush: one email may hold only its share.
+        attempt += 1
+        buyer = BuyerInput(name="Bench Buyer", email=f"b{seed}-{attempt}@example.org")
         began = time.perf_counter()
         try:
             booking_create(

@@ -16,7 +16,8 @@ storage), starts gunicorn from .venv (2 sync workers, no access log) and runs wr
   else counts as an error. The bookings created are counted in the database after.
 
 The checkout abuse limits are lifted for the run (CHECKOUT_HOLDS_PER_IP_PER_HOUR,
-CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR, CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL = 100000000):
+CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR, CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL,
+CHECKOUT_SEATS_PER_IP_PER_HOUR, CHECKOUT_SEATS_PER_EMAIL_PER_HOUR = 100000000):
 every request comes from one IP. The guard itself still runs.
 
 Baseline in the same run: ../shared/bench/django_baseline/django_baseline.sh (a bare
@@ -139,6 +140,8 @@ def _server_env(static_root: str) -> dict:
         CHECKOUT_HOLDS_PER_IP_PER_HOUR=NO_LIMIT,
         CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR=NO_LIMIT,
         CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL=NO_LIMIT,
+        CHECKOUT_SEATS_PER_IP_PER_HOUR=NO_LIMIT,
+        CHECKOUT_SEATS_PER_EMAIL_PER_HOUR=NO_LIMIT,
         STATIC_ROOT=static_root,
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)

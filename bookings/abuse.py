@@ -1,10 +1,16 @@
-"""Checkout abuse limits: holds per IP and per email per hour, unpaid holds per email,
-and a honeypot field.
+"""Checkout abuse limits: holds per IP and per email per hour, seats held per IP and
+per email per hour, unpaid holds per email, and a honeypot field.
 
 Checkout calls `checkout_guard` before `bookings.services.booking_create`. Every
 attempt that reaches the guard is counted, whether or not it then becomes a hold
 (sold out, bad input, already refused here): counting only successful holds would let
 a client probe without limit, and counting before the outcome needs no second call.
+
+Seats are counted apart from attempts, and only for holds actually made
+(`SeatReservation`): a hold that expires, is cancelled or is replaced by a new one
+keeps its seats in the hour's count, so renewing a hold every 15 minutes uses the
+budget up. These are cheap pre-checks across sessions; the share of one session a
+buyer may hold is decided exactly under its lock (`services.hold_limits`).
 
 Counters live in the Django cache (Redis in production): one key per identity and
 fixed window of `window_seconds`, created with `cache.add` and bumped with
@@ -24,6 +30,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+
+from ticketing.lib.clientip import client_ip  # noqa: F401 - re-exported
 
 from .exceptions import BookingError
 from .models import Booking
@@ -51,6 +59,15 @@ class TooManyHolds(BookingError):
         super().__init__(message)
 
 
+class TooManySeats(TooManyHolds):
+    """Too many seats held from one IP or email in the current window."""
+
+    default_message = _(
+        "You have held too many seats in a short time. Please pay for the seats you "
+        "hold, or try again later."
+    )
+
+
 class TooManyPendingHolds(BookingError):
     code = "too_many_pending"
     default_message = _(
@@ -69,6 +86,12 @@ def rate_limit_hit(key: str, limit: int, window_seconds: int) -> int | None:
     until the window resets. Refused hits are counted too but do not extend the
     window. Atomic across processes on Redis; `key` must not contain personal data.
     """
+    _window_key, count, remaining = _count(key, window_seconds, 1)
+    return None if count <= limit else remaining
+
+
+def _count(key: str, window_seconds: int, amount: int) -> tuple[str, int, int]:
+    """Add `amount` to `key`'s current window: (window key, new count, seconds left)."""
     for _attempt in range(_INCR_ATTEMPTS):
         now = _now()
         window = int(now // window_seconds)
@@ -76,11 +99,49 @@ def rate_limit_hit(key: str, limit: int, window_seconds: int) -> int | None:
         window_key = f"{key}:{window}"
         cache.add(window_key, 0, timeout=remaining)
         try:
-            count = cache.incr(window_key)
+            return window_key, cache.incr(window_key, amount), remaining
         except ValueError:
             continue
-        return None if count <= limit else remaining
     raise RuntimeError(f"Could not count a hit for {key}")
+
+
+class SeatReservation:
+    """Seats counted against an IP's and an email's hourly budgets for one checkout;
+    `release()` gives them back when no new hold came of it."""
+
+    def __init__(self, window_keys: list[tuple[str, int]]) -> None:
+        self._window_keys = window_keys
+
+    def release(self) -> None:
+        for window_key, amount in self._window_keys:
+            try:
+                cache.decr(window_key, amount)
+            except ValueError:  # the window ended meanwhile: nothing left to give back
+                pass
+        self._window_keys = []
+
+
+def seats_reserve(*, ip: str, email: str, seats: int) -> SeatReservation:
+    """Count `seats` against the hourly seat budgets of `ip` (CHECKOUT_SEATS_PER_IP_
+    PER_HOUR) and `email` (CHECKOUT_SEATS_PER_EMAIL_PER_HOUR), or raise TooManySeats
+    and count nothing. Release the reservation when the checkout made no new hold."""
+    budgets = (
+        (_ip_key(ip), settings.CHECKOUT_SEATS_PER_IP_PER_HOUR),
+        (_email_key(email), settings.CHECKOUT_SEATS_PER_EMAIL_PER_HOUR),
+    )
+    taken: list[tuple[str, int]] = []
+    retry_after = 0
+    for key, limit in budgets:
+        window_key, count, remaining = _count(f"{key}:seats", HOUR, seats)
+        taken.append((window_key, seats))
+        if count > limit:
+            retry_after = max(retry_after, remaining)
+    reservation = SeatReservation(taken)
+    if retry_after:
+        reservation.release()
+        logger.warning("Checkout refused: too many seats held in the hour")
+        raise TooManySeats(retry_after_seconds=retry_after)
+    return reservation
 
 
 def _digest(kind: str, value: str) -> str:
@@ -103,33 +164,23 @@ def _ip_bucket(ip: str) -> str:
     return str(address)
 
 
-def client_ip(request) -> str:
-    """The address to rate-limit a request by.
+def _ip_key(ip: str) -> str:
+    return f"checkout:ip:{client_key(ip)}"
 
-    REMOTE_ADDR unless `settings.TRUSTED_PROXY_COUNT` (default 0) says how many
-    reverse proxies we run in front of Django. X-Forwarded-For is written by the
-    client as much as by proxies, so only its right-most entries, the ones our own
-    proxies appended, can be trusted: with N proxies the client is the N-th entry from
-    the right. Anything to its left may be forged. When the header has fewer entries
-    than that or the entry is not an IP address, REMOTE_ADDR is used.
-    """
-    remote_addr = request.META.get("REMOTE_ADDR", "")
-    trusted = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
-    if not trusted:
-        return remote_addr
-    forwarded = [
-        part.strip()
-        for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        if part.strip()
-    ]
-    if len(forwarded) < trusted:
-        return remote_addr
-    candidate = forwarded[-trusted]
-    try:
-        ipaddress.ip_address(candidate)
-    except ValueError:
-        return remote_addr
-    return candidate
+
+def _email_key(email: str) -> str:
+    return f"checkout:email:{email_digest(email)}"
+
+
+def email_digest(email: str) -> str:
+    """A keyed hash of an email (any case) to count it by, never the email itself."""
+    return _digest("email", email.strip().lower())
+
+
+def client_key(ip: str) -> str:
+    """What a booking stores of its checkout's address: a keyed hash of its bucket
+    (an IPv6 /64 counts as one address), to count the seats one address holds."""
+    return _digest("ip", _ip_bucket(ip))
 
 
 def checkout_guard(*, ip: str, email: str) -> None:
@@ -140,9 +191,8 @@ def checkout_guard(*, ip: str, email: str) -> None:
     either limit is exceeded, or TooManyPendingHolds when the email (any case) already
     has CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL unexpired pending bookings.
     """
-    normalised_email = email.strip().lower()
-    ip_key = f"checkout:ip:{_digest('ip', _ip_bucket(ip))}"
-    email_key = f"checkout:email:{_digest('email', normalised_email)}"
+    ip_key = _ip_key(ip)
+    email_key = _email_key(email)
     ip_retry = rate_limit_hit(ip_key, settings.CHECKOUT_HOLDS_PER_IP_PER_HOUR, HOUR)
     email_retry = rate_limit_hit(
         email_key, settings.CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR, HOUR

@@ -1,9 +1,14 @@
-"""Checkout: from the event page to a hold, and the booking lookup.
+"""Checkout: from the event page to a hold.
 
 One form, usable without JavaScript: "Update" re-renders it with one row per ticket
 and the server's price summary; "Book" holds the seats and goes to the booking page.
 Prices and availability shown here are the server's; the hold decides again under the
 locks.
+
+The form's token stops a double submit from holding twice: it becomes the booking's
+idempotency key, but only bound to the browser session and to the basket (session,
+ticket types, quantities, buyer email). The same token posted from another browser, or
+with another basket, is a new attempt: it never leads to the booking it first made.
 """
 
 from __future__ import annotations
@@ -11,20 +16,23 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.conf import settings
-from django.contrib import messages
-from django.core.mail import send_mail
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
-from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from events import selectors as event_selectors
-from events.models import Session
 
-from .abuse import HONEYPOT_FIELD, checkout_guard, client_ip, honeypot_tripped
+from .abuse import (
+    HONEYPOT_FIELD,
+    TooManyHolds,
+    checkout_guard,
+    client_ip,
+    client_key,
+    honeypot_tripped,
+    seats_reserve,
+)
 from .access import booking_page_path, remember_booking
 from .exceptions import BasketInvalid, BookingError, SoldOut
 from .forms import CheckoutForm, requested_quantities
@@ -37,12 +45,35 @@ logger = logging.getLogger(__name__)
 
 def _bookable_sessions(event):
     return list(
-        event.sessions.filter(
-            sale_status=Session.SaleStatus.ON_SALE, ends_at__gt=timezone.now()
-        )
+        event_selectors.sessions_on_sale(event.sessions.all())
         .select_related("venue")
         .order_by("starts_at")
     )
+
+
+def _ensure_browser_session(request) -> str:
+    if not request.session.session_key:
+        request.session.create()  # marked modified: the response sets its cookie
+    return request.session.session_key
+
+
+def _idempotency_key(request, form: CheckoutForm, lines) -> str:
+    """The form's token bound to this browser session and this basket."""
+    basket = ",".join(
+        f"{ticket_type.pk}x{quantity}"
+        for ticket_type, quantity in sorted(lines, key=lambda line: line[0].pk)
+    )
+    material = "|".join(
+        [
+            form.cleaned_data["token"],
+            _ensure_browser_session(request),
+            str(form.cleaned_data["session"]),
+            basket,
+            form.cleaned_data["buyer_email"].strip().lower(),
+        ]
+    )
+    digest = salted_hmac("bookings.checkout.token", material, algorithm="sha256")
+    return f"web:{digest.hexdigest()}"
 
 
 @require_http_methods(["GET", "POST"])
@@ -58,6 +89,7 @@ def checkout(request, slug: str):
     sold_out: SoldOut | None = None
 
     if request.method == "GET":
+        _ensure_browser_session(request)  # so that a double submit shares it
         form = CheckoutForm(
             event=event,
             sessions=sessions,
@@ -98,37 +130,75 @@ def checkout(request, slug: str):
         form.add_service_errors(basket_errors, lines)
     if form.errors:
         return _render(request, event, form, quote, sold_out)
+    idempotency_key = _idempotency_key(request, form, lines)
+    if reference := _booked_already(event, idempotency_key):
+        # A double submit: its booking, before any limit counts it again.
+        return _to_booking(request, reference)
+    ip = client_ip(request)
+    email = form.cleaned_data["buyer_email"]
+    status = 400
     try:
-        checkout_guard(ip=client_ip(request), email=form.cleaned_data["buyer_email"])
-        booking = booking_create(
-            session_id=form.cleaned_data["session"],
-            lines=[
-                LineInput(ticket_type.pk, quantity) for ticket_type, quantity in lines
-            ],
-            buyer=BuyerInput(
-                name=form.cleaned_data["buyer_name"],
-                email=form.cleaned_data["buyer_email"],
-                phone=form.cleaned_data["buyer_phone"],
-            ),
-            attendees=[AttendeeInput(name, email) for name, email in form.attendees()],
-            channel=Booking.Channel.WEB,
-            idempotency_key=f"web:{form.cleaned_data['token']}",
-            language=request.LANGUAGE_CODE,
+        checkout_guard(ip=ip, email=email)
+        reservation = seats_reserve(
+            ip=ip, email=email, seats=sum(quantity for _, quantity in lines)
         )
+        try:
+            booking = booking_create(
+                session_id=form.cleaned_data["session"],
+                lines=[
+                    LineInput(ticket_type.pk, quantity)
+                    for ticket_type, quantity in lines
+                ],
+                buyer=BuyerInput(
+                    name=form.cleaned_data["buyer_name"],
+                    email=email,
+                    phone=form.cleaned_data["buyer_phone"],
+                ),
+                attendees=[
+                    AttendeeInput(name, attendee_email)
+                    for name, attendee_email in form.attendees()
+                ],
+                channel=Booking.Channel.WEB,
+                idempotency_key=idempotency_key,
+                language=request.LANGUAGE_CODE,
+                client_key=client_key(ip),
+            )
+        except BaseException:
+            reservation.release()
+            raise
+        if not hasattr(booking, "written_lines"):  # a double submit: no new seats
+            reservation.release()
     except BasketInvalid as error:
         form.add_service_errors(error.fields, lines)
     except SoldOut as error:
         sold_out = error
         form.add_error(None, error.message)
+    except TooManyHolds as error:
+        status = 429
+        form.add_error(None, error.message)
     except BookingError as error:
         form.add_error(None, error.message)
     else:
-        remember_booking(request, booking.reference)
-        return HttpResponseRedirect(booking_page_path(booking.reference))
-    return _render(request, event, form, quote, sold_out)
+        return _to_booking(request, booking.reference)
+    return _render(request, event, form, quote, sold_out, status=status)
 
 
-def _render(request, event, form, quote, sold_out):
+def _booked_already(event, idempotency_key: str) -> str | None:
+    return (
+        Booking.objects.filter(
+            organiser_id=event.organiser_id, idempotency_key=idempotency_key
+        )
+        .values_list("reference", flat=True)
+        .first()
+    )
+
+
+def _to_booking(request, reference: str) -> HttpResponseRedirect:
+    remember_booking(request, reference)
+    return HttpResponseRedirect(booking_page_path(reference))
+
+
+def _render(request, event, form, quote, sold_out, status=400):
     left = sold_out.ticket_types_available if sold_out else {}
     quantity_rows = [
         (ticket_type, field, left.get(ticket_type.pk))
@@ -145,35 +215,5 @@ def _render(request, event, form, quote, sold_out):
             "quantity_rows": quantity_rows,
             "honeypot_field": HONEYPOT_FIELD,
         },
-        status=200 if not form.errors else 400,
+        status=200 if not form.errors else status,
     )
-
-
-@require_http_methods(["GET", "POST"])
-def booking_lookup(request):
-    """Reference and email: if they match, the booking's link goes to that email.
-    The answer is the same either way, so it reveals nothing."""
-    if request.method == "POST":
-        reference = request.POST.get("reference", "").strip().upper()[:20]
-        email = request.POST.get("email", "").strip()[:254]
-        booking = Booking.objects.filter(
-            reference=reference, buyer_email__iexact=email
-        ).first()
-        if booking is not None:
-            link = request.build_absolute_uri(booking_page_path(booking.reference))
-            send_mail(
-                subject=_("Your booking %(reference)s") % {"reference": reference},
-                message=_("Here is the link to your booking:\n\n%(link)s\n")
-                % {"link": link},
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                recipient_list=[email],
-            )
-        messages.info(
-            request,
-            _(
-                "If that reference and email match a booking, we "
-                "have sent its link to that address."
-            ),
-        )
-        return HttpResponseRedirect(reverse("shop:booking-lookup"))
-    return render(request, "bookings/lookup.html")

@@ -34,6 +34,29 @@ class NotOnSale(BookingError):
     default_message = _("Tickets for this session are not on sale.")
 
 
+class SalesClosed(NotOnSale):
+    """The session's own sales window is over (its `sales_close_at`, by default its
+    start): it may still be listed, but it no longer sells or quotes."""
+
+    code = "sales_closed"
+    default_message = _("Sales for this session have closed.")
+
+
+class HoldLimitReached(BookingError):
+    """One buyer email or client address would hold more of a session than its
+    share (see `bookings.services.holds`). Carries the seats it may still add."""
+
+    code = "hold_limit"
+    default_message = _(
+        "You already hold as many seats for this date as one buyer may. Pay for or "
+        "let go of the seats you hold first."
+    )
+
+    def __init__(self, *, seats_left: int, message: str | None = None) -> None:
+        self.seats_left = seats_left
+        super().__init__(message)
+
+
 class SoldOut(BookingError):
     """Not enough seats; carries what is still available so the buyer can adjust."""
 

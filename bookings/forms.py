@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import phonenumbers
 from django import forms
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from events.models import Event, Session, TicketType
 
 from .abuse import HONEYPOT_FIELD
+from .phones import phone_normalise
 
 
 def quantity_field_name(ticket_type_id: int) -> str:
@@ -87,18 +87,13 @@ class CheckoutForm(forms.Form):
         )
 
     def clean_buyer_phone(self) -> str:
-        raw = self.cleaned_data.get("buyer_phone", "").strip()
-        if not raw:
-            return ""
+        raw = self.cleaned_data.get("buyer_phone", "")
         try:
-            number = phonenumbers.parse(raw, self.event.organiser.country)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
+            return phone_normalise(raw, self.event.organiser.country)
+        except ValueError:
             raise forms.ValidationError(
                 _("Enter a valid phone number, e.g. +33 6 12 34 56 78.")
-            )
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            ) from None
 
     def quantity_fields(self):
         return [

@@ -67,6 +67,16 @@ class Booking(models.Model):
         max_length=10, default="en", help_text=_("The buyer's language, for messages")
     )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    client_key = models.CharField(
+        max_length=32,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "Keyed hash of the address a web checkout came from (never the address "
+            "itself), to limit the seats one address holds"
+        ),
+    )
     needs_attention = models.BooleanField(
         default=False, help_text=_("Flagged for the organiser, see the audit trail")
     )
@@ -118,6 +128,12 @@ class Booking(models.Model):
                 "expires_at",
                 condition=Q(status="pending"),
                 name="booking_pending_by_email",
+            ),
+            # Seats one client address holds (bookings.services.hold_limits).
+            models.Index(
+                fields=["client_key", "expires_at"],
+                condition=Q(status="pending") & Q(client_key__isnull=False),
+                name="booking_pending_by_client",
             ),
             # Bulk expiry scans pending bookings by expiry time.
             models.Index(
@@ -291,6 +307,7 @@ class Notification(models.Model):
         PAYMENT_FAILED = "payment_failed", _("Payment failed")
         HOLD_EXPIRING = "hold_expiring", _("Hold expiring soon")
         PAYMENT_INSTRUCTIONS = "payment_instructions", _("Payment instructions")
+        LOOKUP = "lookup", _("Booking link, asked for on the lookup page")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

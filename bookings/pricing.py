@@ -139,7 +139,8 @@ def price_basket(
 
     Raises `BasketInvalid` with errors keyed `lines.<i>.quantity` or
     `lines.<i>.ticket_type` when a line breaks a rule (other event, inactive, outside
-    its sales window, quantity out of the per-order bounds) or the basket is empty or
+    its sales window, quantity out of the per-order bounds), or `lines` when the
+    basket is empty or holds more than the event's `max_tickets_per_order`, or
     repeats a ticket type.
     """
     at = at or timezone.now()
@@ -161,6 +162,11 @@ def price_basket(
                 else "ticket_type"
             )
             errors[f"lines.{index}.{key}"] = problems
+    quantity = sum(quantity for _, quantity in lines)
+    if not errors and quantity > event.max_tickets_per_order:
+        errors["lines"] = [
+            _("At most %(n)d tickets per order.") % {"n": event.max_tickets_per_order}
+        ]
     if errors:
         raise BasketInvalid(errors)
     priced = tuple(

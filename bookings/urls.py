@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import checkin_views, checkout_views, views
+from . import checkin_views, checkout_views, lookup, views
 from .tickets import views as ticket_views
 
 app_name = "shop"
@@ -9,7 +9,7 @@ urlpatterns = [
     path("", views.event_list, name="event-list"),
     path("e/<slug:slug>/", views.event_detail, name="event-detail"),
     path("e/<slug:slug>/checkout/", checkout_views.checkout, name="checkout"),
-    path("b/lookup/", checkout_views.booking_lookup, name="booking-lookup"),
+    path("b/lookup/", lookup.booking_lookup, name="booking-lookup"),
     path(
         "b/<str:reference>/tickets.pdf",
         ticket_views.booking_tickets_pdf,

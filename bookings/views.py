@@ -7,7 +7,7 @@ cached selectors: both only to show. Checkout decides again, under the locks.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -146,10 +146,14 @@ def _session_row(
         _offer(price, availability.for_ticket_type(price.ticket_type.pk), now)
         for price in prices
     ]
-    if session.sale_status == Session.SaleStatus.PAUSED:
+    reason = event_selectors.session_sale_closed_reason(session, now)
+    if reason == event_selectors.SALES_CLOSED:
+        # Seats may be left, but none can be bought any more.
+        offers = [replace(offer, state=STATE_ENDED) for offer in offers]
+    if reason == event_selectors.PAUSED:
         state = STATE_PAUSED
-    elif session.sale_status == Session.SaleStatus.CLOSED:
-        state = STATE_CLOSED
+    elif reason in (event_selectors.CLOSED, event_selectors.SALES_CLOSED):
+        state = STATE_CLOSED  # by hand, or its sales window is over (it has started)
     else:
         state = _window_state(event.sales_start_at, event.sales_end_at, now)
     if state is None:

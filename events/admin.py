@@ -187,6 +187,7 @@ class SessionInline(OrganiserScopedInline, admin.TabularInline):
         "venue",
         "starts_at",
         "ends_at",
+        "sales_close_at",
         "capacity",
         "sale_status",
         *SESSION_COUNTERS,

@@ -146,6 +146,15 @@ class Event(models.Model):
     )
     sales_start_at = models.DateTimeField(null=True, blank=True)
     sales_end_at = models.DateTimeField(null=True, blank=True)
+    max_tickets_per_order = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text=_(
+            "At most this many tickets in one order, all ticket types together. One "
+            "buyer or address may also hold no more than this, or a tenth of a "
+            "session's seats if that is more, in one session at a time."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -198,6 +207,14 @@ class Session(models.Model):
     venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="sessions")
     starts_at = models.DateTimeField(db_index=True)
     ends_at = models.DateTimeField()
+    sales_close_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Sales stop at this moment (empty: when the session starts). It stays "
+            "listed until it ends."
+        ),
+    )
     capacity = models.PositiveIntegerField()
     sale_status = models.CharField(
         max_length=10, choices=SaleStatus.choices, default=SaleStatus.ON_SALE
@@ -236,6 +253,11 @@ class Session(models.Model):
             models.CheckConstraint(
                 condition=Q(capacity__gte=1), name="session_capacity_positive"
             ),
+            models.CheckConstraint(
+                condition=Q(sales_close_at__isnull=True)
+                | Q(sales_close_at__lte=models.F("ends_at")),
+                name="session_sales_close_before_end",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -246,6 +268,8 @@ class Session(models.Model):
         errors = {}
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = _("A session must end after it starts.")
+        if self.sales_close_at and self.ends_at and self.sales_close_at > self.ends_at:
+            errors["sales_close_at"] = _("Sales must close before the session ends.")
         if self.capacity is not None and self.capacity < 1:
             errors["capacity"] = _("Capacity must be at least 1.")
         if (
@@ -260,6 +284,11 @@ class Session(models.Model):
     @property
     def city(self) -> str:
         return self.venue.city
+
+    @property
+    def sales_close_effective_at(self):
+        """When sales stop: `sales_close_at`, or the start when it is empty."""
+        return self.sales_close_at or self.starts_at
 
 
 class TicketType(models.Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Event, Session, TicketType
@@ -21,8 +22,67 @@ def published_events() -> QuerySet[Event]:
     )
 
 
+# Why a session is not on sale, as `session_sale_closed_reason` returns it.
+NOT_PUBLISHED = "not_published"
+PAUSED = "paused"
+CLOSED = "closed"  # sale_status CLOSED: the organiser stopped sales by hand
+NOT_YET = "not_yet"  # the event's sales have not started
+EVENT_SALES_ENDED = "event_sales_ended"
+SALES_CLOSED = "sales_closed"  # the session's own window: at sales_close_at / start
+
+
+def session_sale_closed_reason(session: Session, now: dt.datetime) -> str | None:
+    """None when `session` is on sale at `now`, otherwise why not (the constants
+    above). The one answer to "on sale" for pages, the API, holds and syncs: a
+    session sells until its `sales_close_at` (its start when empty) while its event is
+    published, its `sale_status` is on sale and `now` is inside the event's sales
+    window. It stays listed (`upcoming`) until it ends. Reads `session.event`."""
+    event = session.event
+    if event.status != Event.Status.PUBLISHED:
+        return NOT_PUBLISHED
+    if session.sale_status == Session.SaleStatus.PAUSED:
+        return PAUSED
+    if session.sale_status != Session.SaleStatus.ON_SALE:
+        return CLOSED
+    if now >= session.sales_close_effective_at or now >= session.ends_at:
+        return SALES_CLOSED
+    if event.sales_start_at and now < event.sales_start_at:
+        return NOT_YET
+    if event.sales_end_at and now >= event.sales_end_at:
+        return EVENT_SALES_ENDED
+    return None
+
+
+def session_is_on_sale(session: Session, now: dt.datetime | None = None) -> bool:
+    return session_sale_closed_reason(session, now or timezone.now()) is None
+
+
+def sessions_on_sale(
+    sessions: QuerySet[Session], now: dt.datetime | None = None
+) -> QuerySet[Session]:
+    """`sessions` narrowed to those `session_sale_closed_reason` calls on sale, in
+    SQL (keep the two in step)."""
+    now = now or timezone.now()
+    return (
+        sessions.alias(
+            _sales_close=Coalesce("sales_close_at", "starts_at"),
+        )
+        .filter(
+            event__status=Event.Status.PUBLISHED,
+            sale_status=Session.SaleStatus.ON_SALE,
+            _sales_close__gt=now,
+            ends_at__gt=now,
+        )
+        .filter(
+            Q(event__sales_start_at__isnull=True) | Q(event__sales_start_at__lte=now)
+        )
+        .filter(Q(event__sales_end_at__isnull=True) | Q(event__sales_end_at__gt=now))
+    )
+
+
 def _upcoming_sessions(now: dt.datetime, city: str = "") -> QuerySet[Session]:
-    sessions = Session.objects.filter(starts_at__gte=now).select_related("venue")
+    # Listed until they end; whether they still sell is `session_sale_closed_reason`.
+    sessions = Session.objects.filter(ends_at__gt=now).select_related("venue")
     if city:
         sessions = sessions.filter(venue__city__iexact=city)
     return sessions.order_by("starts_at", "pk")
@@ -43,7 +103,7 @@ def published_event_list(
     now = now or timezone.now()
     city = (city or "").strip()
     upcoming = _upcoming_sessions(now, city)
-    next_filter = Q(sessions__starts_at__gte=now)
+    next_filter = Q(sessions__ends_at__gt=now)
     if city:
         next_filter &= Q(sessions__venue__city__iexact=city)
     return (
@@ -66,7 +126,7 @@ def published_event_cities(now: dt.datetime | None = None) -> list[str]:
     """Cities with an upcoming session of a published event, for the city filter."""
     now = now or timezone.now()
     cities = list(
-        Session.objects.filter(event__status=Event.Status.PUBLISHED, starts_at__gte=now)
+        Session.objects.filter(event__status=Event.Status.PUBLISHED, ends_at__gt=now)
         .order_by("venue__city")
         .values_list("venue__city", flat=True)
         .distinct()

@@ -389,6 +389,18 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL = env.int(
     "CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL", default=3
 )
+# Hold hoarding: seats (not holds) one client IP and one buyer email may hold in a
+# fixed hour at checkout, expired and replaced holds included; and the share of one
+# session's capacity one email or IP may hold at once (at least the event's
+# per-order maximum), decided under the session lock for the shop and the API.
+CHECKOUT_SEATS_PER_IP_PER_HOUR = env.int("CHECKOUT_SEATS_PER_IP_PER_HOUR", default=60)
+CHECKOUT_SEATS_PER_EMAIL_PER_HOUR = env.int(
+    "CHECKOUT_SEATS_PER_EMAIL_PER_HOUR", default=40
+)
+HOLD_MAX_SESSION_SHARE_PERCENT = env.int("HOLD_MAX_SESSION_SHARE_PERCENT", default=10)
+# The booking lookup page (/b/lookup/): requests per client IP and per email an hour.
+LOOKUP_PER_IP_PER_HOUR = env.int("LOOKUP_PER_IP_PER_HOUR", default=10)
+LOOKUP_PER_EMAIL_PER_HOUR = env.int("LOOKUP_PER_EMAIL_PER_HOUR", default=5)
 # External platform figures older than this are reported as stale.
 EXTERNAL_SALES_STALE_AFTER_MINUTES = env.int(
     "EXTERNAL_SALES_STALE_AFTER_MINUTES", default=30

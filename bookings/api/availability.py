@@ -16,7 +16,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events.models import Event, Session, TicketType
+from events.models import TicketType
+from events.selectors import session_is_on_sale
 from ticketing.api.fields import MoneySerializer, money
 
 from ..pricing import unit_price
@@ -39,18 +40,6 @@ EXAMPLE = {
         }
     ],
 }
-
-
-def session_on_sale(session: Session, now: dt.datetime) -> bool:
-    """The rules `booking_create` applies to the session and its event."""
-    event = session.event
-    return (
-        event.status == Event.Status.PUBLISHED
-        and session.sale_status == Session.SaleStatus.ON_SALE
-        and session.ends_at > now
-        and (event.sales_start_at is None or now >= event.sales_start_at)
-        and (event.sales_end_at is None or now < event.sales_end_at)
-    )
 
 
 def ticket_type_on_sale(ticket_type: TicketType, now: dt.datetime) -> bool:
@@ -101,7 +90,7 @@ class SessionAvailabilityApi(APIView):
             event.ticket_types.filter(is_active=True).order_by("position", "pk")
         )
         availability = session_availability(session, ticket_types)
-        selling = session_on_sale(session, now)
+        selling = session_is_on_sale(session, now)
         data = {
             "session": session.pk,
             "capacity": availability.capacity,

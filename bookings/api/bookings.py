@@ -1,8 +1,12 @@
 """Bookings: `POST /bookings/`, `GET /bookings/{ref}/`, `POST /bookings/{ref}/cancel/`.
 
 Domain errors become the API's error shape: BasketInvalid 400 `validation_error` (its
-field paths), NotOnSale 409 `not_on_sale`, SoldOut 409 `sold_out`, InventoryBusy 503
-`busy` with Retry-After, InvalidTransition on cancel 409 `not_cancellable`.
+field paths; more tickets than the event's `max_tickets_per_order` is a `lines`
+error), NotOnSale 409 `not_on_sale` (`sales_closed` once the session's sales window is
+over: at its `sales_close_at`, by default its start), HoldLimitReached 409
+`hold_limit` (the buyer email already holds its share of the session unpaid),
+SoldOut 409 `sold_out`, InventoryBusy 503 `busy` with Retry-After, InvalidTransition
+on cancel 409 `not_cancellable`.
 
 A `sold_out` error says what is left twice: for people in `fields`
 (`{"session": ["3 left"], "lines.0.quantity": ["1 left"]}`, only for what is short)
@@ -30,6 +34,7 @@ from ticketing.api.validation import validated_data
 from .. import services
 from ..exceptions import (
     BasketInvalid,
+    HoldLimitReached,
     InvalidTransition,
     InventoryBusy,
     NotOnSale,
@@ -63,7 +68,11 @@ BOOKING_EXAMPLE = {
 REQUEST_EXAMPLE = {
     "session": 12,
     "lines": [{"ticket_type": 4, "quantity": 2}],
-    "buyer": {"name": "Ada Lovelace", "email": "ada@example.org", "phone": "+336123"},
+    "buyer": {
+        "name": "Ada Lovelace",
+        "email": "ada@example.org",
+        "phone": "+33612345678",
+    },
     "attendees": [
         {"name": "Ada Lovelace", "email": "ada@example.org"},
         {"name": "Charles Babbage"},
@@ -75,6 +84,23 @@ SOLD_OUT_EXAMPLE = {
         "message": "Not enough seats left for this order.",
         "fields": {"session": ["1 left"], "lines.0.quantity": ["1 left"]},
         "available": {"session": 1, "ticket_types": [{"id": 4, "available": 1}]},
+    }
+}
+
+HOLD_LIMIT_EXAMPLE = {
+    "error": {
+        "code": "hold_limit",
+        "message": "You already hold as many seats for this date as one buyer may. "
+        "Pay for or let go of the seats you hold first.",
+        "fields": {},
+        "seats_left": 2,
+    }
+}
+SALES_CLOSED_EXAMPLE = {
+    "error": {
+        "code": "sales_closed",
+        "message": "Sales for this session have closed.",
+        "fields": {},
     }
 }
 
@@ -127,7 +153,13 @@ def _busy(error: InventoryBusy) -> ApiError:
 
 class BookingCreateApi(APIView):
     """Hold seats and create a booking (PENDING until paid at `payment_url`; a free
-    booking comes back CONFIRMED)."""
+    booking comes back CONFIRMED).
+
+    409 `sales_closed`: the session's sales window is over (it closes at its
+    `sales_close_at`, by default its start). 409 `hold_limit`: the buyer email already
+    holds, unpaid, its share of the session (the event's maximum tickets per order or
+    a tenth of the capacity, whichever is more); `seats_left` says how many more it may
+    hold. `buyer.phone` must be a valid number in international form (400 otherwise)."""
 
     required_scope = "write"
     parser_classes = [JSONParser]
@@ -151,6 +183,18 @@ class BookingCreateApi(APIView):
             OpenApiExample(
                 "Sold out",
                 value=SOLD_OUT_EXAMPLE,
+                response_only=True,
+                status_codes=[409],
+            ),
+            OpenApiExample(
+                "Hold limit",
+                value=HOLD_LIMIT_EXAMPLE,
+                response_only=True,
+                status_codes=[409],
+            ),
+            OpenApiExample(
+                "Sales closed",
+                value=SALES_CLOSED_EXAMPLE,
                 response_only=True,
                 status_codes=[409],
             ),
@@ -185,8 +229,16 @@ class BookingCreateApi(APIView):
             ) from error
         except NotOnSale as error:
             raise ApiError(
-                code="not_on_sale", message=error.message, status_code=409
+                code=error.code, message=error.message, status_code=409
             ) from error
+        except HoldLimitReached as error:
+            body = {
+                "code": error.code,
+                "message": error.message,
+                "fields": {},
+                "seats_left": error.seats_left,
+            }
+            return Response({"error": body}, status=status.HTTP_409_CONFLICT)
         except SoldOut as error:
             return _sold_out(error, lines)
         except InventoryBusy as error:

@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
 from events.models import Event, Session, TicketType
+from events.selectors import session_is_on_sale
 from ticketing.api.fields import MoneySerializer, money
 
 from ..pricing import unit_price
@@ -46,7 +47,7 @@ class SessionOutput(serializers.Serializer):
     on_sale = serializers.SerializerMethodField()
 
     def get_on_sale(self, session) -> bool:
-        return session.sale_status == Session.SaleStatus.ON_SALE
+        return session_is_on_sale(session, self.context.get("now"))
 
 
 class EventOutput(serializers.Serializer):

@@ -3,20 +3,25 @@
 The same pricing as the shop and bookings (`bookings.pricing.price_basket`). An unknown
 session or ticket type, or another organiser's, is a 400 field error ("does not
 exist"), as for bookings: ids in a body are input, not resources. Availability is not
-checked here; `GET /sessions/{id}/availability/` says what is left.
+checked here; `GET /sessions/{id}/availability/` says what is left. A session whose
+sales window is over (at its `sales_close_at`, by default its start) no longer
+quotes: 409 `sales_closed`, as bookings answer. A session not on sale yet, or paused,
+still quotes.
 """
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from events import selectors as event_selectors
 from ticketing.api.errors import ApiError
 
-from ..exceptions import BasketInvalid
+from ..exceptions import BasketInvalid, SalesClosed
 from ..pricing import price_basket
 from .serializers import BasketInput, ErrorSerializer, LocalDateTimeField, MoneyField
 
@@ -63,7 +68,11 @@ class QuoteOutput(serializers.Serializer):
 
 
 class QuoteCreateApi(APIView):
-    """Price a basket at the current prices (early bird, group discounts)."""
+    """Price a basket at the current prices (early bird, group discounts).
+
+    409 `sales_closed` once the session's sales window is over (at its
+    `sales_close_at`, by default its start); more tickets than the event's maximum
+    per order is a 400 `lines` field error."""
 
     required_scope = "read"
     parser_classes = [JSONParser]
@@ -72,7 +81,7 @@ class QuoteCreateApi(APIView):
         tags=["bookings"],
         operation_id="quote_create",
         request=BasketInput,
-        responses={200: QuoteOutput, 400: ErrorSerializer},
+        responses={200: QuoteOutput, 400: ErrorSerializer, 409: ErrorSerializer},
         examples=[
             OpenApiExample(
                 "Request",
@@ -88,9 +97,17 @@ class QuoteCreateApi(APIView):
         )
         serializer.is_valid(raise_exception=True)
         session = serializer.validated_data["session"]
+        now = timezone.now()
+        reason = event_selectors.session_sale_closed_reason(session, now)
+        if reason == event_selectors.SALES_CLOSED:
+            raise ApiError(
+                code=SalesClosed.code,
+                message=str(SalesClosed.default_message),
+                status_code=409,
+            )
         try:
             quote = price_basket(
-                event=session.event, lines=serializer.validated_data["lines"]
+                event=session.event, lines=serializer.validated_data["lines"], at=now
             )
         except BasketInvalid as error:
             raise ApiError(

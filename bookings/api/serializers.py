@@ -19,6 +19,7 @@ from ticketing.api.fields import MoneySerializer, money
 
 from ..access import booking_page_path
 from ..models import Booking
+from ..phones import phone_normalise
 
 MAX_LINES = 20
 MAX_ATTENDEES = 200
@@ -108,10 +109,36 @@ class BasketInput(BasketShapeInput):
         return [(by_id[line["ticket_type"]], line["quantity"]) for line in value]
 
 
+class PhoneField(serializers.CharField):
+    """A mobile number in international form (`+33612345678`, spaces allowed),
+    checked as the shop checks it and stored in E.164; anything else is a 400 field
+    error. The international form because a partner's buyers are in any country."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> str:
+        raw = super().to_internal_value(data)
+        try:
+            return phone_normalise(raw, None)
+        except ValueError:
+            raise serializers.ValidationError(
+                _(
+                    "Enter a valid phone number in international form, "
+                    "e.g. +33612345678."
+                )
+            ) from None
+
+
 class BuyerInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField(max_length=254)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone = PhoneField(
+        required=False,
+        allow_blank=True,
+        help_text="International form, e.g. +33612345678; stored in E.164",
+    )
 
 
 class AttendeeInput(serializers.Serializer):

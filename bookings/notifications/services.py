@@ -78,6 +78,7 @@ SUBJECTS = {
     Template.PAYMENT_FAILED: _("%(event)s: payment for booking %(reference)s failed"),
     Template.HOLD_EXPIRING: _("%(event)s: your seats are held until %(time)s"),
     Template.PAYMENT_INSTRUCTIONS: _("%(event)s: how to pay for booking %(reference)s"),
+    Template.LOOKUP: _("%(event)s: the link to booking %(reference)s"),
 }
 
 # Extra template context, per template, from apps above bookings (payments gives the

@@ -16,10 +16,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from events import selectors as event_selectors
 from events.models import Event, Session
 
 from ..availability import compute_session_availability
-from ..exceptions import BasketInvalid, NotOnSale, SoldOut
+from ..exceptions import BasketInvalid, NotOnSale, SalesClosed, SoldOut
 from ..locks import (
     busy_on_lock_timeout,
     session_for_update,
@@ -29,6 +30,7 @@ from ..models import Booking, BookingLine
 from ..pricing import PriceQuote, price_basket
 from ..tickets.services import tickets_issue_rows
 from ._common import after_commit
+from .hold_limits import hold_share_check
 from .rows import booking_rows_insert
 
 logger = logging.getLogger(__name__)
@@ -89,18 +91,19 @@ def _validate_people(
         raise BasketInvalid(errors)
 
 
+_NOT_ON_SALE_MESSAGES = {
+    event_selectors.NOT_PUBLISHED: _("This event is not on sale."),
+    event_selectors.NOT_YET: _("Sales have not started yet."),
+    event_selectors.EVENT_SALES_ENDED: _("Sales have ended."),
+}
+
+
 def _check_on_sale(session: Session, now: dt.datetime) -> None:
-    event: Event = session.event
-    if event.status != Event.Status.PUBLISHED:
-        raise NotOnSale(_("This event is not on sale."))
-    if session.sale_status != Session.SaleStatus.ON_SALE:
-        raise NotOnSale()
-    if session.ends_at <= now:
-        raise NotOnSale(_("This session is over."))
-    if event.sales_start_at and now < event.sales_start_at:
-        raise NotOnSale(_("Sales have not started yet."))
-    if event.sales_end_at and now >= event.sales_end_at:
-        raise NotOnSale(_("Sales have ended."))
+    reason = event_selectors.session_sale_closed_reason(session, now)
+    if reason == event_selectors.SALES_CLOSED:
+        raise SalesClosed()
+    if reason is not None:
+        raise NotOnSale(_NOT_ON_SALE_MESSAGES.get(reason))
 
 
 def _ensure_seats(
@@ -155,6 +158,7 @@ def booking_create(
     actor=None,
     language: str = "",
     organiser_id: int | None = None,
+    client_key: str | None = None,
 ) -> Booking:
     """Hold seats: a PENDING booking expiring after BOOKING_HOLD_MINUTES, or CONFIRMED
     at once when the total is zero.
@@ -163,8 +167,11 @@ def booking_create(
     availability under the lock. Attendees fill the lines in order. The same
     `idempotency_key` (per organiser) returns the first booking, not a second hold.
     With `organiser_id` (the partner API), a session or ticket type of another
-    organiser, or of an unpublished event, does not exist. Raises BasketInvalid,
-    NotOnSale, SoldOut or InventoryBusy, and then writes nothing. A new booking comes
+    organiser, or of an unpublished event, does not exist. Outside the back office,
+    one buyer email or `client_key` (a web checkout's hashed address) may hold only
+    its share of the session (`hold_limits`). Raises BasketInvalid, NotOnSale
+    (SalesClosed once the session's sales window is over), HoldLimitReached, SoldOut
+    or InventoryBusy, and then writes nothing. A new booking comes
     back with its event loaded and its lines in `written_lines`.
     """
     quantity = sum(line.quantity for line in lines)
@@ -181,6 +188,7 @@ def booking_create(
                 actor=actor,
                 language=language or settings.LANGUAGE_CODE,
                 organiser_id=organiser_id,
+                client_key=client_key,
             )
         except IntegrityError as error:
             # The same key won a race in another session: answer with its booking.
@@ -208,6 +216,7 @@ def _booking_insert(
     actor,
     language,
     organiser_id,
+    client_key,
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         try:
@@ -240,6 +249,15 @@ def _booking_insert(
             ],
             at=now,
         )
+        if channel != Booking.Channel.ADMIN:
+            hold_share_check(
+                session=session,
+                counts=counts,
+                seats_wanted=quote.quantity,
+                email=buyer.email,
+                client_key=client_key,
+                now=now,
+            )
         _ensure_seats(session, ticket_types, counts, quote, now)
         is_free = quote.is_free
         hold_time = dt.timedelta(minutes=settings.BOOKING_HOLD_MINUTES)
@@ -259,6 +277,7 @@ def _booking_insert(
             else "bookings.booking.held",
             actor=actor,
             language=language,
+            client_key=client_key,
         )
         if is_free:
             Session.objects.filter(pk=session.pk).update(

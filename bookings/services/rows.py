@@ -32,9 +32,9 @@ WITH new_booking AS (
         organiser_id, event_id, session_id, reference, status, channel, quantity,
         currency, subtotal_minor, discount_minor, total_minor, buyer_name,
         buyer_email, buyer_phone, idempotency_key, needs_attention, expires_at,
-        created_at, confirmed_at, language)
+        created_at, confirmed_at, language, client_key)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, false, %s,
-            %s, %s, %s)
+            %s, %s, %s, %s)
     RETURNING id
 ), line_values (ticket_type_id, quantity, unit_price_minor, subtotal_minor,
                 discount_minor, total_minor, price_rule) AS (
@@ -79,6 +79,7 @@ def booking_rows_insert(
     audit_action: str,
     actor,
     language: str,
+    client_key: str | None = None,
 ) -> Booking:
     """Insert a booking with its lines, attendees (filling lines in order) and audit
     row; return the booking as a model instance without reading it back."""
@@ -102,6 +103,7 @@ def booking_rows_insert(
         "created_at": now,
         "confirmed_at": now if status == Booking.Status.CONFIRMED else None,
         "language": language,
+        "client_key": client_key or None,
     }
     line_params, attendee_params = [], []
     people = iter(attendees)

@@ -56,7 +56,11 @@ def order(shop, quantity=2):
     return basket(
         shop,
         quantity,
-        buyer={"name": "Ada Lovelace", "email": "ada@example.org", "phone": "+3361"},
+        buyer={
+            "name": "Ada Lovelace",
+            "email": "ada@example.org",
+            "phone": "+33612345678",
+        },
         attendees=[{"name": f"Guest {i}"} for i in range(quantity)],
     )
 

@@ -137,8 +137,8 @@ class _ReadThenWriteCache:
     def add(self, key, value, timeout):
         return cache.add(key, value, timeout)
 
-    def incr(self, key):
-        value = cache.get(key) + 1
+    def incr(self, key, delta=1):
+        value = cache.get(key) + delta
         cache.set(key, value, HOUR)
         return value
 

@@ -141,21 +141,24 @@ def test_a_reference_alone_reveals_nothing(client, url, session, ticket_type):
 
 
 def test_lookup_emails_the_link_only_when_reference_and_email_match(
-    client, url, session, ticket_type
+    client, url, session, ticket_type, django_capture_on_commit_callbacks
 ):
     _post(client, url, session, ticket_type, 1)
     booking = Booking.objects.get()
-    wrong = client.post(
-        "/b/lookup/",
-        {"reference": booking.reference, "email": "eve@example.org"},
-        follow=True,
-    )
-    right = client.post(
-        "/b/lookup/",
-        {"reference": booking.reference.lower(), "email": "ADA@example.org"},
-        follow=True,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        wrong = client.post(
+            "/b/lookup/",
+            {"reference": booking.reference, "email": "eve@example.org"},
+            follow=True,
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        right = client.post(
+            "/b/lookup/",
+            {"reference": booking.reference.lower(), "email": "ADA@example.org"},
+            follow=True,
+        )
     assert wrong.content.decode().count("If that reference") == 1
     assert right.content.decode().count("If that reference") == 1
     assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["ada@example.org"]
     assert booking_page_path(booking.reference) in mail.outbox[0].body

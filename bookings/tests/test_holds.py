@@ -4,7 +4,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from bookings.exceptions import BasketInvalid, NotOnSale, SoldOut
+from bookings.exceptions import BasketInvalid, NotOnSale, SalesClosed, SoldOut
 from bookings.models import Attendee, Booking, BookingLine
 from bookings.services import (
     AttendeeInput,
@@ -154,7 +154,7 @@ def test_paused_or_past_session_is_refused(session, ticket_type):
         venue=session.venue,
         starts_at=timezone.now() - dt.timedelta(days=1),
     )
-    with pytest.raises(NotOnSale, match="over"):
+    with pytest.raises(SalesClosed, match="closed"):
         hold(past, (ticket_type, 1))
     assert Booking.objects.count() == 0
 

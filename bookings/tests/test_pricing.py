@@ -25,7 +25,9 @@ def _ticket_type(pk=1, event_id=1, **fields) -> TicketType:
 
 
 def _event(currency="EUR") -> Event:
-    return Event(pk=1, currency=currency, timezone="Europe/Paris")
+    return Event(
+        pk=1, currency=currency, timezone="Europe/Paris", max_tickets_per_order=100
+    )
 
 
 def test_regular_price():

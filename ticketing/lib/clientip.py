@@ -1,11 +1,11 @@
 """The client address every limit keys off (login lockouts, API auth failures).
 
 Every limit uses this one rule (`bookings.abuse` re-exports it): REMOTE_ADDR,
-unless `settings.TRUSTED_PROXY_COUNT` says how many reverse proxies we run in front of Django. X-Forwarded-For is written by the client
-as much as by proxies, so only its right-most entries, the ones our own proxies
-appended, can be trusted: with N proxies the client is the N-th entry from the
-right. When the header has fewer entries or that entry is not an IP address,
-REMOTE_ADDR is used.
+unless `settings.TRUSTED_PROXY_COUNT` says how many reverse proxies we run in front
+of Django. X-Forwarded-For is written by the client as much as by proxies, so only
+its right-most entries, the ones our own proxies appended, can be trusted: with N
+proxies the client is the N-th entry from the right. When the header has fewer
+entries or that entry is not an IP address, REMOTE_ADDR is used.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from ticketing.health import healthz
+from ticketing.health import healthz, healthz_full
 
 admin.site.site_header = "Ticketing back office"
 admin.site.site_title = "Ticketing"
@@ -10,6 +10,7 @@ admin.site.site_title = "Ticketing"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("healthz/full", healthz_full, name="healthz-full"),
     # The schema and its docs are public; every endpoint they describe needs a key.
     path(
         "api/schema/",

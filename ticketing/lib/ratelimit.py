@@ -1,8 +1,10 @@
-"""Client-side rate limits for external APIs, counted in fixed windows in the shared
-cache (see `ticketing.lib.http`, which re-exports these names)."""
+"""Rate limits counted in fixed windows in the shared cache: client-side limits for
+external APIs (see `ticketing.lib.http`, which re-exports these names), and
+`window_allows` for limits against abuse."""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 from django.core.cache import cache
 
 from ticketing.lib.http_errors import ExternalUnavailable
+
+logger = logging.getLogger(__name__)
 
 _PERIODS = {
     "s": 1,
@@ -96,3 +100,23 @@ class RateLimiter:
         except ValueError:  # evicted between add and incr: count from here
             cache.set(key, calls, timeout=timeout)
             return calls
+
+
+def window_allows(key: str, limit: int, window_seconds: int) -> bool:
+    """Count one hit against `key` in the current fixed window of `window_seconds`;
+    False once more than `limit` hits were counted in it. A limit against abuse, so
+    a cache that cannot be reached lets the hit through, with a warning."""
+    window_key = f"limit:{key}:{int(time.time() // window_seconds)}"
+    try:
+        cache.add(window_key, 0, timeout=window_seconds * 2)
+        try:
+            count = cache.incr(window_key)
+        except ValueError:  # evicted between add and incr: count from here
+            cache.set(window_key, 1, timeout=window_seconds * 2)
+            count = 1
+    except Exception:  # the cache is down: fail open, never stop the service for it
+        logger.warning(
+            "Rate limit %s not counted: the cache failed", key, exc_info=True
+        )
+        return True
+    return count <= limit

@@ -81,6 +81,9 @@ def body_summary(
     )
 
 
+REJECTION_KEY_PREFIX = "webhook-rejected"
+
+
 def rejection_may_be_stored(source: str, address: str) -> bool:
     """Count one rejected delivery of `source` from `address`; False once this
     address has had WEBHOOK_REJECTIONS_PER_MINUTE stored this minute."""
@@ -88,7 +91,7 @@ def rejection_may_be_stored(source: str, address: str) -> bool:
     # plain hash to hide one.
     digest = salted_hmac("ticketing.inbound", address, algorithm="sha256").hexdigest()
     allowed = window_allows(
-        f"webhook-rejected:{source}:{digest[:16]}",
+        f"{REJECTION_KEY_PREFIX}:{source}:{digest[:16]}",
         settings.WEBHOOK_REJECTIONS_PER_MINUTE,
         60,
     )

@@ -281,13 +281,25 @@ def webhooks_retry_due(*, now: dt.datetime | None = None, limit: int = 100) -> i
     """The sweep (Celery beat, every minute): claim due rows, skipping those another
     sweep holds, and process each. Returns how many were processed."""
     now = now or timezone.now()
+    lease = _lease(timezone.now())
     ids = claim(
         WebhookDelivery.objects.filter(_due(now)),
         limit=limit,
         order_by=("received_at", "pk"),
-        **_lease(timezone.now()),
+        **lease,
     )
-    return sum(_run(pk) for pk in ids)
+    processed = 0
+    for pk in ids:
+        # Renew the lease just before the work: a row whose lease ran out while the
+        # batch was slow has been taken by the next sweep, and is left to it.
+        renewed = WebhookDelivery.objects.filter(
+            pk=pk,
+            status=WebhookDelivery.Status.PROCESSING,
+            next_attempt_at=lease["next_attempt_at"],
+        ).update(next_attempt_at=timezone.now() + PROCESSING_LEASE)
+        if renewed:
+            processed += _run(pk)
+    return processed
 
 
 def webhooks_oldest_due(now: dt.datetime) -> dt.datetime | None:

@@ -262,3 +262,42 @@ def test_two_sweeps_at_once_process_each_delivery_once(stripe_fake, settings):
     for booking in bookings:
         booking.refresh_from_db()
         assert booking.status == Booking.Status.CONFIRMED
+
+
+@pytest.mark.django_db
+def test_a_row_whose_lease_ran_out_in_a_slow_batch_is_left_to_the_next_sweep(
+    monkeypatch,
+):
+    """A sweep's batch took longer than the lease: the next sweep has taken the rows
+    it had not reached yet, so the first one leaves them alone."""
+    from payments.services import webhooks
+
+    old = timezone.now() - dt.timedelta(minutes=5)
+    for event_id in ("evt_first", "evt_second"):
+        WebhookDelivery.objects.create(
+            provider="stripe",
+            event_id=event_id,
+            raw_body="{}",
+            signature_valid=True,
+            event={"event_id": event_id, "kind": "ignored", "provider_type": "x"},
+        )
+    WebhookDelivery.objects.update(received_at=old)
+    first, second = WebhookDelivery.objects.order_by("pk")
+    real_run = webhooks._run
+    runs: list[int] = []
+
+    def slow_run(pk):
+        runs.append(pk)
+        if pk == first.pk:  # ... so slow that the second row's lease runs out
+            WebhookDelivery.objects.filter(pk=second.pk).update(next_attempt_at=old)
+            assert webhooks.webhooks_retry_due() == 1  # the next sweep takes it
+        return real_run(pk)
+
+    monkeypatch.setattr(webhooks, "_run", slow_run)
+
+    assert webhooks.webhooks_retry_due() == 1
+
+    assert runs == [first.pk, second.pk]  # the second, once, by the second sweep
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {
+        WebhookDelivery.Status.PROCESSED
+    }

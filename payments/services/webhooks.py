@@ -173,9 +173,14 @@ def _claimable(now: dt.datetime) -> Q:
     wait for the backoff), or processing past their lease."""
     return Q(
         status__in=[WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.FAILED]
-    ) | (
-        Q(status=WebhookDelivery.Status.PROCESSING)
-        & (Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
+    ) | _lease_lapsed(now)
+
+
+def _lease_lapsed(now: dt.datetime) -> Q:
+    # (Rows claimed before leases existed have none: their receipt dates them.)
+    return Q(status=WebhookDelivery.Status.PROCESSING) & (
+        Q(next_attempt_at__lte=now)
+        | Q(next_attempt_at__isnull=True, received_at__lte=now - PROCESSING_LEASE)
     )
 
 
@@ -267,13 +272,8 @@ def _due(now: dt.datetime) -> Q:
     whose backoff has passed, and ones whose worker was lost."""
     return Q(signature_valid=True, processed_at__isnull=True) & (
         Q(status=WebhookDelivery.Status.RECEIVED, received_at__lte=now - SWEEP_AFTER)
-        | Q(
-            status__in=[
-                WebhookDelivery.Status.FAILED,
-                WebhookDelivery.Status.PROCESSING,
-            ],
-            next_attempt_at__lte=now,
-        )
+        | Q(status=WebhookDelivery.Status.FAILED, next_attempt_at__lte=now)
+        | _lease_lapsed(now)
     )
 
 

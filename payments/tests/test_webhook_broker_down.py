@@ -25,6 +25,7 @@ from payments.models import Payment, WebhookDelivery
 from payments.services import payment_start, webhook_receive, webhooks_retry_due
 from payments.tasks import webhooks_retry_due_task
 from ticketing.tests.broker import Broker, broker_fixture  # noqa: F401
+from ticketing.tests.health import full, monitored_fixture  # noqa: F401
 
 RETURN_URL = "http://testserver/payments/paystack/return/"
 
@@ -301,3 +302,29 @@ def test_a_row_whose_lease_ran_out_in_a_slow_batch_is_left_to_the_next_sweep(
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {
         WebhookDelivery.Status.PROCESSED
     }
+
+
+@pytest.mark.django_db
+def test_health_reports_the_waiting_delivery_until_the_sweep_takes_it(
+    client, monitored
+):
+    """The backlog that did not move while "/healthz said ok" (issue 16): a verified
+    delivery stored six minutes ago, never processed."""
+    WebhookDelivery.objects.create(
+        provider="stripe",
+        event_id="evt_waiting",
+        raw_body="{}",
+        signature_valid=True,
+        event={"event_id": "evt_waiting", "kind": "ignored", "provider_type": "x"},
+    )
+    WebhookDelivery.objects.update(received_at=timezone.now() - dt.timedelta(minutes=6))
+
+    response = full(client)
+
+    assert response.status_code == 503
+    backlog = response.json()["components"]["backlog:payment_webhooks"]
+    assert backlog["status"] == "error"
+    assert 360 <= backlog["oldest_due_seconds"] < 370
+
+    assert webhooks_retry_due() == 1
+    assert full(client).status_code == 200

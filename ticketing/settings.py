@@ -173,7 +173,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
-    # Webhook deliveries whose processing failed, once their backoff has passed.
+    # The sweep of payment webhooks: verified deliveries not processed a minute after
+    # they arrived (their task was lost or never enqueued), failed ones whose backoff
+    # has passed, and ones whose worker was lost.
     "payments-retry-webhooks": {
         "task": "payments.tasks.webhooks_retry_due",
         "schedule": crontab(minute="*"),
@@ -204,10 +206,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
-    # Platform webhooks whose processing failed, once their backoff has passed.
-    # (Each platform connection's own sync entry is added by the connection itself.)
+    # The sweep of platform webhooks: stored a minute ago and still unprocessed, or
+    # failed and past their backoff. (Each platform connection's own sync entry is
+    # added by the connection itself.)
     "integrations-webhooks-retry-due": {
         "task": "integrations.tasks.platform_webhooks_retry_due",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
+    # A worker writes the time it ran this; /healthz/full reports a worker silent for
+    # two minutes.
+    "ticketing-worker-heartbeat": {
+        "task": "ticketing.tasks.worker_heartbeat",
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
@@ -419,6 +429,13 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 PAYSTACK_SECRET_KEY = env.str("PAYSTACK_SECRET_KEY", default="")
 PAYSTACK_PUBLIC_KEY = env.str("PAYSTACK_PUBLIC_KEY", default="")
 PAYSTACK_API_BASE = env.str("PAYSTACK_API_BASE", default="https://api.paystack.co")
+# Inbound webhooks (payments, platforms): a body declared larger than this many bytes
+# is refused with 413 before it is read; a delivery failing authentication is kept
+# only as a 2 KB excerpt, its size and hash, at most this many a minute per address.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+WEBHOOK_REJECTIONS_PER_MINUTE = env.int("WEBHOOK_REJECTIONS_PER_MINUTE", default=10)
+# Bearer token of /healthz/full (monitors); unset, that page answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Payments still pending after this long are verified with their provider and settled.
 PAYMENT_RECONCILE_AFTER_MINUTES = env.int("PAYMENT_RECONCILE_AFTER_MINUTES", default=20)
 # (connect, read) seconds for every call to a payment provider.

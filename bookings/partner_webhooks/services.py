@@ -23,10 +23,11 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from ticketing.lib.netguard import resolves_internal
+from ticketing.sweep import claim
 
 from ..models import Booking, CheckIn
 from .models import TICKET_CHECKED_IN, PartnerWebhook, PartnerWebhookDelivery
@@ -42,8 +43,9 @@ RETRY_BASE = dt.timedelta(seconds=30)  # 30 s, 1, 2, 4, 8, 16, 32 min
 RETRY_MAX = dt.timedelta(hours=1)
 # A row claimed for sending longer than this was lost with its worker.
 SENDING_LEASE = dt.timedelta(minutes=2)
-# A pending row whose task has not run after this was lost with the broker.
-QUEUED_STALE_AFTER = dt.timedelta(minutes=2)
+# A pending row whose task has not run after this was lost with the broker, or could
+# not be enqueued at all.
+QUEUED_STALE_AFTER = dt.timedelta(minutes=1)
 RETRY_BATCH = 500
 _ERROR_MAX = 500
 # The partner asked us to stop: no retry.
@@ -267,18 +269,15 @@ def deliveries_retry_due() -> int:
     due = Q(status__in=(Status.FAILED, Status.SENDING), next_attempt_at__lte=now) | Q(
         status=Status.PENDING, next_attempt_at__lte=now - QUEUED_STALE_AFTER
     )
-    with transaction.atomic():
-        ids = list(
-            PartnerWebhookDelivery.objects.filter(due)
-            .order_by("next_attempt_at")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:RETRY_BATCH]
-        )
-        PartnerWebhookDelivery.objects.filter(pk__in=ids).update(
-            status=Status.PENDING, next_attempt_at=now
-        )
-        for delivery_id in ids:
-            transaction.on_commit(lambda pk=delivery_id: _enqueue(pk), robust=True)
+    ids = claim(
+        PartnerWebhookDelivery.objects.filter(due),
+        limit=RETRY_BATCH,
+        order_by=("next_attempt_at",),
+        status=Status.PENDING,
+        next_attempt_at=now,
+    )
+    for delivery_id in ids:
+        _enqueue(delivery_id)
     if ids:
         logger.info("Re-enqueued %d partner webhook deliveries", len(ids))
     return len(ids)
@@ -313,3 +312,13 @@ def webhook_secret_rotate(webhook: PartnerWebhook) -> str:
     webhook.secret = secret
     webhook.save(update_fields=["secret_encrypted"])
     return secret
+
+
+def deliveries_oldest_due(now: dt.datetime) -> dt.datetime | None:
+    """Since when the longest-waiting due delivery has been due (None: none is), for
+    the health check: a pending row is due from its creation, a failed one from the
+    end of its backoff, one being sent from the end of its lease."""
+    return PartnerWebhookDelivery.objects.filter(
+        status__in=(Status.PENDING, Status.FAILED, Status.SENDING),
+        next_attempt_at__lte=now,
+    ).aggregate(oldest=Min("next_attempt_at"))["oldest"]

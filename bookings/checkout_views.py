@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from events import selectors as event_selectors
 from events.models import Session
+from ticketing.lib.hostile import text_problem
 
 from .abuse import HONEYPOT_FIELD, checkout_guard, client_ip, honeypot_tripped
 from .access import booking_page_path, remember_booking
@@ -156,6 +157,12 @@ def booking_lookup(request):
     if request.method == "POST":
         reference = request.POST.get("reference", "").strip().upper()[:20]
         email = request.POST.get("email", "").strip()[:254]
+        if text_problem(reference) or text_problem(email):
+            messages.error(
+                request,
+                _("The reference or email contains characters we cannot accept."),
+            )
+            return render(request, "bookings/lookup.html", status=400)
         booking = Booking.objects.filter(
             reference=reference, buyer_email__iexact=email
         ).first()

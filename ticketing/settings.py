@@ -62,6 +62,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Control characters in paths and query strings, unstorable webhook bodies:
+    # refused before sessions or views (ticketing/middleware.py).
+    "ticketing.middleware.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -295,6 +298,12 @@ REST_FRAMEWORK = {
     },
     "DEFAULT_PAGINATION_CLASS": "ticketing.api.pagination.ApiPagination",
     "EXCEPTION_HANDLER": "ticketing.api.errors.api_exception_handler",
+    # JSON too deep for Python or holding what PostgreSQL refuses (NUL) is a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "ticketing.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ticketing.api.errors import ApiError
+from ticketing.api.parsers import SafeJSONParser
 
 from ..exceptions import BasketInvalid
 from ..pricing import price_basket
@@ -66,7 +66,7 @@ class QuoteCreateApi(APIView):
     """Price a basket at the current prices (early bird, group discounts)."""
 
     required_scope = "read"
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(
         tags=["bookings"],

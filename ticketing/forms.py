@@ -25,7 +25,10 @@ def refuse_control_characters(value) -> None:
 
 class CleanTextMixin:
     """Adds `refuse_control_characters` to every CharField (email, URL, hidden...),
-    fields added in a subclass's `__init__` included: it runs when the form cleans."""
+    fields added in a subclass's `__init__` included: it runs when the form cleans.
+
+    A hidden field's error would be invisible next to an invisible field, and the
+    buyer could not fix it anyway: it is said at the top of the form instead."""
 
     def full_clean(self):
         for field in self.fields.values():
@@ -35,3 +38,11 @@ class CleanTextMixin:
             ):
                 field.validators.append(refuse_control_characters)
         super().full_clean()
+        if any(self[name].is_hidden for name in self.errors if name in self.fields):
+            self.add_error(
+                None,
+                _(
+                    "This form was changed on its way to us. Reload the page and "
+                    "try again."
+                ),
+            )

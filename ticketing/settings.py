@@ -315,6 +315,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Partner webhook endpoints may resolve to loopback addresses: for tests and local
+# receivers only; never in production (endpoints must be public addresses).
+PARTNER_WEBHOOKS_ALLOW_LOOPBACK = env.bool(
+    "PARTNER_WEBHOOKS_ALLOW_LOOPBACK", default=False
+)
+
 # Selling: how long a pending booking holds its seats, and how long a buyer waits for a
 # busy session's row lock before being told to retry.
 BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=15)

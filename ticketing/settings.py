@@ -73,6 +73,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Control characters in paths and query strings, unstorable webhook bodies:
+    # refused before sessions or views (ticketing/middleware.py).
+    "ticketing.middleware.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -369,6 +372,12 @@ REST_FRAMEWORK = {
     },
     "DEFAULT_PAGINATION_CLASS": "ticketing.api.pagination.ApiPagination",
     "EXCEPTION_HANDLER": "ticketing.api.errors.api_exception_handler",
+    # JSON too deep for Python or holding what PostgreSQL refuses (NUL) is a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "ticketing.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": None,
 }
 # Failed partner API authentications per client address ("20/min"; "0" for no
@@ -382,6 +391,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# Partner webhook endpoints may resolve to loopback addresses: for tests and local
+# receivers only; never in production (endpoints must be public addresses).
+PARTNER_WEBHOOKS_ALLOW_LOOPBACK = env.bool(
+    "PARTNER_WEBHOOKS_ALLOW_LOOPBACK", default=False
+)
 
 # Selling: how long a pending booking holds its seats, and how long a buyer waits for a
 # busy session's row lock before being told to retry.

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from ticketing.lib.netguard import resolves_internal
+from ticketing.lib.netguard import REFUSED_ERRORS, endpoint_problem, guarded_session
 from ticketing.sweep import claim
 
 from ..models import Booking, CheckIn
@@ -193,7 +193,7 @@ def delivery_send(delivery_id: int) -> str:
     started = time.monotonic()
     if not webhook.is_active:
         error = "endpoint disabled"
-    elif not settings.DEBUG and resolves_internal(webhook.url):
+    elif _refused(webhook.url):
         error = "endpoint resolves to a private address; not sent"
     else:
         body = body_encode(delivery.payload)
@@ -206,14 +206,21 @@ def delivery_send(delivery_id: int) -> str:
                 secret=webhook.secret, body=body, timestamp=int(time.time())
             ),
         }
+        allow_loopback = settings.PARTNER_WEBHOOKS_ALLOW_LOOPBACK
         try:
-            response = requests.post(
-                webhook.url,
-                data=body.encode(),
-                headers=headers,
-                timeout=TIMEOUT,
-                allow_redirects=False,
-            )
+            with guarded_session(
+                timeout=TIMEOUT, allow_loopback=allow_loopback
+            ) as session:
+                response = session.post(
+                    webhook.url,
+                    data=body.encode(),
+                    headers=headers,
+                    timeout=TIMEOUT,
+                    allow_redirects=False,
+                )
+        except REFUSED_ERRORS:
+            # The name resolved to a private address at connection time (rebinding).
+            error = "endpoint resolves to a private address; not sent"
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"[:_ERROR_MAX]
         else:
@@ -259,6 +266,15 @@ def delivery_send(delivery_id: int) -> str:
         extra={"delivery_id": delivery.pk, "status_code": status_code},
     )
     return fields["status"]
+
+
+def _refused(url: str) -> bool:
+    """The endpoint is, or now resolves to, a non-public address. A name that does
+    not resolve is left to the request, which fails and is retried."""
+    problem = endpoint_problem(
+        url, allow_loopback=settings.PARTNER_WEBHOOKS_ALLOW_LOOPBACK
+    )
+    return problem not in (None, "does not resolve")
 
 
 def deliveries_retry_due() -> int:

@@ -48,6 +48,26 @@ def _verify(request, secret: str) -> dict:
     return json.loads(body)
 
 
+@pytest.fixture(autouse=True)
+def _dns(monkeypatch):
+    """Endpoints are resolved at registration and delivery; tests never ask real DNS.
+    Names under example.com resolve to a public address, literals to themselves."""
+    import ipaddress
+    import socket
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        try:
+            address = str(ipaddress.ip_address(host))
+        except ValueError:
+            if not host.endswith("example.com"):
+                raise socket.gaierror(socket.EAI_NONAME, host) from None
+            address = "93.184.215.14"
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
 @pytest.fixture
 def mocked():
     with responses.RequestsMock() as rsps:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import quote, urlencode
 
@@ -172,7 +172,6 @@ class World:
     admin_ids: dict[str, str]  # "events_event" -> pk
     api_key: str
     superuser: object
-    extra: dict = field(default_factory=dict)
 
 
 def _world() -> World:
@@ -188,7 +187,7 @@ def _world() -> World:
     )
     booking = line.booking
     ticket = TicketFactory(attendee=AttendeeFactory(line=line))
-    refund = RefundFactory(organiser=organiser, payment__booking=booking)
+    RefundFactory(organiser=organiser, payment__booking=booking)
     webhook = PartnerWebhookFactory(organiser=organiser)
     PartnerWebhookDeliveryFactory(webhook=webhook)
     WebhookDeliveryFactory(organiser=organiser)
@@ -229,7 +228,6 @@ def _world() -> World:
         admin_ids=admin_ids,
         api_key=plain,
         superuser=superuser,
-        extra={"refund": refund},
     )
 
 

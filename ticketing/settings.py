@@ -254,6 +254,7 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", defaul
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "ticketing.lib.clientip.client_ip"
 AXES_LOCKOUT_CALLABLE = "ticketing.login.lockout_response"
+AXES_USERNAME_CALLABLE = "ticketing.login.axes_username"
 AXES_RESET_ON_SUCCESS = True
 # Staff may register an authenticator app (TOTP, django-otp) at /admin/otp/setup/;
 # once they have, the admin asks for its code after the password. Superusers must

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.exceptions import InventoryBusy
+from events.selectors import sessions_upcoming
 from ticketing.audit import audit_log
 
 from ..exceptions import ConnectionNotReady, SyncAlreadyRunning
@@ -175,11 +176,13 @@ def _run(connection, trigger, actor, listing_ids, force) -> SyncRun:
 
 
 def _fetch_and_apply(run, connection, actor, listing_ids, force, clock) -> SyncRun:
-    listings = list(
-        connection.listings.filter(is_enabled=True).order_by("pk")
-        if listing_ids is None
-        else connection.listings.filter(is_enabled=True, pk__in=list(listing_ids))
-    )
+    # An ended session sells nothing more anywhere: its last figures stay as they are.
+    listings = connection.listings.filter(
+        is_enabled=True, session__in=sessions_upcoming()
+    ).order_by("pk")
+    if listing_ids is not None:
+        listings = listings.filter(pk__in=list(listing_ids))
+    listings = list(listings)
     to_fetch = []
     for listing in listings:
         if not force and listing_cache.listing_cached(connection.platform, listing.pk):

@@ -104,7 +104,16 @@ class IntegrationSyncApi(APIView):
         tags=["integrations"],
         operation_id="integration_sync",
         request=None,
-        parameters=[_PLATFORM],
+        parameters=[
+            _PLATFORM,
+            OpenApiParameter(
+                "Location",
+                str,
+                OpenApiParameter.HEADER,
+                response=[202],
+                description="The run's URL: GET it to follow the sync.",
+            ),
+        ],
         responses={202: SyncOutput, 404: ErrorSerializer, 409: ErrorSerializer},
         examples=[OpenApiExample("Finished", value=EXAMPLE, response_only=True)],
     )

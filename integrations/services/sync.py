@@ -6,7 +6,9 @@ transaction, then its session's external sales under the session lock), so datab
 time overlaps the other listings' calls. A listing that fails keeps its last good
 figures, is marked stale with the error, and the run reports partial success. Each
 run is a SyncRun row with audit rows `integrations.sync_started` and
-`integrations.sync_completed` (or `integrations.sync_failed`).
+`integrations.sync_completed` (or `integrations.sync_failed`); its counts are saved as
+each listing is done. Only listings of sessions that have not ended are synced.
+`connection_sync` runs at once (beat, webhooks); `sync_jobs` queues a run (API, admin).
 """
 
 from __future__ import annotations

@@ -316,3 +316,25 @@ def test_a_run_is_seen_only_by_its_organiser_and_platform(client, fake, connecti
     other = get(client, f"/api/v1/integrations/humanitix/sync/{run_id}/", plain)
     assert other.status_code == 404
     assert other.json()["error"]["code"] == "not_found"
+
+
+def test_posts_racing_for_one_connection_share_one_run(fake, connection, queued):
+    from django.test import Client
+
+    _listing(fake, connection, sold=1)
+    plain = api_key(connection.organiser, scopes=("sync",))
+    barrier = threading.Barrier(6)
+    answers: list = []
+
+    def one_post():
+        barrier.wait(5)
+        response = post(Client(), URL, {}, plain)
+        answers.append((response.status_code, response.json()["id"]))
+
+    threads = [_in_thread(one_post) for _ in range(6)]
+    for thread in threads:
+        thread.join(20)
+
+    run = SyncRun.objects.get(connection=connection)
+    assert answers == [(202, run.pk)] * 6
+    assert len(queued) == 1

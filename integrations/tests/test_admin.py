@@ -477,9 +477,7 @@ def test_sync_now_on_a_disabled_connection_says_why_and_queues_nothing(
         follow=True,
     )
 
-    assert _messages(response) == [
-        "This connection is disabled or has no credentials."
-    ]
+    assert _messages(response) == ["This connection is disabled or has no credentials."]
     assert not SyncRun.objects.exists()
 
 

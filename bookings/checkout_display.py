@@ -70,13 +70,21 @@ def sold_out_sessions(
     """Sessions where no ticket type can be bought any more (by the cached figures)."""
     availability = selectors.sessions_availability(sessions, ticket_types)
     now = timezone.now()
+    # Types outside their sales window do not make a session sold out or not.
+    selling = [
+        tt
+        for tt in ticket_types
+        if _offer(_ticket_price(tt, now), 1, now).state == STATE_ON_SALE
+    ]
     sold_out = set()
     for session in sessions:
         seats = availability[session.pk]
-        if seats.is_sold_out or not any(
-            seats.for_ticket_type(tt.pk) >= max(1, tt.min_per_order)
-            for tt in ticket_types
-            if _offer(_ticket_price(tt, now), 1, now).state == STATE_ON_SALE
+        if seats.is_sold_out or (
+            selling
+            and not any(
+                seats.for_ticket_type(tt.pk) >= max(1, tt.min_per_order)
+                for tt in selling
+            )
         ):
             sold_out.add(session.pk)
     return sold_out

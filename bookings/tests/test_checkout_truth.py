@@ -5,9 +5,11 @@ top whose links lead to the fields."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 
 from bookings.access import rebook_path
 from bookings.models import Booking
@@ -206,3 +208,14 @@ def test_try_again_needs_the_token(client, session, ticket_type):
     ).content.decode()
     assert booking.buyer_email not in page
     assert 'name="attendee_name_0"' not in page
+
+
+def test_session_whose_tickets_are_not_on_sale_yet_is_not_called_sold_out(
+    client, session
+):
+    TicketTypeFactory(
+        event=session.event, sales_start_at=timezone.now() + dt.timedelta(days=2)
+    )
+    page = client.get(_url(session), {"session": session.pk}).content.decode()
+    assert "(sold out)" not in page
+    assert "Not on sale" in page

@@ -134,9 +134,10 @@ def checkout(request, slug: str):
         form.add_service_errors(basket_errors, lines)
         return _render(request, event, form, quote, sold_out, sessions, status=200)
 
-    if not lines and not form.errors:
+    # Every error at once, the basket's with the fields', so that none appears
+    # only after the others are fixed (or disappears meanwhile).
+    if not lines:
         form.add_error(None, _("Choose at least one ticket."))
-    # Shown together with any other error, so that it never disappears.
     form.add_service_errors(basket_errors, lines)
     if form.errors:
         return _render(request, event, form, quote, sold_out, sessions)

@@ -185,6 +185,8 @@ class PaymentAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "updated_at",
         "succeeded_at",
         "raw_state",
+        "failure_code",
+        "failure_message",
     )
     exclude = ("client_secret", "redirect_url")
     inlines = (RefundInline, PaymentEventInline)

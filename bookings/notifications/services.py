@@ -41,7 +41,7 @@ from ticketing import sms
 from ticketing.audit import audit_log
 from ticketing.templatetags.money import money
 
-from ..access import booking_page_path
+from ..access import booking_page_path, rebook_path
 from ..exceptions import InvalidTransition
 from ..models import Booking, Notification
 
@@ -77,6 +77,7 @@ SUBJECTS = {
     Template.REFUND: _("%(event)s: booking %(reference)s refunded"),
     Template.PAYMENT_FAILED: _("%(event)s: payment for booking %(reference)s failed"),
     Template.HOLD_EXPIRING: _("%(event)s: your seats are held until %(time)s"),
+    Template.HOLD_EXPIRED: _("%(event)s: booking %(reference)s expired unpaid"),
     Template.PAYMENT_INSTRUCTIONS: _("%(event)s: how to pay for booking %(reference)s"),
     Template.LOOKUP: _("%(event)s: the link to booking %(reference)s"),
 }
@@ -162,6 +163,11 @@ def booking_notice_queue(*, booking_id: int, template: str) -> list[Notification
             and booking.expires_at is not None
             and booking.expires_at > timezone.now(),
             Template.PAYMENT_INSTRUCTIONS: booking.status == Booking.Status.PENDING,
+            # Sent by the release of a hold whose payment failed, in its transaction.
+            Template.PAYMENT_FAILED: booking.status
+            in (Booking.Status.PENDING, Booking.Status.CANCELLED)
+            and booking.confirmed_at is None,
+            Template.HOLD_EXPIRED: booking.status == Booking.Status.EXPIRED,
         }
         if not expected.get(template, True):
             return []
@@ -375,6 +381,7 @@ def _context(notification: Notification) -> dict:
         if booking.expires_at
         else None,
         "booking_url": settings.SITE_URL + booking_page_path(booking.reference),
+        "rebook_url": settings.SITE_URL + rebook_path(booking),
         "refund_amount": money(booking.total),
         "language": notification.language,
     }

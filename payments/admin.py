@@ -340,3 +340,6 @@ class WebhookDeliveryAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
             for delivery in queryset.filter(signature_valid=True)
         )
         self.message_user(request, _("%(n)d delivery(ies) processed.") % {"n": done})
+
+
+from . import admin_connect  # noqa: E402, F401  (Stripe Connect accounts)

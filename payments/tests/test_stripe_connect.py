@@ -2,11 +2,13 @@
 `account.updated`, destination charges with the platform's fee and their refunds, all
 through the official SDK against the local fake of Stripe, over HTTP."""
 
+import datetime as dt
 import hashlib
 
 import pytest
 import requests
 from django.urls import reverse
+from django.utils import timezone
 
 from bookings.access import booking_page_path
 from bookings.models import Booking
@@ -26,8 +28,9 @@ from payments.models import (
     Refund,
     WebhookDelivery,
 )
-from payments.services import payment_start, refund_issue
+from payments.services import payment_start, refund_issue, webhooks_retry_due
 from payments.services.connect import connected_account_link
+from payments.signals import connected_account_changed
 from ticketing.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -322,6 +325,48 @@ def test_own_keys_keep_selling_while_onboarding_and_connect_takes_over_after(
     assert after.destination_account == connected.account_id
     before.refresh_from_db()
     assert before.status == Payment.Status.CANCELED
+
+
+def test_account_updated_while_stripe_is_down_is_kept_and_swept_later(
+    platform, client, django_capture_on_commit_callbacks
+):
+    organiser = OrganiserFactory()
+    connected = connected_account_link(organiser_id=organiser.pk)
+    announced = []
+
+    def record(sender, **kwargs):
+        announced.append((kwargs["organiser_id"], kwargs["charges_enabled"]))
+
+    connected_account_changed.connect(record)
+    try:
+        platform.complete_onboarding(connected.account_id)
+        body, signature = platform.signed_event(
+            "account.updated",
+            platform.connected_account(connected.account_id),
+            account=connected.account_id,
+        )
+        platform.fail_next(503)  # the re-read of the account
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _post_connect(client, body, signature).status_code == 200
+
+        delivery = WebhookDelivery.objects.get(event_type="account.updated")
+        assert delivery.status == WebhookDelivery.Status.FAILED
+        connected.refresh_from_db()
+        assert connected.charges_enabled is False
+        assert announced == []
+
+        with django_capture_on_commit_callbacks(execute=True):
+            swept = webhooks_retry_due(now=timezone.now() + dt.timedelta(hours=7))
+    finally:
+        connected_account_changed.disconnect(record)
+
+    assert swept == 1
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.PROCESSED
+    assert delivery.organiser_id == organiser.pk
+    connected.refresh_from_db()
+    assert connected.charges_enabled is True
+    assert announced == [(organiser.pk, True)]
 
 
 def test_a_forged_connect_webhook_is_refused_and_kept_only_as_an_excerpt(

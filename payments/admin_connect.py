@@ -223,10 +223,11 @@ class ConnectedAccountAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
             account = connected_account_refresh(
                 account_pk=account.pk, source="return", actor=request.user
             )
-        except ProviderError as error:
+        except (PaymentError, ProviderError) as error:
             self.message_user(
                 request,
-                _("Stripe could not be asked: %(error)s") % {"error": error},
+                _("Stripe could not be asked: %(error)s")
+                % {"error": getattr(error, "message", error)},
                 level=messages.ERROR,
             )
             return HttpResponseRedirect(self._url("change", account.pk))
@@ -263,10 +264,10 @@ class ConnectedAccountAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
                 connected_account_refresh(
                     account_pk=account.pk, source="admin", actor=request.user
                 )
-            except ProviderError as error:
+            except (PaymentError, ProviderError) as error:
                 self.message_user(
                     request,
-                    f"{account.account_id}: {error}",
+                    f"{account.account_id}: {getattr(error, 'message', error)}",
                     level=messages.ERROR,
                 )
 

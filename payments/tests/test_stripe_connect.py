@@ -122,6 +122,12 @@ def test_onboarding_from_admin_to_charges_enabled_then_buyers_can_pay_by_card(
     assert connected.charges_enabled is False
     assert "external_account" in connected.requirements_due
 
+    change = client.get(
+        reverse("admin:payments_connectedaccount_change", args=[connected.pk])
+    ).content.decode()
+    assert f'href="{onboard_path}"' in change
+    assert "Continue onboarding at Stripe" in change
+
     onboard = client.get(onboard_path)
     link = platform.last("account_links.create").params
     assert link == {

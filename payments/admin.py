@@ -181,6 +181,8 @@ class PaymentAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "currency",
         "status",
         "refunded_minor",
+        "destination_account",
+        "application_fee_minor",
         "created_at",
         "updated_at",
         "succeeded_at",

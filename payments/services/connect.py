@@ -45,16 +45,27 @@ def _state_of(account: ConnectedAccount) -> dict:
 
 
 def _announce(account: ConnectedAccount) -> None:
+    """Tell the layers above once committed. A receiver's failure is logged, not
+    raised: the change is stored, and failing the webhook that made it would only
+    retry a delivery that no longer changes anything (so announces nothing)."""
     organiser_id, account_id = account.organiser_id, account.account_id
     charges_enabled = account.charges_enabled
-    transaction.on_commit(
-        lambda: connected_account_changed.send(
+
+    def send() -> None:
+        for receiver, result in connected_account_changed.send_robust(
             sender=ConnectedAccount,
             organiser_id=organiser_id,
             account_id=account_id,
             charges_enabled=charges_enabled,
-        )
-    )
+        ):
+            if isinstance(result, Exception):
+                logger.error(
+                    "connected_account_changed receiver %r failed",
+                    receiver,
+                    exc_info=result,
+                )
+
+    transaction.on_commit(send)
 
 
 def connected_account_link(

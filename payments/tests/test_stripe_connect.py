@@ -31,6 +31,7 @@ from payments.models import (
 from payments.services import payment_start, refund_issue, webhooks_retry_due
 from payments.services.connect import connected_account_link
 from payments.signals import connected_account_changed
+from payments.tests.factories import PaymentFactory
 from ticketing.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -488,4 +489,33 @@ def test_the_fake_keeps_each_accounts_objects_to_itself(platform):
     assert (
         platform.last("payment_intents.create").headers["stripe-account"]
         == (first["id"])
+    )
+
+
+def test_the_admin_shows_a_payments_fee_and_destination_without_letting_them_change(
+    client,
+):
+    payment = PaymentFactory(
+        destination_account="acct_organiser", application_fee_minor=285
+    )
+    _owner(client, payment.organiser)
+    url = reverse("admin:payments_payment_change", args=[payment.pk])
+
+    response = client.get(url)
+    page = response.content.decode()
+    posted = {"destination_account": "acct_other", "application_fee_minor": "0"}
+    for inline in response.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        posted.update(
+            {management.add_prefix(k): v for k, v in management.initial.items()}
+        )
+    saved = client.post(url, posted)
+
+    assert saved.status_code == 302  # saved: only what may change did
+    assert "acct_organiser" in page
+    assert "285" in page
+    payment.refresh_from_db()
+    assert (payment.destination_account, payment.application_fee_minor) == (
+        "acct_organiser",
+        285,
     )

@@ -181,6 +181,8 @@ class PaymentAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "currency",
         "status",
         "refunded_minor",
+        "destination_account",
+        "application_fee_minor",
         "created_at",
         "updated_at",
         "succeeded_at",
@@ -342,3 +344,6 @@ class WebhookDeliveryAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
             for delivery in queryset.filter(signature_valid=True)
         )
         self.message_user(request, _("%(n)d delivery(ies) processed.") % {"n": done})
+
+
+from . import admin_connect  # noqa: E402, F401  (Stripe Connect accounts)

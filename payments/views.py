@@ -10,6 +10,7 @@ from bookings.abuse import client_ip
 from bookings.exceptions import InventoryBusy
 from ticketing.inbound import body_size_limited
 
+from .accounts import connect_webhook_verifiers
 from .models import Payment, Provider
 from .providers.base import ProviderError, WebhookSignatureError
 from .services import payment_settle_reference, webhook_receive
@@ -17,13 +18,14 @@ from .services import payment_settle_reference, webhook_receive
 logger = logging.getLogger(__name__)
 
 
-def _receive(provider: str, request) -> JsonResponse:
+def _receive(provider: str, request, verifiers=None) -> JsonResponse:
     try:
         webhook_receive(
             provider=provider,
             body=request.body,
             headers=request.headers,
             source=client_ip(request),
+            verifiers=verifiers,
         )
     except WebhookSignatureError:
         return JsonResponse(
@@ -43,6 +45,15 @@ def _receive(provider: str, request) -> JsonResponse:
 @body_size_limited
 def stripe_webhook(request):
     return _receive(Provider.STRIPE, request)
+
+
+@csrf_exempt
+@require_POST
+@body_size_limited
+def stripe_connect_webhook(request):
+    """Stripe's Connect endpoint (events of organisers' connected accounts, such as
+    `account.updated`), signed with its own secret."""
+    return _receive(Provider.STRIPE, request, verifiers=connect_webhook_verifiers())
 
 
 @csrf_exempt

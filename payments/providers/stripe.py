@@ -142,6 +142,19 @@ def _provider_error(exc: stripe.StripeError) -> ProviderError:
     return ProviderRejected(message, status=status)
 
 
+def _destination_params(request: PaymentRequest) -> dict[str, Any]:
+    """A destination charge's parameters (Stripe Connect), none for any other."""
+    destination = request.destination
+    if destination is None:
+        return {}
+    params: dict[str, Any] = {"transfer_data": {"destination": destination.account}}
+    if destination.application_fee_minor:
+        params["application_fee_amount"] = destination.application_fee_minor
+    if destination.on_behalf_of:
+        params["on_behalf_of"] = destination.account
+    return params
+
+
 def _to_dict(obj: Any) -> dict[str, Any]:
     if isinstance(obj, stripe.StripeObject):
         return obj.to_dict()
@@ -212,6 +225,7 @@ class StripeProvider(PaymentProvider):
         }
         if request.description:
             params["description"] = request.description
+        params.update(_destination_params(request))
         intent = self._call(
             self.client.v1.payment_intents.create,
             params=params,
@@ -273,14 +287,23 @@ class StripeProvider(PaymentProvider):
         currency: str,
         reason: str,
         idempotency_key: str,
+        *,
+        reverse_transfer: bool = False,
+        refund_application_fee: bool = False,
     ) -> ProviderRefund:
         """Refund part or all of a succeeded PaymentIntent. `reason` is free text:
         kept in the refund's metadata, and sent as Stripe's `reason` only when it is
-        one of Stripe's (duplicate, fraudulent, requested_by_customer)."""
+        one of Stripe's (duplicate, fraudulent, requested_by_customer). For a
+        destination charge, `reverse_transfer` and `refund_application_fee` are sent
+        when true (Stripe reverses each in proportion to the amount refunded)."""
         params: dict[str, Any] = {
             "payment_intent": provider_reference,
             "amount": amount_minor,
         }
+        if reverse_transfer:
+            params["reverse_transfer"] = True
+        if refund_application_fee:
+            params["refund_application_fee"] = True
         stripe_reason = _REFUND_REASONS.get(reason.strip().lower())
         if stripe_reason:
             params["reason"] = stripe_reason
@@ -342,15 +365,19 @@ class StripeProvider(PaymentProvider):
         self, intent: dict[str, Any], request: PaymentRequest
     ) -> dict[str, Any]:
         currency = request.currency.lower()
+        fee = request.destination.application_fee_minor if request.destination else 0
         if (
             intent.get("amount") == request.amount_minor
             and str(intent.get("currency", "")).lower() == currency
+            and (intent.get("application_fee_amount") or 0) == fee
         ):
             return intent
+        params: dict[str, Any] = {"amount": request.amount_minor, "currency": currency}
+        if request.destination:
+            # The fee follows the amount ("" unsets it, as Stripe's API documents).
+            params["application_fee_amount"] = fee or ""
         return self._call(
-            self.client.v1.payment_intents.update,
-            intent["id"],
-            params={"amount": request.amount_minor, "currency": currency},
+            self.client.v1.payment_intents.update, intent["id"], params=params
         )
 
     @staticmethod
@@ -409,6 +436,13 @@ class StripeProvider(PaymentProvider):
                 provider_reference=obj.get("payment_intent") or "",
                 amount_minor=None if amount is None else int(amount),
                 currency=str(obj.get("currency", "")).upper(),
+                **common,
+            )
+        if event_type == "account.updated":
+            return ProviderEvent(
+                kind=EventKind.ACCOUNT_UPDATED,
+                provider_reference=obj.get("id") or "",
+                account=event.get("account") or obj.get("id") or "",
                 **common,
             )
         return ProviderEvent(kind=EventKind.IGNORED, **common)

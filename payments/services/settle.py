@@ -12,7 +12,7 @@ from bookings.models import Booking, Notification
 from bookings.services import booking_confirm, booking_release_unpaid
 from ticketing.audit import audit_log
 
-from ..accounts import provider_for
+from ..accounts import provider_for_payment
 from ..exceptions import RefundOutcomeUnknown
 from ..models import Payment, PaymentEvent
 from ..providers import provider_class
@@ -45,9 +45,7 @@ def payment_settle(*, payment_id: int, source: str) -> Payment:
     meanwhile, the payment is refunded in full and the organiser sees the flag.
     """
     payment = Payment.objects.get(pk=payment_id)
-    state = provider_for(payment.organiser_id, payment.provider).verify_payment(
-        payment.provider_reference
-    )
+    state = provider_for_payment(payment).verify_payment(payment.provider_reference)
     return payment_record_state(payment_id=payment_id, state=state, source=source)
 
 
@@ -158,7 +156,7 @@ def _release_after_failure(payment: Payment) -> None:
     # paid after its seats went back (a late payment would be confirmed only if
     # the seats are still free, else refunded). Outside any lock; best effort.
     try:
-        provider_for(payment.organiser_id, payment.provider).cancel_payment(
+        provider_for_payment(payment).cancel_payment(
             payment.provider_reference
         )
     except ProviderError:

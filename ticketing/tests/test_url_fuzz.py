@@ -62,6 +62,7 @@ UNCOUNTED_TABLES = {"django_session"}
 # (issue 16 item 5): its own table may grow on a 4xx, nothing else.
 WEBHOOK_TABLES = {
     "/webhooks/stripe/": {"payments_webhookdelivery"},
+    "/webhooks/stripe/connect/": {"payments_webhookdelivery"},
     "/webhooks/paystack/": {"payments_webhookdelivery"},
     "/webhooks/eventbrite/%(token)s/": {"integrations_platformwebhook"},
     "/webhooks/humanitix/%(token)s/": {"integrations_platformwebhook"},

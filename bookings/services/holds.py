@@ -303,6 +303,11 @@ def _attach_written_rows(booking: Booking, session: Session, quote: PriceQuote) 
             discount_minor=line.discount_minor,
             total_minor=line.total_minor,
             price_rule=line.rule,
+            tax_minor=line.tax_minor,
+            tax_rate_id=line.tax_rate_id,
+            tax_name=line.tax_name,
+            tax_percent=line.tax_percent,
+            tax_code=line.tax_code,
         )
         for line in quote.lines
     ]

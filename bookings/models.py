@@ -72,6 +72,15 @@ class Booking(models.Model):
     language = models.CharField(
         max_length=10, default="en", help_text=_("The buyer's language, for messages")
     )
+    # Asked for at checkout: an invoice to a company (invoicing issues it).
+    invoice_requested = models.BooleanField(default=False, db_default=False)
+    billing_name = models.CharField(
+        max_length=200, blank=True, default="", db_default=""
+    )
+    billing_address = models.TextField(blank=True, default="", db_default="")
+    billing_tax_id = models.CharField(
+        max_length=40, blank=True, default="", db_default=""
+    )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     client_key = models.CharField(
         max_length=32,

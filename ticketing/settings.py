@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "events",
     "bookings",
     "payments",
+    "invoicing",
     "integrations",
 ]
 

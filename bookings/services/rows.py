@@ -36,9 +36,10 @@ WITH new_booking AS (
         currency, subtotal_minor, discount_minor, total_minor, buyer_name,
         buyer_email, buyer_phone, idempotency_key, needs_attention, expires_at,
         created_at, confirmed_at, language, client_key, tax_minor,
-        prices_include_tax)
+        prices_include_tax, invoice_requested, billing_name, billing_address,
+        billing_tax_id)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, false, %s,
-            %s, %s, %s, %s, %s, %s)
+            %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
     RETURNING id
 ), line_values (ticket_type_id, quantity, unit_price_minor, subtotal_minor,
                 discount_minor, total_minor, price_rule, tax_minor, tax_rate_id,
@@ -87,6 +88,7 @@ def booking_rows_insert(
     actor,
     language: str,
     client_key: str | None = None,
+    billing=None,
 ) -> Booking:
     """Insert a booking with its lines, attendees (filling lines in order) and audit
     row; return the booking as a model instance without reading it back."""
@@ -113,6 +115,10 @@ def booking_rows_insert(
         "client_key": client_key or None,
         "tax_minor": quote.tax_minor,
         "prices_include_tax": quote.prices_include_tax,
+        "invoice_requested": billing is not None,
+        "billing_name": billing.name.strip() if billing else "",
+        "billing_address": billing.address.strip() if billing else "",
+        "billing_tax_id": billing.tax_id.strip() if billing else "",
     }
     line_params, attendee_params = [], []
     people = iter(attendees)

@@ -1,0 +1,1 @@
+"""Reactions to selling and payments (connected by InvoicingConfig.ready())."""

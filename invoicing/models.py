@@ -161,7 +161,11 @@ class Invoice(models.Model):
     tax_minor = models.BigIntegerField(default=0)
     total_minor = models.BigIntegerField(default=0, help_text=_("Tax included"))
     deposits_deducted_minor = models.BigIntegerField(
-        default=0, help_text=_("Deposits paid before this balance invoice")
+        default=0,
+        help_text=_(
+            "Deposits paid before this balance invoice, deducted by its negative "
+            "lines (the total is net of them)"
+        ),
     )
     credited_minor = models.BigIntegerField(default=0, editable=False)
     paid_minor = models.BigIntegerField(default=0, editable=False)
@@ -205,7 +209,7 @@ class Invoice(models.Model):
                 name="invoice_totals_consistent",
             ),
             models.CheckConstraint(
-                condition=Q(status="draft") | Q(number__isnull=False),
+                condition=Q(status__in=["draft", "void"]) | Q(number__isnull=False),
                 name="invoice_issued_has_number",
             ),
             # One sales invoice per booking: the signal may come twice.
@@ -233,13 +237,8 @@ class Invoice(models.Model):
         """What is still to be paid (0 for a credit note, a draft or a void)."""
         if self.status not in self.OPEN_STATUSES:
             return 0
-        return max(
-            0,
-            self.total_minor
-            - self.deposits_deducted_minor
-            - self.credited_minor
-            - self.paid_minor,
-        )
+        # Deposits are deducted by negative lines, so the total is net of them.
+        return max(0, self.total_minor - self.credited_minor - self.paid_minor)
 
     @property
     def is_overdue(self) -> bool:

@@ -171,3 +171,33 @@ def test_a_refund_issues_the_credit_note_once(
     assert note.status == Invoice.Status.PAID  # paid back by the refund
     text = _pdf_text(invoice_pdf_render(note))
     assert invoice.display_number in text
+
+
+def test_partner_api_reads_the_invoice_of_its_bookings_only(
+    client, session, ticket_type, django_capture_on_commit_callbacks
+):
+    from bookings.tests.api_fixtures import api_key
+
+    _checkout(client, session, ticket_type)
+    booking = Booking.objects.get()
+    plain = api_key(session.event.organiser)
+    url = f"/api/v1/bookings/{booking.reference}/invoice/"
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {plain}"}
+    assert client.get(url, **auth).status_code == 404  # pending: no invoice yet
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_confirm(booking_id=booking.pk, actor="test")
+    body = client.get(url, **auth).json()
+    assert body["number"] == "INV-000001"
+    assert (body["subtotal"], body["tax"], body["total"]) == (
+        {"amount": 7500, "currency": "EUR"},
+        {"amount": 1500, "currency": "EUR"},
+        {"amount": 9000, "currency": "EUR"},
+    )
+    pdf = client.get(body["pdf_url"].replace("http://testserver", ""), **auth)
+    assert pdf.status_code == 200
+    assert "Total 90,00 EUR" in _pdf_text(pdf.content) or "Total 90.00 EUR" in (
+        _pdf_text(pdf.content)
+    )
+    other = api_key(SessionFactory().event.organiser)
+    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {other}").status_code == 404
+    assert client.get(url).status_code == 401

@@ -40,7 +40,13 @@ from .exceptions import BasketInvalid, BookingError, SoldOut
 from .forms import CheckoutForm, quantity_field_name, requested_quantities
 from .models import Booking
 from .pricing import PriceQuote, price_basket
-from .services import AttendeeInput, BuyerInput, LineInput, booking_create
+from .services import (
+    AttendeeInput,
+    BillingInput,
+    BuyerInput,
+    LineInput,
+    booking_create,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +170,7 @@ def checkout(request, slug: str):
                 idempotency_key=idempotency_key,
                 language=request.LANGUAGE_CODE,
                 client_key=client_key(ip),
+                billing=BillingInput(*billing) if (billing := form.billing()) else None,
             )
         except BaseException:
             reservation.release()

@@ -60,6 +60,28 @@ class CheckoutForm(CleanTextMixin, forms.Form):
     # A uuid4 hex minted at render time; the bound keeps `web:<token>` inside the
     # booking's idempotency_key column whatever a client posts.
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    # Optional: an invoice to a company (invoicing issues it on confirmation).
+    invoice_requested = forms.BooleanField(
+        label=_("I need an invoice for a company"), required=False
+    )
+    billing_name = forms.CharField(
+        label=_("Company name"), max_length=200, required=False
+    )
+    billing_address = forms.CharField(
+        label=_("Company address"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    billing_tax_id = forms.CharField(
+        label=_("Tax or VAT number"), max_length=40, required=False
+    )
+    BILLING_FIELDS = (
+        "invoice_requested",
+        "billing_name",
+        "billing_address",
+        "billing_tax_id",
+    )
 
     def __init__(
         self,
@@ -118,6 +140,19 @@ class CheckoutForm(CleanTextMixin, forms.Form):
         if sold_out:
             return _("%(session)s (sold out)") % {"session": label}
         return label
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("invoice_requested") and not cleaned.get("billing_name"):
+            self.add_error("billing_name", _("Give the company name for the invoice."))
+        return cleaned
+
+    def billing(self):
+        """The company details for a BillingInput, or None when not asked for."""
+        data = self.cleaned_data
+        if not data.get("invoice_requested"):
+            return None
+        return data["billing_name"], data["billing_address"], data["billing_tax_id"]
 
     def clean_buyer_phone(self) -> str:
         raw = self.cleaned_data.get("buyer_phone", "")

@@ -25,7 +25,15 @@ from ticketing.audit import audit_log
 
 from . import selectors, services
 from .api_keys import SCOPES, ApiKey
-from .models import Event, Membership, Organiser, Session, TicketType, Venue
+from .models import (
+    Event,
+    Membership,
+    Organiser,
+    Session,
+    TaxRate,
+    TicketType,
+    Venue,
+)
 
 SESSION_COUNTERS = ("sold_count", "external_sold_count", "external_synced_at")
 
@@ -207,6 +215,7 @@ class TicketTypeInline(OrganiserScopedInline, admin.TabularInline):
         "name",
         "kind",
         "price_minor",
+        "tax_rate",
         "allocation",
         "min_per_order",
         "max_per_order",
@@ -477,3 +486,15 @@ class ApiKeyAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
                     data={"prefix": key.prefix},
                 )
         self.message_user(request, _("Keys revoked."))
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+    """An organiser's tax rates; a rate in use by a ticket type cannot be deleted."""
+
+    organiser_path = "organiser"
+    change_roles = (OWNER, MANAGER)
+    add_roles = (OWNER, MANAGER)
+    list_display = ("name", "percent", "is_exempt", "account_code", "organiser")
+    list_filter = ("is_exempt", "organiser")
+    search_fields = ("name", "account_code")

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "events",
     "bookings",
     "payments",
+    "invoicing",
     "integrations",
 ]
 
@@ -169,6 +170,12 @@ CELERY_TIMEZONE = "UTC"
 # interval organisers edit in the admin.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    # Overdue invoices: one reminder email per document a week, checked daily.
+    "invoicing-overdue-reminders": {
+        "task": "invoicing.tasks.invoice_overdue_reminders_task",
+        "schedule": crontab(minute=0, hour=8),
+        "options": {"expires": 3600},
+    },
     # Holds free their seats the moment they expire (availability derives them); this
     # only flips their status to EXPIRED and writes the audit trail, so once a minute.
     "bookings-expire-holds": {

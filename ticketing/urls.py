@@ -30,6 +30,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("bookings.api.urls")),
+    path("api/v1/", include("invoicing.api_urls")),
     path("api/v1/", include("integrations.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # Shop pages first: /b/lookup/ must win over /b/<reference>/.

@@ -93,6 +93,20 @@ def notification_context_register(template: str, hook: Callable[[Booking], dict]
     _CONTEXT_HOOKS[template] = hook
 
 
+# Extra email attachments, per template, from apps above bookings (invoicing adds
+# the invoice PDF to the confirmation of a buyer who asked for one).
+_ATTACHMENT_HOOKS: dict[str, list[Callable[[Booking], tuple[str, bytes] | None]]] = {}
+
+
+def notification_attachment_register(
+    template: str, hook: Callable[[Booking], tuple[str, bytes] | None]
+) -> None:
+    """Have `hook(booking)` return a PDF (filename, content), or None, to attach to
+    every `template` email. Call it from an `AppConfig.ready()`."""
+    if hook not in _ATTACHMENT_HOOKS.setdefault(template, []):
+        _ATTACHMENT_HOOKS[template].append(hook)
+
+
 class NotificationTemporaryError(Exception):
     """A send failed in a way that may clear up (network, 5xx, 429): retry later."""
 
@@ -442,6 +456,9 @@ def _send_email(notification: Notification) -> tuple[str, bool]:
     message.attach_alternative(render_to_string(f"{name}.html", context), "text/html")
     if attachment is not None:
         message.attach(*attachment, "application/pdf")
+    for hook in _ATTACHMENT_HOOKS.get(notification.template, ()):
+        if extra := hook(notification.booking):
+            message.attach(*extra, "application/pdf")
     is_anymail = isinstance(connection, AnymailBaseBackend)
     local_id = ""
     if is_anymail:

@@ -8,6 +8,7 @@ after, so that a seat is never given twice and two buyers never deadlock.
 from .expiry import booking_expire_stale
 from .holds import (
     AttendeeInput,
+    BillingInput,
     BuyerInput,
     LineInput,
     booking_create,
@@ -24,6 +25,7 @@ from .summary import booking_resend, booking_summary_send
 
 __all__ = [
     "AttendeeInput",
+    "BillingInput",
     "BuyerInput",
     "LineInput",
     "booking_cancel",

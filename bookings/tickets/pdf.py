@@ -34,6 +34,7 @@ def tickets_pdf_render(booking: Booking, tickets: Sequence[Ticket]) -> bytes:
                 "event": event,
                 "venue": session.venue,
                 "organiser": booking.organiser,
+                "taxes": booking.taxes,
                 "starts_at": session.starts_at,
                 "ends_at": session.ends_at,
                 "tickets": [

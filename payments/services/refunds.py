@@ -12,6 +12,7 @@ from bookings.services import booking_mark_refunded
 from ticketing.audit import audit_log
 from ticketing.lib.http_errors import CircuitOpen, MalformedResponse
 
+from .. import signals
 from ..accounts import provider_for_payment
 from ..exceptions import RefundNotPossible, RefundOutcomeUnknown
 from ..models import ConnectedAccount, Payment, PaymentEvent, Refund
@@ -208,6 +209,15 @@ def refund_apply_provider_state(
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
         if refund.status != Refund.Status.SUCCEEDED:  # never backwards
             refund.status = _REFUND_STATUS.get(result.status, Refund.Status.PENDING)
+            if refund.status == Refund.Status.SUCCEEDED:
+                transaction.on_commit(
+                    lambda r=refund, p=payment: signals.refund_succeeded.send(
+                        sender=Refund,
+                        refund_id=r.pk,
+                        booking_id=p.booking_id,
+                        amount_minor=r.amount_minor,
+                    )
+                )
         refund.provider_refund_id = (
             result.provider_refund_id or refund.provider_refund_id
         )

@@ -66,6 +66,12 @@ WEBHOOK_TABLES = {
     "/webhooks/paystack/": {"payments_webhookdelivery"},
     "/webhooks/eventbrite/%(token)s/": {"integrations_platformwebhook"},
     "/webhooks/humanitix/%(token)s/": {"integrations_platformwebhook"},
+    # A sync that could not be queued is recorded as a failed run (and audited)
+    # before the 409 says so: the organiser sees the attempt in admin.
+    "/api/v1/integrations/%(platform)s/sync/": {
+        "integrations_syncrun",
+        "ticketing_auditentry",
+    },
 }
 ERROR_KEYS = {"code", "message", "fields"}
 

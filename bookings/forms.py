@@ -81,10 +81,9 @@ class CheckoutForm(forms.Form):
         )
 
     def _session_label(self, session: Session) -> str:
-        starts = timezone.localtime(session.starts_at, self.event.tzinfo)
-        return (
-            f"{session.venue.city} · {formats.date_format(starts, 'DATETIME_FORMAT')}"
-        )
+        starts = timezone.localtime(session.starts_at, session.tzinfo)
+        when = formats.date_format(starts, "DATETIME_FORMAT")
+        return f"{session.venue.city} · {when} {starts:%Z}"
 
     def clean_buyer_phone(self) -> str:
         raw = self.cleaned_data.get("buyer_phone", "")

@@ -74,6 +74,11 @@ class Organiser(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        """The clock of organiser-wide reports and lists."""
+        return zoneinfo.ZoneInfo(self.timezone)
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):
@@ -118,6 +123,10 @@ class Venue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}, {self.city}"
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
 
 
 class Event(models.Model):
@@ -261,8 +270,15 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        local = timezone.localtime(self.starts_at, self.event.tzinfo)
-        return f"{self.event} · {self.venue.city} · {local:%Y-%m-%d %H:%M}"
+        local = timezone.localtime(self.starts_at, self.tzinfo)
+        return f"{self.event} · {self.venue.city} · {local:%Y-%m-%d %H:%M %Z}"
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        """The session's local clock: its venue's zone (the event's without one)."""
+        if self.venue_id and self.venue.timezone:
+            return self.venue.tzinfo
+        return self.event.tzinfo
 
     def clean(self) -> None:
         errors = {}

@@ -58,7 +58,7 @@ def local_datetime(value: dt.datetime | None, source, style: str = "default") ->
 
 
 def zone_label(source, at: dt.datetime | None = None) -> str:
-    """"Europe/Paris (CET)": the zone's name and its abbreviation at `at` (now)."""
+    """ "Europe/Paris (CET)": the zone and its abbreviation at `at` (now)."""
     zone = zone_of(source)
     moment = timezone.localtime(at or timezone.now(), zone)
     name = getattr(zone, "key", None) or str(zone)

@@ -217,6 +217,8 @@ class SessionForm(LocalisedModelForm):
     """Times typed and shown on the venue's clock: the one posted, else the
     session's, else the event's (a new row before its venue is chosen)."""
 
+    unknown_zone_label = _("Local time at the venue")
+
     class Meta:
         model = Session
         fields = "__all__"
@@ -235,7 +237,7 @@ class SessionForm(LocalisedModelForm):
         if event is not None and event.timezone:
             return event.tzinfo
         event_id = _posted_pk(self, "event")
-        return (_zone_of_event(event_id) if event_id else None) or dt.UTC
+        return _zone_of_event(event_id) if event_id else None
 
     def clean_capacity(self):
         capacity = self.cleaned_data["capacity"]
@@ -286,9 +288,11 @@ class TicketTypeForm(LocalisedModelForm):
             event = Event.objects.filter(pk=event_id).first()
         return event
 
+    unknown_zone_label = _("Local time of the event")
+
     def local_zone(self):
         event = self._event()
-        return event.tzinfo if event is not None and event.timezone else dt.UTC
+        return event.tzinfo if event is not None and event.timezone else None
 
     def money_currency(self):
         event = self._event()

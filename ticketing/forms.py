@@ -114,11 +114,13 @@ class MoneyField(forms.Field):
 
 
 class _Zoned:
-    zone_getter: Callable[[], dt.tzinfo] | None = None
+    zone_getter: Callable[[], dt.tzinfo | None] | None = None
 
     def zone(self) -> dt.tzinfo:
         if self.zone_getter is not None:
-            return self.zone_getter()
+            # Unknown (nothing chosen yet): UTC, only ever for a form that is
+            # refused anyway for the missing venue or event.
+            return self.zone_getter() or dt.UTC
         return timezone.get_current_timezone()
 
 
@@ -157,11 +159,16 @@ class ZonedAdminSplitDateTime(admin_widgets.AdminSplitDateTime):
     """The admin's date and time boxes, with the zone they are read in beneath."""
 
     template_name = "ticketing/widgets/zoned_split_datetime.html"
-    zone_getter: Callable[[], dt.tzinfo] | None = None
+    zone_getter: Callable[[], dt.tzinfo | None] | None = None
+    unknown_label = _("Local time where it happens")
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
-        zone = self.zone_getter() if self.zone_getter else dt.UTC
+        zone = self.zone_getter() if self.zone_getter else None
+        if zone is None:  # a new row: the venue or event is not chosen yet
+            context["widget"]["zone_name"] = ""
+            context["widget"]["zone_label"] = self.unknown_label
+            return context
         at = None
         if isinstance(value, dt.datetime):
             at = value if timezone.is_aware(value) else _aware(value, zone)
@@ -192,6 +199,7 @@ class LocalisedModelForm(forms.ModelForm):
     """
 
     money_fields: tuple[str, ...] = ()
+    unknown_zone_label = _("Local time where it happens")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -204,6 +212,7 @@ class LocalisedModelForm(forms.ModelForm):
                 if type(field.widget) is admin_widgets.AdminSplitDateTime:
                     field.widget.__class__ = ZonedAdminSplitDateTime
                     field.widget.zone_getter = self.local_zone
+                    field.widget.unknown_label = self.unknown_zone_label
                 field.zone_getter = self.local_zone
             elif isinstance(field, forms.DateTimeField):
                 field.__class__ = ZonedDateTimeField
@@ -227,7 +236,8 @@ class LocalisedModelForm(forms.ModelForm):
             return None
         return self.data.get(self.add_prefix(name)) or None
 
-    def local_zone(self) -> dt.tzinfo:
+    def local_zone(self) -> dt.tzinfo | None:
+        """The clock of this form's datetimes; None while it cannot be known."""
         return timezone.get_current_timezone()
 
     def money_currency(self) -> str:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from bookings.admin import BookingAdmin
 from bookings.exceptions import BookingError
 from bookings.models import Booking, Ticket
+from ticketing.admin_localtime import LocalTimeAdminMixin
 from ticketing.admin_scoping import (
     MANAGER,
     OWNER,
@@ -152,10 +153,16 @@ class PaymentEventInline(OrganiserScopedInline, admin.TabularInline):
     organiser_path = "payment__organiser"
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("created_at", "action", "status", "amount_minor")
+    fields = readonly_fields = ("created_at", "action", "status", "amount")
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("Amount"))
+    def amount(self, event):
+        if event.amount_minor is None:
+            return "—"
+        return money_display(event.amount_minor, event.payment.currency)
 
 
 class RefundInline(PaymentEventInline):
@@ -176,7 +183,7 @@ class RefundInline(PaymentEventInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+class PaymentAdmin(LocalTimeAdminMixin, OrganiserScopedAdmin, admin.ModelAdmin):
     organiser_path = "organiser"
     add_roles = delete_roles = ()
     list_display = (
@@ -196,18 +203,27 @@ class PaymentAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "organiser",
         "provider",
         "provider_reference",
-        "amount_minor",
-        "currency",
+        "amount_display",
         "status",
-        "refunded_minor",
+        "refunded_display",
         "created_at",
         "updated_at",
         "succeeded_at",
         "raw_state",
     )
-    exclude = ("client_secret", "redirect_url")
+    # Amounts show formatted (amount_display...); as raw fields they would be editable.
+    exclude = (
+        "client_secret",
+        "redirect_url",
+        "amount_minor",
+        "currency",
+        "refunded_minor",
+    )
     inlines = (RefundInline, PaymentEventInline)
     actions = ("mark_paid_offline",)
+
+    def admin_zone(self, request, payment):
+        return payment.booking.session.tzinfo
 
     def has_mark_paid_permission(self, request):
         return self._role_allows(request, _MONEY_ROLES)

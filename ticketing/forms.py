@@ -26,7 +26,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ticketing.lib.localtime import zone_label
-from ticketing.lib.money import AmountError, amount_text, parse_amount
+from ticketing.lib.money import (
+    AmountError,
+    amount_text,
+    currency_exponent,
+    parse_amount,
+)
 
 # -- money ------------------------------------------------------------------------
 
@@ -53,6 +58,10 @@ class MoneyField(forms.Field):
     default_error_messages = {
         "min_value": _("The amount cannot be below %(limit)s."),
         "no_currency": _("Choose what this amount belongs to first."),
+        "invalid": _("Enter an amount such as 90.00."),
+        "grouping": _("Enter an amount such as 1,500.00."),
+        "no_decimals": _("%(currency)s amounts have no decimals."),
+        "too_many_decimals": _("%(currency)s amounts have at most %(n)d decimals."),
     }
 
     def __init__(self, *, currency: str | Callable[[], str] = "", min_value=0, **kw):
@@ -92,7 +101,11 @@ class MoneyField(forms.Field):
         try:
             return parse_amount(str(value), currency)
         except AmountError as error:
-            raise ValidationError(str(error), code="invalid") from None
+            raise ValidationError(
+                self.error_messages[error.code],
+                code=error.code,
+                params={"currency": currency, "n": currency_exponent(currency)},
+            ) from None
 
     def validate(self, value):
         super().validate(value)

@@ -92,7 +92,12 @@ class Money:
 
 
 class AmountError(ValueError):
-    """Text that is not an amount of the currency (a message for people)."""
+    """Text that is not an amount of the currency. `code` says why (forms translate
+    it): invalid, grouping, no_decimals, too_many_decimals."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def parse_amount(text: str, currency: str) -> int:
@@ -109,7 +114,7 @@ def parse_amount(text: str, currency: str) -> int:
     cleaned = re.sub(r"[\s\u00a0\u202f'_]", "", text or "")
     cleaned = cleaned.strip(_SYMBOL_CHARS).strip()
     if not re.fullmatch(r"-?\d[\d.,]*", cleaned) or cleaned[-1] in ".,":
-        raise AmountError("Enter an amount such as 90.00.")
+        raise AmountError("invalid", "Enter an amount such as 90.00.")
     negative = cleaned.startswith("-")
     digits = cleaned.lstrip("-")
     marks = {mark for mark in ".," if mark in digits}
@@ -118,7 +123,7 @@ def parse_amount(text: str, currency: str) -> int:
         integer, _, fraction = digits.rpartition(decimal_mark)
         group_mark = "," if decimal_mark == "." else "."
         if decimal_mark in integer:
-            raise AmountError("Enter an amount such as 90.00.")
+            raise AmountError("invalid", "Enter an amount such as 90.00.")
         integer = _ungroup(integer, group_mark)
     elif marks:
         (mark,) = marks
@@ -132,8 +137,10 @@ def parse_amount(text: str, currency: str) -> int:
         integer, fraction = digits, ""
     if len(fraction) > exponent:
         if exponent == 0:
-            raise AmountError(f"{currency} amounts have no decimals.")
-        raise AmountError(f"{currency} amounts have at most {exponent} decimals.")
+            raise AmountError("no_decimals", f"{currency} amounts have no decimals.")
+        raise AmountError(
+            "too_many_decimals", f"{currency} amounts have at most {exponent} decimals."
+        )
     minor = int(integer or "0") * 10**exponent + int(fraction.ljust(exponent, "0") or 0)
     return -minor if negative else minor
 
@@ -144,7 +151,7 @@ _SYMBOL_CHARS = "€$£¥₦₹₩₪₫₱₲₴₵₸₺₼₽¢ABCDEFGHIJKLMN
 def _ungroup(integer: str, mark: str) -> str:
     head, *groups = integer.split(mark)
     if not head or len(head) > 3 or any(len(group) != 3 for group in groups):
-        raise AmountError("Enter an amount such as 1,500.00.")
+        raise AmountError("grouping", "Enter an amount such as 1,500.00.")
     return head + "".join(groups)
 
 

@@ -334,6 +334,9 @@ class EventAdmin(CatalogueAdmin):
     inlines = (SessionInline, TicketTypeInline)
     actions = ("publish_events", "unpublish_events", "duplicate_events")
 
+    def admin_zone(self, request, event):
+        return event.tzinfo
+
     def save_inline_object(self, request, obj, formset, change):
         changed = dict(
             (id(instance), fields) for instance, fields in formset.changed_objects

@@ -162,7 +162,7 @@ def test_the_session_list_shows_local_start_times(client, manager, organiser):
 
     page = client.get(admin_url(Session, "changelist")).content.decode()
 
-    assert "2027-01-14 14:00 CET" in page
+    assert '<td class="field-local_starts_at">2027-01-14 14:00 CET</td>' in page
 
 
 # Money

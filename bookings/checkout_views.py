@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods
 
 from events import selectors as event_selectors
 
+from . import selectors
 from .abuse import (
     HONEYPOT_FIELD,
     TooManyHolds,
@@ -41,14 +42,6 @@ from .pricing import PriceQuote, price_basket
 from .services import AttendeeInput, BuyerInput, LineInput, booking_create
 
 logger = logging.getLogger(__name__)
-
-
-def _bookable_sessions(event):
-    return list(
-        event_selectors.sessions_on_sale(event.sessions.all())
-        .select_related("venue")
-        .order_by("starts_at")
-    )
 
 
 def _ensure_browser_session(request) -> str:
@@ -81,10 +74,8 @@ def checkout(request, slug: str):
     event = get_object_or_404(
         event_selectors.published_events().select_related("organiser"), slug=slug
     )
-    sessions = _bookable_sessions(event)
-    ticket_types = list(
-        event.ticket_types.filter(is_active=True).order_by("position", "pk")
-    )
+    sessions = selectors.event_sessions_on_sale(event)
+    ticket_types = list(event_selectors.ticket_types_active(event))
     quote: PriceQuote | None = None
     sold_out: SoldOut | None = None
 

@@ -9,6 +9,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Event, Session, TicketType
+from ticketing.forms import CleanTextMixin
 
 from .abuse import HONEYPOT_FIELD
 from .phones import phone_normalise
@@ -32,7 +33,7 @@ def requested_quantities(
     return quantities
 
 
-class CheckoutForm(forms.Form):
+class CheckoutForm(CleanTextMixin, forms.Form):
     session = forms.TypedChoiceField(label=_("Date"), coerce=int)
     buyer_name = forms.CharField(label=_("Your name"), max_length=200)
     buyer_email = forms.EmailField(label=_("Email"))
@@ -42,7 +43,9 @@ class CheckoutForm(forms.Form):
         required=False,
         help_text=_("Optional: for a text message with your tickets."),
     )
-    token = forms.CharField(widget=forms.HiddenInput)
+    # A uuid4 hex minted at render time; the bound keeps `web:<token>` inside the
+    # booking's idempotency_key column whatever a client posts.
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(
         self,

@@ -21,6 +21,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from ticketing.lib.hostile import text_problem
+
 from .abuse import HOUR, client_ip, client_key, email_digest, rate_limit_hit
 from .models import Booking, Notification
 from .notifications.services import notification_queue
@@ -49,6 +51,11 @@ def booking_lookup(request):
         return render(request, "bookings/lookup.html")
     reference = request.POST.get("reference", "").strip().upper()[:20]
     email = request.POST.get("email", "").strip()[:254]
+    if text_problem(reference) or text_problem(email):
+        messages.error(
+            request, _("The reference or email contains characters we cannot accept.")
+        )
+        return render(request, "bookings/lookup.html", status=400)
     if retry_after := _limited(request, email):
         logger.info("Booking lookup rate limited")
         response = render(

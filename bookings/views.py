@@ -201,8 +201,7 @@ def _on_sale_prices(event: Event, now: dt.datetime) -> list[int]:
     return [
         unit_price(ticket_type, now)[0]
         for ticket_type in event.active_ticket_types
-        if _window_state(ticket_type.sales_start_at, ticket_type.sales_end_at, now)
-        is None
+        if selectors.ticket_type_on_sale(ticket_type, now)
     ]
 
 

@@ -33,7 +33,7 @@ from ticketing.forms import LocalisedModelForm
 from ticketing.lib.localtime import local_datetime
 from ticketing.lib.money import money_display
 
-from . import services
+from . import selectors, services
 from .api_keys import SCOPES, ApiKey
 from .models import Event, Membership, Organiser, Session, TicketType, Venue
 
@@ -411,6 +411,29 @@ class EventAdmin(CatalogueAdmin):
         )
 
 
+class SessionWhenFilter(admin.SimpleListFilter):
+    """Upcoming, on sale and ended as the buyer pages and the API mean them: the same
+    selectors, so the three never disagree about a session that has started."""
+
+    title = _("when")
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("upcoming", _("Upcoming (not ended)")),
+            ("on_sale", _("On sale now")),
+            ("ended", _("Ended")),
+        )
+
+    def queryset(self, request, queryset):
+        narrow = {
+            "upcoming": selectors.sessions_upcoming,
+            "on_sale": selectors.sessions_on_sale,
+            "ended": selectors.sessions_ended,
+        }.get(self.value())
+        return narrow(queryset) if narrow else queryset
+
+
 @admin.register(Session)
 class SessionAdmin(CatalogueAdmin):
     organiser_path = "event__organiser"
@@ -424,7 +447,7 @@ class SessionAdmin(CatalogueAdmin):
         "external_sold_count",
         "sale_status",
     )
-    list_filter = ("sale_status", "event__organiser")
+    list_filter = (SessionWhenFilter, "sale_status", "event__organiser")
     list_select_related = ("event", "venue")
     search_fields = ("event__title", "venue__name", "venue__city")
     date_hierarchy = "starts_at"

@@ -5,4 +5,11 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
 
     def ready(self) -> None:
+        from ticketing import health
+
         from . import signals  # noqa: F401
+        from .health import connections_check
+        from .services.webhooks import platform_webhooks_oldest_due
+
+        health.register_backlog("platform_webhooks", platform_webhooks_oldest_due)
+        health.register_check("connections", connections_check)

@@ -226,7 +226,9 @@ class SyncRun(models.Model):
 
 
 class PlatformWebhook(models.Model):
-    """Every inbound platform webhook, stored before anything else is done with it."""
+    """Every inbound platform webhook with a known token, stored before anything else
+    is done with it; `processed_at` says it was handled. A rejected one is kept
+    bounded: an excerpt of its body, its size and hash."""
 
     class Status(models.TextChoices):
         RECEIVED = "received", _("Received")
@@ -246,6 +248,8 @@ class PlatformWebhook(models.Model):
     action = models.CharField(max_length=100, blank=True)
     resource_url = models.URLField(max_length=500, blank=True)
     raw_body = models.TextField(blank=True)
+    body_size = models.PositiveIntegerField(default=0)
+    body_sha256 = models.CharField(max_length=64, blank=True)
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.RECEIVED
     )
@@ -262,7 +266,13 @@ class PlatformWebhook(models.Model):
                 fields=["next_attempt_at"],
                 condition=models.Q(status="failed"),
                 name="platform_webhook_retry_due",
-            )
+            ),
+            # The sweep and the health check look for deliveries not handled yet.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(processed_at__isnull=True, status="received"),
+                name="platform_webhook_unprocessed",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,23 +7,28 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from bookings.abuse import client_ip
+from ticketing.inbound import body_size_limited
+
 from .services.webhooks import platform_webhook_receive
 
 
 def _receive(request: HttpRequest, platform: str, token: str) -> JsonResponse:
     received = platform_webhook_receive(
-        platform=platform, token=token, body=request.body
+        platform=platform, token=token, body=request.body, source=client_ip(request)
     )
     return JsonResponse({"status": received.message}, status=received.status_code)
 
 
 @csrf_exempt
 @require_POST
+@body_size_limited
 def eventbrite_webhook(request: HttpRequest, token: str) -> JsonResponse:
     return _receive(request, "eventbrite", token)
 
 
 @csrf_exempt
 @require_POST
+@body_size_limited
 def humanitix_webhook(request: HttpRequest, token: str) -> JsonResponse:
     return _receive(request, "humanitix", token)

@@ -389,6 +389,7 @@ class WebhookDeliveryAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "status",
         "attempts",
         "signature_valid",
+        "processed_at",
     )
     list_filter = ("status", "provider", "signature_valid")
     search_fields = ("event_id", "event_type")

@@ -210,8 +210,12 @@ class Refund(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """Every delivery is stored before anything else happens; a verified event is
-    stored once (its provider event id is unique) and processed from this row."""
+    """Every verified delivery is stored before anything else happens, once (its
+    provider event id is unique), and processed from this row; `processed_at` says it
+    was handled. A rejected one is kept bounded: an excerpt, its size and hash.
+
+    `next_attempt_at` is when a failed row is due again, or the lease of a row being
+    processed (a worker lost mid-way frees it)."""
 
     class Status(models.TextChoices):
         RECEIVED = "received", _("Received")
@@ -226,7 +230,11 @@ class WebhookDelivery(models.Model):
     organiser = models.ForeignKey(
         Organiser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    raw_body = models.TextField()
+    raw_body = models.TextField(
+        help_text=_("The whole body, or only its start for a rejected delivery")
+    )
+    body_size = models.PositiveIntegerField(default=0, help_text=_("Bytes received"))
+    body_sha256 = models.CharField(max_length=64, blank=True)
     headers = models.JSONField(default=dict, blank=True)
     event = models.JSONField(
         default=dict,
@@ -253,7 +261,15 @@ class WebhookDelivery(models.Model):
                 name="webhook_unique_verified_event",
             ),
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            # The sweep and the health check look for verified rows not handled yet.
+            models.Index(
+                fields=["received_at"],
+                condition=Q(processed_at__isnull=True, signature_valid=True),
+                name="webhook_unprocessed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.event_id}"

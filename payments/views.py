@@ -6,6 +6,9 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from bookings.abuse import client_ip
+from ticketing.inbound import body_size_limited
+
 from .models import Provider
 from .providers.base import ProviderError, WebhookSignatureError
 from .services import payment_settle_reference, webhook_receive
@@ -15,7 +18,12 @@ logger = logging.getLogger(__name__)
 
 def _receive(provider: str, request) -> JsonResponse:
     try:
-        webhook_receive(provider=provider, body=request.body, headers=request.headers)
+        webhook_receive(
+            provider=provider,
+            body=request.body,
+            headers=request.headers,
+            source=client_ip(request),
+        )
     except WebhookSignatureError:
         return JsonResponse(
             {
@@ -31,12 +39,14 @@ def _receive(provider: str, request) -> JsonResponse:
 
 @csrf_exempt
 @require_POST
+@body_size_limited
 def stripe_webhook(request):
     return _receive(Provider.STRIPE, request)
 
 
 @csrf_exempt
 @require_POST
+@body_size_limited
 def paystack_webhook(request):
     return _receive(Provider.PAYSTACK, request)
 

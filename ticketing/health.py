@@ -1,51 +1,176 @@
-"""`/healthz`: is the database, the cache and the broker answering?"""
+"""Health: `/healthz` for load balancers, `/healthz/full` for monitors.
 
+`/healthz` answers 200 while the database and the cache answer, else 503: a web
+process that can reach both can serve. `/healthz/full`, behind METRICS_TOKEN, adds
+what keeps work moving: the broker (a real connection, with a short timeout), a
+worker heartbeat (a beat task a worker runs every minute), every backlog of stored
+work (the longest a row has waited while due), and each platform connection's last
+sync; 503 when any of them fails, with a JSON object per component.
+
+Apps register their backlogs and checks in `AppConfig.ready()` (ticketing imports no
+app above it); a backlog is a function returning since when its oldest due row has
+been due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
 import logging
+import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 logger = logging.getLogger(__name__)
 
+HEARTBEAT_KEY = "health:worker-heartbeat"
+HEARTBEAT_MAX_AGE = dt.timedelta(minutes=2)
+BACKLOG_MAX_AGE = dt.timedelta(minutes=5)
+BROKER_TIMEOUT_SECONDS = 2
 
-def _check_database() -> str:
+Component = dict[str, object]
+_backlogs: dict[str, Callable[[dt.datetime], dt.datetime | None]] = {}
+_checks: dict[str, Callable[[dt.datetime], Component]] = {}
+
+
+def register_backlog(
+    name: str, oldest_due: Callable[[dt.datetime], dt.datetime | None]
+) -> None:
+    """`oldest_due(now)`: since when the longest-waiting due row has been due, or
+    None when nothing is due. Over BACKLOG_MAX_AGE, `/healthz/full` fails."""
+    _backlogs[name] = oldest_due
+
+
+def register_check(name: str, check: Callable[[dt.datetime], Component]) -> None:
+    """`check(now)` returns a component: {"status": "ok" | "error", ...}."""
+    _checks[name] = check
+
+
+# -- components ------------------------------------------------------------------
+
+
+def _database(now: dt.datetime) -> Component:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    return "ok"
+    return {"status": "ok"}
 
 
-def _check_cache() -> str:
+def _cache(now: dt.datetime) -> Component:
     cache.set("healthz", "ok", 5)
-    return "ok" if cache.get("healthz") == "ok" else "error"
+    if cache.get("healthz") != "ok":
+        return {"status": "error", "error": "value written was not read back"}
+    return {"status": "ok"}
 
 
-def _check_broker() -> str:
+def _broker(now: dt.datetime) -> Component:
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        return "eager"
+        return {"status": "ok", "mode": "eager: tasks run in the web process"}
     from ticketing.celery import app
 
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
-    return "ok"
+    with app.connection_for_write(connect_timeout=BROKER_TIMEOUT_SECONDS) as conn:
+        conn.ensure_connection(
+            max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS
+        )
+    return {"status": "ok"}
 
 
+def heartbeat_write() -> float:
+    """Run by a worker (beat, every minute): the time the worker last ran a task."""
+    beat = time.time()
+    cache.set(HEARTBEAT_KEY, beat, timeout=None)
+    return beat
+
+
+def _worker(now: dt.datetime) -> Component:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"status": "ok", "mode": "eager: tasks run in the web process"}
+    beat = cache.get(HEARTBEAT_KEY)
+    if beat is None:
+        return {"status": "error", "error": "no worker heartbeat yet"}
+    age = max(0, int(now.timestamp() - beat))
+    component: Component = {"status": "ok", "heartbeat_age_seconds": age}
+    if age > HEARTBEAT_MAX_AGE.total_seconds():
+        component.update(
+            status="error", error="no worker (or beat) has run a task lately"
+        )
+    return component
+
+
+def _backlog(oldest_due: Callable[[dt.datetime], dt.datetime | None]):
+    def check(now: dt.datetime) -> Component:
+        oldest = oldest_due(now)
+        age = max(0, int((now - oldest).total_seconds())) if oldest else 0
+        component: Component = {"status": "ok", "oldest_due_seconds": age}
+        if age > BACKLOG_MAX_AGE.total_seconds():
+            component.update(status="error", error="stored work is not moving")
+        return component
+
+    return check
+
+
+def _run(components: dict[str, Callable[[dt.datetime], Component]]) -> dict:
+    now = timezone.now()
+    results = {}
+    for name, check in components.items():
+        try:
+            results[name] = check(now)
+        except Exception as error:  # a health check reports every failure
+            logger.exception("Health check %s failed", name)
+            results[name] = {"status": "error", "error": type(error).__name__}
+    return results
+
+
+# -- views -----------------------------------------------------------------------
+
+
+@never_cache
 @require_GET
 def healthz(request):
-    checks = {}
-    for name, check in (
-        ("database", _check_database),
-        ("cache", _check_cache),
-        ("broker", _check_broker),
-    ):
-        try:
-            checks[name] = check()
-        except Exception:  # a health check reports every failure, whatever its kind
-            logger.exception("Health check %s failed", name)
-            checks[name] = "error"
-    healthy = checks["database"] == "ok"
-    degraded = any(value == "error" for value in checks.values())
-    status = "ok" if not degraded else ("degraded" if healthy else "down")
-    return JsonResponse({"status": status, **checks}, status=200 if healthy else 503)
+    checks = _run({"database": _database, "cache": _cache})
+    healthy = all(check["status"] == "ok" for check in checks.values())
+    return JsonResponse(
+        {
+            "status": "ok" if healthy else "down",
+            **{name: check["status"] for name, check in checks.items()},
+        },
+        status=200 if healthy else 503,
+    )
+
+
+def _authorised(request) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), settings.METRICS_TOKEN.encode()
+    )
+
+
+@never_cache
+@require_GET
+def healthz_full(request):
+    if not settings.METRICS_TOKEN:
+        return JsonResponse({"error": {"code": "not_found"}}, status=404)
+    if not _authorised(request):
+        response = JsonResponse({"error": {"code": "unauthorized"}}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="healthz"'
+        return response
+    components = {
+        "database": _database,
+        "cache": _cache,
+        "broker": _broker,
+        "worker": _worker,
+        **{f"backlog:{name}": _backlog(fn) for name, fn in _backlogs.items()},
+        **_checks,
+    }
+    results = _run(components)
+    healthy = all(result["status"] == "ok" for result in results.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "failing", "components": results},
+        status=200 if healthy else 503,
+    )

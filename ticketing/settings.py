@@ -73,6 +73,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Control characters in paths and query strings, unstorable webhook bodies:
+    # refused before sessions or views (ticketing/middleware.py).
+    "ticketing.middleware.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -173,7 +176,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
-    # Webhook deliveries whose processing failed, once their backoff has passed.
+    # The sweep of payment webhooks: verified deliveries not processed a minute after
+    # they arrived (their task was lost or never enqueued), failed ones whose backoff
+    # has passed, and ones whose worker was lost.
     "payments-retry-webhooks": {
         "task": "payments.tasks.webhooks_retry_due",
         "schedule": crontab(minute="*"),
@@ -204,10 +209,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
-    # Platform webhooks whose processing failed, once their backoff has passed.
-    # (Each platform connection's own sync entry is added by the connection itself.)
+    # The sweep of platform webhooks: stored a minute ago and still unprocessed, or
+    # failed and past their backoff. (Each platform connection's own sync entry is
+    # added by the connection itself.)
     "integrations-webhooks-retry-due": {
         "task": "integrations.tasks.platform_webhooks_retry_due",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
+    # A worker writes the time it ran this; /healthz/full reports a worker silent for
+    # two minutes.
+    "ticketing-worker-heartbeat": {
+        "task": "ticketing.tasks.worker_heartbeat",
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
@@ -241,6 +254,7 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", defaul
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "ticketing.lib.clientip.client_ip"
 AXES_LOCKOUT_CALLABLE = "ticketing.login.lockout_response"
+AXES_USERNAME_CALLABLE = "ticketing.login.axes_username"
 AXES_RESET_ON_SUCCESS = True
 # Staff may register an authenticator app (TOTP, django-otp) at /admin/otp/setup/;
 # once they have, the admin asks for its code after the password. Superusers must
@@ -359,6 +373,12 @@ REST_FRAMEWORK = {
     },
     "DEFAULT_PAGINATION_CLASS": "ticketing.api.pagination.ApiPagination",
     "EXCEPTION_HANDLER": "ticketing.api.errors.api_exception_handler",
+    # JSON too deep for Python or holding what PostgreSQL refuses (NUL) is a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "ticketing.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": None,
 }
 # Failed partner API authentications per client address ("20/min"; "0" for no
@@ -372,6 +392,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# Partner webhook endpoints may resolve to loopback addresses: for tests and local
+# receivers only; never in production (endpoints must be public addresses).
+PARTNER_WEBHOOKS_ALLOW_LOOPBACK = env.bool(
+    "PARTNER_WEBHOOKS_ALLOW_LOOPBACK", default=False
+)
 
 # Selling: how long a pending booking holds its seats, and how long a buyer waits for a
 # busy session's row lock before being told to retry.
@@ -419,6 +445,13 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 PAYSTACK_SECRET_KEY = env.str("PAYSTACK_SECRET_KEY", default="")
 PAYSTACK_PUBLIC_KEY = env.str("PAYSTACK_PUBLIC_KEY", default="")
 PAYSTACK_API_BASE = env.str("PAYSTACK_API_BASE", default="https://api.paystack.co")
+# Inbound webhooks (payments, platforms): a body declared larger than this many bytes
+# is refused with 413 before it is read; a delivery failing authentication is kept
+# only as a 2 KB excerpt, its size and hash, at most this many a minute per address.
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+WEBHOOK_REJECTIONS_PER_MINUTE = env.int("WEBHOOK_REJECTIONS_PER_MINUTE", default=10)
+# Bearer token of /healthz/full (monitors); unset, that page answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Payments still pending after this long are verified with their provider and settled.
 PAYMENT_RECONCILE_AFTER_MINUTES = env.int("PAYMENT_RECONCILE_AFTER_MINUTES", default=20)
 # (connect, read) seconds for every call to a payment provider.

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from ticketing import login
 from ticketing.api.docs import ApiDocsView
-from ticketing.health import healthz
+from ticketing.health import healthz, healthz_full
 
 admin.site.site_header = "Ticketing back office"
 admin.site.site_title = "Ticketing"
@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/otp/setup/", login.otp_setup, name="otp-setup"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("healthz/full", healthz_full, name="healthz-full"),
     # The schema and its docs are public; every endpoint they describe needs a key.
     path(
         "api/schema/",

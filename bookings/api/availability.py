@@ -7,8 +7,6 @@ promise. `POST /bookings/` decides under the session lock.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -16,12 +14,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events.models import TicketType
-from events.selectors import session_is_on_sale
+from events.selectors import session_is_on_sale, ticket_types_active
 from ticketing.api.fields import MoneySerializer, money
 
 from ..pricing import unit_price
-from ..selectors import session_availability
+from ..selectors import session_availability, ticket_type_on_sale
 from .serializers import ErrorSerializer, organiser_sessions
 
 EXAMPLE = {
@@ -40,14 +37,6 @@ EXAMPLE = {
         }
     ],
 }
-
-
-def ticket_type_on_sale(ticket_type: TicketType, now: dt.datetime) -> bool:
-    return (
-        ticket_type.is_active
-        and (ticket_type.sales_start_at is None or now >= ticket_type.sales_start_at)
-        and (ticket_type.sales_end_at is None or now < ticket_type.sales_end_at)
-    )
 
 
 class AvailabilityTicketTypeOutput(serializers.Serializer):
@@ -86,9 +75,7 @@ class SessionAvailabilityApi(APIView):
         )
         now = timezone.now()
         event = session.event
-        ticket_types = list(
-            event.ticket_types.filter(is_active=True).order_by("position", "pk")
-        )
+        ticket_types = list(ticket_types_active(event))
         availability = session_availability(session, ticket_types)
         selling = session_is_on_sale(session, now)
         data = {

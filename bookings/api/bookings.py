@@ -24,11 +24,11 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ticketing.api.errors import ApiError
+from ticketing.api.parsers import SafeJSONParser
 from ticketing.api.validation import validated_data
 
 from .. import services
@@ -162,7 +162,7 @@ class BookingCreateApi(APIView):
     hold. `buyer.phone` must be a valid number in international form (400 otherwise)."""
 
     required_scope = "write"
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(
         tags=["bookings"],
@@ -277,7 +277,7 @@ class BookingCancelApi(APIView):
     `not_cancellable`."""
 
     required_scope = "write"
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema_serializer(component_name="BookingCancelInput")
     class InputSerializer(serializers.Serializer):

@@ -10,8 +10,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
-from events.models import Event, Session, TicketType
-from events.selectors import session_is_on_sale
+from events.models import Event
+from events.selectors import session_is_on_sale, sessions_upcoming, ticket_types_active
 from ticketing.api.fields import MoneySerializer, money
 
 from ..pricing import unit_price
@@ -84,11 +84,7 @@ def _moment(params, name: str) -> dt.datetime | None:
 
 
 def _events_for(request):
-    upcoming = (
-        Session.objects.filter(ends_at__gt=timezone.now())
-        .select_related("venue")
-        .order_by("starts_at")
-    )
+    upcoming = sessions_upcoming().select_related("venue").order_by("starts_at")
     params = request.query_params
     if starts_after := _moment(params, "starts_after"):
         upcoming = upcoming.filter(starts_at__gte=starts_after)
@@ -105,9 +101,7 @@ def _events_for(request):
         Prefetch("sessions", queryset=upcoming, to_attr="upcoming_sessions"),
         Prefetch(
             "ticket_types",
-            queryset=TicketType.objects.filter(is_active=True)
-            .select_related("event")
-            .order_by("position", "pk"),
+            queryset=ticket_types_active().select_related("event"),
             to_attr="active_ticket_types",
         ),
     ).order_by("title")

@@ -15,9 +15,10 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from ticketing.api.parsers import SafeJSONParser
 
 from ..checkin import ALREADY_USED, OK, CheckInResult, ticket_check_in
 from .bookings import api_actor
@@ -99,7 +100,7 @@ class CheckInCreateApi(APIView):
     """Check a ticket in. `secret` is the QR code's content or the ticket's code."""
 
     required_scope = "checkin"
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema_serializer(component_name="CheckInInput")
     class InputSerializer(serializers.Serializer):

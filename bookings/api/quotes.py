@@ -14,12 +14,12 @@ from __future__ import annotations
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from events import selectors as event_selectors
 from ticketing.api.errors import ApiError
+from ticketing.api.parsers import SafeJSONParser
 
 from ..exceptions import BasketInvalid, SalesClosed
 from ..pricing import price_basket
@@ -75,7 +75,7 @@ class QuoteCreateApi(APIView):
     per order is a 400 `lines` field error."""
 
     required_scope = "read"
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(
         tags=["bookings"],

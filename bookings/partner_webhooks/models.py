@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from events.models import Organiser
 from ticketing.lib import crypto
-from ticketing.lib.netguard import literal_internal_host
+from ticketing.lib.netguard import endpoint_problem
 
 BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
@@ -48,13 +48,21 @@ def validate_events(value) -> None:
 
 
 def validate_endpoint_url(value: str) -> None:
-    """HTTPS only, to a public host (plain HTTP and private addresses are accepted
-    with DEBUG, for local receivers). Names are checked again at each delivery."""
+    """HTTPS only (plain HTTP is accepted with DEBUG, for local receivers), to a
+    host that resolves, to public addresses only: the name is resolved now and
+    again at each delivery, whose connection goes to the address it judged.
+    `PARTNER_WEBHOOKS_ALLOW_LOOPBACK` (tests and local development) lets loopback
+    addresses through."""
     if not value.startswith("https://") and not (
         settings.DEBUG and value.startswith("http://")
     ):
         raise ValidationError(_("The endpoint must be an https:// URL."))
-    if not settings.DEBUG and literal_internal_host(value):
+    problem = endpoint_problem(
+        value, allow_loopback=settings.PARTNER_WEBHOOKS_ALLOW_LOOPBACK
+    )
+    if problem == "does not resolve":
+        raise ValidationError(_("The endpoint's host name does not resolve."))
+    if problem:
         raise ValidationError(_("The endpoint must be a public address."))
 
 

@@ -23,10 +23,11 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from ticketing.lib.netguard import resolves_internal
+from ticketing.lib.netguard import REFUSED_ERRORS, endpoint_problem, guarded_session
+from ticketing.sweep import claim
 
 from ..models import Booking, CheckIn
 from .models import TICKET_CHECKED_IN, PartnerWebhook, PartnerWebhookDelivery
@@ -42,8 +43,9 @@ RETRY_BASE = dt.timedelta(seconds=30)  # 30 s, 1, 2, 4, 8, 16, 32 min
 RETRY_MAX = dt.timedelta(hours=1)
 # A row claimed for sending longer than this was lost with its worker.
 SENDING_LEASE = dt.timedelta(minutes=2)
-# A pending row whose task has not run after this was lost with the broker.
-QUEUED_STALE_AFTER = dt.timedelta(minutes=2)
+# A pending row whose task has not run after this was lost with the broker, or could
+# not be enqueued at all.
+QUEUED_STALE_AFTER = dt.timedelta(minutes=1)
 RETRY_BATCH = 500
 _ERROR_MAX = 500
 # The partner asked us to stop: no retry.
@@ -191,7 +193,7 @@ def delivery_send(delivery_id: int) -> str:
     started = time.monotonic()
     if not webhook.is_active:
         error = "endpoint disabled"
-    elif not settings.DEBUG and resolves_internal(webhook.url):
+    elif _refused(webhook.url):
         error = "endpoint resolves to a private address; not sent"
     else:
         body = body_encode(delivery.payload)
@@ -204,14 +206,21 @@ def delivery_send(delivery_id: int) -> str:
                 secret=webhook.secret, body=body, timestamp=int(time.time())
             ),
         }
+        allow_loopback = settings.PARTNER_WEBHOOKS_ALLOW_LOOPBACK
         try:
-            response = requests.post(
-                webhook.url,
-                data=body.encode(),
-                headers=headers,
-                timeout=TIMEOUT,
-                allow_redirects=False,
-            )
+            with guarded_session(
+                timeout=TIMEOUT, allow_loopback=allow_loopback
+            ) as session:
+                response = session.post(
+                    webhook.url,
+                    data=body.encode(),
+                    headers=headers,
+                    timeout=TIMEOUT,
+                    allow_redirects=False,
+                )
+        except REFUSED_ERRORS:
+            # The name resolved to a private address at connection time (rebinding).
+            error = "endpoint resolves to a private address; not sent"
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"[:_ERROR_MAX]
         else:
@@ -259,6 +268,15 @@ def delivery_send(delivery_id: int) -> str:
     return fields["status"]
 
 
+def _refused(url: str) -> bool:
+    """The endpoint is, or now resolves to, a non-public address. A name that does
+    not resolve is left to the request, which fails and is retried."""
+    problem = endpoint_problem(
+        url, allow_loopback=settings.PARTNER_WEBHOOKS_ALLOW_LOOPBACK
+    )
+    return problem not in (None, "does not resolve")
+
+
 def deliveries_retry_due() -> int:
     """Enqueue failed deliveries whose backoff has passed, rows lost while sending and
     pending rows whose task was lost; returns how many. For Celery beat, every minute.
@@ -267,18 +285,15 @@ def deliveries_retry_due() -> int:
     due = Q(status__in=(Status.FAILED, Status.SENDING), next_attempt_at__lte=now) | Q(
         status=Status.PENDING, next_attempt_at__lte=now - QUEUED_STALE_AFTER
     )
-    with transaction.atomic():
-        ids = list(
-            PartnerWebhookDelivery.objects.filter(due)
-            .order_by("next_attempt_at")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:RETRY_BATCH]
-        )
-        PartnerWebhookDelivery.objects.filter(pk__in=ids).update(
-            status=Status.PENDING, next_attempt_at=now
-        )
-        for delivery_id in ids:
-            transaction.on_commit(lambda pk=delivery_id: _enqueue(pk), robust=True)
+    ids = claim(
+        PartnerWebhookDelivery.objects.filter(due),
+        limit=RETRY_BATCH,
+        order_by=("next_attempt_at",),
+        status=Status.PENDING,
+        next_attempt_at=now,
+    )
+    for delivery_id in ids:
+        _enqueue(delivery_id)
     if ids:
         logger.info("Re-enqueued %d partner webhook deliveries", len(ids))
     return len(ids)
@@ -313,3 +328,13 @@ def webhook_secret_rotate(webhook: PartnerWebhook) -> str:
     webhook.secret = secret
     webhook.save(update_fields=["secret_encrypted"])
     return secret
+
+
+def deliveries_oldest_due(now: dt.datetime) -> dt.datetime | None:
+    """Since when the longest-waiting due delivery has been due (None: none is), for
+    the health check: a pending row is due from its creation, a failed one from the
+    end of its backoff, one being sent from the end of its lease."""
+    return PartnerWebhookDelivery.objects.filter(
+        status__in=(Status.PENDING, Status.FAILED, Status.SENDING),
+        next_attempt_at__lte=now,
+    ).aggregate(oldest=Min("next_attempt_at"))["oldest"]

@@ -17,6 +17,7 @@ from bookings.partner_webhooks import services
 from bookings.services import booking_cancel, booking_confirm
 from events.models import Membership
 from events.tests.factories import MembershipFactory, OrganiserFactory, UserFactory
+from ticketing.tests.broker import broker_fixture  # noqa: F401
 
 from .factories import PartnerWebhookFactory
 from .helpers import hold
@@ -45,6 +46,26 @@ def _verify(request, secret: str) -> dict:
     assert hmac.compare_digest(parts["v1"], expected)
     assert abs(time.time() - int(parts["t"])) < 60
     return json.loads(body)
+
+
+@pytest.fixture(autouse=True)
+def _dns(monkeypatch):
+    """Endpoints are resolved at registration and delivery; tests never ask real DNS.
+    Names under example.com resolve to a public address, literals to themselves."""
+    import ipaddress
+    import socket
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        try:
+            address = str(ipaddress.ip_address(host))
+        except ValueError:
+            if not host.endswith("example.com"):
+                raise socket.gaierror(socket.EAI_NONAME, host) from None
+            address = "93.184.215.14"
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture
@@ -369,3 +390,58 @@ def test_a_name_resolving_to_a_private_address_is_not_called(
     delivery = PartnerWebhookDelivery.objects.get(webhook=webhook)
     assert delivery.status != Status.SUCCEEDED
     assert "private address" in delivery.last_error
+
+
+@pytest.mark.django_db
+def test_a_delivery_that_could_not_be_enqueued_is_sent_by_the_sweep(
+    session, ticket_type, django_capture_on_commit_callbacks, mocked, broker
+):
+    """Issue 16: the broker is down when the booking is confirmed. The confirmation
+    stands, the delivery row is written with it, and the sweep a minute later sends
+    it once."""
+    PartnerWebhookFactory(
+        organiser=session.event.organiser, url=URL, events=["booking.confirmed"]
+    )
+    mocked.post(URL, status=204)
+
+    booking = _confirmed(session, ticket_type, django_capture_on_commit_callbacks)
+
+    assert booking.status == booking.Status.CONFIRMED
+    delivery = PartnerWebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == (Status.PENDING, 0)
+    assert len(mocked.calls) == 0
+    # Its task may still be on its way: the sweep leaves it for a minute.
+    assert services.deliveries_retry_due() == 0
+
+    broker.up()
+    PartnerWebhookDelivery.objects.update(
+        next_attempt_at=timezone.now() - services.QUEUED_STALE_AFTER
+    )
+    assert services.deliveries_retry_due() == 1
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (Status.SUCCEEDED, 1)
+    assert len(mocked.calls) == 1
+    assert services.deliveries_retry_due() == 0
+
+
+@pytest.mark.django_db
+def test_deliveries_oldest_due_measures_the_backlog():
+    webhook = PartnerWebhookFactory(url=URL)
+    now = timezone.now()
+    for status, due in (
+        (Status.PENDING, now - dt.timedelta(minutes=7)),
+        (Status.FAILED, now + dt.timedelta(minutes=5)),  # backing off: not due
+        (Status.SUCCEEDED, None),
+    ):
+        PartnerWebhookDelivery.objects.create(
+            webhook=webhook,
+            event="booking.confirmed",
+            payload={},
+            status=status,
+            next_attempt_at=due,
+        )
+
+    assert services.deliveries_oldest_due(now) == now - dt.timedelta(minutes=7)
+    PartnerWebhookDelivery.objects.filter(status=Status.PENDING).delete()
+    assert services.deliveries_oldest_due(now) is None

@@ -20,8 +20,11 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
+
+from ticketing.inbound import body_summary, rejection_may_be_stored
+from ticketing.sweep import enqueue_on_commit, sweep
 
 from ..exceptions import SyncError
 from ..models import Connection, PlatformWebhook, SyncRun
@@ -88,10 +91,14 @@ def _parse(platform: str, body: dict) -> tuple[str, str, str]:
     return action, f"{event_id}/{date_id}" if date_id else event_id, ""
 
 
-def platform_webhook_receive(*, platform: str, token: str, body: bytes) -> Received:
-    """Store a delivery and queue its processing. Unknown tokens get 404 and are
-    logged without a row (nothing ties them to an organiser); everything else is
-    stored, including rejected deliveries."""
+def platform_webhook_receive(
+    *, platform: str, token: str, body: bytes, source: str = ""
+) -> Received:
+    """Store a delivery and enqueue its processing on commit (a broker that cannot be
+    reached is logged; the sweep picks the row up). Unknown tokens get 404 and are
+    logged without a row (nothing ties them to an organiser); a rejected delivery is
+    kept bounded (an excerpt, its size and hash), unless `source` (the client
+    address) has had too many kept this minute."""
     connection = Connection.objects.filter(
         platform=platform, webhook_token=token
     ).first()
@@ -102,6 +109,7 @@ def platform_webhook_receive(*, platform: str, token: str, body: bytes) -> Recei
         connection=connection,
         platform=platform,
         raw_body=_text(body[:MAX_BODY].decode("utf-8", errors="replace")),
+        body_size=len(body),
     )
     try:
         payload = json.loads(body) if len(body) <= MAX_BODY else None
@@ -118,25 +126,24 @@ def platform_webhook_receive(*, platform: str, token: str, body: bytes) -> Recei
         webhook.save()
         return Received(200, webhook, "ignored")
     if problem:
+        if not rejection_may_be_stored(f"integrations.{platform}", source):
+            return Received(400, None, problem)
+        summary = body_summary(body)
+        webhook.raw_body, webhook.body_sha256 = summary.excerpt, summary.sha256
         webhook.status = PlatformWebhook.Status.REJECTED
         webhook.error = problem
         webhook.save()
         return Received(400, webhook, problem)
     with transaction.atomic():
         webhook.save()
-        transaction.on_commit(lambda: _enqueue(webhook.pk))
+        _enqueue(webhook.pk)
     return Received(200, webhook, "queued")
 
 
 def _enqueue(webhook_id: int) -> None:
     from ..tasks import platform_webhook_process_task
 
-    try:
-        platform_webhook_process_task.delay(webhook_id)
-    except Exception:
-        # The delivery is stored: answering 500 would only make the platform send it
-        # again. platform_webhooks_retry_due picks it up once it is five minutes old.
-        logger.exception("Platform webhook %s could not be queued", webhook_id)
+    enqueue_on_commit(platform_webhook_process_task, webhook_id)
 
 
 def _affected_listings(webhook: PlatformWebhook) -> list[int]:
@@ -218,30 +225,43 @@ def _failed(webhook: PlatformWebhook, error: str) -> PlatformWebhook:
     return webhook
 
 
-def platform_webhooks_retry_due(now=None) -> int:
-    """Process failed deliveries whose delay has passed, and any left RECEIVED for
-    over five minutes (their task was lost). Each is claimed first by pushing its
-    next attempt past this sweep, so that a sweep still running when the next one
-    starts never hands the same delivery to both."""
-    now = now or timezone.now()
-    due = Q(status=PlatformWebhook.Status.FAILED, next_attempt_at__lte=now) | Q(
-        status=PlatformWebhook.Status.RECEIVED,
-        received_at__lte=now - dt.timedelta(minutes=5),
+# A delivery no task has processed after this is swept (its task was lost, or could
+# not be enqueued).
+SWEEP_AFTER = dt.timedelta(minutes=1)
+
+
+def _due(now: dt.datetime) -> Q:
+    return Q(status=PlatformWebhook.Status.FAILED, next_attempt_at__lte=now) | Q(
+        status=PlatformWebhook.Status.RECEIVED, received_at__lte=now - SWEEP_AFTER
     )
-    count = 0
-    for webhook_id in (
-        PlatformWebhook.objects.filter(due)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:100]
-    ):
-        claimed = PlatformWebhook.objects.filter(due, pk=webhook_id).update(
-            status=PlatformWebhook.Status.FAILED,
-            next_attempt_at=timezone.now() + CLAIM_LEASE,
-        )
-        if claimed:
-            platform_webhook_process(webhook_id=webhook_id)
-            count += 1
-    return count
+
+
+def platform_webhooks_retry_due(now=None) -> int:
+    """The sweep (Celery beat, every minute): failed deliveries whose delay has
+    passed, and any left RECEIVED for over a minute. Each is claimed first (skipping
+    rows another sweep holds) by pushing its next attempt past this sweep, so that a
+    sweep still running when the next one starts never hands the same delivery to
+    both."""
+    now = now or timezone.now()
+    return sweep(
+        PlatformWebhook.objects.filter(_due(now)),
+        lambda pk: platform_webhook_process(webhook_id=pk),
+        limit=100,
+        status=PlatformWebhook.Status.FAILED,
+        next_attempt_at=timezone.now() + CLAIM_LEASE,
+    )
+
+
+def platform_webhooks_oldest_due(now: dt.datetime) -> dt.datetime | None:
+    """Since when the longest-waiting delivery has been due (None: none is), for the
+    health check."""
+    received = PlatformWebhook.objects.filter(
+        status=PlatformWebhook.Status.RECEIVED, processed_at__isnull=True
+    ).aggregate(oldest=Min("received_at"))["oldest"]
+    retrying = PlatformWebhook.objects.filter(
+        status=PlatformWebhook.Status.FAILED, next_attempt_at__lte=now
+    ).aggregate(oldest=Min("next_attempt_at"))["oldest"]
+    return min((value for value in (received, retrying) if value), default=None)
 
 
 def _close(webhook: PlatformWebhook, status: str, error: str) -> PlatformWebhook:

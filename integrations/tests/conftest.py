@@ -3,6 +3,13 @@ import pytest
 from integrations.models import Platform
 from integrations.tests.fakes.billetweb_server import billetweb_fake  # noqa: F401
 from ticketing.lib.http import breaker_for, sessions_reset
+from ticketing.tests.inbound import rejections_uncounted_fixture  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _rejections_uncounted(rejections_uncounted):
+    """Tests that count stored rejected deliveries must not meet the per-address cap
+    filled by the tests before them."""
 
 
 @pytest.fixture(autouse=True)

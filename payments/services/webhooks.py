@@ -1,9 +1,13 @@
-"""Webhook deliveries: stored first, verified, deduplicated, then processed.
+"""Webhook deliveries: verified, stored, deduplicated, then processed.
 
-A delivery's verified event is written once (unique provider + event id), so a
-provider retrying, or sending the same event ten times at once, changes nothing the
-second time. Processing reads the stored event, claims the row with a conditional
-update, and on failure leaves it for `webhooks_retry_due` with a growing delay.
+A delivery's verified event is written once (unique provider + event id), and its
+processing is enqueued once that row is committed; a broker that cannot be reached is
+logged, never answered with a 500. Deduplication is on "handled", not on "stored": a
+provider's retry of an event stored but not processed yet enqueues it again, and
+`webhooks_retry_due` (beat, every minute) sweeps every verified row left unprocessed
+for a minute, failed rows whose backoff has passed and rows whose worker was lost.
+Processing claims the row with a conditional update and is idempotent, so a
+re-delivery, a sweep and a task all at once still apply an event once.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import logging
 import random
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from bookings.models import Booking
 from ticketing.audit import audit_log
+from ticketing.inbound import body_summary, rejection_may_be_stored
+from ticketing.sweep import claim, enqueue_on_commit
 
 from ..accounts import webhook_verifiers
 from ..models import Payment, WebhookDelivery
@@ -42,7 +48,11 @@ _KEPT_HEADERS = (
     "stripe-signature",
     "x-paystack-signature",
 )
-_STUCK_AFTER = dt.timedelta(minutes=10)
+# A row being processed longer than this lost its worker and is due again.
+PROCESSING_LEASE = dt.timedelta(minutes=10)
+# A verified row no task has processed after this is swept (its task was lost, or
+# could not be enqueued).
+SWEEP_AFTER = dt.timedelta(minutes=1)
 _MAX_BACKOFF = dt.timedelta(hours=6)
 
 
@@ -66,32 +76,27 @@ def _claimed_event_id(body: bytes) -> str:
     try:
         payload = json.loads(body)
         return str(payload.get("id") or payload.get("event") or "")[:200]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return ""
 
 
 def webhook_receive(
-    *, provider: str, body: bytes, headers: dict[str, str]
+    *, provider: str, body: bytes, headers: dict[str, str], source: str = ""
 ) -> WebhookDelivery:
-    """Store and verify one delivery. Raises WebhookSignatureError (after storing the
-    rejected delivery) when no key of this provider signed it; the view answers 400."""
+    """Store and verify one delivery, and enqueue its processing on commit.
+
+    A delivery of an event already stored is not stored again; it is enqueued again
+    unless already processed. Raises WebhookSignatureError when no key of this
+    provider signed it (the view answers 400), after keeping a bounded record of it
+    unless `source` (the client address) has sent too many this minute."""
     kept = {
         name: value
         for name, value in ((name.lower(), value) for name, value in headers.items())
         if name in _KEPT_HEADERS
     }
-    raw = provider_class(provider).webhook_body_to_store(body)
     event, organiser_id = _verify(provider, body, headers)
     if event is None:
-        WebhookDelivery.objects.create(
-            provider=provider,
-            event_id=_claimed_event_id(body),
-            raw_body=raw,
-            headers=kept,
-            signature_valid=False,
-            status=WebhookDelivery.Status.REJECTED,
-        )
-        logger.warning("Rejected a %s webhook: no key verifies its signature", provider)
+        _store_rejected(provider, body, kept, source)
         raise WebhookSignatureError("signature not verified")
     try:
         with transaction.atomic():
@@ -100,18 +105,49 @@ def webhook_receive(
                 event_id=event.event_id,
                 event_type=event.provider_type,
                 organiser_id=organiser_id,
-                raw_body=raw,
+                raw_body=provider_class(provider).webhook_body_to_store(body),
+                body_size=len(body),
                 headers=kept,
                 signature_valid=True,
                 event=_event_to_json(event),
             )
-            transaction.on_commit(lambda: _enqueue(delivery.pk))
     except IntegrityError:
-        logger.info("Duplicate %s webhook %s ignored", provider, event.event_id)
-        return WebhookDelivery.objects.get(
+        delivery = WebhookDelivery.objects.get(
             provider=provider, event_id=event.event_id, signature_valid=True
         )
+        if delivery.processed_at is not None:
+            logger.info("Duplicate %s webhook %s ignored", provider, event.event_id)
+            return delivery
+        logger.info(
+            "%s webhook %s delivered again before it was processed: enqueued again",
+            provider,
+            event.event_id,
+        )
+    _enqueue(delivery.pk)
     return delivery
+
+
+def _store_rejected(
+    provider: str, body: bytes, headers: dict[str, str], source: str
+) -> None:
+    logger.warning("Rejected a %s webhook: no key verifies its signature", provider)
+    if not rejection_may_be_stored(f"payments.{provider}", source):
+        return
+    try:
+        text = provider_class(provider).webhook_body_to_store(body)
+    except RecursionError:  # nested too deep to parse: nothing to redact in it
+        text = None
+    summary = body_summary(body, text)
+    WebhookDelivery.objects.create(
+        provider=provider,
+        event_id=_claimed_event_id(body),
+        raw_body=summary.excerpt,
+        body_size=summary.size,
+        body_sha256=summary.sha256,
+        headers=headers,
+        signature_valid=False,
+        status=WebhookDelivery.Status.REJECTED,
+    )
 
 
 def _verify(
@@ -129,23 +165,47 @@ def _verify(
 def _enqueue(delivery_id: int) -> None:
     from ..tasks import webhook_process_task
 
-    webhook_process_task.delay(delivery_id)
+    enqueue_on_commit(webhook_process_task, delivery_id)
+
+
+def _claimable(now: dt.datetime) -> Q:
+    """Rows a task may take at once: new, failed (a re-delivery or the sweep need not
+    wait for the backoff), or processing past their lease."""
+    return Q(
+        status__in=[WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.FAILED]
+    ) | _lease_lapsed(now)
+
+
+def _lease_lapsed(now: dt.datetime) -> Q:
+    # (Rows claimed before leases existed have none: their receipt dates them.)
+    return Q(status=WebhookDelivery.Status.PROCESSING) & (
+        Q(next_attempt_at__lte=now)
+        | Q(next_attempt_at__isnull=True, received_at__lte=now - PROCESSING_LEASE)
+    )
+
+
+def _lease(now: dt.datetime) -> dict:
+    return {
+        "status": WebhookDelivery.Status.PROCESSING,
+        "attempts": F("attempts") + 1,
+        "next_attempt_at": now + PROCESSING_LEASE,
+    }
 
 
 def webhook_process(*, delivery_id: int) -> bool:
     """Apply a stored event once. Returns False when another worker holds it or it is
     already processed."""
-    claimable = Q(
-        status__in=[WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.FAILED]
-    ) | Q(
-        status=WebhookDelivery.Status.PROCESSING,
-        received_at__lt=timezone.now() - _STUCK_AFTER,
-    )
-    claimed = WebhookDelivery.objects.filter(claimable, pk=delivery_id).update(
-        status=WebhookDelivery.Status.PROCESSING, attempts=F("attempts") + 1
-    )
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        _claimable(now), signature_valid=True, pk=delivery_id
+    ).update(**_lease(now))
     if not claimed:
         return False
+    return _run(delivery_id)
+
+
+def _run(delivery_id: int) -> bool:
+    """Process a row this worker has claimed; it ends PROCESSED or FAILED."""
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     try:
         organiser_id = _apply(delivery.provider, _event_from_json(delivery.event))
@@ -161,6 +221,7 @@ def webhook_process(*, delivery_id: int) -> bool:
     WebhookDelivery.objects.filter(pk=delivery_id).update(
         status=WebhookDelivery.Status.PROCESSED,
         processed_at=timezone.now(),
+        next_attempt_at=None,
         last_error="",
         organiser_id=organiser_id or delivery.organiser_id,
     )
@@ -206,14 +267,52 @@ def _apply(provider: str, event: ProviderEvent) -> int | None:
     return payment.organiser_id
 
 
+def _due(now: dt.datetime) -> Q:
+    """Verified rows the sweep takes: left unprocessed for SWEEP_AFTER, failed ones
+    whose backoff has passed, and ones whose worker was lost."""
+    return Q(signature_valid=True, processed_at__isnull=True) & (
+        Q(status=WebhookDelivery.Status.RECEIVED, received_at__lte=now - SWEEP_AFTER)
+        | Q(status=WebhookDelivery.Status.FAILED, next_attempt_at__lte=now)
+        | _lease_lapsed(now)
+    )
+
+
 def webhooks_retry_due(*, now: dt.datetime | None = None, limit: int = 100) -> int:
-    """Process failed deliveries whose delay has passed, and stuck ones."""
+    """The sweep (Celery beat, every minute): claim due rows, skipping those another
+    sweep holds, and process each. Returns how many were processed."""
     now = now or timezone.now()
-    due = WebhookDelivery.objects.filter(
-        Q(status=WebhookDelivery.Status.FAILED, next_attempt_at__lte=now)
-        | Q(
-            status=WebhookDelivery.Status.PROCESSING, received_at__lt=now - _STUCK_AFTER
-        )
-        | Q(status=WebhookDelivery.Status.RECEIVED, received_at__lt=now - _STUCK_AFTER)
-    ).values_list("pk", flat=True)[:limit]
-    return sum(webhook_process(delivery_id=pk) for pk in due)
+    lease = _lease(timezone.now())
+    ids = claim(
+        WebhookDelivery.objects.filter(_due(now)),
+        limit=limit,
+        order_by=("received_at", "pk"),
+        **lease,
+    )
+    processed = 0
+    for pk in ids:
+        # Renew the lease just before the work: a row whose lease ran out while the
+        # batch was slow has been taken by the next sweep, and is left to it.
+        renewed = WebhookDelivery.objects.filter(
+            pk=pk,
+            status=WebhookDelivery.Status.PROCESSING,
+            next_attempt_at=lease["next_attempt_at"],
+        ).update(next_attempt_at=timezone.now() + PROCESSING_LEASE)
+        if renewed:
+            processed += _run(pk)
+    return processed
+
+
+def webhooks_oldest_due(now: dt.datetime) -> dt.datetime | None:
+    """Since when the longest-waiting verified delivery has been due (None: none is):
+    the health check's measure of a backlog that is not moving."""
+    pending = WebhookDelivery.objects.filter(
+        signature_valid=True, processed_at__isnull=True
+    )
+    received = pending.filter(status=WebhookDelivery.Status.RECEIVED).aggregate(
+        oldest=Min("received_at")
+    )["oldest"]
+    retrying = pending.filter(
+        status__in=[WebhookDelivery.Status.FAILED, WebhookDelivery.Status.PROCESSING],
+        next_attempt_at__lte=now,
+    ).aggregate(oldest=Min("next_attempt_at"))["oldest"]
+    return min((value for value in (received, retrying) if value), default=None)

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -74,6 +78,16 @@ _CODES = {
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, SuspiciousOperation):
+        # Django answers these with its HTML 400 page; partners get the API's shape,
+        # and the security logger still hears of them, as Django would have it.
+        logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+        too_big = isinstance(exc, RequestDataTooBig)
+        return error_response(
+            code="request_too_large" if too_big else "bad_request",
+            message=("The request body is too large." if too_big else "Bad request."),
+            status_code=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -1,6 +1,7 @@
 """Rate limits counted in fixed windows in the shared cache: client-side limits for
-external APIs (see `ticketing.lib.http`, which re-exports these names), and limits
-on our own clients' failures (`FailureLimiter`)."""
+external APIs (see `ticketing.lib.http`, which re-exports these names), limits on
+our own clients' failures (`FailureLimiter`) and `window_allows` for limits against
+abuse."""
 
 from __future__ import annotations
 
@@ -152,3 +153,23 @@ class FailureLimiter:
             return
         window = int(time.time() // limit.period_seconds)
         cache.delete_many([self._key(ident, window - 1), self._key(ident, window)])
+
+
+def window_allows(key: str, limit: int, window_seconds: int) -> bool:
+    """Count one hit against `key` in the current fixed window of `window_seconds`;
+    False once more than `limit` hits were counted in it. A limit against abuse, so
+    a cache that cannot be reached lets the hit through, with a warning."""
+    window_key = f"limit:{key}:{int(time.time() // window_seconds)}"
+    try:
+        cache.add(window_key, 0, timeout=window_seconds * 2)
+        try:
+            count = cache.incr(window_key)
+        except ValueError:  # evicted between add and incr: count from here
+            cache.set(window_key, 1, timeout=window_seconds * 2)
+            count = 1
+    except Exception:  # the cache is down: fail open, never stop the service for it
+        logger.warning(
+            "Rate limit %s not counted: the cache failed", key, exc_info=True
+        )
+        return True
+    return count <= limit

@@ -1,39 +1,35 @@
-"""`/healthz` against the real services: PostgreSQL, Redis as cache and Redis as broker.
+"""`/healthz` and `/healthz/full` against the real services: PostgreSQL, Redis as cache
+and Redis as broker.
 
-Failures are made real rather than mocked: the database or the cache is pointed at a
-local port where nothing listens, so the driver itself raises.
+Failures are made real rather than mocked: the database, the cache or the broker is
+pointed at a local port where nothing listens, so the driver itself raises.
 """
 
 import logging
-import socket
+import time
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
+from ticketing import health
+from ticketing.tasks import worker_heartbeat_task
+from ticketing.tests.broker import Broker, dead_port
+from ticketing.tests.health import TOKEN, full, monitored_fixture  # noqa: F401
 
-def _dead_port() -> int:
-    """A local TCP port with nothing listening on it (connections are refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+# -- /healthz: database and cache only ------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_healthz_reports_every_service_ok(client):
+def test_healthz_reports_database_and_cache_ok(client):
     assert settings.REDIS_URL, "the tests run against Redis: set REDIS_URL"
-    assert not settings.CELERY_TASK_ALWAYS_EAGER  # so the broker is really checked
 
     response = client.get("/healthz")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {
-        "status": "ok",
-        "database": "ok",
-        "cache": "ok",
-        "broker": "ok",
-    }
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
 @pytest.fixture
@@ -48,7 +44,7 @@ def unreachable_database(django_db_blocker):
         connection.close()
         connection.settings_dict.update(
             HOST="127.0.0.1",
-            PORT=str(_dead_port()),
+            PORT=str(dead_port()),
             OPTIONS={**saved.get("OPTIONS", {}), "connect_timeout": 2},
         )
         try:
@@ -66,40 +62,137 @@ def test_healthz_is_503_when_the_database_is_unreachable(
         response = client.get("/healthz")
 
     assert response.status_code == 503
-    body = response.json()
-    assert body["database"] == "error"
-    assert body["status"] == "down"
-    # The other services still answer and say so.
-    assert body["cache"] == "ok"
-    assert body["broker"] == "ok"
+    assert response.json() == {"status": "down", "database": "error", "cache": "ok"}
     assert "Health check database failed" in caplog.text
     assert "OperationalError" in caplog.text
 
 
-@pytest.mark.django_db
-def test_healthz_is_degraded_but_200_when_the_cache_is_unreachable(
-    client, settings, caplog
-):
+@pytest.fixture
+def unreachable_cache(settings):
     settings.CACHES = {
         "default": {
             **settings.CACHES["default"],
-            "LOCATION": f"redis://127.0.0.1:{_dead_port()}/0",
+            "LOCATION": f"redis://127.0.0.1:{dead_port()}/0",
         }
     }
 
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_cache_is_unreachable(
+    client, unreachable_cache, caplog
+):
     with caplog.at_level(logging.ERROR, logger="ticketing.health"):
         response = client.get("/healthz")
 
-    assert response.status_code == 200
-    assert response.json() == {
-        "status": "degraded",
-        "database": "ok",
-        "cache": "error",
-        "broker": "ok",
-    }
+    assert response.status_code == 503
+    assert response.json() == {"status": "down", "database": "ok", "cache": "error"}
     assert "Health check cache failed" in caplog.text
+
+
+@pytest.mark.django_db
+def test_healthz_does_not_depend_on_the_broker(client):
+    """A load balancer must not take every web process out because the broker is
+    down: the web still sells, and stored webhooks wait for the sweep."""
+    broker = Broker()
+    broker.down()
+    try:
+        response = client.get("/healthz")
+    finally:
+        broker.up()
+
+    assert response.status_code == 200
 
 
 @pytest.mark.django_db
 def test_healthz_answers_get_only(client):
     assert client.post("/healthz").status_code == 405
+
+
+# -- /healthz/full: behind METRICS_TOKEN ----------------------------------------------
+
+
+@pytest.mark.django_db
+def test_full_is_not_found_while_metrics_token_is_unset(client, settings):
+    settings.METRICS_TOKEN = ""
+    assert full(client).status_code == 404
+    assert full(client, token="").status_code == 404
+
+
+@pytest.mark.django_db
+def test_full_needs_the_bearer_token(client, monitored):
+    for token in (None, "", "wrong", TOKEN + "x"):
+        response = full(client, token=token)
+        assert response.status_code == 401, token
+        assert response["WWW-Authenticate"].startswith("Bearer")
+        assert "components" not in response.json()
+    response = client.get("/healthz/full", headers={"Authorization": f"Basic {TOKEN}"})
+    assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_full_reports_every_component_ok(client, monitored):
+    response = full(client)
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "ok"
+    components = body["components"]
+    assert {
+        name: component["status"] for name, component in components.items()
+    } == {
+        "database": "ok",
+        "cache": "ok",
+        "broker": "ok",
+        "worker": "ok",
+        "backlog:payment_webhooks": "ok",
+        "backlog:platform_webhooks": "ok",
+        "backlog:partner_webhook_deliveries": "ok",
+        "connections": "ok",
+    }
+    assert components["worker"]["heartbeat_age_seconds"] <= 5
+    assert components["backlog:payment_webhooks"]["oldest_due_seconds"] == 0
+    assert components["connections"]["connections"] == []
+
+
+@pytest.mark.django_db
+def test_full_is_503_with_a_broker_that_cannot_be_reached(client, monitored, caplog):
+    broker = Broker()
+    broker.down()
+    started = time.monotonic()
+    try:
+        with caplog.at_level(logging.ERROR, logger="ticketing.health"):
+            response = full(client)
+    finally:
+        broker.up()
+
+    assert time.monotonic() - started < health.BROKER_TIMEOUT_SECONDS + 3
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "failing"
+    assert body["components"]["broker"] == {
+        "status": "error",
+        "error": "OperationalError",
+    }
+    assert body["components"]["database"]["status"] == "ok"
+    assert "Health check broker failed" in caplog.text
+
+
+@pytest.mark.django_db
+def test_full_is_503_without_a_recent_worker_heartbeat(client, monitored):
+    cache.set(health.HEARTBEAT_KEY, time.time() - 150, timeout=None)
+
+    response = full(client)
+
+    assert response.status_code == 503
+    worker = response.json()["components"]["worker"]
+    assert worker["status"] == "error"
+    assert 150 <= worker["heartbeat_age_seconds"] < 160
+
+    cache.delete(health.HEARTBEAT_KEY)
+    assert full(client).json()["components"]["worker"] == {
+        "status": "error",
+        "error": "no worker heartbeat yet",
+    }
+
+    worker_heartbeat_task.apply()  # what beat has a worker run every minute
+    assert full(client).status_code == 200

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-PRODUCTION = {"SECRET_KEY": "s3cret", "ALLOWED_HOSTS": "tickets.example"}
+PRODUCTION = {
+    "SECRET_KEY": "s3cret",
+    "ALLOWED_HOSTS": "tickets.example",
+    "SITE_URL": "https://tickets.example",
+    # Settings only parse it; nothing connects.
+    "DATABASE_URL": "postgres://app@db.example:5432/ticketing",
+}
 
 CHILD = """
 import json, os
@@ -95,7 +101,8 @@ def test_tracking_turned_on_explicitly_needs_the_secret_too(load):
 
 
 def test_debug_may_run_tracking_without_a_secret(load):
-    assert _values(load(DEBUG="1", BREVO_API_KEY="xkeysib-1"))["email_tracking"] is None
+    debug = {"DEBUG": "1", "DATABASE_URL": PRODUCTION["DATABASE_URL"]}
+    assert _values(load(**debug, BREVO_API_KEY="xkeysib-1"))["email_tracking"] is None
 
 
 @pytest.mark.parametrize(

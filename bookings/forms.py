@@ -33,6 +33,20 @@ def requested_quantities(
     return quantities
 
 
+class SessionSelect(forms.Select):
+    """A select whose sold-out sessions are shown but cannot be chosen."""
+
+    def __init__(self, *args, unavailable=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unavailable = set(unavailable)
+
+    def create_option(self, name, value, label, selected, index, **kwargs):
+        option = super().create_option(name, value, label, selected, index, **kwargs)
+        if value in self.unavailable:
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class CheckoutForm(CleanTextMixin, forms.Form):
     session = forms.TypedChoiceField(label=_("Date"), coerce=int)
     buyer_name = forms.CharField(label=_("Your name"), max_length=200)
@@ -54,21 +68,31 @@ class CheckoutForm(CleanTextMixin, forms.Form):
         sessions: Sequence[Session],
         ticket_types: Sequence[TicketType],
         attendee_count: int,
+        sold_out_sessions: frozenset[int] | set[int] = frozenset(),
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.event = event
         self.ticket_types = list(ticket_types)
+        self.fields["session"].widget = SessionSelect(unavailable=sold_out_sessions)
         self.fields["session"].choices = [
-            (session.pk, self._session_label(session)) for session in sessions
+            (session.pk, self._choice_label(session, session.pk in sold_out_sessions))
+            for session in sessions
         ]
         for ticket_type in self.ticket_types:
             self.fields[quantity_field_name(ticket_type.pk)] = forms.IntegerField(
                 label=ticket_type.name,
                 min_value=0,
-                max_value=ticket_type.max_per_order,
+                max_value=min(ticket_type.max_per_order, event.max_tickets_per_order),
                 required=False,
                 initial=0,
+                error_messages={
+                    "max_value": _(
+                        "At most %(limit_value)s tickets of this type per order."
+                    ),
+                    "min_value": _("Enter 0 or more."),
+                    "invalid": _("Enter a whole number, e.g. 2."),
+                },
             )
         self.attendee_count = attendee_count
         for index in range(attendee_count):
@@ -87,6 +111,12 @@ class CheckoutForm(CleanTextMixin, forms.Form):
         starts = timezone.localtime(session.starts_at, session.tzinfo)
         when = formats.date_format(starts, "DATETIME_FORMAT")
         return f"{session.venue.city} · {when} {starts:%Z}"
+
+    def _choice_label(self, session: Session, sold_out: bool) -> str:
+        label = self._session_label(session)
+        if sold_out:
+            return _("%(session)s (sold out)") % {"session": label}
+        return label
 
     def clean_buyer_phone(self) -> str:
         raw = self.cleaned_data.get("buyer_phone", "")

@@ -210,6 +210,8 @@ class PaymentAdmin(LocalTimeAdminMixin, OrganiserScopedAdmin, admin.ModelAdmin):
         "updated_at",
         "succeeded_at",
         "raw_state",
+        "failure_code",
+        "failure_message",
     )
     # Amounts show formatted (amount_display...); as raw fields they would be editable.
     exclude = (

@@ -110,6 +110,10 @@ class Payment(models.Model):
     client_secret = models.CharField(max_length=300, blank=True)
     redirect_url = models.URLField(max_length=500, blank=True)
     raw_state = models.JSONField(default=dict, blank=True)
+    # Why the provider refused it (Stripe's decline code, Paystack's gateway
+    # response), shown to the buyer in plain words by `payments.failures`.
+    failure_code = models.CharField(max_length=100, blank=True)
+    failure_message = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)

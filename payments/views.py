@@ -7,9 +7,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from bookings.abuse import client_ip
+from bookings.exceptions import InventoryBusy
 from ticketing.inbound import body_size_limited
 
-from .models import Provider
+from .models import Payment, Provider
 from .providers.base import ProviderError, WebhookSignatureError
 from .services import payment_settle_reference, webhook_receive
 
@@ -53,17 +54,24 @@ def paystack_webhook(request):
 
 @require_GET
 def paystack_return(request):
-    """Where Paystack sends the buyer back: verify at once, then show the booking."""
-    reference = request.GET.get("reference") or request.GET.get("trxref") or ""
-    payment = None
-    try:
-        payment = payment_settle_reference(
-            provider=Provider.PAYSTACK,
-            provider_reference=reference[:200],
-            source="callback",
-        )
-    except ProviderError:
-        logger.warning("Paystack verification on return failed", exc_info=True)
+    """Where Paystack sends the buyer back: verify at once, then show the booking,
+    which says whether it is paid, or why not and how to book again. No access
+    token is added: the reference alone must not open a booking (the browser
+    session that made it has access)."""
+    reference = (request.GET.get("reference") or request.GET.get("trxref") or "")[:200]
+    payment = (
+        Payment.objects.filter(provider=Provider.PAYSTACK, provider_reference=reference)
+        .select_related("booking")
+        .first()
+    )
     if payment is None:
         return HttpResponseRedirect("/")
-    return HttpResponseRedirect(f"/b/{payment.booking.reference}/")
+    suffix = ""
+    try:
+        payment_settle_reference(
+            provider=Provider.PAYSTACK, provider_reference=reference, source="callback"
+        )
+    except (ProviderError, InventoryBusy):
+        logger.warning("Paystack verification on return failed", exc_info=True)
+        suffix = "?error=verify"
+    return HttpResponseRedirect(f"/b/{payment.booking.reference}/{suffix}")

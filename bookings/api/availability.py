@@ -34,8 +34,11 @@ EXAMPLE = {
             "available": 10,
             "price": {"amount": 4500, "currency": "EUR"},
             "on_sale": True,
+            "min_per_order": 1,
+            "max_per_order": 10,
         }
     ],
+    "max_tickets_per_order": 20,
 }
 
 
@@ -45,6 +48,14 @@ class AvailabilityTicketTypeOutput(serializers.Serializer):
     available = serializers.IntegerField()
     price = MoneySerializer(help_text="The current unit price (early bird...)")
     on_sale = serializers.BooleanField()
+    min_per_order = serializers.IntegerField(
+        help_text="Fewest tickets of this type one booking may take (a group "
+        "ticket may need 5); a line below it is a 400 on `lines.<i>.quantity`"
+    )
+    max_per_order = serializers.IntegerField(
+        help_text="Most tickets of this type one booking may take; the event's "
+        "`max_tickets_per_order` caps all types together"
+    )
 
 
 class AvailabilityOutput(serializers.Serializer):
@@ -54,6 +65,9 @@ class AvailabilityOutput(serializers.Serializer):
     stale = serializers.BooleanField()
     as_of = serializers.CharField(help_text="ISO 8601, the event's offset")
     ticket_types = AvailabilityTicketTypeOutput(many=True)
+    max_tickets_per_order = serializers.IntegerField(
+        help_text="Most tickets of all types together in one booking"
+    )
 
 
 class SessionAvailabilityApi(APIView):
@@ -91,9 +105,12 @@ class SessionAvailabilityApi(APIView):
                     "available": availability.for_ticket_type(ticket_type.pk),
                     "price": money(unit_price(ticket_type, now)[0], event.currency),
                     "on_sale": selling and ticket_type_on_sale(ticket_type, now),
+                    "min_per_order": ticket_type.min_per_order,
+                    "max_per_order": ticket_type.max_per_order,
                 }
                 for ticket_type in ticket_types
             ],
+            "max_tickets_per_order": event.max_tickets_per_order,
         }
         # Built in AvailabilityOutput's shape (the schema; fuzzing checks responses
         # against it) with its final types, so it is not run through the serializer.

@@ -24,8 +24,14 @@ class TicketTypeOutput(serializers.Serializer):
     description = serializers.CharField()
     price = serializers.SerializerMethodField()
     regular_price = serializers.SerializerMethodField()
-    min_per_order = serializers.IntegerField()
-    max_per_order = serializers.IntegerField()
+    min_per_order = serializers.IntegerField(
+        help_text="Fewest tickets of this type one booking may take (a group "
+        "ticket may need 5); a line below it is a 400 on `lines.<i>.quantity`"
+    )
+    max_per_order = serializers.IntegerField(
+        help_text="Most tickets of this type one booking may take; the event's "
+        "`max_tickets_per_order` caps all types together"
+    )
 
     @extend_schema(responses=MoneySerializer)
     def get_price(self, ticket_type) -> dict:
@@ -56,6 +62,9 @@ class EventOutput(serializers.Serializer):
     description = serializers.CharField()
     currency = serializers.CharField()
     timezone = serializers.CharField()
+    max_tickets_per_order = serializers.IntegerField(
+        help_text="Most tickets of all types together in one booking"
+    )
     sessions = SessionOutput(many=True, source="upcoming_sessions")
 
 

@@ -35,6 +35,14 @@ def queue_release_notice(sender, booking_id, status, **kwargs):
         _queue(booking_id, templates[status])
 
 
+@receiver(signals.bookings_expired, dispatch_uid="notifications.hold_expired")
+def queue_hold_expired_notices(sender, booking_ids, **kwargs):
+    """Tell each buyer whose hold ran out unpaid, once (the expiry sends this after
+    its batch commits, outside the lock)."""
+    for booking_id in booking_ids:
+        _queue(booking_id, Notification.Template.HOLD_EXPIRED)
+
+
 def _queue(booking_id: int, template: str) -> None:
     try:
         services.booking_notice_queue(booking_id=booking_id, template=template)

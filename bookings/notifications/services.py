@@ -42,7 +42,7 @@ from ticketing.audit import audit_log
 from ticketing.lib.localtime import local_datetime
 from ticketing.templatetags.money import money
 
-from ..access import booking_page_path
+from ..access import booking_page_path, rebook_path
 from ..exceptions import InvalidTransition
 from ..models import Booking, Notification
 
@@ -78,6 +78,7 @@ SUBJECTS = {
     Template.REFUND: _("%(event)s: booking %(reference)s refunded"),
     Template.PAYMENT_FAILED: _("%(event)s: payment for booking %(reference)s failed"),
     Template.HOLD_EXPIRING: _("%(event)s: your seats are held until %(time)s"),
+    Template.HOLD_EXPIRED: _("%(event)s: booking %(reference)s expired unpaid"),
     Template.PAYMENT_INSTRUCTIONS: _("%(event)s: how to pay for booking %(reference)s"),
     Template.LOOKUP: _("%(event)s: the link to booking %(reference)s"),
 }
@@ -163,6 +164,11 @@ def booking_notice_queue(*, booking_id: int, template: str) -> list[Notification
             and booking.expires_at is not None
             and booking.expires_at > timezone.now(),
             Template.PAYMENT_INSTRUCTIONS: booking.status == Booking.Status.PENDING,
+            # Sent by the release of a hold whose payment failed, in its transaction.
+            Template.PAYMENT_FAILED: booking.status
+            in (Booking.Status.PENDING, Booking.Status.CANCELLED)
+            and booking.confirmed_at is None,
+            Template.HOLD_EXPIRED: booking.status == Booking.Status.EXPIRED,
         }
         if not expected.get(template, True):
             return []
@@ -376,6 +382,7 @@ def _context(notification: Notification) -> dict:
         "starts_at": booking.session.starts_at,
         "expires_at": booking.expires_at,
         "booking_url": settings.SITE_URL + booking_page_path(booking.reference),
+        "rebook_url": settings.SITE_URL + rebook_path(booking),
         "refund_amount": money(booking.total),
         "language": notification.language,
     }

@@ -18,6 +18,7 @@ from .lifecycle import (
     booking_confirm,
     booking_hold_extend,
     booking_mark_refunded,
+    booking_release_unpaid,
 )
 from .summary import booking_resend, booking_summary_send
 
@@ -32,6 +33,7 @@ __all__ = [
     "booking_hold_extend",
     "booking_mark_refunded",
     "booking_reference_new",
+    "booking_release_unpaid",
     "booking_resend",
     "booking_summary_send",
 ]

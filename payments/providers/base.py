@@ -82,6 +82,10 @@ class ProviderPayment:
     amount_minor: int  # amount received (or requested, when not yet received)
     currency: str  # upper-case ISO 4217
     raw: dict[str, Any] = field(default_factory=dict)
+    # A FAILED payment's reason as the provider gave it: a machine code (Stripe's
+    # decline code) and/or its text (Stripe's message, Paystack's gateway_response).
+    failure_code: str = ""
+    failure_message: str = ""
 
 
 @dataclass(frozen=True, slots=True)

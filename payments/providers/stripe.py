@@ -71,10 +71,19 @@ _REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"}
 
 
 def payment_state(status: str) -> str:
-    """Stripe PaymentIntent status → PaymentState. Everything not final is PENDING,
-    including `requires_payment_method` after a declined card: the buyer may try
-    again on the same PaymentIntent."""
+    """Stripe PaymentIntent status → PaymentState. Everything not final is PENDING
+    (`verify_payment` also reads `last_payment_error`; see there)."""
     return _PAYMENT_STATES.get(status, PaymentState.PENDING)
+
+
+def _declined(intent: dict[str, Any]) -> dict[str, Any] | None:
+    """The error of an attempt that failed: Stripe puts a PaymentIntent back to
+    `requires_payment_method` with `last_payment_error` after a declined card or a
+    failed 3-D Secure check."""
+    error = intent.get("last_payment_error")
+    if intent.get("status") == "requires_payment_method" and isinstance(error, dict):
+        return error
+    return None
 
 
 def refund_state(status: str) -> str:
@@ -211,6 +220,10 @@ class StripeProvider(PaymentProvider):
         return self._started(intent)
 
     def verify_payment(self, provider_reference: str) -> ProviderPayment:
+        """The PaymentIntent's state. A declined attempt (`requires_payment_method`
+        with a `last_payment_error`) is FAILED, with Stripe's decline code and
+        message: Stripe would take another card on it, but we release the hold at
+        once and the buyer books again (issue 18)."""
         intent = self._call(self.client.v1.payment_intents.retrieve, provider_reference)
         status = intent.get("status", "")
         amount = (
@@ -218,12 +231,17 @@ class StripeProvider(PaymentProvider):
             if status == "succeeded"
             else intent.get("amount")
         )
+        error = _declined(intent)
         return ProviderPayment(
             provider_reference=intent["id"],
-            status=payment_state(status),
+            status=PaymentState.FAILED if error else payment_state(status),
             amount_minor=int(amount or 0),
             currency=str(intent.get("currency", "")).upper(),
             raw=intent,
+            failure_code=str(
+                (error or {}).get("decline_code") or (error or {}).get("code") or ""
+            )[:100],
+            failure_message=str((error or {}).get("message") or "")[:300],
         )
 
     def cancel_payment(self, provider_reference: str) -> None:

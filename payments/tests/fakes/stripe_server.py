@@ -185,18 +185,24 @@ class StripeFake:
             intent["last_payment_error"] = None
             return copy.deepcopy(intent)
 
-    def fail(self, pi_id: str, code: str = "card_declined") -> dict:
+    def fail(
+        self,
+        pi_id: str,
+        code: str = "card_declined",
+        decline_code: str | None = "generic_decline",
+        message: str = "Your card was declined.",
+    ) -> dict:
         """The buyer's payment failed: back to `requires_payment_method` with a
-        `last_payment_error`, as Stripe does."""
+        `last_payment_error`, as Stripe does (e.g. `decline_code="insufficient_funds",
+        message="Your card has insufficient funds."`; a failed 3-D Secure check is
+        `code="payment_intent_authentication_failure", decline_code=None`)."""
         with self._lock:
             intent = self._intent(pi_id)
             intent["status"] = "requires_payment_method"
-            intent["last_payment_error"] = {
-                "type": "card_error",
-                "code": code,
-                "decline_code": "generic_decline",
-                "message": "Your card was declined.",
-            }
+            error = {"type": "card_error", "code": code, "message": message}
+            if decline_code:
+                error["decline_code"] = decline_code
+            intent["last_payment_error"] = error
             return copy.deepcopy(intent)
 
     def set_status(self, pi_id: str, status: str) -> dict:

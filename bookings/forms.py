@@ -130,10 +130,9 @@ class CheckoutForm(CleanTextMixin, forms.Form):
         )
 
     def _session_label(self, session: Session) -> str:
-        starts = timezone.localtime(session.starts_at, self.event.tzinfo)
-        return (
-            f"{session.venue.city} · {formats.date_format(starts, 'DATETIME_FORMAT')}"
-        )
+        starts = timezone.localtime(session.starts_at, session.tzinfo)
+        when = formats.date_format(starts, "DATETIME_FORMAT")
+        return f"{session.venue.city} · {when} {starts:%Z}"
 
     def _choice_label(self, session: Session, sold_out: bool) -> str:
         label = self._session_label(session)

@@ -104,6 +104,11 @@ class Organiser(models.Model):
     def invoice_name(self) -> str:
         return self.legal_name or self.name
 
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        """The clock of organiser-wide reports and lists."""
+        return zoneinfo.ZoneInfo(self.timezone)
+
 
 class TaxRate(models.Model):
     """A tax an organiser charges (GST 10 %, VAT 20 %, exempt), given to ticket types
@@ -195,6 +200,10 @@ class Venue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}, {self.city}"
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
 
 
 class Event(models.Model):
@@ -338,8 +347,15 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        local = timezone.localtime(self.starts_at, self.event.tzinfo)
-        return f"{self.event} · {self.venue.city} · {local:%Y-%m-%d %H:%M}"
+        local = timezone.localtime(self.starts_at, self.tzinfo)
+        return f"{self.event} · {self.venue.city} · {local:%Y-%m-%d %H:%M %Z}"
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        """The session's local clock: its venue's zone (the event's without one)."""
+        if self.venue_id and self.venue.timezone:
+            return self.venue.tzinfo
+        return self.event.tzinfo
 
     def clean(self) -> None:
         errors = {}

@@ -39,6 +39,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ticketing import sms
 from ticketing.audit import audit_log
+from ticketing.lib.localtime import local_datetime
 from ticketing.templatetags.money import money
 
 from ..access import booking_page_path, rebook_path
@@ -390,10 +391,10 @@ def _context(notification: Notification) -> dict:
         "venue": booking.session.venue,
         "organiser": booking.organiser,
         "lines": list(booking.lines.select_related("ticket_type")),
-        "starts_at": timezone.localtime(booking.session.starts_at, event.tzinfo),
-        "expires_at": timezone.localtime(booking.expires_at, event.tzinfo)
-        if booking.expires_at
-        else None,
+        # Aware datetimes: templates print them with `local_datetime` on the
+        # session's clock (Django's `date` filter would print the worker's zone).
+        "starts_at": booking.session.starts_at,
+        "expires_at": booking.expires_at,
         "booking_url": settings.SITE_URL + booking_page_path(booking.reference),
         "rebook_url": settings.SITE_URL + rebook_path(booking),
         "refund_amount": money(booking.total),
@@ -409,7 +410,7 @@ def _subject(notification: Notification, context: dict) -> str:
     return str(SUBJECTS[notification.template]) % {
         "event": context["event"].title,
         "reference": context["booking"].reference,
-        "time": expires_at.strftime("%H:%M") if expires_at else "",
+        "time": local_datetime(expires_at, context["session"], "time"),
     }
 
 

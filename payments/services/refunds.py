@@ -11,6 +11,7 @@ from bookings.models import Booking
 from bookings.services import booking_mark_refunded
 from ticketing.audit import audit_log
 from ticketing.lib.http_errors import CircuitOpen, MalformedResponse
+from ticketing.lib.money import money_display
 
 from .. import signals
 from ..accounts import provider_for_payment
@@ -50,7 +51,8 @@ def refund_issue(
         amount = left if amount_minor is None else amount_minor
         if amount <= 0 or amount > left:
             raise RefundNotPossible(
-                _("At most %(left)d can be refunded (in minor units).") % {"left": left}
+                _("At most %(left)s can be refunded.")
+                % {"left": money_display(left, payment.currency)}
             )
         refund = Refund.objects.create(
             payment=payment,

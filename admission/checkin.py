@@ -18,12 +18,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from bookings.exceptions import BookingError
+from bookings.models import Ticket
 from events.models import Session
 from ticketing.admin_scoping import MANAGER, OWNER, STAFF
 from ticketing.audit import actor_fields, audit_log
 
-from .exceptions import BookingError
-from .models import CheckIn, Ticket
+from .models import CheckIn
 
 # Membership roles that may check tickets in (viewers only look).
 CHECK_IN_ROLES: tuple[str, ...] = (OWNER, MANAGER, STAFF)

@@ -11,8 +11,9 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirec
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from ..access import booking_access_granted
-from ..models import Booking, Ticket
+from bookings.access import booking_access_granted
+from bookings.models import Booking, Ticket
+
 from .services import TicketsUnavailable, booking_document_get_or_render, ticket_qr_png
 
 

@@ -9,7 +9,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from weasyprint import HTML
 
-from ..models import Booking, Ticket
+from bookings.models import Booking, Ticket
+
 from .qr import qr_png
 
 TEMPLATE = "bookings/tickets/pdf.html"

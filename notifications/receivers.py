@@ -1,9 +1,10 @@
 """What notifications do when selling or the email provider tells them something.
 
-Connected by `BookingsConfig.ready()`. Booking signals are sent after commit, so each
-receiver opens its own transaction (in `booking_notice_queue`). A failure here is
-logged and swallowed: the booking is committed already, and other receivers of the
-same signal (tickets, payments) must still run.
+Connected by `NotificationsConfig.ready()`. Booking signals are sent after commit, so
+each receiver opens its own transaction (in `booking_notice_queue`). A failure here
+is logged and swallowed: the booking is committed already, and other receivers of the
+same signal (tickets, payments) must still run. `buyer_message_requested` is the
+exception: it comes inside the sender's transaction, and a failure fails it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import logging
 from anymail.signals import EventType, tracking
 from django.dispatch import receiver
 
-from .. import signals
-from ..models import Booking, Notification
+from bookings import signals
+from bookings.models import Booking
+
 from . import services
+from .models import Notification
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,20 @@ def queue_release_notice(sender, booking_id, status, **kwargs):
     }
     if status in templates:
         _queue(booking_id, templates[status])
+
+
+@receiver(signals.buyer_message_requested, dispatch_uid="notifications.requested")
+def queue_requested_message(
+    sender, booking, template, channels=None, once=False, **kwargs
+):
+    if once:
+        services.booking_notice_queue(booking_id=booking.pk, template=template)
+    else:
+        services.notification_queue(
+            booking=booking,
+            template=template,
+            channels=channels or (Notification.Channel.EMAIL, Notification.Channel.SMS),
+        )
 
 
 def _queue(booking_id: int, template: str) -> None:

@@ -17,10 +17,9 @@ the recipient's side and is not retried; one whose `last_error` starts with
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import smtplib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from email.utils import make_msgid
 from urllib.parse import urlsplit
 
@@ -37,13 +36,15 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from ticketing import sms
+from admission import services as admission
+from bookings.access import booking_page_path
+from bookings.exceptions import InvalidTransition
+from bookings.models import Booking
+from notifications import sms
 from ticketing.audit import audit_log
 from ticketing.templatetags.money import money
 
-from ..access import booking_page_path
-from ..exceptions import InvalidTransition
-from ..models import Booking, Notification
+from .models import Notification
 
 logger = logging.getLogger(__name__)
 
@@ -80,17 +81,6 @@ SUBJECTS = {
     Template.PAYMENT_INSTRUCTIONS: _("%(event)s: how to pay for booking %(reference)s"),
     Template.LOOKUP: _("%(event)s: the link to booking %(reference)s"),
 }
-
-# Extra template context, per template, from apps above bookings (payments gives the
-# payment instructions their bank details): bookings may not import them.
-_CONTEXT_HOOKS: dict[str, Callable[[Booking], dict]] = {}
-
-
-def notification_context_register(template: str, hook: Callable[[Booking], dict]):
-    """Have `hook(booking)` add to the context of every `template` message. Call it
-    from an `AppConfig.ready()`."""
-    _CONTEXT_HOOKS[template] = hook
-
 
 class NotificationTemporaryError(Exception):
     """A send failed in a way that may clear up (network, 5xx, 429): retry later."""
@@ -378,8 +368,10 @@ def _context(notification: Notification) -> dict:
         "refund_amount": money(booking.total),
         "language": notification.language,
     }
-    if hook := _CONTEXT_HOOKS.get(notification.template):
-        context.update(hook(booking))
+    if notification.template == Template.PAYMENT_INSTRUCTIONS:
+        from payments.services import offline_instructions
+
+        context["offline"] = offline_instructions(booking)
     return context
 
 
@@ -422,7 +414,7 @@ def _send_email(notification: Notification) -> tuple[str, bool]:
         attachment = _tickets_pdf(notification)
     context["has_attachment"] = attachment is not None
     context["subject"] = subject = _subject(notification, context)
-    name = f"bookings/email/{notification.template}"
+    name = f"notifications/email/{notification.template}"
     organiser = context["organiser"]
     message = EmailMultiAlternatives(
         subject=subject,
@@ -469,21 +461,12 @@ def _send_email(notification: Notification) -> tuple[str, bool]:
 
 
 def _tickets_pdf(notification: Notification) -> tuple[str, bytes] | None:
-    """(filename, content) of the booking's tickets PDF, None without the tickets
-    package. Raises NotificationTemporaryError while rendering fails, for the first
-    PDF_ATTEMPTS attempts; then the email goes without it."""
-    try:
-        ticket_services = importlib.import_module("bookings.tickets.services")
-    except ModuleNotFoundError as error:
-        if error.name != "bookings.tickets.services":
-            raise
-        return None
-    render = getattr(ticket_services, "booking_document_get_or_render", None)
-    if render is None:
-        return None
+    """(filename, content) of the booking's tickets PDF. Raises
+    NotificationTemporaryError while rendering fails, for the first PDF_ATTEMPTS
+    attempts; then the email goes without it."""
     booking = notification.booking
     try:
-        document = render(booking.pk)
+        document = admission.booking_document_get_or_render(booking.pk)
         with document.pdf.open("rb") as pdf:
             content = pdf.read()
     except Exception as error:
@@ -514,7 +497,7 @@ def _send_sms(notification: Notification) -> tuple[str, bool]:
     except sms.SmsNotConfigured as error:
         raise _Skipped(str(error)) from error
     body = render_to_string(
-        f"bookings/sms/{notification.template}.txt", _context(notification)
+        f"notifications/sms/{notification.template}.txt", _context(notification)
     ).strip()
     try:
         message_id = backend.send(

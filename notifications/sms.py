@@ -3,7 +3,7 @@
 
 - `TwilioBackend`: Twilio's REST API through the official SDK, with explicit timeouts.
 - `ConsoleBackend`: logs the message; nothing is delivered (no provider configured).
-- `LocmemBackend`: keeps messages in `ticketing.sms.outbox`, for tests.
+- `LocmemBackend`: keeps messages in `notifications.sms.outbox`, for tests.
 
 Backends never touch the ORM and never retry: the caller's task does.
 """

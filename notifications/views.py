@@ -17,8 +17,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from ..models import Notification
 from . import services
+from .models import Notification
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Organiser
+from events.models import Organiser
 
 SCOPES = ("read", "write", "checkin", "sync")
 _PREFIX_BYTES = 6
@@ -72,6 +72,7 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "events_apikey"  # kept from events, where it began
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -7,11 +7,11 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
-from ticketing.api.throttling import SlidingWindowThrottle
+from partner_api.throttling import SlidingWindowThrottle
 from ticketing.lib.clientip import client_bucket
 from ticketing.lib.ratelimit import FailureLimiter, RateLimit
 
-from ..api_keys import ApiKey
+from .api_keys import ApiKey
 
 
 class ApiKeyUser:
@@ -99,7 +99,7 @@ class ApiKeyRateThrottle(SlidingWindowThrottle):
 class ApiKeySchema(OpenApiAuthenticationExtension):
     """Documents the Bearer key in the OpenAPI schema."""
 
-    target_class = "events.api.auth.ApiKeyAuthentication"
+    target_class = "partner_api.auth.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):

@@ -28,9 +28,9 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from ticketing.api.errors import ApiError
+from partner_api.errors import ApiError
 
-from ..models import ApiIdempotencyRecord
+from .models import ApiIdempotencyRecord
 
 HEADER = "Idempotency-Key"
 REPLAY_WINDOW = dt.timedelta(hours=24)

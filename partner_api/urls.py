@@ -1,6 +1,14 @@
 from django.urls import path
 
-from . import availability, bookings, catalogue, checkins, quotes, tickets
+from .endpoints import (
+    availability,
+    bookings,
+    catalogue,
+    checkins,
+    quotes,
+    sync,
+    tickets,
+)
 
 app_name = "api"
 
@@ -32,4 +40,9 @@ urlpatterns = [
         name="booking-tickets",
     ),
     path("checkins/", checkins.CheckInCreateApi.as_view(), name="checkin-create"),
+    path(
+        "integrations/<str:platform>/sync/",
+        sync.IntegrationSyncApi.as_view(),
+        name="integration-sync",
+    ),
 ]

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.checkin import (
+from admission.checkin import (
     ALREADY_USED,
     OK,
     UNKNOWN,
@@ -326,10 +326,8 @@ def test_viewer_is_forbidden(ticket):
 
     assert client.get(CHECKIN_URL).status_code == 403
     assert client.post(CHECKIN_URL, {"token": ticket.secret}).status_code == 403
-    assert (
-        client.post(reverse("shop:checkin-undo"), {"ticket": ticket.pk}).status_code
-        == 403
-    )
+    undo_url = reverse("admission:checkin-undo")
+    assert client.post(undo_url, {"ticket": ticket.pk}).status_code == 403
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.VALID
     assert not CheckIn.objects.exists()
@@ -400,7 +398,7 @@ def test_page_scan_valid_then_already_used_then_undo(ticket, door):
     assert 'name="ticket"' not in used
 
     undone = client.post(
-        reverse("shop:checkin-undo"), {"ticket": ticket.pk}
+        reverse("admission:checkin-undo"), {"ticket": ticket.pk}
     ).content.decode()
 
     assert 'data-result="undone"' in undone
@@ -408,7 +406,7 @@ def test_page_scan_valid_then_already_used_then_undo(ticket, door):
     ticket.refresh_from_db()
     assert ticket.status == Ticket.Status.VALID
 
-    refused = client.post(reverse("shop:checkin-undo"), {"ticket": ticket.pk})
+    refused = client.post(reverse("admission:checkin-undo"), {"ticket": ticket.pk})
 
     assert refused.status_code == 200
     assert 'data-result="undo-refused"' in refused.content.decode()
@@ -441,7 +439,7 @@ def test_page_undo_of_another_organisers_ticket_is_refused(ticket, door):
     ticket_check_in(token=other.secret, organiser_ids=[other.organiser_id], actor=None)
 
     response = _client_for(door).post(
-        reverse("shop:checkin-undo"), {"ticket": other.pk}
+        reverse("admission:checkin-undo"), {"ticket": other.pk}
     )
 
     assert 'data-result="undo-refused"' in response.content.decode()
@@ -484,7 +482,7 @@ def test_superuser_checks_in_any_organisers_ticket(ticket):
 
 @pytest.mark.django_db
 def test_undo_only_by_post(ticket, door):
-    assert _client_for(door).get(reverse("shop:checkin-undo")).status_code == 405
+    assert _client_for(door).get(reverse("admission:checkin-undo")).status_code == 405
 
 
 # -- races --------------------------------------------------------------------------

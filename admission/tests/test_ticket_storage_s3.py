@@ -10,9 +10,9 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
+from admission.services import booking_document_get_or_render
 from bookings.access import booking_access_token
 from bookings.services import booking_confirm
-from bookings.tickets.services import booking_document_get_or_render
 from events.tests.factories import TicketTypeFactory
 
 from .helpers import hold

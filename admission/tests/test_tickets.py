@@ -10,15 +10,15 @@ import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
-from bookings.access import booking_access_token
-from bookings.models import Booking, BookingDocument, Ticket
-from bookings.services import booking_cancel, booking_confirm, booking_mark_refunded
-from bookings.tickets import services as ticket_services
-from bookings.tickets.services import (
+from admission.services import (
     booking_document_get_or_render,
     ticket_qr_png,
     tickets_issue_rows,
 )
+from bookings.access import booking_access_token
+from bookings.models import Booking, BookingDocument, Ticket
+from bookings.services import booking_cancel, booking_confirm, booking_mark_refunded
+from bookings.tickets import services as ticket_services
 from events.tests.factories import SessionFactory, TicketTypeFactory
 
 from .helpers import hold

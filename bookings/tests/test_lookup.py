@@ -10,7 +10,7 @@ from django.core.cache import cache
 
 from bookings.access import booking_page_path
 from bookings.models import Notification
-from bookings.notifications import services as notification_services
+from notifications import services as notification_services
 
 from .helpers import hold
 

@@ -21,15 +21,14 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from bookings.models import Booking, Notification
-from bookings.notifications import services
-from bookings.notifications.tasks import notification_send_task
 from bookings.services import (
     BuyerInput,
     booking_cancel,
     booking_confirm,
     booking_mark_refunded,
 )
-from ticketing import sms
+from notifications import services, sms
+from notifications.tasks import notification_send_task
 from ticketing.celery import app as celery_app
 from ticketing.models import AuditEntry
 
@@ -53,7 +52,7 @@ def _notification_settings(settings, monkeypatch, tmp_path):
     settings.MEDIA_ROOT = tmp_path  # tickets PDFs, when the tickets package renders
     settings.SITE_URL = SITE_URL
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.SMS_BACKEND = "ticketing.sms.LocmemBackend"
+    settings.SMS_BACKEND = "notifications.sms.LocmemBackend"
     settings.DEFAULT_FROM_EMAIL = "tickets@example.org"
     monkeypatch.setattr(sms, "outbox", [])
 
@@ -63,10 +62,10 @@ def tickets_pdf(monkeypatch):
     """The tickets package's `booking_document_get_or_render` when it exists, else a
     stand-in returning a small PDF (the tickets are written by another package)."""
     try:
-        ticket_services = importlib.import_module("bookings.tickets.services")
+        ticket_services = importlib.import_module("admission.services")
     except ModuleNotFoundError:
-        ticket_services = types.ModuleType("bookings.tickets.services")
-        monkeypatch.setitem(sys.modules, "bookings.tickets.services", ticket_services)
+        ticket_services = types.ModuleType("admission.services")
+        monkeypatch.setitem(sys.modules, "admission.services", ticket_services)
         import bookings.tickets
 
         monkeypatch.setattr(
@@ -382,7 +381,7 @@ def test_retry_due_picks_up_lost_tasks_and_leaves_final_rows(
 def test_a_confirmation_waits_for_the_tickets_pdf_then_goes_without(
     session, ticket_type, django_capture_on_commit_callbacks, monkeypatch
 ):
-    ticket_services = importlib.import_module("bookings.tickets.services")
+    ticket_services = importlib.import_module("admission.services")
 
     def broken(booking_id):
         raise OSError("storage down")
@@ -473,7 +472,7 @@ def test_missing_brevo_key_and_twilio_credentials_skip_without_harm(
 ):
     settings.EMAIL_BACKEND = "anymail.backends.brevo.EmailBackend"
     settings.ANYMAIL = {"BREVO_API_KEY": ""}
-    settings.SMS_BACKEND = "ticketing.sms.TwilioBackend"
+    settings.SMS_BACKEND = "notifications.sms.TwilioBackend"
     settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = ""
     with responses.RequestsMock() as mocked, caplog.at_level("WARNING"):
         booking = _confirmed(session, ticket_type, django_capture_on_commit_callbacks)
@@ -491,7 +490,7 @@ def test_console_backends_print_and_record_skipped(
     session, ticket_type, django_capture_on_commit_callbacks, settings, capsys
 ):
     settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-    settings.SMS_BACKEND = "ticketing.sms.ConsoleBackend"
+    settings.SMS_BACKEND = "notifications.sms.ConsoleBackend"
     booking = _confirmed(session, ticket_type, django_capture_on_commit_callbacks)
     rows = _rows(booking)
     assert {row.status for row in rows.values()} == {Status.SKIPPED}
@@ -702,7 +701,7 @@ def test_a_report_before_the_message_id_is_stored_finds_the_row(
 
 @pytest.fixture
 def twilio(settings):
-    settings.SMS_BACKEND = "ticketing.sms.TwilioBackend"
+    settings.SMS_BACKEND = "notifications.sms.TwilioBackend"
     settings.TWILIO_ACCOUNT_SID = TWILIO_SID
     settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN
     settings.TWILIO_FROM_NUMBER = "+15005550006"

@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from ticketing import sms
+from notifications import sms
 
 SID = "AC00000000000000000000000000000001"
 TOKEN = "test-auth-token"
@@ -19,7 +19,7 @@ def twilio(settings):
     settings.TWILIO_ACCOUNT_SID = SID
     settings.TWILIO_AUTH_TOKEN = TOKEN
     settings.TWILIO_FROM_NUMBER = "+15005550006"
-    settings.SMS_BACKEND = "ticketing.sms.TwilioBackend"
+    settings.SMS_BACKEND = "notifications.sms.TwilioBackend"
     return sms.get_sms_backend()
 
 
@@ -92,20 +92,20 @@ def test_twilio_without_credentials_is_not_configured(settings):
     settings.TWILIO_ACCOUNT_SID = ""
     settings.TWILIO_AUTH_TOKEN = ""
     with pytest.raises(sms.SmsNotConfigured):
-        sms.get_sms_backend("ticketing.sms.TwilioBackend")
+        sms.get_sms_backend("notifications.sms.TwilioBackend")
 
 
 def test_locmem_keeps_messages(monkeypatch):
     monkeypatch.setattr(sms, "outbox", [])
-    backend = sms.get_sms_backend("ticketing.sms.LocmemBackend")
+    backend = sms.get_sms_backend("notifications.sms.LocmemBackend")
     message_id = backend.send("+33612345678", "Hello", status_callback=CALLBACK)
     assert backend.delivers is True
     assert sms.outbox == [sms.SmsMessage("+33612345678", "Hello", CALLBACK, message_id)]
 
 
 def test_console_logs_and_does_not_deliver(caplog):
-    backend = sms.get_sms_backend("ticketing.sms.ConsoleBackend")
-    with caplog.at_level("INFO", logger="ticketing.sms"):
+    backend = sms.get_sms_backend("notifications.sms.ConsoleBackend")
+    with caplog.at_level("INFO", logger="notifications.sms"):
         message_id = backend.send("+33612345678", "Hello")
     assert message_id.startswith("console-")
     assert backend.delivers is False
@@ -113,5 +113,5 @@ def test_console_logs_and_does_not_deliver(caplog):
 
 
 def test_default_backend_follows_settings(settings):
-    settings.SMS_BACKEND = "ticketing.sms.ConsoleBackend"
+    settings.SMS_BACKEND = "notifications.sms.ConsoleBackend"
     assert isinstance(sms.get_sms_backend(), sms.ConsoleBackend)

@@ -16,12 +16,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bookings.pricing import unit_price
+from bookings.selectors import session_availability
 from events.models import TicketType
 from events.selectors import session_is_on_sale
-from ticketing.api.fields import MoneySerializer, money
+from partner_api.fields import MoneySerializer, money
 
-from ..pricing import unit_price
-from ..selectors import session_availability
 from .serializers import ErrorSerializer, organiser_sessions
 
 EXAMPLE = {

@@ -27,12 +27,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ticketing.api.errors import ApiError
-from ticketing.api.parsers import SafeJSONParser
-from ticketing.api.validation import validated_data
-
-from .. import services
-from ..exceptions import (
+from bookings import services
+from bookings.exceptions import (
     BasketInvalid,
     HoldLimitReached,
     InvalidTransition,
@@ -40,8 +36,12 @@ from ..exceptions import (
     NotOnSale,
     SoldOut,
 )
-from ..models import Booking
-from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from bookings.models import Booking
+from partner_api.errors import ApiError
+from partner_api.parsers import SafeJSONParser
+from partner_api.validation import validated_data
+
+from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from .serializers import BookingInput, BookingOutput, ErrorSerializer, booking_output
 
 BOOKING_EXAMPLE = {

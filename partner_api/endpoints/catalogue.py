@@ -10,11 +10,11 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
+from bookings.pricing import unit_price
 from events.models import Event, Session, TicketType
 from events.selectors import session_is_on_sale
-from ticketing.api.fields import MoneySerializer, money
+from partner_api.fields import MoneySerializer, money
 
-from ..pricing import unit_price
 from .serializers import ErrorSerializer
 
 

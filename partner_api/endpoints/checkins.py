@@ -4,7 +4,7 @@
 -> 200 `{"result": "ok" | "already_used" | "void" | "unknown", "ticket": {...}}`. The
 result is in the body, never an HTTP error: a door scanner shows it as it is. A ticket
 of another organiser is `unknown` with `ticket: null`, exactly like a made-up secret.
-Of simultaneous scans of one ticket exactly one gets `ok` (`bookings.checkin`).
+Of simultaneous scans of one ticket exactly one gets `ok` (`admission.checkin`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ticketing.api.parsers import SafeJSONParser
+from admission.checkin import ALREADY_USED, OK, CheckInResult, ticket_check_in
+from partner_api.parsers import SafeJSONParser
 
-from ..checkin import ALREADY_USED, OK, CheckInResult, ticket_check_in
+from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from .bookings import api_actor
-from .idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from .serializers import ErrorSerializer, LocalDateTimeField
 
 EXAMPLE = {

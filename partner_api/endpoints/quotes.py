@@ -17,12 +17,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bookings.exceptions import BasketInvalid, SalesClosed
+from bookings.pricing import price_basket
 from events import selectors as event_selectors
-from ticketing.api.errors import ApiError
-from ticketing.api.parsers import SafeJSONParser
+from partner_api.errors import ApiError
+from partner_api.parsers import SafeJSONParser
 
-from ..exceptions import BasketInvalid, SalesClosed
-from ..pricing import price_basket
 from .serializers import BasketInput, ErrorSerializer, LocalDateTimeField, MoneyField
 
 QUOTE_EXAMPLE = {

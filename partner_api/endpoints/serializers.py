@@ -14,12 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from bookings.access import booking_page_path
+from bookings.models import Booking
+from bookings.phones import phone_normalise
 from events.models import Event, Session, TicketType
-from ticketing.api.fields import MoneySerializer, money
-
-from ..access import booking_page_path
-from ..models import Booking
-from ..phones import phone_normalise
+from partner_api.fields import MoneySerializer, money
 
 MAX_LINES = 20
 MAX_ATTENDEES = 200

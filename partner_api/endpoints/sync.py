@@ -14,13 +14,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings.api.bookings import api_actor
-from bookings.api.serializers import ErrorSerializer
-from ticketing.api.errors import ApiError
-
-from ..exceptions import SyncError
-from ..models import Connection, Platform, SyncRun
-from ..services.sync import connection_sync
+from integrations.exceptions import SyncError
+from integrations.models import Connection, Platform, SyncRun
+from integrations.services.sync import connection_sync
+from partner_api.endpoints.bookings import api_actor
+from partner_api.endpoints.serializers import ErrorSerializer
+from partner_api.errors import ApiError
 
 EXAMPLE = {
     "synced": 11,

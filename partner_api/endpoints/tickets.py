@@ -13,8 +13,9 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, serializers
 
-from ..access import booking_access_token
-from ..tickets.services import booking_tickets
+from admission.services import booking_tickets
+from bookings.access import booking_access_token
+
 from .bookings import organiser_booking
 from .serializers import ErrorSerializer, LocalDateTimeField
 
@@ -60,11 +61,13 @@ class TicketOutput(serializers.Serializer):
 
     def get_pdf_url(self, ticket) -> str:
         reference = self.context["reference"]
-        return self._absolute(reverse("shop:booking-tickets-pdf", args=[reference]))
+        path = reverse("admission:booking-tickets-pdf", args=[reference])
+        return self._absolute(path)
 
     def get_qr_url(self, ticket) -> str:
         reference = self.context["reference"]
-        return self._absolute(reverse("shop:ticket-qr", args=[reference, ticket.code]))
+        path = reverse("admission:ticket-qr", args=[reference, ticket.code])
+        return self._absolute(path)
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from events.api_keys import ApiKey
 from events.tests.factories import SessionFactory, TicketTypeFactory
+from partner_api.api_keys import ApiKey
 
 EUR = "EUR"
 

@@ -7,9 +7,9 @@ import secrets
 
 import pytest
 
-from events.api.auth import auth_failure_limit, auth_failures
-from events.api_keys import ApiKey
 from events.tests.factories import OrganiserFactory
+from partner_api.api_keys import ApiKey
+from partner_api.auth import auth_failure_limit, auth_failures
 
 pytestmark = pytest.mark.django_db
 

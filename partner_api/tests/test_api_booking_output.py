@@ -6,9 +6,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from bookings.api.serializers import BookingOutput, booking_output
 from bookings.models import Booking
 from events.tests.factories import TicketTypeFactory
+from partner_api.endpoints.serializers import BookingOutput, booking_output
 
 from .api_fixtures import book, order, post, shop_fixture  # noqa: F401
 

@@ -6,7 +6,6 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from events.api_keys import ApiKey
 from events.models import Event, Membership
 from events.tests.factories import (
     EventFactory,
@@ -16,6 +15,7 @@ from events.tests.factories import (
     TicketTypeFactory,
     VenueFactory,
 )
+from partner_api.api_keys import ApiKey
 from ticketing.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_wrong_method_is_405_in_the_error_shape(client, catalogue):
 def test_throttled_key_gets_429_with_retry_after(client, catalogue, settings):
     from rest_framework.settings import api_settings
 
-    from events.api.auth import ApiKeyRateThrottle
+    from partner_api.auth import ApiKeyRateThrottle
 
     organiser, _ = catalogue
     plain = _key(organiser)

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test import Client
 
 from bookings.models import ApiIdempotencyRecord, Booking
-from events.api_keys import ApiKey
 from events.tests.factories import SessionFactory, TicketTypeFactory
+from partner_api.api_keys import ApiKey
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

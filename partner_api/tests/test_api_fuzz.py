@@ -15,13 +15,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from events.api_keys import ApiKey
 from events.tests.factories import (
     EventFactory,
     OrganiserFactory,
     SessionFactory,
     TicketTypeFactory,
 )
+from partner_api.api_keys import ApiKey
 
 MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]

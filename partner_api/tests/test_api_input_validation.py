@@ -1,4 +1,4 @@
-"""`ticketing.api.validation.validated_data` (one serializer instance per class)
+"""`partner_api.validation.validated_data` (one serializer instance per class)
 must accept, reject and word its errors exactly as a new serializer per request."""
 
 import pytest
@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework import serializers
 
-from bookings.api.serializers import BookingInput
-from ticketing.api.validation import validated_data
+from partner_api.endpoints.serializers import BookingInput
+from partner_api.validation import validated_data
 
 
 def _by_a_new_serializer(data):

@@ -9,9 +9,9 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from events.api_keys import ApiKey
 from events.models import Membership
 from events.tests.factories import MembershipFactory, OrganiserFactory
+from partner_api.api_keys import ApiKey
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from bookings.models import PartnerWebhook, PartnerWebhookDelivery
-from bookings.partner_webhooks import services
 from events.tests.factories import OrganiserFactory, UserFactory
+from partner_api.webhooks import services
 from ticketing.lib import netguard
 
 from .factories import PartnerWebhookFactory

@@ -11,12 +11,12 @@ import responses
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings.checkin import OK, ticket_check_in
+from admission.checkin import OK, ticket_check_in
 from bookings.models import PartnerWebhookDelivery
-from bookings.partner_webhooks import services
 from bookings.services import booking_cancel, booking_confirm
 from events.models import Membership
 from events.tests.factories import MembershipFactory, OrganiserFactory, UserFactory
+from partner_api.webhooks import services
 from ticketing.tests.broker import broker_fixture  # noqa: F401
 
 from .factories import PartnerWebhookFactory

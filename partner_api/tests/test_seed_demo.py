@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from bookings.models import Attendee, Booking, CheckIn, Ticket
 from bookings.services.inventory import inventory_check
-from events.api_keys import ApiKey
 from events.models import Event, Membership, Organiser, Session, TicketType, Venue
 from integrations.models import Connection, ExternalOrder, Listing, SyncRun
+from partner_api.api_keys import ApiKey
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

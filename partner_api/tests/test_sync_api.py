@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bookings.tests.api_fixtures import api_key, post
 from events.tests.factories import OrganiserFactory
 from integrations.models import SyncRun
 from integrations.services.locks import connection_sync_lock
 from integrations.tests.factories import ListingFactory
 from integrations.tests.fakes.billetweb_server import billetweb_fake  # noqa: F401
+from partner_api.tests.api_fixtures import api_key, post
 from ticketing.models import AuditEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)

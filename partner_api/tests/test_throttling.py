@@ -12,7 +12,7 @@ from unittest import mock
 import pytest
 from django.test import override_settings
 
-from ticketing.api.throttling import SlidingWindowThrottle, seconds_until_allowed
+from partner_api.throttling import SlidingWindowThrottle, seconds_until_allowed
 
 # A fixed instant 10 s into a one-minute window.
 WINDOW_START = 1_800_000_000 // 60 * 60
@@ -35,7 +35,7 @@ def _allowed(
     throttle = _Throttle(ident, rate)
     if at is None:
         return throttle.allow_request(None, None), throttle.wait()
-    with mock.patch("ticketing.api.throttling.time.time", return_value=at):
+    with mock.patch("partner_api.throttling.time.time", return_value=at):
         return throttle.allow_request(None, None), throttle.wait()
 
 

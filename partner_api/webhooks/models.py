@@ -1,7 +1,7 @@
 """Partner webhook endpoints of an organiser and the deliveries made to them.
 
-Imported at the end of `bookings/models.py`, so the app registry finds them (their
-app label is ``bookings``).
+Imported by `partner_api/models.py`, so the app registry finds them; the tables keep
+their names from `bookings`, where they began.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ class PartnerWebhook(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "bookings_partnerwebhook"
         ordering = ["id"]
         verbose_name = _("partner webhook")
 
@@ -139,6 +140,7 @@ class PartnerWebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "bookings_partnerwebhookdelivery"
         ordering = ["-created_at", "-id"]
         verbose_name = _("partner webhook delivery")
         verbose_name_plural = _("partner webhook deliveries")

@@ -14,8 +14,10 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from .. import signals
-from ..models import Booking, CheckIn
+from admission.models import CheckIn
+from bookings import signals
+from bookings.models import Booking
+
 from . import services
 from .models import BOOKING_CANCELLED, BOOKING_CONFIRMED, BOOKING_REFUNDED
 

@@ -26,10 +26,11 @@ from django.db import transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
+from admission.models import CheckIn
+from bookings.models import Booking
 from ticketing.lib.netguard import REFUSED_ERRORS, endpoint_problem, guarded_session
 from ticketing.sweep import claim
 
-from ..models import Booking, CheckIn
 from .models import TICKET_CHECKED_IN, PartnerWebhook, PartnerWebhookDelivery
 
 logger = logging.getLogger(__name__)

@@ -36,7 +36,6 @@ from bookings.tests.factories import (
     PartnerWebhookFactory,
 )
 from bookings.tests.ticket_factories import TicketFactory
-from events.api_keys import ApiKey
 from events.tests.factories import (
     AuditEntryFactory,
     MembershipFactory,
@@ -50,6 +49,7 @@ from integrations.tests.factories import (
     PlatformWebhookFactory,
     SyncRunFactory,
 )
+from partner_api.api_keys import ApiKey
 from payments.tests.factories import (
     ProviderAccountFactory,
     RefundFactory,
@@ -474,7 +474,7 @@ def world(db, settings):
 
 @pytest.fixture(autouse=True)
 def _no_api_throttle(monkeypatch):
-    from events.api.auth import ApiKeyRateThrottle
+    from partner_api.auth import ApiKeyRateThrottle
 
     monkeypatch.setattr(ApiKeyRateThrottle, "allow_request", lambda *a, **k: True)
 

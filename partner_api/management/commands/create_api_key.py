@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from events.api_keys import SCOPES, ApiKey
 from events.models import Organiser
+from partner_api.api_keys import SCOPES, ApiKey
 from ticketing.audit import audit_log
 
 

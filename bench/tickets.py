@@ -102,8 +102,8 @@ def _parts(booking_id: int, seconds: float) -> dict:
 def _issue_rows_ms(booking_id: int, seconds: float) -> float:
     from django.db import transaction
 
-    from admission.services import tickets_issue_rows
     from bookings.models import Booking, Ticket
+    from bookings.tickets.rows import tickets_issue_rows
 
     booking = Booking.objects.get(pk=booking_id)
 
@@ -137,8 +137,8 @@ def main() -> int:
     from django.db import connection
     from weasyprint import HTML
 
+    from admission.models import BookingDocument
     from admission.services import booking_document_get_or_render
-    from bookings.models import BookingDocument
     from events.models import TicketType
 
     call_command("migrate", verbosity=0)

@@ -22,12 +22,12 @@ from admission.checkin import (
     ticket_check_in,
     ticket_check_in_undo,
 )
-from bookings.models import CheckIn, Ticket
+from admission.models import CheckIn
+from bookings.models import Ticket
+from bookings.tests.ticket_factories import TicketFactory
 from events.models import Membership
 from events.tests.factories import MembershipFactory, UserFactory
 from ticketing.models import AuditEntry
-
-from .ticket_factories import TicketFactory
 
 CHECKIN_URL = "/checkin/"
 

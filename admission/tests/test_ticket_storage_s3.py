@@ -13,9 +13,8 @@ from moto.server import ThreadedMotoServer
 from admission.services import booking_document_get_or_render
 from bookings.access import booking_access_token
 from bookings.services import booking_confirm
+from bookings.tests.helpers import hold
 from events.tests.factories import TicketTypeFactory
-
-from .helpers import hold
 
 BUCKET = "ticket-files"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

@@ -10,18 +10,15 @@ import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
-from admission.services import (
-    booking_document_get_or_render,
-    ticket_qr_png,
-    tickets_issue_rows,
-)
+from admission.models import BookingDocument
+from admission.services import booking_document_get_or_render, ticket_qr_png
 from bookings.access import booking_access_token
-from bookings.models import Booking, BookingDocument, Ticket
+from bookings.models import Booking, Ticket
 from bookings.services import booking_cancel, booking_confirm, booking_mark_refunded
-from bookings.tickets import services as ticket_services
+from bookings.tests.helpers import hold
+from bookings.tickets import rows as ticket_services
+from bookings.tickets.rows import tickets_issue_rows
 from events.tests.factories import SessionFactory, TicketTypeFactory
-
-from .helpers import hold
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "tickets"
 CODE = re.compile(r"^[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$")
@@ -220,7 +217,7 @@ def test_the_pdf_is_rendered_once_and_again_when_its_file_is_gone(session, ticke
 
 def _render_meanwhile(monkeypatch, side_effect):
     """Run `side_effect` while the PDF renders, as another process would."""
-    from bookings.tickets import pdf
+    from admission import pdf
 
     render = pdf.tickets_pdf_render
 

@@ -20,19 +20,19 @@ from django.urls import reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
-from bookings.models import Booking, Notification
+from bookings.models import Booking
 from bookings.services import (
     BuyerInput,
     booking_cancel,
     booking_confirm,
     booking_mark_refunded,
 )
+from bookings.tests.helpers import BUYER, hold
 from notifications import services, sms
+from notifications.models import Notification
 from notifications.tasks import notification_send_task
 from ticketing.celery import app as celery_app
 from ticketing.models import AuditEntry
-
-from .helpers import BUYER, hold
 
 pytestmark = pytest.mark.django_db
 

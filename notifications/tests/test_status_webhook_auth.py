@@ -15,9 +15,8 @@ import json
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bookings.models import Notification
-
-from .helpers import hold
+from bookings.tests.helpers import hold
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,11 @@ from django.utils import timezone
 
 from bookings.access import booking_page_path
 from bookings.exceptions import InvalidTransition
-from bookings.models import ApiIdempotencyRecord, Booking
+from bookings.models import Booking
 from bookings.services import booking_cancel
 from events.models import Session
 from partner_api.idempotency import REPLAY_WINDOW, idempotency_records_purge
+from partner_api.models import ApiIdempotencyRecord
 from ticketing.models import AuditEntry
 
 from .api_fixtures import api_key, book, get, money, order, post, shop_fixture  # noqa: F401

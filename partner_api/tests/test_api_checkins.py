@@ -2,10 +2,11 @@ import datetime as dt
 
 import pytest
 
-from bookings.models import CheckIn, Ticket
+from admission.models import CheckIn
+from bookings.models import Ticket
+from bookings.tests.ticket_factories import TicketFactory
 
 from .api_fixtures import api_key, post
-from .ticket_factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from bookings.models import ApiIdempotencyRecord, Booking
+from bookings.models import Booking
 from events.tests.factories import SessionFactory, TicketTypeFactory
 from partner_api.api_keys import ApiKey
+from partner_api.models import ApiIdempotencyRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,8 @@ import requests
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from bookings.models import PartnerWebhook, PartnerWebhookDelivery
 from events.tests.factories import OrganiserFactory, UserFactory
+from partner_api.models import PartnerWebhook, PartnerWebhookDelivery
 from partner_api.webhooks import services
 from ticketing.lib import netguard
 

@@ -12,16 +12,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from admission.checkin import OK, ticket_check_in
-from bookings.models import PartnerWebhookDelivery
 from bookings.services import booking_cancel, booking_confirm
+from bookings.tests.helpers import hold
+from bookings.tests.ticket_factories import TicketFactory
 from events.models import Membership
 from events.tests.factories import MembershipFactory, OrganiserFactory, UserFactory
+from partner_api.models import PartnerWebhookDelivery
 from partner_api.webhooks import services
 from ticketing.tests.broker import broker_fixture  # noqa: F401
 
 from .factories import PartnerWebhookFactory
-from .helpers import hold
-from .ticket_factories import TicketFactory
 
 URL = "https://partner.example.com/hooks"
 Status = PartnerWebhookDelivery.Status

@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from bookings.models import Attendee, Booking, CheckIn, Ticket
+from admission.models import CheckIn
+from bookings.models import Attendee, Booking, Ticket
 from bookings.services.inventory import inventory_check
 from events.models import Event, Membership, Organiser, Session, TicketType, Venue
 from integrations.models import Connection, ExternalOrder, Listing, SyncRun

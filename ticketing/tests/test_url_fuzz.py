@@ -29,12 +29,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.regex_helper import normalize
 
-from bookings.tests.factories import (
-    AttendeeFactory,
-    BookingLineFactory,
-    PartnerWebhookDeliveryFactory,
-    PartnerWebhookFactory,
-)
+from bookings.tests.factories import AttendeeFactory, BookingLineFactory
 from bookings.tests.ticket_factories import TicketFactory
 from events.tests.factories import (
     AuditEntryFactory,
@@ -50,6 +45,10 @@ from integrations.tests.factories import (
     SyncRunFactory,
 )
 from partner_api.api_keys import ApiKey
+from partner_api.tests.factories import (
+    PartnerWebhookDeliveryFactory,
+    PartnerWebhookFactory,
+)
 from payments.tests.factories import (
     ProviderAccountFactory,
     RefundFactory,

@@ -4,8 +4,9 @@ With DEBUG on (the demo), the logins have fixed, printed passwords and the partn
 key is fixed. With DEBUG off there are no default credentials: every password and the
 API key are drawn at random on each run and printed once, and `--no-input` is needed
 to confirm that this is meant (it writes a superuser into that database).
-Lives in `integrations`, the highest app it needs: the catalogue comes from
-`events.demo` and the sales from `integrations.demo`.
+Lives in `partner_api`, the highest app it needs: the catalogue comes from
+`events.demo`, the sales from `integrations.demo` and the API key from
+`partner_api.demo`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db import transaction
 
 from events.demo import DemoCatalogue, Login
 from integrations.demo import seed_sales
+from partner_api.demo import demo_api_key
 
 DEMO_PASSWORDS = {
     "admin": "admin",
@@ -57,7 +59,7 @@ class Command(BaseCommand):
         builder = DemoCatalogue(passwords)
         with transaction.atomic():
             catalogue, logins = builder.build()
-            api_key = builder.api_key(catalogue.paris, secret=None if demo else "")
+            api_key = demo_api_key(catalogue.paris, secret=None if demo else "")
         sales = seed_sales(catalogue)
         self._report(logins, api_key, sales, demo)
 

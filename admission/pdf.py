@@ -13,7 +13,7 @@ from bookings.models import Booking, Ticket
 
 from .qr import qr_png
 
-TEMPLATE = "bookings/tickets/pdf.html"
+TEMPLATE = "admission/tickets_pdf.html"
 
 
 def png_data_uri(png: bytes) -> str:

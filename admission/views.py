@@ -25,7 +25,7 @@ from .checkin import (
     ticket_check_in_undo,
 )
 
-TEMPLATE = "bookings/checkin.html"
+TEMPLATE = "admission/checkin.html"
 
 
 class CheckInForm(forms.Form):

@@ -11,7 +11,11 @@ from PIL import Image
 from pypdf import PdfReader
 
 from admission.models import BookingDocument
-from admission.services import booking_document_get_or_render, ticket_qr_png
+from admission.services import (
+    TicketsUnavailable,
+    booking_document_get_or_render,
+    ticket_qr_png,
+)
 from bookings.access import booking_access_token
 from bookings.models import Booking, Ticket
 from bookings.services import booking_cancel, booking_confirm, booking_mark_refunded
@@ -255,7 +259,7 @@ def test_a_booking_released_while_rendering_keeps_no_pdf(
     booking = confirmed(session, ticket_type, quantity=1)
     _render_meanwhile(monkeypatch, lambda b: booking_cancel(booking_id=b.pk))
 
-    with pytest.raises(ticket_services.TicketsUnavailable):
+    with pytest.raises(TicketsUnavailable):
         booking_document_get_or_render(booking.pk)
 
     assert not BookingDocument.objects.filter(booking=booking).exists()
@@ -265,7 +269,7 @@ def test_a_booking_released_while_rendering_keeps_no_pdf(
 def test_no_pdf_for_a_booking_not_confirmed(session, ticket_type):
     booking = hold(session, (ticket_type, 1))
 
-    with pytest.raises(ticket_services.TicketsUnavailable):
+    with pytest.raises(TicketsUnavailable):
         booking_document_get_or_render(booking.pk)
     assert not BookingDocument.objects.filter(booking=booking).exists()
 

@@ -164,7 +164,7 @@ def test_admin_shows_a_new_key_once_and_revokes(client, catalogue):
     owner = MembershipFactory(organiser=organiser, role=Membership.Role.OWNER)
     client.force_login(owner.user)
     page = client.post(
-        reverse("admin:events_apikey_add"),
+        reverse("admin:partner_api_apikey_add"),
         {"organiser": organiser.pk, "name": "reseller", "scopes": ["read", "write"]},
         follow=True,
     ).content.decode()
@@ -172,7 +172,7 @@ def test_admin_shows_a_new_key_once_and_revokes(client, catalogue):
     assert f"tk_{key.prefix}_" in page
     assert key.created_by == owner.user
     client.post(
-        reverse("admin:events_apikey_changelist"),
+        reverse("admin:partner_api_apikey_changelist"),
         {"action": "revoke", "_selected_action": [key.pk]},
     )
     key.refresh_from_db()

@@ -52,7 +52,7 @@ def test_revoking_in_admin_refuses_the_next_request(client, key_and_plain):
     owner = MembershipFactory(organiser=key.organiser, role=Membership.Role.OWNER).user
     client.force_login(owner)
     client.post(
-        reverse("admin:events_apikey_changelist"),
+        reverse("admin:partner_api_apikey_changelist"),
         {"action": "revoke", "_selected_action": [key.pk]},
     )
     client.logout()

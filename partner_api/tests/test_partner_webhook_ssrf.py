@@ -167,7 +167,7 @@ def test_admin_registration_of_a_name_resolving_inside_saves_nothing(client, dns
     client.force_login(UserFactory(is_superuser=True, is_staff=True))
 
     response = client.post(
-        "/admin/bookings/partnerwebhook/add/",
+        "/admin/partner_api/partnerwebhook/add/",
         {
             "organiser": organiser.pk,
             "url": "https://hooks.partner.example/in",

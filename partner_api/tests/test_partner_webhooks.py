@@ -308,7 +308,7 @@ def test_admin_replay_sends_again(client, django_capture_on_commit_callbacks, mo
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            reverse("admin:bookings_partnerwebhookdelivery_changelist"),
+            reverse("admin:partner_api_partnerwebhookdelivery_changelist"),
             {"action": "replay", "_selected_action": [delivery.pk]},
         )
 
@@ -327,13 +327,13 @@ def test_admin_shows_the_secret_masked_and_rotates_it(client):
     client.force_login(UserFactory(is_superuser=True, is_staff=True))
 
     page = client.get(
-        reverse("admin:bookings_partnerwebhook_change", args=[webhook.pk])
+        reverse("admin:partner_api_partnerwebhook_change", args=[webhook.pk])
     ).content.decode()
     assert old not in page
     assert webhook.secret_masked in page
 
     response = client.post(
-        reverse("admin:bookings_partnerwebhook_changelist"),
+        reverse("admin:partner_api_partnerwebhook_changelist"),
         {"action": "rotate_secrets", "_selected_action": [webhook.pk]},
         follow=True,
     )

@@ -154,5 +154,12 @@ def _error_for_status(status: int | None, message: str) -> SmsError:
 
 def get_sms_backend(path: str | None = None, **kwargs) -> BaseSmsBackend:
     """An instance of `path` or `settings.SMS_BACKEND`. Raises SmsNotConfigured
-    when the backend lacks credentials."""
-    return import_string(path or settings.SMS_BACKEND)(**kwargs)
+    when the backend lacks credentials. A path under `ticketing.sms.`, where the
+    backends lived before notifications became an app, still works."""
+    path = path or settings.SMS_BACKEND
+    if path.startswith(_OLD_MODULE):
+        path = __name__ + path.removeprefix(_OLD_MODULE[:-1])
+    return import_string(path)(**kwargs)
+
+
+_OLD_MODULE = "ticketing.sms."

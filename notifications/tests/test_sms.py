@@ -115,3 +115,9 @@ def test_console_logs_and_does_not_deliver(caplog):
 def test_default_backend_follows_settings(settings):
     settings.SMS_BACKEND = "notifications.sms.ConsoleBackend"
     assert isinstance(sms.get_sms_backend(), sms.ConsoleBackend)
+
+
+def test_a_backend_path_from_before_the_move_still_works(settings):
+    settings.SMS_BACKEND = "ticketing.sms.ConsoleBackend"
+
+    assert isinstance(sms.get_sms_backend(), sms.ConsoleBackend)

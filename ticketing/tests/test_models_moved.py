@@ -155,3 +155,23 @@ def test_rows_written_before_the_move_are_kept_and_audit_entries_resolve():
     view_checkin.refresh_from_db()
     assert view_checkin.content_type.app_label == "admission"
     assert not ContentType.objects.filter(app_label="bookings", model="checkin")
+
+
+def test_moved_tasks_answer_to_their_old_names_and_beat_finds_them(settings):
+    from ticketing.celery import app
+
+    old_names = {
+        "bookings.tickets.booking_document_render",
+        "bookings.tickets.booking_document_delete",
+        "bookings.notifications.tasks.notification_send",
+        "bookings.notifications.tasks.notifications_retry_due",
+        "bookings.notifications.tasks.hold_reminders_queue",
+        "bookings.partner_webhooks.tasks.partner_webhook_deliver",
+        "bookings.partner_webhooks.tasks.partner_webhooks_retry_due",
+        "bookings.tasks.api_idempotency_purge",
+    }
+    app.loader.import_default_modules()
+
+    assert old_names <= set(app.tasks)
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert scheduled <= set(app.tasks)

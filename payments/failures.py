@@ -95,3 +95,16 @@ def payment_failure_reason(payment) -> str:
     if payment is None or payment.status != payment.Status.FAILED:
         return ""
     return failure_reason(payment.failure_code, payment.failure_message)
+
+
+def booking_failure_reason(booking) -> str:
+    """In plain words, why the booking's last failed payment failed (for the
+    payment-failed message, which the notifications app asks for)."""
+    from .models import Payment
+
+    failed = (
+        booking.payments.filter(status=Payment.Status.FAILED)
+        .order_by("-created_at")
+        .first()
+    )
+    return payment_failure_reason(failed)

@@ -21,7 +21,6 @@ from .lifecycle import (
     booking_mark_refunded,
     booking_release_unpaid,
 )
-from .summary import booking_resend, booking_summary_send
 
 __all__ = [
     "AttendeeInput",
@@ -36,6 +35,4 @@ __all__ = [
     "booking_mark_refunded",
     "booking_reference_new",
     "booking_release_unpaid",
-    "booking_resend",
-    "booking_summary_send",
 ]

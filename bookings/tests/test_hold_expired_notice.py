@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from bookings import signals
 from bookings.access import rebook_path
-from bookings.models import Booking, Notification
+from bookings.models import Booking
 from bookings.services import booking_expire_stale
 from bookings.tests.helpers import hold
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 

@@ -17,10 +17,8 @@ from django.core import mail
 from django.utils import timezone
 from pypdf import PdfReader
 
-from bookings.models import Notification
-from bookings.notifications.services import notification_queue
+from admission.services import booking_document_get_or_render
 from bookings.services import booking_confirm
-from bookings.tickets.services import booking_document_get_or_render
 from events.tests.factories import (
     EventFactory,
     OrganiserFactory,
@@ -28,7 +26,9 @@ from events.tests.factories import (
     TicketTypeFactory,
     VenueFactory,
 )
-from ticketing import sms
+from notifications import sms
+from notifications.models import Notification
+from notifications.services import notification_queue
 from ticketing.lib.localtime import local_datetime, zone_label
 
 from .helpers import BUYER, hold
@@ -47,7 +47,7 @@ def _next_january_14() -> int:
 def _outboxes(settings, monkeypatch, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.SMS_BACKEND = "ticketing.sms.LocmemBackend"
+    settings.SMS_BACKEND = "notifications.sms.LocmemBackend"
     monkeypatch.setattr(sms, "outbox", [])
 
 

@@ -7,16 +7,15 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
+from admission.pdf import tickets_pdf_render
 from bookings.access import booking_page_path
-from bookings.api.serializers import BookingOutput, booking_output
 from bookings.models import Booking
-from bookings.notifications.services import notification_send
 from bookings.services import booking_confirm
-from bookings.tickets.pdf import tickets_pdf_render
 from events.models import Organiser
 from events.tests.factories import TaxRateFactory
-
-from .api_fixtures import book, get, money, shop_fixture  # noqa: F401
+from notifications.services import notification_send
+from partner_api.endpoints.serializers import BookingOutput, booking_output
+from partner_api.tests.api_fixtures import book, get, money, shop_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +61,7 @@ def test_api_booking_shows_net_tax_and_the_gross_it_charges(client, taxed_shop):
 
 
 def test_quote_and_booking_agree(client, taxed_shop):
-    from .api_fixtures import basket, post
+    from partner_api.tests.api_fixtures import basket, post
 
     quote = post(
         client, "/api/v1/quotes/", basket(taxed_shop, 2), taxed_shop["plain"]

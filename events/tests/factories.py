@@ -106,19 +106,6 @@ class AuditEntryFactory(factory.django.DjangoModelFactory):
     action = "events.event.published"
 
 
-class ApiKeyFactory(factory.django.DjangoModelFactory):
-    """A key row; `ApiKey.generate` makes real ones (with their plain text)."""
-
-    class Meta:
-        model = "events.ApiKey"
-
-    organiser = factory.SubFactory(OrganiserFactory)
-    name = factory.Sequence(lambda n: f"Partner {n}")
-    prefix = factory.Sequence(lambda n: f"{n:012x}")
-    secret_hash = "0" * 64
-    scopes = factory.LazyFunction(lambda: ["read"])
-
-
 class TaxRateFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = TaxRate

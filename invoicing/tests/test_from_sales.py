@@ -10,13 +10,14 @@ import pytest
 from django.core import mail
 from pypdf import PdfReader
 
-from bookings.models import Booking, Notification
-from bookings.notifications.services import notification_send
+from bookings.models import Booking
 from bookings.services import booking_confirm
 from events.models import Organiser
 from events.tests.factories import SessionFactory, TaxRateFactory, TicketTypeFactory
 from invoicing.models import Invoice
 from invoicing.pdf import invoice_pdf_render
+from notifications.models import Notification
+from notifications.services import notification_send
 from payments import signals as payment_signals
 from payments.models import Refund
 
@@ -176,7 +177,7 @@ def test_a_refund_issues_the_credit_note_once(
 def test_partner_api_reads_the_invoice_of_its_bookings_only(
     client, session, ticket_type, django_capture_on_commit_callbacks
 ):
-    from bookings.tests.api_fixtures import api_key
+    from partner_api.tests.api_fixtures import api_key
 
     _checkout(client, session, ticket_type)
     booking = Booking.objects.get()

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.exceptions import InvalidTransition, SoldOut
-from bookings.models import Booking, Notification
+from bookings.models import Booking
 from bookings.services import booking_confirm, booking_release_unpaid
 from ticketing.audit import audit_log
 
@@ -148,7 +148,7 @@ def _release_after_failure(payment: Payment) -> None:
             booking_id=booking.pk,
             actor=f"{payment.provider} payment",
             reason=f"payment failed: {payment.failure_code or 'declined'}",
-            notice=Notification.Template.PAYMENT_FAILED,
+            notice="payment_failed",  # the notifications app's template
         )
     except InvalidTransition:
         return  # confirmed, cancelled or expired meanwhile: nothing to give back

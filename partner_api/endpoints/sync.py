@@ -137,7 +137,7 @@ class IntegrationSyncApi(APIView):
                 code=error.code, message=error.message, status_code=409
             ) from error
         run.refresh_from_db()  # tasks run in-process (eager) may have finished it
-        location = reverse("integration-sync-run", args=[platform, run.pk])
+        location = reverse("api:integration-sync-run", args=[platform, run.pk])
         return Response(
             SyncOutput(sync_output(run)).data,
             status=status.HTTP_202_ACCEPTED,

@@ -23,7 +23,7 @@ from ticketing.models import AuditEntry
 
 from . import services
 from .exceptions import BookingError
-from .models import Attendee, Booking, BookingLine, Notification
+from .models import Attendee, Booking, BookingLine, DiscountCode, Notification
 from .notifications.services import notification_resend
 
 
@@ -200,6 +200,73 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
                 )
         if done:
             self.message_user(request, _("%(n)d confirmation(s) queued.") % {"n": done})
+
+
+@admin.register(DiscountCode)
+class DiscountCodeAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+    organiser_path = "organiser"
+    change_roles = add_roles = (OWNER, MANAGER)
+    delete_roles = (OWNER, MANAGER)
+    list_display = (
+        "code",
+        "kind",
+        "value_display",
+        "uses_display",
+        "max_uses",
+        "valid_from",
+        "valid_until",
+        "is_active",
+    )
+    list_filter = ("is_active", "kind")
+    search_fields = ("code",)
+    filter_horizontal = ("events", "sessions", "ticket_types")
+    fields = (
+        "organiser",
+        "code",
+        "kind",
+        "percent",
+        "amount_minor",
+        "currency",
+        "events",
+        "sessions",
+        "ticket_types",
+        "min_quantity",
+        "max_uses",
+        "max_uses_per_email",
+        "valid_from",
+        "valid_until",
+        "is_active",
+    )
+
+    def get_queryset(self, request):
+        from django.db.models import Count, Q
+        from django.utils import timezone
+
+        now = timezone.now()
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                uses=Count(
+                    "bookings",
+                    filter=Q(bookings__status=Booking.Status.CONFIRMED)
+                    | Q(
+                        bookings__status=Booking.Status.PENDING,
+                        bookings__expires_at__gt=now,
+                    ),
+                )
+            )
+        )
+
+    @admin.display(description=_("Value"))
+    def value_display(self, code):
+        if code.kind == DiscountCode.Kind.PERCENT:
+            return f"{code.percent.normalize():f} %"
+        return Money(code.amount_minor, code.currency).format()
+
+    @admin.display(description=_("Uses"), ordering="uses")
+    def uses_display(self, code):
+        return code.uses
 
 
 from .partner_webhooks import admin as _partner_webhook_admin  # noqa: E402, F401

@@ -34,6 +34,7 @@ from .abuse import (
     seats_reserve,
 )
 from .access import booking_page_path, remember_booking
+from .discounts import discount_code_get
 from .exceptions import BasketInvalid, BookingError, SoldOut
 from .forms import CheckoutForm, requested_quantities
 from .models import Booking
@@ -113,7 +114,14 @@ def checkout(request, slug: str):
     basket_errors: dict[str, list[str]] = {}
     if lines:
         try:
-            quote = price_basket(event=event, lines=lines)
+            quote = price_basket(
+                event=event,
+                lines=lines,
+                code=discount_code_get(
+                    organiser_id=event.organiser_id, text=request.POST.get("code", "")
+                ),
+                session=_chosen(sessions, request.POST.get("session")),
+            )
         except BasketInvalid as error:
             basket_errors = error.fields
     if request.POST.get("action") != "book":
@@ -162,6 +170,7 @@ def checkout(request, slug: str):
                 idempotency_key=idempotency_key,
                 language=request.LANGUAGE_CODE,
                 client_key=client_key(ip),
+                discount_code=form.cleaned_data["code"],
             )
         except BaseException:
             reservation.release()
@@ -181,6 +190,10 @@ def checkout(request, slug: str):
     else:
         return _to_booking(request, booking.reference)
     return _render(request, event, form, quote, sold_out, status=status)
+
+
+def _chosen(sessions, posted):
+    return next((s for s in sessions if str(s.pk) == str(posted)), None)
 
 
 def _booked_already(event, idempotency_key: str) -> str | None:

@@ -5,7 +5,11 @@ Rules, per line of a basket:
   early-bird deadline, otherwise the regular price;
 - a group discount (percent) applies when the line's quantity reaches the group minimum,
   unless the early-bird price applies (early bird wins, they never stack);
-- the discount is rounded half-up to a whole minor unit, per line.
+- the discount is rounded half-up to a whole minor unit, per line;
+- then a discount code, if one is given (`apply_code`): a percentage of each eligible
+  line's price after the rules above, or a fixed amount off each eligible ticket
+  (never below zero). Codes stack on early-bird and group prices. Discounts come
+  before tax: a tax breakdown is computed on the discounted line totals.
 Amounts are integer minor units in the event's currency. Prices are tax-inclusive; a
 line keeps room for a tax breakdown (`taxes`) that invoicing will fill.
 """
@@ -14,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from events.models import Event, TicketType
+from events.models import Event, Session, TicketType
 from ticketing.lib.money import Money, percent_of, percent_to_basis_points
 
 from .exceptions import BasketInvalid
@@ -42,6 +46,12 @@ class PricedLine:
     total_minor: int
     rule: str
     taxes: tuple = ()
+    code_discount_minor: int = 0
+
+    @property
+    def rule_discount_minor(self) -> int:
+        """The early-bird or group part of the discount, without the code's."""
+        return self.discount_minor - self.code_discount_minor
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,8 @@ class PriceQuote:
     discount_minor: int
     total_minor: int
     priced_at: dt.datetime = field(compare=False)
+    code: str = ""
+    code_discount_minor: int = 0
 
     @property
     def total(self) -> Money:
@@ -134,6 +146,8 @@ def price_basket(
     event: Event,
     lines: Sequence[tuple[TicketType, int]],
     at: dt.datetime | None = None,
+    code=None,
+    session: Session | None = None,
 ) -> PriceQuote:
     """Price `lines` of (ticket type, quantity) for `event` at time `at` (default now).
 
@@ -142,6 +156,11 @@ def price_basket(
     its sales window, quantity out of the per-order bounds), or `lines` when the
     basket is empty or holds more than the event's `max_tickets_per_order`, or
     repeats a ticket type.
+
+    With `code` (a `DiscountCode`, its events, sessions and ticket types prefetched)
+    and the `session` being bought, the code's discount is applied (`apply_code`);
+    a code that does not apply raises BasketInvalid on `code`. Usage limits are not
+    checked here (`bookings.discounts`, under the sale's locks).
     """
     at = at or timezone.now()
     errors: dict[str, list[str]] = {}
@@ -172,6 +191,8 @@ def price_basket(
     priced = tuple(
         price_line(ticket_type, quantity, at) for ticket_type, quantity in lines
     )
+    if code is not None:
+        priced = apply_code(code, priced, event=event, session=session, at=at)
     subtotal = sum(line.subtotal_minor for line in priced)
     discount = sum(line.discount_minor for line in priced)
     return PriceQuote(
@@ -181,4 +202,65 @@ def price_basket(
         discount_minor=discount,
         total_minor=subtotal - discount,
         priced_at=at,
+        code=code.code if code is not None else "",
+        code_discount_minor=sum(line.code_discount_minor for line in priced),
     )
+
+
+def _code_refusal(code, *, event, session, quantity, at) -> str | None:
+    if not code.is_active:
+        return _("This code is not valid.")
+    if code.valid_from and at < code.valid_from:
+        return _("This code is not valid yet.")
+    if code.valid_until and at >= code.valid_until:
+        return _("This code has expired.")
+    event_ids = {item.pk for item in code.events.all()}
+    session_ids = {item.pk for item in code.sessions.all()}
+    if code.organiser_id != event.organiser_id or (
+        event_ids and event.pk not in event_ids
+    ):
+        return _("This code is not valid for this event.")
+    if session_ids and (session is None or session.pk not in session_ids):
+        return _("This code is not valid for this date.")
+    if code.kind == code.Kind.FIXED and code.currency != event.currency:
+        return _("This code is not valid for this event.")
+    if quantity < code.min_quantity:
+        return _("This code needs at least %(n)d tickets in the order.") % {
+            "n": code.min_quantity
+        }
+    return None
+
+
+def apply_code(
+    code, lines: tuple[PricedLine, ...], *, event: Event, session, at: dt.datetime
+) -> tuple[PricedLine, ...]:
+    """`lines` with the code's discount added to each eligible line's discount."""
+    quantity = sum(line.quantity for line in lines)
+    refusal = _code_refusal(
+        code, event=event, session=session, quantity=quantity, at=at
+    )
+    if refusal:
+        raise BasketInvalid({"code": [refusal]})
+    type_ids = {item.pk for item in code.ticket_types.all()}
+    result, applied = [], False
+    for line in lines:
+        extra = 0
+        if not type_ids or line.ticket_type_id in type_ids:
+            applied = True
+            if code.kind == code.Kind.PERCENT:
+                extra = percent_of(
+                    line.total_minor, percent_to_basis_points(code.percent)
+                )
+            else:
+                extra = min(code.amount_minor * line.quantity, line.total_minor)
+        result.append(
+            replace(
+                line,
+                discount_minor=line.discount_minor + extra,
+                total_minor=line.total_minor - extra,
+                code_discount_minor=extra,
+            )
+        )
+    if not applied:
+        raise BasketInvalid({"code": [_("This code does not apply to these tickets.")]})
+    return tuple(result)

@@ -21,7 +21,8 @@ from events import selectors as event_selectors
 from ticketing.api.errors import ApiError
 from ticketing.api.parsers import SafeJSONParser
 
-from ..exceptions import BasketInvalid, SalesClosed
+from ..discounts import discount_code_check_uses, discount_code_get
+from ..exceptions import BasketInvalid, DiscountCodeUsedUp, SalesClosed
 from ..pricing import price_basket
 from .serializers import BasketInput, ErrorSerializer, LocalDateTimeField, MoneyField
 
@@ -40,6 +41,7 @@ QUOTE_EXAMPLE = {
             "rule": "group",
         }
     ],
+    "code": "",
     "priced_at": "2026-11-22T10:00:00+01:00",
 }
 
@@ -61,6 +63,7 @@ class QuoteOutput(serializers.Serializer):
     discount = MoneyField("discount_minor")
     total = MoneyField("total_minor")
     lines = QuoteLineOutput(many=True)
+    code = serializers.CharField(help_text="The discount code applied, or empty")
     priced_at = LocalDateTimeField()
 
     def get_session(self, quote) -> int:
@@ -106,12 +109,26 @@ class QuoteCreateApi(APIView):
                 status_code=409,
             )
         try:
-            quote = price_basket(
-                event=session.event, lines=serializer.validated_data["lines"], at=now
+            code = discount_code_get(
+                organiser_id=request.user.organiser_id,
+                text=serializer.validated_data.get("code", ""),
             )
+            quote = price_basket(
+                event=session.event,
+                lines=serializer.validated_data["lines"],
+                at=now,
+                code=code,
+                session=session,
+            )
+            if code is not None:  # a hint only: the booking decides under the lock
+                discount_code_check_uses(code, email="", now=now)
         except BasketInvalid as error:
             raise ApiError(
                 code="validation_error", message=error.message, fields=error.fields
+            ) from error
+        except DiscountCodeUsedUp as error:
+            raise ApiError(
+                code=error.code, message=error.message, status_code=409
             ) from error
         context = {
             "currency": quote.currency,

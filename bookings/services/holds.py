@@ -20,6 +20,7 @@ from events import selectors as event_selectors
 from events.models import Event, Session
 
 from ..availability import compute_session_availability
+from ..discounts import discount_code_check_uses, discount_code_for_update
 from ..exceptions import BasketInvalid, NotOnSale, SalesClosed, SoldOut
 from ..locks import (
     busy_on_lock_timeout,
@@ -159,6 +160,7 @@ def booking_create(
     language: str = "",
     organiser_id: int | None = None,
     client_key: str | None = None,
+    discount_code: str = "",
 ) -> Booking:
     """Hold seats: a PENDING booking expiring after BOOKING_HOLD_MINUTES, or CONFIRMED
     at once when the total is zero.
@@ -171,7 +173,10 @@ def booking_create(
     one buyer email or `client_key` (a web checkout's hashed address) may hold only
     its share of the session (`hold_limits`). Raises BasketInvalid, NotOnSale
     (SalesClosed once the session's sales window is over), HoldLimitReached, SoldOut
-    or InventoryBusy, and then writes nothing. A new booking comes
+    or InventoryBusy, and then writes nothing. `discount_code` (text as typed) is
+    looked up among the organiser's codes and locked after the ticket types; its
+    price comes from `price_basket`, and a code with no use left (in all or for the
+    buyer's email) raises DiscountCodeUsedUp. A new booking comes
     back with its event loaded and its lines in `written_lines`.
     """
     quantity = sum(line.quantity for line in lines)
@@ -189,6 +194,7 @@ def booking_create(
                 language=language or settings.LANGUAGE_CODE,
                 organiser_id=organiser_id,
                 client_key=client_key,
+                discount_code=discount_code,
             )
         except IntegrityError as error:
             # The same key won a race in another session: answer with its booking.
@@ -217,6 +223,7 @@ def _booking_insert(
     language,
     organiser_id,
     client_key,
+    discount_code,
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         try:
@@ -242,13 +249,18 @@ def _booking_insert(
             return existing
         _check_known(lines, ticket_types, session, organiser_id)
         _check_on_sale(session, now)
+        code = discount_code_for_update(organiser_id=organiser.pk, text=discount_code)
         quote = price_basket(
             event=session.event,
             lines=[
                 (ticket_types[line.ticket_type_id], line.quantity) for line in lines
             ],
             at=now,
+            code=code,
+            session=session,
         )
+        if code is not None:
+            discount_code_check_uses(code, email=buyer.email, now=now)
         if channel != Booking.Channel.ADMIN:
             hold_share_check(
                 session=session,
@@ -278,6 +290,7 @@ def _booking_insert(
             actor=actor,
             language=language,
             client_key=client_key,
+            discount_code_id=code.pk if code is not None else None,
         )
         if is_free:
             Session.objects.filter(pk=session.pk).update(

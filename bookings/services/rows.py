@@ -32,9 +32,9 @@ WITH new_booking AS (
         organiser_id, event_id, session_id, reference, status, channel, quantity,
         currency, subtotal_minor, discount_minor, total_minor, buyer_name,
         buyer_email, buyer_phone, idempotency_key, needs_attention, expires_at,
-        created_at, confirmed_at, language, client_key)
+        created_at, confirmed_at, language, client_key, discount_code_id)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, false, %s,
-            %s, %s, %s, %s)
+            %s, %s, %s, %s, %s)
     RETURNING id
 ), line_values (ticket_type_id, quantity, unit_price_minor, subtotal_minor,
                 discount_minor, total_minor, price_rule) AS (
@@ -80,6 +80,7 @@ def booking_rows_insert(
     actor,
     language: str,
     client_key: str | None = None,
+    discount_code_id: int | None = None,
 ) -> Booking:
     """Insert a booking with its lines, attendees (filling lines in order) and audit
     row; return the booking as a model instance without reading it back."""
@@ -104,6 +105,7 @@ def booking_rows_insert(
         "confirmed_at": now if status == Booking.Status.CONFIRMED else None,
         "language": language,
         "client_key": client_key or None,
+        "discount_code_id": discount_code_id,
     }
     line_params, attendee_params = [], []
     people = iter(attendees)
@@ -134,6 +136,9 @@ def booking_rows_insert(
         "total_minor": quote.total_minor,
         "channel": channel,
     }
+    if quote.code:
+        audit_data["discount_code"] = quote.code
+        audit_data["discount_minor"] = quote.discount_minor
     sql = _INSERT_SQL.format(
         booking=Booking._meta.db_table,
         line=BookingLine._meta.db_table,

@@ -3,7 +3,7 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from bookings.models import Attendee, Booking, BookingLine
+from bookings.models import Attendee, Booking, BookingLine, DiscountCode
 from events.tests.factories import (
     EventFactory,
     OrganiserFactory,
@@ -79,3 +79,13 @@ class PartnerWebhookDeliveryFactory(factory.django.DjangoModelFactory):
     payload = factory.LazyFunction(
         lambda: {"id": "evt_test", "type": "booking.confirmed", "data": {}}
     )
+
+
+class DiscountCodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DiscountCode
+
+    organiser = factory.SubFactory(OrganiserFactory)
+    code = factory.Sequence(lambda n: f"SAVE{n}")
+    kind = DiscountCode.Kind.PERCENT
+    percent = 10

@@ -87,6 +87,7 @@ def test_quote_prices_the_basket_with_group_discount(client, shop):
                 "rule": "group",
             }
         ],
+        "code": "",
     }
     assert not Booking.objects.exists()
 

@@ -74,9 +74,10 @@ class NotificationInline(_ReadOnlyInline):
 @admin.register(Booking)
 class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     organiser_path = "organiser"
-    # Cancelling and resending are staff work; nobody adds bookings by hand here.
+    # Cancelling, resending and adding bookings by hand (paid offline) are staff
+    # work; comps need an owner or manager (admin_manual.COMP_ROLES).
     change_roles = (OWNER, MANAGER, STAFF)
-    add_roles = ()
+    add_roles = (OWNER, MANAGER, STAFF)
     delete_roles = ()
     list_display = (
         "reference",
@@ -94,6 +95,7 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "status",
         "needs_attention",
         "channel",
+        "is_complimentary",
         "event",
         "session",
         "created_at",
@@ -110,6 +112,8 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "session",
         "status",
         "channel",
+        "is_complimentary",
+        "discount_code",
         "buyer_name",
         "buyer_email",
         "buyer_phone",
@@ -127,6 +131,11 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "audit_trail",
     )
     readonly_fields = tuple(f for f in fields if f != "needs_attention")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        from .admin_manual import manual_booking_view
+
+        return manual_booking_view(self, request)
 
     @admin.display(description=_("Total"), ordering="total_minor")
     def total_display(self, booking):

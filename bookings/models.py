@@ -182,6 +182,10 @@ class Booking(models.Model):
     needs_attention = models.BooleanField(
         default=False, help_text=_("Flagged for the organiser, see the audit trail")
     )
+    is_complimentary = models.BooleanField(
+        default=False,
+        help_text=_("Given free by the organiser (a comp): no revenue, seats taken"),
+    )
     discount_code = models.ForeignKey(
         DiscountCode,
         null=True,

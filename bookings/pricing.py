@@ -33,6 +33,7 @@ class PriceRule:
     REGULAR = "regular"
     EARLY_BIRD = "early_bird"
     GROUP = "group"
+    COMPLIMENTARY = "comp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ def price_basket(
     at: dt.datetime | None = None,
     code=None,
     session: Session | None = None,
+    complimentary: bool = False,
 ) -> PriceQuote:
     """Price `lines` of (ticket type, quantity) for `event` at time `at` (default now).
 
@@ -161,6 +163,9 @@ def price_basket(
     and the `session` being bought, the code's discount is applied (`apply_code`);
     a code that does not apply raises BasketInvalid on `code`. Usage limits are not
     checked here (`bookings.discounts`, under the sale's locks).
+
+    `complimentary` (comps given from the back office) prices every line at zero
+    with the rule `comp`: no revenue, and no discount to report either.
     """
     at = at or timezone.now()
     errors: dict[str, list[str]] = {}
@@ -191,7 +196,19 @@ def price_basket(
     priced = tuple(
         price_line(ticket_type, quantity, at) for ticket_type, quantity in lines
     )
-    if code is not None:
+    if complimentary:
+        priced = tuple(
+            replace(
+                line,
+                unit_price_minor=0,
+                subtotal_minor=0,
+                discount_minor=0,
+                total_minor=0,
+                rule=PriceRule.COMPLIMENTARY,
+            )
+            for line in priced
+        )
+    elif code is not None:
         priced = apply_code(code, priced, event=event, session=session, at=at)
     subtotal = sum(line.subtotal_minor for line in priced)
     discount = sum(line.discount_minor for line in priced)

@@ -32,9 +32,10 @@ WITH new_booking AS (
         organiser_id, event_id, session_id, reference, status, channel, quantity,
         currency, subtotal_minor, discount_minor, total_minor, buyer_name,
         buyer_email, buyer_phone, idempotency_key, needs_attention, expires_at,
-        created_at, confirmed_at, language, client_key, discount_code_id)
+        created_at, confirmed_at, language, client_key, discount_code_id,
+        is_complimentary)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, false, %s,
-            %s, %s, %s, %s, %s)
+            %s, %s, %s, %s, %s, %s)
     RETURNING id
 ), line_values (ticket_type_id, quantity, unit_price_minor, subtotal_minor,
                 discount_minor, total_minor, price_rule) AS (
@@ -81,6 +82,7 @@ def booking_rows_insert(
     language: str,
     client_key: str | None = None,
     discount_code_id: int | None = None,
+    is_complimentary: bool = False,
 ) -> Booking:
     """Insert a booking with its lines, attendees (filling lines in order) and audit
     row; return the booking as a model instance without reading it back."""
@@ -106,6 +108,7 @@ def booking_rows_insert(
         "language": language,
         "client_key": client_key or None,
         "discount_code_id": discount_code_id,
+        "is_complimentary": is_complimentary,
     }
     line_params, attendee_params = [], []
     people = iter(attendees)
@@ -136,6 +139,8 @@ def booking_rows_insert(
         "total_minor": quote.total_minor,
         "channel": channel,
     }
+    if is_complimentary:
+        audit_data["complimentary"] = True
     if quote.code:
         audit_data["discount_code"] = quote.code
         audit_data["discount_minor"] = quote.discount_minor

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "bookings",
     "payments",
     "integrations",
+    "backoffice",
 ]
 
 MIDDLEWARE = [

@@ -23,3 +23,8 @@ def dashboard(context):
         "legend": [(key, channels.LABELS[key]) for key in channels.ALL],
         "has_alerts": any(data.alerts.values()),
     }
+
+
+@register.filter
+def cell(row: dict, key: str):
+    return row.get(key)

@@ -120,3 +120,55 @@ def report_view(request, kind: str):
         "period": (filters.start.date(), (filters.end - dt.timedelta(days=1)).date()),
     }
     return TemplateResponse(request, "backoffice/report.html", context)
+
+
+def list_export(request, kind: str):
+    """`/admin/reports/export/<bookings|attendees>/?format=csv|xlsx&filters`."""
+    from .exports import table_response
+    from .lists import attendees_table, bookings_table
+
+    builders = {"bookings": bookings_table, "attendees": attendees_table}
+    if kind not in builders:
+        raise Http404
+    scope = scope_for(request)
+    if not request.user.is_superuser and not scope.organisers:
+        raise PermissionDenied
+    filters = ReportFilterForm(request.GET or None, scope=scope).filters()
+    table = builders[kind](scope, filters)
+    return table_response(
+        table, request.GET.get("format", "csv"), f"{kind}-{filters.start:%Y%m%d}"
+    )
+
+
+def door_list(request, session_id: int):
+    """A session's door list: `?format=csv`, or by default a printable PDF."""
+    from django.shortcuts import get_object_or_404
+    from django.template.loader import render_to_string
+    from django.utils import timezone
+
+    from .exports import table_response
+    from .lists import door_list_table
+
+    scope = scope_for(request)
+    session = get_object_or_404(
+        scope.filter(
+            Session.objects.select_related("event", "venue"), "event__organiser_id"
+        ),
+        pk=session_id,
+    )
+    table = door_list_table(session)
+    name = f"door-list-{session.event.slug}-{session.starts_at:%Y%m%d-%H%M}"
+    fmt = request.GET.get("format", "pdf")
+    if fmt != "pdf":
+        return table_response(table, fmt, name)
+    from django.http import HttpResponse
+    from weasyprint import HTML
+
+    with timezone.override(session.event.tzinfo):
+        html = render_to_string(
+            "backoffice/door_list_pdf.html",
+            {"session": session, "table": table, "printed_at": timezone.now()},
+        )
+    response = HttpResponse(HTML(string=html).write_pdf(), "application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{name}.pdf"'
+    return response

@@ -20,6 +20,16 @@ LABELS = {
     HUMANITIX: "Humanitix",
     EVENTBRITE: "Eventbrite",
 }
+# Column headings, where the full labels would not fit.
+SHORT_LABELS = {
+    WEB: _("Web"),
+    API: _("API"),
+    ADMIN: _("Box office"),
+    COMP: _("Comps"),
+    BILLETWEB: "Billetweb",
+    HUMANITIX: "Humanitix",
+    EVENTBRITE: "Eventbrite",
+}
 OWN = (WEB, API, ADMIN, COMP)
 PLATFORMS = (BILLETWEB, HUMANITIX, EVENTBRITE)
 ALL = OWN + PLATFORMS

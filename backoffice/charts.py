@@ -100,10 +100,13 @@ def daily_chart(chart: EventChart) -> SafeString:
                 f'width="{step - 2:.2f}" height="{height:.2f}">'
                 f"{_title(f'{day_label} · {channels.LABELS[key]}: {count}')}</rect>"
             )
-        if index in (0, len(days) // 2, len(days) - 1):
+        anchors = {0: ("start", x), len(days) // 2: ("middle", x + step / 2)}
+        anchors[len(days) - 1] = ("end", x + step)
+        if index in anchors:
+            anchor, at = anchors[index]
             parts.append(
-                f'<text class="axis" x="{x + step / 2:.2f}" y="{CHART_HEIGHT - 6}" '
-                f'text-anchor="middle">{escape(day_label)}</text>'
+                f'<text class="axis" x="{at:.2f}" y="{CHART_HEIGHT - 6}" '
+                f'text-anchor="{anchor}">{escape(day_label)}</text>'
             )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # every text part above is escaped

@@ -21,6 +21,7 @@ def dashboard(context):
         "fills": [(fill, fill_bar(fill)) for fill in data.sessions],
         "charts": [(chart, daily_chart(chart)) for chart in data.charts],
         "legend": [(key, channels.LABELS[key]) for key in channels.ALL],
+        "headings": [channels.SHORT_LABELS[key] for key in channels.ALL],
         "has_alerts": any(data.alerts.values()),
     }
 

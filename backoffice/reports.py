@@ -39,6 +39,7 @@ GROUPS = {
     "ticket_type": _("Ticket type"),
     "channel": _("Channel"),
     "platform": _("Platform"),
+    "code": _("Discount code"),
 }
 THIS_SITE = "here"
 
@@ -118,6 +119,7 @@ def _own_lines(scope: Scope, filters: Filters) -> list[dict]:
             "booking__channel",
             "booking__is_complimentary",
             "booking__currency",
+            "booking__discount_code__code",
         ).order_by("booking_id", "id")
     )
     refunded = dict(
@@ -223,6 +225,10 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
             ),
             "channel": (channel, str(channels.LABELS[channel])),
             "platform": (THIS_SITE, _("This site")),
+            "code": (
+                line["booking__discount_code__code"] or "",
+                line["booking__discount_code__code"] or _("(no code)"),
+            ),
         }[group]
         row = row_for(key, label, line["booking__currency"])
         row["tickets"] += line["quantity"]
@@ -249,6 +255,7 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
             ),
             "channel": (platform, str(channels.LABELS[platform])),
             "platform": (platform, str(channels.LABELS[platform])),
+            "code": (platform, str(channels.LABELS[platform])),
         }[group]
         currency = order["currency"] or order["listing__session__event__currency"]
         row = row_for(key, label, currency)

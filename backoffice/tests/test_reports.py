@@ -159,6 +159,17 @@ def test_sales_by_event_session_and_platform_reconcile(known):
     }
 
 
+def test_sales_by_discount_code(known):
+    table = reports.sales_report(_scope(known["organiser"]), _filters(), "code")
+    assert _cells(table) == {
+        "TEN": (3, 0, 11000, 1100, 1000, 8900),
+        "(no code)": (6, 2, 7500, 0, 0, 7500),
+        "Billetweb": (2, 0, 7000, 0, 0, 7000),
+        "Humanitix": (1, 0, 0, 0, 0, 0),
+        "TOTAL": (12, 2, 25500, 1100, 1000, 23400),
+    }
+
+
 def test_filters_by_channel_and_event(known):
     scope = _scope(known["organiser"])
     web = reports.sales_report(scope, _filters(channel="web"), "event")

@@ -15,7 +15,7 @@ p95 are printed; the target is p95 under 150 ms.
 
 Baselines in the same run: a bare view (one `SELECT 1`) served the same way, and
 ../shared/bench/django_baseline/django_baseline.sh (the bare Django view under
-gunicorn and wrk) at 1 connection for 5 s, its `ping` latency.
+gunicorn and wrk) at 2 connections for 5 s, its `ping` latency.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def _shared_baseline() -> dict | None:
             ["bash", str(BASELINE)],
             env={
                 **CLEAN_ENV,
-                "CONNS": "1",
+                "CONNS": "2",  # wrk runs 2 threads: at least 2 connections
                 "DURATION": "5",
                 "REPEATS": "1",
                 "OUT": out.name,
@@ -312,7 +312,9 @@ def main() -> int:
     if not args.skip_baseline:
         ping = _shared_baseline()
         if ping:
-            print(f"\nshared bare Django view under gunicorn+wrk, 1 connection: {ping}")
+            print(
+                f"\nshared bare Django view under gunicorn+wrk, 2 connections: {ping}"
+            )
     return 0
 
 

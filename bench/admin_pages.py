@@ -313,7 +313,8 @@ def main() -> int:
         ping = _shared_baseline()
         if ping:
             print(
-                f"\nshared bare Django view under gunicorn+wrk, 2 connections: {ping}"
+                "\nshared bare Django view (gunicorn + wrk, 2 connections): "
+                f"p50 {ping['p50_ms']} ms, p99 {ping['p99_ms']} ms, {ping['rps']} req/s"
             )
     return 0
 

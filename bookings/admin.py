@@ -7,8 +7,9 @@ sees the emails and SMS sent to the buyer. Nothing here edits seats directly.
 
 from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.template.defaultfilters import date as date_filter
+from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -283,10 +284,16 @@ class DiscountCodeAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "is_active",
     )
 
-    def get_queryset(self, request):
-        from django.db.models import Count, Q
-        from django.utils import timezone
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # Each choice's label reads its event (and a session's venue): one query.
+        related = {"sessions": ("event", "venue"), "ticket_types": ("event",)}
+        if db_field.name in related:
+            kwargs["queryset"] = db_field.related_model._default_manager.select_related(
+                *related[db_field.name]
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
+    def get_queryset(self, request):
         now = timezone.now()
         return (
             super()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -110,8 +111,6 @@ class DiscountCode(models.Model):
         return self.code
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         self.code = self.code.strip().upper()
         self.currency = self.currency.strip().upper()
         errors = {}

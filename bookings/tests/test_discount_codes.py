@@ -259,3 +259,36 @@ def test_a_code_is_unique_per_organiser_whatever_the_case(session):
         DiscountCode.objects.create(
             organiser=session.event.organiser, code="summer", percent=5
         )
+
+
+# The admin
+
+
+def test_a_manager_creates_a_code_in_the_admin_and_sees_its_uses(
+    client, session, ticket_type
+):
+    from events.models import Membership
+    from events.tests.factories import MembershipFactory
+
+    member = MembershipFactory(
+        organiser=session.event.organiser, role=Membership.Role.MANAGER
+    )
+    client.force_login(member.user)
+    response = client.post(
+        "/admin/bookings/discountcode/add/",
+        {
+            "code": " early20 ",
+            "kind": "percent",
+            "percent": "20",
+            "min_quantity": "1",
+            "is_active": "on",
+            "sessions": [session.pk],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    code = DiscountCode.objects.get()
+    assert (code.code, code.organiser_id) == ("EARLY20", session.event.organiser_id)
+    assert list(code.sessions.all()) == [session]
+    helpers.hold(session, (ticket_type, 1), discount_code="early20")
+    page = client.get("/admin/bookings/discountcode/").content.decode()
+    assert '<td class="field-uses_display">1</td>' in page

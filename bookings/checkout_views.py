@@ -36,6 +36,7 @@ from .abuse import (
 )
 from .access import booking_access_granted, booking_page_path, remember_booking
 from .checkout_display import error_summary, quantity_rows, sold_out_sessions
+from .discounts import discount_code_get
 from .exceptions import BasketInvalid, BookingError, SoldOut
 from .forms import CheckoutForm, quantity_field_name, requested_quantities
 from .models import Booking
@@ -117,7 +118,14 @@ def checkout(request, slug: str):
     basket_errors: dict[str, list[str]] = {}
     if lines:
         try:
-            quote = price_basket(event=event, lines=lines)
+            quote = price_basket(
+                event=event,
+                lines=lines,
+                code=discount_code_get(
+                    organiser_id=event.organiser_id, text=request.POST.get("code", "")
+                ),
+                session=_chosen(sessions, request.POST.get("session")),
+            )
         except BasketInvalid as error:
             basket_errors = error.fields
     form = CheckoutForm(request.POST, **form_kwargs)
@@ -171,6 +179,7 @@ def checkout(request, slug: str):
                 language=request.LANGUAGE_CODE,
                 client_key=client_key(ip),
                 billing=BillingInput(*billing) if (billing := form.billing()) else None,
+                discount_code=form.cleaned_data["code"],
             )
         except BaseException:
             reservation.release()
@@ -190,6 +199,10 @@ def checkout(request, slug: str):
     else:
         return _to_booking(request, booking.reference)
     return _render(request, event, form, quote, sold_out, sessions, status=status)
+
+
+def _chosen(sessions, posted):
+    return next((s for s in sessions if str(s.pk) == str(posted)), None)
 
 
 def _booked_already(event, idempotency_key: str) -> str | None:

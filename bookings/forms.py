@@ -57,6 +57,9 @@ class CheckoutForm(CleanTextMixin, forms.Form):
         required=False,
         help_text=_("Optional: for a text message with your tickets."),
     )
+    code = forms.CharField(
+        label=_("Discount code"), max_length=40, required=False
+    )
     # A uuid4 hex minted at render time; the bound keeps `web:<token>` inside the
     # booking's idempotency_key column whatever a client posts.
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)
@@ -197,7 +200,7 @@ class CheckoutForm(CleanTextMixin, forms.Form):
                 target = f"attendee_{parts[2]}_{parts[1]}"
             elif parts[0] == "buyer" and len(parts) > 1:
                 target = f"buyer_{parts[1]}"
-            elif parts[0] == "session":
-                target = "session"
+            elif parts[0] in ("session", "code"):
+                target = parts[0]
             for message in messages:
                 self.add_error(target if target in self.fields else None, message)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -24,6 +28,103 @@ class BookingQuerySet(models.QuerySet):
         return self.filter(
             status=Booking.Status.PENDING, expires_at__lte=now or timezone.now()
         )
+
+
+class DiscountCode(models.Model):
+    """A code a buyer types to lower the price (a voucher, a promo code).
+
+    It reaches its organiser's events, or only some events, sessions or ticket
+    types (empty lists mean no limit there). A percentage comes off each eligible
+    line; a fixed amount comes off each eligible ticket, never below zero. Uses are
+    the bookings that hold or bought seats with it, counted under the code's row
+    lock by the sale (`bookings.discounts`): a cancelled or expired booking gives
+    its use back.
+    """
+
+    class Kind(models.TextChoices):
+        PERCENT = "percent", _("Percentage off")
+        FIXED = "fixed", _("Fixed amount off each ticket")
+
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.CASCADE, related_name="discount_codes"
+    )
+    code = models.CharField(
+        max_length=40,
+        help_text=_("What buyers type; letters and digits, not case-sensitive"),
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERCENT)
+    percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(100)],
+    )
+    amount_minor = models.BigIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Off each ticket, in minor units (cents) of `currency`"),
+    )
+    currency = models.CharField(
+        max_length=3,
+        blank=True,
+        help_text=_("For a fixed amount: events in other currencies refuse the code"),
+    )
+    events = models.ManyToManyField(Event, blank=True, related_name="+")
+    sessions = models.ManyToManyField(Session, blank=True, related_name="+")
+    ticket_types = models.ManyToManyField(TicketType, blank=True, related_name="+")
+    max_uses = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Bookings in all (empty: no limit)")
+    )
+    max_uses_per_email = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Bookings per buyer email (empty: no limit)")
+    )
+    min_quantity = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text=_("Tickets the order must have for the code to apply"),
+    )
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                "organiser", Upper("code"), name="discount_code_unique_per_organiser"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="percent") & Q(percent__isnull=False))
+                | (
+                    Q(kind="fixed")
+                    & Q(amount_minor__isnull=False)
+                    & ~Q(currency="")
+                ),
+                name="discount_code_value_for_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        self.code = self.code.strip().upper()
+        self.currency = self.currency.strip().upper()
+        errors = {}
+        if self.kind == self.Kind.PERCENT and self.percent is None:
+            errors["percent"] = _("Give the percentage.")
+        if self.kind == self.Kind.FIXED:
+            if self.amount_minor is None:
+                errors["amount_minor"] = _("Give the amount.")
+            if not self.currency:
+                errors["currency"] = _("Give the amount's currency.")
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            errors["valid_until"] = _("The end must come after the start.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class Booking(models.Model):
@@ -94,6 +195,17 @@ class Booking(models.Model):
     )
     needs_attention = models.BooleanField(
         default=False, help_text=_("Flagged for the organiser, see the audit trail")
+    )
+    is_complimentary = models.BooleanField(
+        default=False,
+        help_text=_("Given free by the organiser (a comp): no revenue, seats taken"),
+    )
+    discount_code = models.ForeignKey(
+        DiscountCode,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="bookings",
     )
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -6,6 +6,10 @@ Rules, per line of a basket:
 - a group discount (percent) applies when the line's quantity reaches the group minimum,
   unless the early-bird price applies (early bird wins, they never stack);
 - the discount is rounded half-up to a whole minor unit, per line;
+- then a discount code, if one is given (`apply_code`): a percentage of each eligible
+  line's price after the rules above, or a fixed amount off each eligible ticket
+  (never below zero). Codes stack on early-bird and group prices. Discounts come
+  before tax: a tax breakdown is computed on the discounted line totals.
 - tax is computed per line, on the line's amount after its discount, at the ticket
   type's tax rate (none: no tax; exempt: a 0 tax line), and rounded half-up to a whole
   minor unit once per line, never per ticket; the quote's tax is the sum of its lines'.
@@ -22,13 +26,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from events.models import Event, TaxRate, TicketType
+from events.models import Event, Session, TaxRate, TicketType
 from ticketing.lib.money import Money, percent_of, percent_to_basis_points
 
 from .exceptions import BasketInvalid
@@ -38,6 +42,7 @@ class PriceRule:
     REGULAR = "regular"
     EARLY_BIRD = "early_bird"
     GROUP = "group"
+    COMPLIMENTARY = "comp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +61,16 @@ class PricedLine:
     tax_name: str = ""
     tax_percent: Decimal | None = None
     tax_code: str = ""
+    code_discount_minor: int = 0
 
     @property
     def gross_minor(self) -> int:
         return self.total_minor
+
+    @property
+    def rule_discount_minor(self) -> int:
+        """The early-bird or group part of the discount, without the code's."""
+        return self.discount_minor - self.code_discount_minor
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +94,8 @@ class PriceQuote:
     net_minor: int = 0
     tax_minor: int = 0
     prices_include_tax: bool = True
+    code: str = ""
+    code_discount_minor: int = 0
 
     @property
     def gross_minor(self) -> int:
@@ -194,6 +207,28 @@ def price_line(
     )
 
 
+
+def _taxed(
+    line: PricedLine, tax_rate: TaxRate | None, prices_include_tax: bool
+) -> PricedLine:
+    """`line` with the tax of what it costs after its discounts (one rounding)."""
+    percent = tax_rate.effective_percent if tax_rate is not None else Decimal(0)
+    net, tax, gross = split_tax(
+        line.subtotal_minor - line.discount_minor,
+        percent,
+        prices_include_tax=prices_include_tax,
+    )
+    return replace(
+        line,
+        total_minor=gross,
+        net_minor=net,
+        tax_minor=tax,
+        tax_rate_id=tax_rate.pk if tax_rate is not None else None,
+        tax_name=tax_rate.name if tax_rate is not None else "",
+        tax_percent=percent if tax_rate is not None else None,
+        tax_code=tax_rate.account_code if tax_rate is not None else "",
+    )
+
 def _tax_rates(ticket_types) -> dict[int, TaxRate]:
     """The ticket types' tax rates in one query (none when no type has a rate)."""
     rates: dict[int, TaxRate] = {}
@@ -248,6 +283,9 @@ def price_basket(
     event: Event,
     lines: Sequence[tuple[TicketType, int]],
     at: dt.datetime | None = None,
+    code=None,
+    session: Session | None = None,
+    complimentary: bool = False,
 ) -> PriceQuote:
     """Price `lines` of (ticket type, quantity) for `event` at time `at` (default now),
     with the tax of each line (module docstring: one rounding per line).
@@ -257,6 +295,14 @@ def price_basket(
     its sales window, quantity out of the per-order bounds), or `lines` when the
     basket is empty or holds more than the event's `max_tickets_per_order`, or
     repeats a ticket type.
+
+    With `code` (a `DiscountCode`, its events, sessions and ticket types prefetched)
+    and the `session` being bought, the code's discount is applied (`apply_code`);
+    a code that does not apply raises BasketInvalid on `code`. Usage limits are not
+    checked here (`bookings.discounts`, under the sale's locks).
+
+    `complimentary` (comps given from the back office) prices every line at zero
+    with the rule `comp`: no revenue, and no discount to report either.
     """
     at = at or timezone.now()
     errors: dict[str, list[str]] = {}
@@ -286,15 +332,29 @@ def price_basket(
         raise BasketInvalid(errors)
     rates = _tax_rates(ticket_type for ticket_type, _ in lines)
     include_tax = _prices_include_tax(event)
+    # Prices and discounts first (untaxed), then a comp or a code, then the tax of
+    # each line on what is left: discounts come before tax.
     priced = tuple(
-        price_line(
-            ticket_type,
-            quantity,
-            at,
-            tax_rate=rates.get(ticket_type.tax_rate_id),
-            prices_include_tax=include_tax,
+        price_line(ticket_type, quantity, at) for ticket_type, quantity in lines
+    )
+    if complimentary:
+        priced = tuple(
+            replace(
+                line,
+                unit_price_minor=0,
+                subtotal_minor=0,
+                discount_minor=0,
+                total_minor=0,
+                net_minor=0,
+                rule=PriceRule.COMPLIMENTARY,
+            )
+            for line in priced
         )
-        for ticket_type, quantity in lines
+    elif code is not None:
+        priced = apply_code(code, priced, event=event, session=session, at=at)
+    priced = tuple(
+        _taxed(line, rates.get(ticket_type.tax_rate_id), include_tax)
+        for line, (ticket_type, _) in zip(priced, lines, strict=True)
     )
     return PriceQuote(
         currency=event.currency,
@@ -306,4 +366,65 @@ def price_basket(
         net_minor=sum(line.net_minor for line in priced),
         tax_minor=sum(line.tax_minor for line in priced),
         prices_include_tax=include_tax,
+        code=code.code if code is not None else "",
+        code_discount_minor=sum(line.code_discount_minor for line in priced),
     )
+
+
+def _code_refusal(code, *, event, session, quantity, at) -> str | None:
+    if not code.is_active:
+        return _("This code is not valid.")
+    if code.valid_from and at < code.valid_from:
+        return _("This code is not valid yet.")
+    if code.valid_until and at >= code.valid_until:
+        return _("This code has expired.")
+    event_ids = {item.pk for item in code.events.all()}
+    session_ids = {item.pk for item in code.sessions.all()}
+    if code.organiser_id != event.organiser_id or (
+        event_ids and event.pk not in event_ids
+    ):
+        return _("This code is not valid for this event.")
+    if session_ids and (session is None or session.pk not in session_ids):
+        return _("This code is not valid for this date.")
+    if code.kind == code.Kind.FIXED and code.currency != event.currency:
+        return _("This code is not valid for this event.")
+    if quantity < code.min_quantity:
+        return _("This code needs at least %(n)d tickets in the order.") % {
+            "n": code.min_quantity
+        }
+    return None
+
+
+def apply_code(
+    code, lines: tuple[PricedLine, ...], *, event: Event, session, at: dt.datetime
+) -> tuple[PricedLine, ...]:
+    """`lines` with the code's discount added to each eligible line's discount."""
+    quantity = sum(line.quantity for line in lines)
+    refusal = _code_refusal(
+        code, event=event, session=session, quantity=quantity, at=at
+    )
+    if refusal:
+        raise BasketInvalid({"code": [refusal]})
+    type_ids = {item.pk for item in code.ticket_types.all()}
+    result, applied = [], False
+    for line in lines:
+        extra = 0
+        if not type_ids or line.ticket_type_id in type_ids:
+            applied = True
+            if code.kind == code.Kind.PERCENT:
+                extra = percent_of(
+                    line.total_minor, percent_to_basis_points(code.percent)
+                )
+            else:
+                extra = min(code.amount_minor * line.quantity, line.total_minor)
+        result.append(
+            replace(
+                line,
+                discount_minor=line.discount_minor + extra,
+                total_minor=line.total_minor - extra,
+                code_discount_minor=extra,
+            )
+        )
+    if not applied:
+        raise BasketInvalid({"code": [_("This code does not apply to these tickets.")]})
+    return tuple(result)

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "integrations",
     "notifications",
     "partner_api",
+    "backoffice",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,7 @@ urlpatterns = [
     # Before the admin's own URLs, which would answer them with a 404.
     path("admin/otp/verify/", login.otp_verify, name="otp-verify"),
     path("admin/otp/setup/", login.otp_setup, name="otp-setup"),
+    path("admin/reports/", include("backoffice.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("healthz/full", healthz_full, name="healthz-full"),

@@ -20,6 +20,7 @@ from events import selectors as event_selectors
 from events.models import Event, Session
 
 from ..availability import compute_session_availability
+from ..discounts import discount_code_check_uses, discount_code_for_update
 from ..exceptions import BasketInvalid, NotOnSale, SalesClosed, SoldOut
 from ..locks import (
     busy_on_lock_timeout,
@@ -169,6 +170,9 @@ def booking_create(
     organiser_id: int | None = None,
     client_key: str | None = None,
     billing: BillingInput | None = None,
+    discount_code: str = "",
+    complimentary: bool = False,
+    confirm: bool = False,
 ) -> Booking:
     """Hold seats: a PENDING booking expiring after BOOKING_HOLD_MINUTES, or CONFIRMED
     at once when the total is zero.
@@ -181,7 +185,13 @@ def booking_create(
     one buyer email or `client_key` (a web checkout's hashed address) may hold only
     its share of the session (`hold_limits`). Raises BasketInvalid, NotOnSale
     (SalesClosed once the session's sales window is over), HoldLimitReached, SoldOut
-    or InventoryBusy, and then writes nothing. A new booking comes
+    or InventoryBusy, and then writes nothing. `discount_code` (text as typed) is
+    looked up among the organiser's codes and locked after the ticket types; its
+    price comes from `price_basket`, and a code with no use left (in all or for the
+    buyer's email) raises DiscountCodeUsedUp. From the back office only (channel
+    ADMIN): `complimentary` gives the tickets free (a comp, flagged on the booking)
+    and `confirm` sells at once, paid offline; both confirm in this transaction and
+    issue the tickets. A new booking comes
     back with its event loaded and its lines in `written_lines`.
     """
     quantity = sum(line.quantity for line in lines)
@@ -200,6 +210,9 @@ def booking_create(
                 organiser_id=organiser_id,
                 client_key=client_key,
                 billing=billing,
+                discount_code=discount_code,
+                complimentary=complimentary,
+                confirm=confirm,
             )
         except IntegrityError as error:
             # The same key won a race in another session: answer with its booking.
@@ -229,7 +242,12 @@ def _booking_insert(
     organiser_id,
     client_key,
     billing=None,
+    discount_code,
+    complimentary=False,
+    confirm=False,
 ) -> Booking:
+    if (complimentary or confirm) and channel != Booking.Channel.ADMIN:
+        raise ValueError("Only the back office gives comps or sells paid offline")
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         try:
             session = session_for_update(session_id, generic_plans=True)
@@ -254,13 +272,19 @@ def _booking_insert(
             return existing
         _check_known(lines, ticket_types, session, organiser_id)
         _check_on_sale(session, now)
+        code = discount_code_for_update(organiser_id=organiser.pk, text=discount_code)
         quote = price_basket(
             event=session.event,
             lines=[
                 (ticket_types[line.ticket_type_id], line.quantity) for line in lines
             ],
             at=now,
+            code=code,
+            session=session,
+            complimentary=complimentary,
         )
+        if code is not None:
+            discount_code_check_uses(code, email=buyer.email, now=now)
         if channel != Booking.Channel.ADMIN:
             hold_share_check(
                 session=session,
@@ -271,33 +295,35 @@ def _booking_insert(
                 now=now,
             )
         _ensure_seats(session, ticket_types, counts, quote, now)
-        is_free = quote.is_free
+        confirm_now = quote.is_free or confirm
         hold_time = dt.timedelta(minutes=settings.BOOKING_HOLD_MINUTES)
         booking = booking_rows_insert(
             session=session,
             quote=quote,
             reference=booking_reference_new(organiser.reference_prefix),
-            status=Booking.Status.CONFIRMED if is_free else Booking.Status.PENDING,
+            status=Booking.Status.CONFIRMED if confirm_now else Booking.Status.PENDING,
             channel=channel,
             buyer=buyer,
             attendees=attendees,
             idempotency_key=idempotency_key,
-            expires_at=None if is_free else now + hold_time,
+            expires_at=None if confirm_now else now + hold_time,
             now=now,
             audit_action="bookings.booking.confirmed"
-            if is_free
+            if confirm_now
             else "bookings.booking.held",
             actor=actor,
             language=language,
             client_key=client_key,
             billing=billing,
+            discount_code_id=code.pk if code is not None else None,
+            is_complimentary=complimentary,
         )
-        if is_free:
+        if confirm_now:
             Session.objects.filter(pk=session.pk).update(
                 sold_count=F("sold_count") + quote.quantity
             )
             tickets_issue_rows(booking)
-        after_commit(session.pk, booking.pk if is_free else None)
+        after_commit(session.pk, booking.pk if confirm_now else None)
     _attach_written_rows(booking, session, quote)
     return booking
 

@@ -37,9 +37,9 @@ WITH new_booking AS (
         buyer_email, buyer_phone, idempotency_key, needs_attention, expires_at,
         created_at, confirmed_at, language, client_key, tax_minor,
         prices_include_tax, invoice_requested, billing_name, billing_address,
-        billing_tax_id)
+        billing_tax_id, discount_code_id, is_complimentary)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, false, %s,
-            %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
     RETURNING id
 ), line_values (ticket_type_id, quantity, unit_price_minor, subtotal_minor,
                 discount_minor, total_minor, price_rule, tax_minor, tax_rate_id,
@@ -89,6 +89,8 @@ def booking_rows_insert(
     language: str,
     client_key: str | None = None,
     billing=None,
+    discount_code_id: int | None = None,
+    is_complimentary: bool = False,
 ) -> Booking:
     """Insert a booking with its lines, attendees (filling lines in order) and audit
     row; return the booking as a model instance without reading it back."""
@@ -119,6 +121,8 @@ def booking_rows_insert(
         "billing_name": billing.name.strip() if billing else "",
         "billing_address": billing.address.strip() if billing else "",
         "billing_tax_id": billing.tax_id.strip() if billing else "",
+        "discount_code_id": discount_code_id,
+        "is_complimentary": is_complimentary,
     }
     line_params, attendee_params = [], []
     people = iter(attendees)
@@ -154,6 +158,11 @@ def booking_rows_insert(
         "total_minor": quote.total_minor,
         "channel": channel,
     }
+    if is_complimentary:
+        audit_data["complimentary"] = True
+    if quote.code:
+        audit_data["discount_code"] = quote.code
+        audit_data["discount_minor"] = quote.discount_minor
     sql = _INSERT_SQL.format(
         booking=Booking._meta.db_table,
         line=BookingLine._meta.db_table,

@@ -3,7 +3,7 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from bookings.models import Attendee, Booking, BookingLine
+from bookings.models import Attendee, Booking, BookingLine, DiscountCode
 from events.tests.factories import (
     EventFactory,
     OrganiserFactory,
@@ -59,3 +59,13 @@ class AttendeeFactory(factory.django.DjangoModelFactory):
     line = factory.SubFactory(BookingLineFactory)
     booking = factory.SelfAttribute("line.booking")
     name = "Charles Babbage"
+
+
+class DiscountCodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DiscountCode
+
+    organiser = factory.SubFactory(OrganiserFactory)
+    code = factory.Sequence(lambda n: f"SAVE{n}")
+    kind = DiscountCode.Kind.PERCENT
+    percent = 10

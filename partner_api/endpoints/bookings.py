@@ -5,8 +5,9 @@ field paths; more tickets than the event's `max_tickets_per_order` is a `lines`
 error), NotOnSale 409 `not_on_sale` (`sales_closed` once the session's sales window is
 over: at its `sales_close_at`, by default its start), HoldLimitReached 409
 `hold_limit` (the buyer email already holds its share of the session unpaid),
-SoldOut 409 `sold_out`, InventoryBusy 503 `busy` with Retry-After, InvalidTransition
-on cancel 409 `not_cancellable`.
+SoldOut 409 `sold_out`, DiscountCodeUsedUp 409 `code_used_up` (an unknown or
+inapplicable `code` is a 400 field error on `code`), InventoryBusy 503 `busy` with
+Retry-After, InvalidTransition on cancel 409 `not_cancellable`.
 
 A `sold_out` error says what is left twice: for people in `fields`
 (`{"session": ["3 left"], "lines.0.quantity": ["1 left"]}`, only for what is short)
@@ -30,6 +31,7 @@ from rest_framework.views import APIView
 from bookings import services
 from bookings.exceptions import (
     BasketInvalid,
+    DiscountCodeUsedUp,
     HoldLimitReached,
     InvalidTransition,
     InventoryBusy,
@@ -222,12 +224,13 @@ class BookingCreateApi(APIView):
                 ),
                 actor=api_actor(request),
                 organiser_id=request.user.organiser_id,
+                discount_code=data.get("code", ""),
             )
         except BasketInvalid as error:
             raise ApiError(
                 code="validation_error", message=error.message, fields=error.fields
             ) from error
-        except NotOnSale as error:
+        except (NotOnSale, DiscountCodeUsedUp) as error:
             raise ApiError(
                 code=error.code, message=error.message, status_code=409
             ) from error

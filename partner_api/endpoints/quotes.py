@@ -17,7 +17,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bookings.exceptions import BasketInvalid, SalesClosed
+from bookings.discounts import discount_code_check_uses, discount_code_get
+from bookings.exceptions import BasketInvalid, DiscountCodeUsedUp, SalesClosed
 from bookings.pricing import price_basket
 from events import selectors as event_selectors
 from partner_api.errors import ApiError
@@ -52,6 +53,7 @@ QUOTE_EXAMPLE = {
             "tax_rate": {"name": "TVA", "percent": "20.000", "code": "OUTPUT"},
         }
     ],
+    "code": "",
     "priced_at": "2026-11-22T10:00:00+01:00",
 }
 
@@ -76,6 +78,7 @@ class QuoteOutput(serializers.Serializer):
     tax = MoneyField("tax_minor")
     prices_include_tax = serializers.BooleanField()
     lines = QuoteLineOutput(many=True)
+    code = serializers.CharField(help_text="The discount code applied, or empty")
     priced_at = LocalDateTimeField()
 
     def get_session(self, quote) -> int:
@@ -121,12 +124,26 @@ class QuoteCreateApi(APIView):
                 status_code=409,
             )
         try:
-            quote = price_basket(
-                event=session.event, lines=serializer.validated_data["lines"], at=now
+            code = discount_code_get(
+                organiser_id=request.user.organiser_id,
+                text=serializer.validated_data.get("code", ""),
             )
+            quote = price_basket(
+                event=session.event,
+                lines=serializer.validated_data["lines"],
+                at=now,
+                code=code,
+                session=session,
+            )
+            if code is not None:  # a hint only: the booking decides under the lock
+                discount_code_check_uses(code, email="", now=now)
         except BasketInvalid as error:
             raise ApiError(
                 code="validation_error", message=error.message, fields=error.fields
+            ) from error
+        except DiscountCodeUsedUp as error:
+            raise ApiError(
+                code=error.code, message=error.message, status_code=409
             ) from error
         context = {
             "currency": quote.currency,

@@ -79,6 +79,12 @@ class BasketShapeInput(serializers.Serializer):
 
     session = serializers.IntegerField(min_value=1)
     lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+    code = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="A discount code of the organiser (any case); optional",
+    )
 
 
 class BasketInput(BasketShapeInput):

@@ -125,6 +125,7 @@ def test_quote_prices_the_basket_with_group_discount(client, shop):
                 "tax_rate": None,
             }
         ],
+        "code": "",
     }
     assert not Booking.objects.exists()
 

@@ -224,6 +224,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
+    # The outbox's net: rows whose on-commit kick was lost, failed rows past their
+    # backoff and rows whose dispatcher died (ticketing/outbox.py).
+    "ticketing-outbox-dispatch": {
+        "task": "ticketing.tasks.outbox_dispatch",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    # Done outbox rows past their week in the admin.
+    "ticketing-outbox-purge": {
+        "task": "ticketing.tasks.outbox_purge",
+        "schedule": crontab(minute=41),
+        "options": {"expires": 3000},
+    },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {
         "task": "payments.tasks.payments_reconcile",

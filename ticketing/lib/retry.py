@@ -30,13 +30,13 @@ from dataclasses import dataclass
 
 import requests
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({429, *range(500, 600)})
 _SECONDS = re.compile(r"\d+(\.\d+)?")
 
 
 def is_retryable_status(status: int | None) -> bool:
     """No answer (None), 429 Too Many Requests, or any 5xx."""
-    return status is None or status == 429 or 500 <= status <= 599
+    return status is None or status in RETRYABLE_STATUSES
 
 
 def is_retryable_error(error: BaseException) -> bool:

@@ -479,8 +479,9 @@ INTEGRATIONS_HTTP_TIMEOUT = (
     env.float("INTEGRATIONS_HTTP_READ_TIMEOUT", default=20.0),
 )
 # Retries of one GET on timeouts, connection errors, 429 and 5xx; backoff seconds
-# double from INTEGRATIONS_HTTP_BACKOFF (plus as much jitter), and a Retry-After is
-# honoured up to INTEGRATIONS_HTTP_RETRY_AFTER_MAX seconds.
+# double from INTEGRATIONS_HTTP_BACKOFF up to 10 (jitter shortens them, per
+# ticketing/lib/retry.py), and a Retry-After is honoured up to
+# INTEGRATIONS_HTTP_RETRY_AFTER_MAX seconds.
 INTEGRATIONS_HTTP_RETRIES = env.int("INTEGRATIONS_HTTP_RETRIES", default=3)
 INTEGRATIONS_HTTP_BACKOFF = env.float("INTEGRATIONS_HTTP_BACKOFF", default=0.5)
 INTEGRATIONS_HTTP_RETRY_AFTER_MAX = env.int(

@@ -139,3 +139,21 @@ def test_attempt_limits():
 def test_nonsense_policies_are_refused(kwargs):
     with pytest.raises(ValueError, match="retry policy|Jitter|attempt"):
         RetryPolicy(**kwargs)
+
+
+def test_the_http_clients_waits_between_attempts_follow_the_policy(settings):
+    from urllib3.util.retry import RequestHistory
+
+    from ticketing.lib.http import BACKOFF_MAX, _retry_policy
+
+    settings.INTEGRATIONS_HTTP_BACKOFF = 1.0
+    first = _retry_policy(10)
+    assert first.get_backoff_time() == 0  # nothing failed yet
+    for failures in range(1, 8):
+        history = tuple(
+            RequestHistory("GET", "/x", None, 503, None) for _ in range(failures)
+        )
+        full = min(BACKOFF_MAX, 2 ** (failures - 1))
+        waits = [first.new(history=history).get_backoff_time() for _ in range(50)]
+        assert 0.8 * full <= min(waits)
+        assert max(waits) <= full

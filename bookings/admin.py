@@ -1,8 +1,8 @@
 """Bookings in the back office, scoped to the user's organisers.
 
 Bookings are made by the shop and the API through the selling services; here an
-organiser reads them, cancels them, resends their summary or their confirmation, and
-sees the emails and SMS sent to the buyer. Nothing here edits seats directly.
+organiser reads and cancels them (`notifications/admin.py` adds the messages sent to
+the buyer and "resend"). Nothing here edits seats directly.
 """
 
 from django.contrib import admin, messages
@@ -23,8 +23,7 @@ from ticketing.models import AuditEntry
 
 from . import services
 from .exceptions import BookingError
-from .models import Attendee, Booking, BookingLine, Notification
-from .notifications.services import notification_resend
+from .models import Attendee, Booking, BookingLine
 
 
 class _ReadOnlyInline(OrganiserScopedInline, admin.TabularInline):
@@ -56,19 +55,6 @@ class AttendeeInline(_ReadOnlyInline):
     fields = readonly_fields = ("name", "email", "line")
 
 
-class NotificationInline(_ReadOnlyInline):
-    model = Notification
-    fields = readonly_fields = (
-        "created_at",
-        "channel",
-        "template",
-        "recipient",
-        "status",
-        "attempts",
-        "sent_at",
-        "last_error",
-    )
-    ordering = ("-created_at", "-id")
 
 
 @admin.register(Booking)
@@ -101,8 +87,9 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     list_select_related = ("event", "session__venue", "session__event")
     search_fields = ("reference", "buyer_email", "buyer_name", "attendees__name")
     date_hierarchy = "created_at"
-    inlines = (BookingLineInline, AttendeeInline, NotificationInline)
-    actions = ("cancel_bookings", "resend_summaries", "resend_notifications")
+    # Higher apps add theirs (notifications: the messages sent and "resend").
+    inlines = (BookingLineInline, AttendeeInline)
+    actions = ("cancel_bookings",)
     fields = (
         "reference",
         "organiser",
@@ -174,32 +161,3 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
                 )
         if done:
             self.message_user(request, _("%(n)d booking(s) cancelled.") % {"n": done})
-
-    @admin.action(description=_("Resend the booking summary by email"))
-    def resend_summaries(self, request, queryset):
-        done = 0
-        for booking in queryset:
-            self.check_organiser(request, booking, self.change_roles)
-            services.booking_resend(booking_id=booking.pk, actor=request.user)
-            done += 1
-        self.message_user(request, _("%(n)d summary email(s) queued.") % {"n": done})
-
-    @admin.action(description=_("Resend the confirmation and tickets (email and SMS)"))
-    def resend_notifications(self, request, queryset):
-        done = 0
-        for booking in queryset:
-            self.check_organiser(request, booking, self.change_roles)
-            try:
-                notification_resend(booking_id=booking.pk, actor=request.user)
-                done += 1
-            except BookingError as error:
-                self.message_user(
-                    request,
-                    f"{booking.reference}: {error.message}",
-                    level=messages.ERROR,
-                )
-        if done:
-            self.message_user(request, _("%(n)d confirmation(s) queued.") % {"n": done})
-
-
-from .partner_webhooks import admin as _partner_webhook_admin  # noqa: E402, F401

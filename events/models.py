@@ -420,6 +420,3 @@ class TicketType(models.Model):
     @property
     def price(self) -> Money:
         return Money(self.price_minor, self.event.currency)
-
-
-from .api_keys import ApiKey  # noqa: E402, F401  (a model of this app, in its own module)

@@ -68,7 +68,10 @@ INSTALLED_APPS = [
     "events",
     "bookings",
     "payments",
+    "admission",
     "integrations",
+    "notifications",
+    "partner_api",
 ]
 
 MIDDLEWARE = [
@@ -342,7 +345,7 @@ ANYMAIL = {
 # message in this directory (`make smoke` reads the worker's mail there).
 EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "sent-emails")
 # Delivery status from the ESP: only the sending ESP's tracking webhook is mounted
-# (bookings.notifications.email_webhooks). Unset, it is on whenever an anymail
+# (notifications.email_webhooks). Unset, it is on whenever an anymail
 # backend sends the email; with DEBUG off it then needs ANYMAIL_WEBHOOK_SECRET, or
 # anyone could mark a buyer's email bounced.
 EMAIL_TRACKING = env.bool("EMAIL_TRACKING", default=None)
@@ -369,25 +372,25 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
-    default="ticketing.sms.TwilioBackend"
+    default="notifications.sms.TwilioBackend"
     if TWILIO_ACCOUNT_SID
-    else "ticketing.sms.ConsoleBackend",
+    else "notifications.sms.ConsoleBackend",
 )
 
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["events.api.auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["events.api.auth.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["events.api.auth.ApiKeyRateThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["partner_api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["partner_api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["partner_api.auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env.str("API_RATE_PER_KEY", default="600/min"),
     },
-    "DEFAULT_PAGINATION_CLASS": "ticketing.api.pagination.ApiPagination",
-    "EXCEPTION_HANDLER": "ticketing.api.errors.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "partner_api.pagination.ApiPagination",
+    "EXCEPTION_HANDLER": "partner_api.errors.api_exception_handler",
     # JSON too deep for Python or holding what PostgreSQL refuses (NUL) is a 400.
     "DEFAULT_PARSER_CLASSES": [
-        "ticketing.api.parsers.SafeJSONParser",
+        "partner_api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from partner_api.docs import ApiDocsView
 from ticketing import login
-from ticketing.api.docs import ApiDocsView
 from ticketing.health import healthz, healthz_full
 
 admin.site.site_header = "Ticketing back office"
@@ -29,12 +29,12 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
-    path("api/v1/", include("bookings.api.urls")),
-    path("api/v1/", include("integrations.api.urls")),
+    path("api/v1/", include("partner_api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # Shop pages first: /b/lookup/ must win over /b/<reference>/.
     path("", include("bookings.urls")),
+    path("", include("admission.urls")),
     path("", include("payments.urls")),
     path("", include("integrations.urls")),
-    path("", include("bookings.notifications.urls")),
+    path("", include("notifications.urls")),
 ]

@@ -19,7 +19,6 @@ from .lifecycle import (
     booking_hold_extend,
     booking_mark_refunded,
 )
-from .summary import booking_resend, booking_summary_send
 
 __all__ = [
     "AttendeeInput",
@@ -32,6 +31,4 @@ __all__ = [
     "booking_hold_extend",
     "booking_mark_refunded",
     "booking_reference_new",
-    "booking_resend",
-    "booking_summary_send",
 ]

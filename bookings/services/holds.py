@@ -28,7 +28,7 @@ from ..locks import (
 )
 from ..models import Booking, BookingLine
 from ..pricing import PriceQuote, price_basket
-from ..tickets.services import tickets_issue_rows
+from ..tickets.rows import tickets_issue_rows
 from ._common import after_commit
 from .hold_limits import hold_share_check
 from .rows import booking_rows_insert

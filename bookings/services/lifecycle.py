@@ -23,7 +23,7 @@ from ..locks import (
     ticket_types_for_share,
 )
 from ..models import Booking, BookingLine
-from ..tickets.services import tickets_issue_rows, tickets_void_rows
+from ..tickets.rows import tickets_issue_rows, tickets_void_rows
 from ._common import after_commit
 
 
@@ -119,8 +119,8 @@ def booking_hold_extend(
     not minutes). Never shortens a hold. Takes the selling locks, so it cannot race a
     confirmation or the expiry; a hold that has already expired is refused with
     InvalidTransition (its seats may be sold: extending it would take them back
-    unchecked). With `notice` (a Notification template), the buyer's message is
-    queued in the same transaction, once per booking.
+    unchecked). With `notice` (a notification template name), the buyer's message
+    is queued in the same transaction, once per booking.
     """
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         session, booking = _locked_booking(booking_id)
@@ -144,9 +144,9 @@ def booking_hold_extend(
             )
             after_commit(session.pk)
         if notice:
-            from ..notifications.services import booking_notice_queue
-
-            booking_notice_queue(booking_id=booking.pk, template=notice)
+            signals.buyer_message_requested.send(
+                sender=Booking, booking=booking, template=notice, once=True
+            )
     return booking
 
 

@@ -59,23 +59,3 @@ class AttendeeFactory(factory.django.DjangoModelFactory):
     line = factory.SubFactory(BookingLineFactory)
     booking = factory.SelfAttribute("line.booking")
     name = "Charles Babbage"
-
-
-class PartnerWebhookFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "bookings.PartnerWebhook"
-
-    organiser = factory.SubFactory(OrganiserFactory)
-    url = factory.Sequence(lambda n: f"https://partner{n}.example.com/hooks")
-    events = factory.LazyFunction(lambda: ["booking.confirmed"])
-
-
-class PartnerWebhookDeliveryFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "bookings.PartnerWebhookDelivery"
-
-    webhook = factory.SubFactory(PartnerWebhookFactory)
-    event = "booking.confirmed"
-    payload = factory.LazyFunction(
-        lambda: {"id": "evt_test", "type": "booking.confirmed", "data": {}}
-    )

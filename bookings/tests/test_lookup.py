@@ -9,8 +9,8 @@ from django.core import mail
 from django.core.cache import cache
 
 from bookings.access import booking_page_path
-from bookings.models import Notification
-from bookings.notifications import services as notification_services
+from notifications import services as notification_services
+from notifications.models import Notification
 
 from .helpers import hold
 

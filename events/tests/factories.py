@@ -96,16 +96,3 @@ class AuditEntryFactory(factory.django.DjangoModelFactory):
     organiser_id = factory.LazyAttribute(lambda entry: OrganiserFactory().pk)
     actor_label = "system"
     action = "events.event.published"
-
-
-class ApiKeyFactory(factory.django.DjangoModelFactory):
-    """A key row; `ApiKey.generate` makes real ones (with their plain text)."""
-
-    class Meta:
-        model = "events.ApiKey"
-
-    organiser = factory.SubFactory(OrganiserFactory)
-    name = factory.Sequence(lambda n: f"Partner {n}")
-    prefix = factory.Sequence(lambda n: f"{n:012x}")
-    secret_hash = "0" * 64
-    scopes = factory.LazyFunction(lambda: ["read"])

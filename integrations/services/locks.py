@@ -29,7 +29,3 @@ def connection_sync_lock(connection_id: int) -> Iterator[bool]:
     finally:
         if taken and cache.get(_key(connection_id)) == token:
             cache.delete(_key(connection_id))
-
-
-def connection_sync_running(connection_id: int) -> bool:
-    return cache.get(_key(connection_id)) is not None

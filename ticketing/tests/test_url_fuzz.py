@@ -29,14 +29,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.regex_helper import normalize
 
-from bookings.tests.factories import (
-    AttendeeFactory,
-    BookingLineFactory,
-    PartnerWebhookDeliveryFactory,
-    PartnerWebhookFactory,
-)
+from bookings.tests.factories import AttendeeFactory, BookingLineFactory
 from bookings.tests.ticket_factories import TicketFactory
-from events.api_keys import ApiKey
 from events.tests.factories import (
     AuditEntryFactory,
     MembershipFactory,
@@ -49,6 +43,11 @@ from integrations.tests.factories import (
     OversoldAlertFactory,
     PlatformWebhookFactory,
     SyncRunFactory,
+)
+from partner_api.api_keys import ApiKey
+from partner_api.tests.factories import (
+    PartnerWebhookDeliveryFactory,
+    PartnerWebhookFactory,
 )
 from payments.tests.factories import (
     ProviderAccountFactory,
@@ -474,7 +473,7 @@ def world(db, settings):
 
 @pytest.fixture(autouse=True)
 def _no_api_throttle(monkeypatch):
-    from events.api.auth import ApiKeyRateThrottle
+    from partner_api.auth import ApiKeyRateThrottle
 
     monkeypatch.setattr(ApiKeyRateThrottle, "allow_request", lambda *a, **k: True)
 

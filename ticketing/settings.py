@@ -187,13 +187,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
-    # Notifications whose task was lost, or whose temporary failure has waited out
-    # its backoff.
-    "notifications-retry-due": {
-        "task": "bookings.notifications.tasks.notifications_retry_due",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 55},
-    },
     # "Your seats are held until ..." for organisers who set hold_reminder_minutes.
     "notifications-hold-reminders": {
         "task": "bookings.notifications.tasks.hold_reminders_queue",

@@ -199,12 +199,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=17),
         "options": {"expires": 3000},
     },
-    # Partner webhook deliveries whose backoff has passed, or whose task was lost.
-    "partner-webhooks-retry-due": {
-        "task": "bookings.partner_webhooks.tasks.partner_webhooks_retry_due",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 55},
-    },
     # The sweep of platform webhooks: stored a minute ago and still unprocessed, or
     # failed and past their backoff. (Each platform connection's own sync entry is
     # added by the connection itself.)

@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from ticketing.lib import retry
 from ticketing.models import OutboxMessage
-from ticketing.sweep import claim, enqueue_on_commit
+from ticketing.sweep import claim
 
 logger = logging.getLogger(__name__)
 
@@ -157,9 +157,15 @@ def _upsert(kind, key, payload, organiser_id, due, now) -> int:
 
 
 def _kick() -> None:
+    """On commit: dispatch soon. A broker that cannot be reached is logged, never
+    raised (the commit is done, the caller has its answer); beat dispatches the rows
+    within 30 s."""
     from ticketing.tasks import outbox_dispatch_task
 
-    enqueue_on_commit(outbox_dispatch_task)
+    try:
+        outbox_dispatch_task.delay()
+    except Exception:  # whatever the broker's client raises
+        logger.exception("Could not kick the outbox dispatch; beat will run it")
 
 
 # -- dispatch ----------------------------------------------------------------------

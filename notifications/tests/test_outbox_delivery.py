@@ -133,3 +133,37 @@ def test_a_cancellation_is_queued_in_the_cancelling_transaction(session, ticket_
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {
         OutboxMessage.Status.DONE
     }
+
+
+def test_rows_left_unsent_before_the_outbox_get_their_outbox_row(session, ticket_type):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "notifications.migrations.0002_unsent_notifications_to_outbox"
+    )
+    booking = hold(session, (ticket_type, 1), buyer=NO_PHONE)
+
+    def row(**fields):
+        return Notification.objects.create(
+            booking=booking,
+            organiser=booking.organiser,
+            channel="email",
+            template="payment_failed",
+            recipient="ada@example.org",
+            **fields,
+        ).pk
+
+    queued = row(status=Status.QUEUED)
+    retryable = row(status=Status.FAILED, attempts=2)
+    row(status=Status.FAILED, attempts=1, last_error="rejected: 400")
+    row(status=Status.SENT, attempts=1, provider_message_id="<x@relay>")
+
+    migration.forwards(apps, None)
+    migration.forwards(apps, None)  # twice: still one row each
+
+    keys = set(OutboxMessage.objects.values_list("key", flat=True))
+    assert keys == {f"notification:{queued}", f"notification:{retryable}"}
+    assert outbox.dispatch() == 2
+    assert len(mail.outbox) == 2

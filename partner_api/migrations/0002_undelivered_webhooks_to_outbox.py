@@ -3,29 +3,23 @@ row: before it, a beat task found them by status; now only outbox rows are
 dispatched."""
 
 from django.db import migrations
-from django.utils import timezone
+
+from ticketing.lib.migrations import outbox_rows_create
 
 
 def forwards(apps, schema_editor):
     Delivery = apps.get_model("partner_api", "PartnerWebhookDelivery")
-    OutboxMessage = apps.get_model("ticketing", "OutboxMessage")
     undelivered = Delivery.objects.filter(
         status__in=["pending", "failed", "sending"], next_attempt_at__isnull=False
-    ).values_list("pk", "webhook__organiser_id", "next_attempt_at")
-    now = timezone.now()
-    OutboxMessage.objects.bulk_create(
-        [
-            OutboxMessage(
-                kind="partner_api.webhook_delivery",
-                key=f"delivery:{pk}",
-                payload={"delivery_id": pk},
-                organiser_id=organiser_id,
-                next_attempt_at=max(due, now),
-            )
-            for pk, organiser_id, due in undelivered.iterator()
-        ],
-        batch_size=500,
-        ignore_conflicts=True,  # a row already pending for it
+    )
+    outbox_rows_create(
+        apps,
+        kind="partner_api.webhook_delivery",
+        key_prefix="delivery",
+        field="delivery_id",
+        rows=undelivered.values_list(
+            "pk", "webhook__organiser_id", "next_attempt_at"
+        ).iterator(),
     )
 
 

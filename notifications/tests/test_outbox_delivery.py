@@ -167,3 +167,25 @@ def test_rows_left_unsent_before_the_outbox_get_their_outbox_row(session, ticket
     assert keys == {f"notification:{queued}", f"notification:{retryable}"}
     assert outbox.dispatch() == 2
     assert len(mail.outbox) == 2
+
+
+def test_a_worker_killed_after_the_mark_sends_nothing_again(
+    session, ticket_type, monkeypatch
+):
+    booking = hold(session, (ticket_type, 1), buyer=NO_PHONE)
+    real = outbox._handle
+
+    def handle_then_die(*args, **kwargs):
+        real(*args, **kwargs)
+        raise WorkerKilled
+
+    with monkeypatch.context() as patched:
+        patched.setattr(outbox, "_handle", handle_then_die)
+        with pytest.raises(WorkerKilled):
+            booking_confirm(booking_id=booking.pk)
+
+    [message] = OutboxMessage.objects.filter(kind=services.SEND_KIND)
+    assert message.status == OutboxMessage.Status.DONE
+    _lease_lapses()
+    assert outbox.dispatch() == 0
+    assert len(mail.outbox) == 1

@@ -9,8 +9,22 @@ from .admin_scoping import OrganiserScopedAdmin
 from .models import AuditEntry, OutboxMessage
 
 
+class ReadOnlyMixin:
+    """Rows written by the system: looked at, never edited, superusers included.
+    First among the bases, so that it wins over the organiser roles."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AuditEntry)
-class AuditEntryAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyMixin, OrganiserScopedAdmin, admin.ModelAdmin):
     """The audit trail: read-only for everyone, superusers included."""
 
     organiser_path = "organiser_id"
@@ -29,18 +43,9 @@ class AuditEntryAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         return format_html("<pre>{}</pre>",
                            json.dumps(obj.data, indent=2, ensure_ascii=False))
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+class OutboxMessageAdmin(ReadOnlyMixin, OrganiserScopedAdmin, admin.ModelAdmin):
     """Pending, done and dead outbox rows: read-only, with a "retry now" action for
     dead ones (their last error says why they died)."""
 
@@ -76,12 +81,3 @@ class OutboxMessageAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     def has_retry_permission(self, request):
         # Dead rows can be another organiser's, or need a fix first: operators only.
         return request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -31,8 +31,8 @@ from bookings.tests.helpers import BUYER, hold
 from notifications import services, sms
 from notifications.models import Notification
 from notifications.tasks import notification_send_task
-from ticketing import outbox
 from ticketing.models import AuditEntry, OutboxMessage
+from ticketing.tests.outbox import beat_dispatch
 
 pytestmark = pytest.mark.django_db
 
@@ -94,17 +94,7 @@ def _confirmed(session, ticket_type, capture, *, buyer=BUYER, quantity=2, **kwar
 
 
 def _beat_dispatch(capture, *, later=dt.timedelta(0)) -> int:
-    """The outbox's beat run `later` from now, for notification sends: every row due
-    by then is handed to the sender. Returns how many were."""
-    due = OutboxMessage.objects.filter(
-        kind=services.SEND_KIND,
-        status=OutboxMessage.Status.PENDING,
-        next_attempt_at__lte=timezone.now() + later,
-    )
-    count = due.update(next_attempt_at=timezone.now(), leased_until=None)
-    with capture(execute=True):
-        outbox.dispatch(kinds=[services.SEND_KIND])
-    return count
+    return beat_dispatch(services.SEND_KIND, capture, later=later)
 
 
 def _rows(booking):

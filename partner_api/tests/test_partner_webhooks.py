@@ -23,6 +23,7 @@ from ticketing import outbox
 from ticketing.models import OutboxMessage
 from ticketing.tasks import outbox_dispatch_task
 from ticketing.tests.broker import broker_fixture  # noqa: F401
+from ticketing.tests.outbox import beat_dispatch
 
 from .factories import PartnerWebhookFactory
 
@@ -39,17 +40,7 @@ def _confirmed(session, ticket_type, capture):
 
 
 def _beat_dispatch(capture, *, later=dt.timedelta(0)) -> int:
-    """The outbox's beat run `later` from now, for partner deliveries: every row due
-    by then is handed over. Returns how many were."""
-    due = OutboxMessage.objects.filter(
-        kind=services.DELIVERY_KIND,
-        status=OutboxMessage.Status.PENDING,
-        next_attempt_at__lte=timezone.now() + later,
-    )
-    count = due.update(next_attempt_at=timezone.now(), leased_until=None)
-    with capture(execute=True):
-        outbox.dispatch(kinds=[services.DELIVERY_KIND])
-    return count
+    return beat_dispatch(services.DELIVERY_KIND, capture, later=later)
 
 
 def _verify(request, secret: str) -> dict:

@@ -22,19 +22,21 @@ def png_data_uri(png: bytes) -> str:
 
 def tickets_pdf_render(booking: Booking, tickets: Sequence[Ticket]) -> bytes:
     """The PDF of `tickets` (with attendee and ticket_type loaded), in the booking's
-    language, times on the event's clock. `booking` needs event, session__venue
-    and organiser loaded."""
+    language, times on the session's (venue's) clock. `booking` needs event,
+    session__venue and organiser loaded."""
     event = booking.event
     session = booking.session
-    # The template's date filters show times in the current zone: the event's.
-    with translation.override(booking.language), timezone.override(event.tzinfo):
+    # The template's date filters show times in the current zone: the session's.
+    with translation.override(booking.language), timezone.override(session.tzinfo):
         html = render_to_string(
             TEMPLATE,
             {
                 "booking": booking,
                 "event": event,
+                "session": session,
                 "venue": session.venue,
                 "organiser": booking.organiser,
+                "taxes": booking.taxes,
                 "starts_at": session.starts_at,
                 "ends_at": session.ends_at,
                 "tickets": [

@@ -47,7 +47,7 @@ def _organiser_ids(request) -> list[int]:
 
 def _render(request, *, result: CheckInResult | None = None, undo=None, status=200):
     session = result.session if result else None
-    tzinfo = session.event.tzinfo if session else None
+    tzinfo = session.tzinfo if session else None
     used_at = (
         timezone.localtime(result.used_at, tzinfo)
         if result and result.used_at
@@ -62,7 +62,7 @@ def _render(request, *, result: CheckInResult | None = None, undo=None, status=2
         "used_at": used_at,
         "used_today": used_at is not None
         and used_at.date() == timezone.localtime(timezone=tzinfo).date(),
-        # Times read in the event's zone, like the tickets.
+        # Times read in the session's (venue's) zone, like the tickets.
         "event_timezone": tzinfo,
         "undo": undo,
     }

@@ -11,6 +11,7 @@ from django.template.defaultfilters import date as date_filter
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from ticketing.admin_localtime import LocalTimeAdminMixin
 from ticketing.admin_scoping import (
     MANAGER,
     OWNER,
@@ -18,7 +19,7 @@ from ticketing.admin_scoping import (
     OrganiserScopedAdmin,
     OrganiserScopedInline,
 )
-from ticketing.lib.money import Money
+from ticketing.lib.money import money_display
 from ticketing.models import AuditEntry
 
 from . import services
@@ -43,11 +44,23 @@ class BookingLineInline(_ReadOnlyInline):
     fields = readonly_fields = (
         "ticket_type",
         "quantity",
-        "unit_price_minor",
-        "discount_minor",
-        "total_minor",
+        "unit_price",
+        "discount",
+        "total",
         "price_rule",
     )
+
+    @admin.display(description=_("Unit price"))
+    def unit_price(self, line):
+        return money_display(line.unit_price_minor, line.booking.currency)
+
+    @admin.display(description=_("Discount"))
+    def discount(self, line):
+        return money_display(line.discount_minor, line.booking.currency)
+
+    @admin.display(description=_("Total"))
+    def total(self, line):
+        return money_display(line.total_minor, line.booking.currency)
 
 
 class AttendeeInline(_ReadOnlyInline):
@@ -58,7 +71,7 @@ class AttendeeInline(_ReadOnlyInline):
 
 
 @admin.register(Booking)
-class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+class BookingAdmin(LocalTimeAdminMixin, OrganiserScopedAdmin, admin.ModelAdmin):
     organiser_path = "organiser"
     # Cancelling and resending are staff work; nobody adds bookings by hand here.
     change_roles = (OWNER, MANAGER, STAFF)
@@ -101,10 +114,9 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "buyer_email",
         "buyer_phone",
         "quantity",
-        "currency",
-        "subtotal_minor",
-        "discount_minor",
-        "total_minor",
+        "subtotal",
+        "discount",
+        "total",
         "expires_at",
         "created_at",
         "confirmed_at",
@@ -117,7 +129,23 @@ class BookingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("Total"), ordering="total_minor")
     def total_display(self, booking):
-        return Money(booking.total_minor, booking.currency).format()
+        return money_display(booking.total_minor, booking.currency)
+
+    @admin.display(description=_("Subtotal"))
+    def subtotal(self, booking):
+        return money_display(booking.subtotal_minor, booking.currency)
+
+    @admin.display(description=_("Discount"))
+    def discount(self, booking):
+        return money_display(booking.discount_minor, booking.currency)
+
+    @admin.display(description=_("Total"))
+    def total(self, booking):
+        return money_display(booking.total_minor, booking.currency)
+
+    def admin_zone(self, request, booking):
+        """A booking's times read on its session's clock, like its tickets."""
+        return booking.session.tzinfo
 
     @admin.display(description=_("Audit trail"))
     def audit_trail(self, booking):

@@ -59,12 +59,27 @@ class Booking(models.Model):
     currency = models.CharField(max_length=3)
     subtotal_minor = models.BigIntegerField()
     discount_minor = models.BigIntegerField(default=0)
-    total_minor = models.BigIntegerField()
+    total_minor = models.BigIntegerField(
+        help_text=_("What the buyer pays, tax included")
+    )
+    # Tax of the lines, summed; with tax-exclusive prices it is added to subtotal -
+    # discount to make the total (bookings.pricing).
+    tax_minor = models.BigIntegerField(default=0, db_default=0)
+    prices_include_tax = models.BooleanField(default=True, db_default=True)
     buyer_name = models.CharField(max_length=200)
     buyer_email = models.EmailField(db_index=True)
     buyer_phone = models.CharField(max_length=32, blank=True)
     language = models.CharField(
         max_length=10, default="en", help_text=_("The buyer's language, for messages")
+    )
+    # Asked for at checkout: an invoice to a company (invoicing issues it).
+    invoice_requested = models.BooleanField(default=False, db_default=False)
+    billing_name = models.CharField(
+        max_length=200, blank=True, default="", db_default=""
+    )
+    billing_address = models.TextField(blank=True, default="", db_default="")
+    billing_tax_id = models.CharField(
+        max_length=40, blank=True, default="", db_default=""
     )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     client_key = models.CharField(
@@ -101,8 +116,19 @@ class Booking(models.Model):
             models.CheckConstraint(
                 condition=Q(total_minor__gte=0)
                 & Q(discount_minor__gte=0)
-                & Q(
-                    total_minor=models.F("subtotal_minor") - models.F("discount_minor")
+                & Q(tax_minor__gte=0)
+                & (
+                    Q(
+                        prices_include_tax=True,
+                        total_minor=models.F("subtotal_minor")
+                        - models.F("discount_minor"),
+                    )
+                    | Q(
+                        prices_include_tax=False,
+                        total_minor=models.F("subtotal_minor")
+                        - models.F("discount_minor")
+                        + models.F("tax_minor"),
+                    )
                 ),
                 name="booking_totals_consistent",
             ),
@@ -151,6 +177,17 @@ class Booking(models.Model):
         return Money(self.total_minor, self.currency)
 
     @property
+    def net_minor(self) -> int:
+        return self.total_minor - self.tax_minor
+
+    @property
+    def taxes(self) -> list:
+        """Tax per rate of the lines (`bookings.pricing.TaxSummary`), for display."""
+        from .pricing import tax_summaries
+
+        return tax_summaries(self.lines.all())
+
+    @property
     def is_holding(self) -> bool:
         return (
             self.status == self.Status.PENDING
@@ -168,8 +205,24 @@ class BookingLine(models.Model):
     unit_price_minor = models.BigIntegerField()
     subtotal_minor = models.BigIntegerField()
     discount_minor = models.BigIntegerField(default=0)
-    total_minor = models.BigIntegerField()
+    total_minor = models.BigIntegerField(
+        help_text=_("What the buyer pays for the line, tax included")
+    )
     price_rule = models.CharField(max_length=12)
+    # The tax as priced, copied so that later edits to the rate change nothing sold.
+    tax_minor = models.BigIntegerField(default=0, db_default=0)
+    tax_rate = models.ForeignKey(
+        "events.TaxRate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    tax_name = models.CharField(max_length=60, blank=True, default="", db_default="")
+    tax_percent = models.DecimalField(
+        max_digits=6, decimal_places=3, null=True, blank=True
+    )
+    tax_code = models.CharField(max_length=40, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["id"]
@@ -185,6 +238,10 @@ class BookingLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.ticket_type.name}"
+
+    @property
+    def net_minor(self) -> int:
+        return self.total_minor - self.tax_minor
 
 
 class Attendee(models.Model):

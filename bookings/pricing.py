@@ -5,9 +5,17 @@ Rules, per line of a basket:
   early-bird deadline, otherwise the regular price;
 - a group discount (percent) applies when the line's quantity reaches the group minimum,
   unless the early-bird price applies (early bird wins, they never stack);
-- the discount is rounded half-up to a whole minor unit, per line.
-Amounts are integer minor units in the event's currency. Prices are tax-inclusive; a
-line keeps room for a tax breakdown (`taxes`) that invoicing will fill.
+- the discount is rounded half-up to a whole minor unit, per line;
+- tax is computed per line, on the line's amount after its discount, at the ticket
+  type's tax rate (none: no tax; exempt: a 0 tax line), and rounded half-up to a whole
+  minor unit once per line, never per ticket; the quote's tax is the sum of its lines'.
+  With the organiser's prices tax-inclusive (the default), the line's gross is its
+  amount and tax = gross - round(gross × 100 / (100 + percent)); tax-exclusive, the
+  line's net is its amount and tax = round(net × percent / 100), gross = net + tax.
+  `total_minor` is always the gross: what the buyer pays, and the payment amount.
+Amounts are integer minor units in the event's currency, so a zero-decimal currency
+(JPY) rounds tax to whole yen and a three-decimal one (KWD) to fils, with no special
+case.
 """
 
 from __future__ import annotations
@@ -15,11 +23,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from events.models import Event, TicketType
+from events.models import Event, TaxRate, TicketType
 from ticketing.lib.money import Money, percent_of, percent_to_basis_points
 
 from .exceptions import BasketInvalid
@@ -41,7 +50,26 @@ class PricedLine:
     discount_minor: int
     total_minor: int
     rule: str
-    taxes: tuple = ()
+    net_minor: int = 0
+    tax_minor: int = 0
+    tax_rate_id: int | None = None
+    tax_name: str = ""
+    tax_percent: Decimal | None = None
+    tax_code: str = ""
+
+    @property
+    def gross_minor(self) -> int:
+        return self.total_minor
+
+
+@dataclass(frozen=True, slots=True)
+class TaxSummary:
+    """One rate's share of a quote or booking: the net it was charged on, and tax."""
+
+    name: str
+    percent: Decimal | None
+    net_minor: int
+    tax_minor: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +80,17 @@ class PriceQuote:
     discount_minor: int
     total_minor: int
     priced_at: dt.datetime = field(compare=False)
+    net_minor: int = 0
+    tax_minor: int = 0
+    prices_include_tax: bool = True
+
+    @property
+    def gross_minor(self) -> int:
+        return self.total_minor
+
+    @property
+    def taxes(self) -> list[TaxSummary]:
+        return tax_summaries(self.lines)
 
     @property
     def total(self) -> Money:
@@ -77,7 +116,49 @@ def unit_price(ticket_type: TicketType, at: dt.datetime) -> tuple[int, str]:
     return ticket_type.price_minor, PriceRule.REGULAR
 
 
-def price_line(ticket_type: TicketType, quantity: int, at: dt.datetime) -> PricedLine:
+def tax_summaries(lines) -> list[TaxSummary]:
+    """Tax per rate of `lines` (priced lines or booking lines), rates in first-seen
+    order; lines without a rate are left out."""
+    by_rate: dict[tuple[str, Decimal | None], list[int]] = {}
+    for line in lines:
+        if not line.tax_name:
+            continue
+        sums = by_rate.setdefault((line.tax_name, line.tax_percent), [0, 0])
+        sums[0] += line.net_minor
+        sums[1] += line.tax_minor
+    return [
+        TaxSummary(name=name, percent=percent, net_minor=net, tax_minor=tax)
+        for (name, percent), (net, tax) in by_rate.items()
+    ]
+
+
+def _round(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def split_tax(
+    amount_minor: int, percent: Decimal, *, prices_include_tax: bool
+) -> tuple[int, int, int]:
+    """(net, tax, gross) of one line's amount at `percent`, rounded once (see the
+    module docstring)."""
+    if not percent:
+        return amount_minor, 0, amount_minor
+    if prices_include_tax:
+        net = _round(Decimal(amount_minor) * 100 / (100 + percent))
+        return net, amount_minor - net, amount_minor
+    tax = _round(Decimal(amount_minor) * percent / 100)
+    return amount_minor, tax, amount_minor + tax
+
+
+def price_line(
+    ticket_type: TicketType,
+    quantity: int,
+    at: dt.datetime,
+    *,
+    tax_rate: TaxRate | None = None,
+    prices_include_tax: bool = True,
+) -> PricedLine:
+    """One line; `tax_rate` is the ticket type's (looked up by `price_basket`)."""
     unit_minor, rule = unit_price(ticket_type, at)
     subtotal = unit_minor * quantity
     discount = 0
@@ -91,6 +172,10 @@ def price_line(ticket_type: TicketType, quantity: int, at: dt.datetime) -> Price
             subtotal, percent_to_basis_points(ticket_type.group_discount_percent)
         )
         rule = PriceRule.GROUP
+    percent = tax_rate.effective_percent if tax_rate is not None else Decimal(0)
+    net, tax, gross = split_tax(
+        subtotal - discount, percent, prices_include_tax=prices_include_tax
+    )
     return PricedLine(
         ticket_type_id=ticket_type.pk,
         ticket_type_name=ticket_type.name,
@@ -98,9 +183,38 @@ def price_line(ticket_type: TicketType, quantity: int, at: dt.datetime) -> Price
         unit_price_minor=unit_minor,
         subtotal_minor=subtotal,
         discount_minor=discount,
-        total_minor=subtotal - discount,
+        total_minor=gross,
         rule=rule,
+        net_minor=net,
+        tax_minor=tax,
+        tax_rate_id=tax_rate.pk if tax_rate is not None else None,
+        tax_name=tax_rate.name if tax_rate is not None else "",
+        tax_percent=percent if tax_rate is not None else None,
+        tax_code=tax_rate.account_code if tax_rate is not None else "",
     )
+
+
+def _tax_rates(ticket_types) -> dict[int, TaxRate]:
+    """The ticket types' tax rates in one query (none when no type has a rate)."""
+    rates: dict[int, TaxRate] = {}
+    missing = set()
+    for ticket_type in ticket_types:
+        if ticket_type.tax_rate_id is None:
+            continue
+        cached = TicketType.tax_rate.field.get_cached_value(ticket_type, None)
+        if cached is not None:
+            rates[cached.pk] = cached
+        else:
+            missing.add(ticket_type.tax_rate_id)
+    if missing - rates.keys():
+        rates.update(TaxRate.objects.in_bulk(missing - rates.keys()))
+    return rates
+
+
+def _prices_include_tax(event: Event) -> bool:
+    if event.organiser_id is None:
+        return True
+    return event.organiser.prices_include_tax
 
 
 def _line_errors(
@@ -135,7 +249,8 @@ def price_basket(
     lines: Sequence[tuple[TicketType, int]],
     at: dt.datetime | None = None,
 ) -> PriceQuote:
-    """Price `lines` of (ticket type, quantity) for `event` at time `at` (default now).
+    """Price `lines` of (ticket type, quantity) for `event` at time `at` (default now),
+    with the tax of each line (module docstring: one rounding per line).
 
     Raises `BasketInvalid` with errors keyed `lines.<i>.quantity` or
     `lines.<i>.ticket_type` when a line breaks a rule (other event, inactive, outside
@@ -169,16 +284,26 @@ def price_basket(
         ]
     if errors:
         raise BasketInvalid(errors)
+    rates = _tax_rates(ticket_type for ticket_type, _ in lines)
+    include_tax = _prices_include_tax(event)
     priced = tuple(
-        price_line(ticket_type, quantity, at) for ticket_type, quantity in lines
+        price_line(
+            ticket_type,
+            quantity,
+            at,
+            tax_rate=rates.get(ticket_type.tax_rate_id),
+            prices_include_tax=include_tax,
+        )
+        for ticket_type, quantity in lines
     )
-    subtotal = sum(line.subtotal_minor for line in priced)
-    discount = sum(line.discount_minor for line in priced)
     return PriceQuote(
         currency=event.currency,
         lines=priced,
-        subtotal_minor=subtotal,
-        discount_minor=discount,
-        total_minor=subtotal - discount,
+        subtotal_minor=sum(line.subtotal_minor for line in priced),
+        discount_minor=sum(line.discount_minor for line in priced),
+        total_minor=sum(line.total_minor for line in priced),
         priced_at=at,
+        net_minor=sum(line.net_minor for line in priced),
+        tax_minor=sum(line.tax_minor for line in priced),
+        prices_include_tax=include_tax,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable
 
@@ -9,7 +10,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from events.models import Session, TicketType
+from events import selectors as event_selectors
+from events.models import Event, Session, TicketType
 
 from .availability import SessionAvailability, compute_session_availability
 from .models import Booking
@@ -59,8 +61,30 @@ def session_availability(
 ) -> SessionAvailability:
     """`ticket_types`: the event's active ones, when the caller has them already."""
     if ticket_types is None:
-        ticket_types = session.event.ticket_types.filter(is_active=True)
+        ticket_types = event_selectors.ticket_types_active(session.event)
     return sessions_availability([session], ticket_types)[session.pk]
+
+
+def event_sessions_on_sale(
+    event: Event, now: dt.datetime | None = None
+) -> list[Session]:
+    """The sessions of `event` a buyer can book now (the one on-sale rule,
+    `events.selectors.sessions_on_sale`), venue loaded, soonest first."""
+    return list(
+        event_selectors.sessions_on_sale(event.sessions.all(), now)
+        .select_related("venue")
+        .order_by("starts_at", "pk")
+    )
+
+
+def ticket_type_on_sale(ticket_type: TicketType, now: dt.datetime) -> bool:
+    """Whether `ticket_type` itself sells at `now` (active, inside its own sales
+    window); the session's and the event's windows are `session_is_on_sale`."""
+    return (
+        ticket_type.is_active
+        and (ticket_type.sales_start_at is None or now >= ticket_type.sales_start_at)
+        and (ticket_type.sales_end_at is None or now < ticket_type.sales_end_at)
+    )
 
 
 def booking_get(reference: str) -> Booking:

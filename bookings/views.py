@@ -184,12 +184,12 @@ def _session_row(
 
 
 def _group_by_city_and_date(event: Event, rows: list[SessionRow]) -> list[CityGroup]:
-    """Cities in the order of their first session; dates local to the event."""
-    tz = event.tzinfo
+    """Cities in the order of their first session; dates local to each session."""
     cities: dict[str, CityGroup] = {}
     for row in rows:  # already soonest first
         city = cities.setdefault(row.session.city, CityGroup(row.session.city))
-        local_date = timezone.localtime(row.session.starts_at, tz).date()
+        session = row.session
+        local_date = timezone.localtime(session.starts_at, session.tzinfo).date()
         if not city.dates or city.dates[-1].date != local_date:
             city.dates.append(DateGroup(local_date))
         city.dates[-1].rows.append(row)
@@ -201,8 +201,7 @@ def _on_sale_prices(event: Event, now: dt.datetime) -> list[int]:
     return [
         unit_price(ticket_type, now)[0]
         for ticket_type in event.active_ticket_types
-        if _window_state(ticket_type.sales_start_at, ticket_type.sales_end_at, now)
-        is None
+        if selectors.ticket_type_on_sale(ticket_type, now)
     ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -80,16 +80,41 @@ def sessions_on_sale(
     )
 
 
+def sessions_upcoming(
+    sessions: QuerySet[Session] | None = None, now: dt.datetime | None = None
+) -> QuerySet[Session]:
+    """`sessions` (default: all) narrowed to the upcoming ones: those that have not
+    ended. The one meaning of "upcoming" for pages, the API, the admin and syncs: a
+    session is listed from its creation until its `ends_at`, so a session that has
+    started is still shown (with its sales closed, see `session_sale_closed_reason`).
+    """
+    sessions = Session.objects.all() if sessions is None else sessions
+    return sessions.filter(ends_at__gt=now or timezone.now())
+
+
+def sessions_ended(
+    sessions: QuerySet[Session] | None = None, now: dt.datetime | None = None
+) -> QuerySet[Session]:
+    """The complement of `sessions_upcoming`."""
+    sessions = Session.objects.all() if sessions is None else sessions
+    return sessions.filter(ends_at__lte=now or timezone.now())
+
+
+def ticket_types_active(event: Event | None = None) -> QuerySet[TicketType]:
+    """The ticket types on offer (of `event`, if given), in display order: the one
+    list pages, the API and checkout show. Whether each sells right now (its own
+    sales window) is `bookings.selectors.ticket_type_on_sale`."""
+    ticket_types = TicketType.objects.filter(is_active=True)
+    if event is not None:
+        ticket_types = ticket_types.filter(event=event)
+    return ticket_types.order_by("position", "pk")
+
+
 def _upcoming_sessions(now: dt.datetime, city: str = "") -> QuerySet[Session]:
-    # Listed until they end; whether they still sell is `session_sale_closed_reason`.
-    sessions = Session.objects.filter(ends_at__gt=now).select_related("venue")
+    sessions = sessions_upcoming(now=now).select_related("venue")
     if city:
         sessions = sessions.filter(venue__city__iexact=city)
     return sessions.order_by("starts_at", "pk")
-
-
-def _active_ticket_types() -> QuerySet[TicketType]:
-    return TicketType.objects.filter(is_active=True).order_by("position", "pk")
 
 
 def published_event_list(
@@ -103,18 +128,16 @@ def published_event_list(
     now = now or timezone.now()
     city = (city or "").strip()
     upcoming = _upcoming_sessions(now, city)
-    next_filter = Q(sessions__ends_at__gt=now)
-    if city:
-        next_filter &= Q(sessions__venue__city__iexact=city)
+    own_upcoming = upcoming.filter(event=OuterRef("pk"))
     return (
         published_events()
-        .filter(Exists(upcoming.filter(event=OuterRef("pk"))))
-        .annotate(next_starts_at=Min("sessions__starts_at", filter=next_filter))
+        .filter(Exists(own_upcoming))
+        .annotate(next_starts_at=Subquery(own_upcoming.values("starts_at")[:1]))
         .prefetch_related(
             Prefetch("sessions", queryset=upcoming, to_attr="upcoming_sessions"),
             Prefetch(
                 "ticket_types",
-                queryset=_active_ticket_types(),
+                queryset=ticket_types_active(),
                 to_attr="active_ticket_types",
             ),
         )
@@ -126,7 +149,8 @@ def published_event_cities(now: dt.datetime | None = None) -> list[str]:
     """Cities with an upcoming session of a published event, for the city filter."""
     now = now or timezone.now()
     cities = list(
-        Session.objects.filter(event__status=Event.Status.PUBLISHED, ends_at__gt=now)
+        sessions_upcoming(now=now)
+        .filter(event__status=Event.Status.PUBLISHED)
         .order_by("venue__city")
         .values_list("venue__city", flat=True)
         .distinct()
@@ -153,7 +177,7 @@ def published_event_detail(slug: str, now: dt.datetime | None = None) -> Event:
             ),
             Prefetch(
                 "ticket_types",
-                queryset=_active_ticket_types(),
+                queryset=ticket_types_active(),
                 to_attr="active_ticket_types",
             ),
         )

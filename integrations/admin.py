@@ -9,7 +9,8 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +24,7 @@ from ticketing.admin_scoping import (
 from ticketing.audit import audit_log
 from ticketing.lib.http import BreakerState, breaker_for
 
+from .exceptions import SyncError
 from .models import (
     Connection,
     ExternalOrder,
@@ -31,8 +33,10 @@ from .models import (
     PlatformWebhook,
     SyncRun,
 )
+from .selectors import connection_latest_run
 from .services import cache as listing_cache
 from .services.connections import connection_delete, connection_save, listing_save
+from .services.sync_jobs import connection_sync_enqueue
 from .services.webhooks import platform_webhook_process
 
 _CREDENTIAL_ROLES = (OWNER, MANAGER)
@@ -48,14 +52,49 @@ def _age(moment) -> str:
     return _("%(age)s ago") % {"age": timesince(moment, timezone.now())}
 
 
-def _sync_later(connection_id: int, listing_ids, actor_label: str) -> None:
-    from .tasks import connection_sync_task
+def _run_link(run: SyncRun) -> str:
+    url = reverse("admin:integrations_syncrun_change", args=[run.pk])
+    return format_html('<a href="{}">{}</a>', url, _("sync #%(id)d") % {"id": run.pk})
 
-    transaction.on_commit(
-        lambda: connection_sync_task.delay(
-            connection_id, "manual", listing_ids, True, actor_label
+
+def _sync_now(model_admin, request, connection_id: int, listing_ids=None) -> None:
+    """Queue a sync (or find the one running) and say where to follow it; the
+    request never waits for the platforms."""
+    try:
+        run, created = connection_sync_enqueue(
+            connection_id=connection_id,
+            trigger=SyncRun.Trigger.MANUAL,
+            actor=request.user,
+            actor_label=request.user.get_username(),
+            listing_ids=listing_ids,
+            force=True,
         )
-    )
+    except SyncError as error:
+        model_admin.message_user(request, error.message, messages.ERROR)
+        return
+    run.refresh_from_db()  # with tasks run in-process it has already finished
+    if created:
+        text = _("%(run)s queued for %(connection)s: %(status)s.")
+    else:
+        text = _("%(run)s of %(connection)s was already running; it goes on.")
+    values = {
+        "run": _run_link(run),
+        "connection": conditional_escape(str(run.connection)),
+        "status": conditional_escape(run.get_status_display()),
+    }
+    model_admin.message_user(request, mark_safe(text % values))  # values escaped
+
+
+def _run_counts(run: SyncRun) -> str:
+    return _("%(synced)d synced, %(cached)d cached, %(failed)d failed") % {
+        "synced": run.listings_synced,
+        "cached": run.listings_cached,
+        "failed": run.listings_failed,
+    }
+
+
+# A running run's page reloads itself this often, so its counts move on their own.
+_RUN_REFRESH_SECONDS = 3
 
 
 class ConnectionForm(forms.ModelForm):
@@ -138,6 +177,7 @@ class ConnectionAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "last_error",
         "auth_failed_at",
         "circuit",
+        "latest_run",
     )
     actions = ("sync_now", "invalidate_cache", "invalidate_platform_cache")
 
@@ -178,6 +218,18 @@ class ConnectionAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
             return _("half-open: the next call probes")
         return _("closed (%(n)d recent failures)") % {"n": status.failures}
 
+    @admin.display(description=_("Latest sync"))
+    def latest_run(self, connection):
+        run = connection_latest_run(connection) if connection.pk else None
+        if run is None:
+            return _("None yet.")
+        return format_html(
+            "{}: {} ({})",
+            _run_link(run),
+            run.get_status_display(),
+            _run_counts(run),
+        )
+
     def save_model(self, request, obj, form, change):
         self.check_organiser(
             request, obj, self.change_roles if change else self.add_roles
@@ -206,12 +258,7 @@ class ConnectionAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
                 organiser_id=connection.organiser_id,
                 actor=request.user,
             )
-            _sync_later(connection.pk, None, request.user.get_username())
-        self.message_user(
-            request,
-            _("Sync queued for %(n)d connection(s); see Sync runs.")
-            % {"n": len(queryset)},
-        )
+            _sync_now(self, request, connection.pk)
 
     @admin.action(
         description=_("Forget cached figures of these connections"),
@@ -295,10 +342,7 @@ class ListingAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
                 actor=request.user,
             )
         for connection_id, listing_ids in by_connection.items():
-            _sync_later(connection_id, listing_ids, request.user.get_username())
-        self.message_user(
-            request, _("Sync queued for %(n)d listing(s).") % {"n": len(queryset)}
-        )
+            _sync_now(self, request, connection_id, listing_ids)
 
     @admin.action(description=_("Forget cached figures"), permissions=("change",))
     def invalidate_cache(self, request, queryset):
@@ -332,6 +376,16 @@ class SyncRunAdmin(_ReadOnlyAdmin):
     )
     list_filter = ("status", "trigger", "platform")
     list_select_related = ("connection__organiser",)
+    change_form_template = "admin/integrations/syncrun/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        running = run is not None and run.status == SyncRun.Status.RUNNING
+        extra_context = {
+            **(extra_context or {}),
+            "refresh_seconds": _RUN_REFRESH_SECONDS if running else None,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(ExternalOrder)

@@ -10,6 +10,7 @@ from .exceptions import SyncError
 from .models import SyncRun
 from .services import webhooks
 from .services.sync import connection_sync
+from .services.sync_jobs import sync_run_execute
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,23 @@ def connection_sync_scheduled_task(self, connection_id: int) -> int | None:
     return run.pk
 
 
+@shared_task(name="integrations.tasks.sync_run_execute", **_TASK)
+def sync_run_execute_task(
+    self,
+    run_id: int,
+    listing_ids: list[int] | None = None,
+    force: bool = False,
+    actor_label: str = "",
+) -> str:
+    """A run queued by `connection_sync_enqueue` (partner API, admin "sync now")."""
+    return sync_run_execute(
+        run_id=run_id,
+        listing_ids=listing_ids,
+        force=force,
+        actor=actor_label or None,
+    ).status
+
+
 @shared_task(name="integrations.tasks.connection_sync", **_TASK)
 def connection_sync_task(
     self,
@@ -40,7 +58,8 @@ def connection_sync_task(
     force: bool = False,
     actor_label: str = "",
 ) -> int | None:
-    """A sync asked for by a person (admin "sync now")."""
+    """Admin "sync now" before runs were queued with their row: kept so that
+    messages already in the broker still run."""
     try:
         run = connection_sync(
             connection_id=connection_id,

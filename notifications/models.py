@@ -23,6 +23,7 @@ class Notification(models.Model):
         REFUND = "refund", _("Refund")
         PAYMENT_FAILED = "payment_failed", _("Payment failed")
         HOLD_EXPIRING = "hold_expiring", _("Hold expiring soon")
+        HOLD_EXPIRED = "hold_expired", _("Hold expired unpaid")
         PAYMENT_INSTRUCTIONS = "payment_instructions", _("Payment instructions")
         LOOKUP = "lookup", _("Booking link, asked for on the lookup page")
 

@@ -38,6 +38,14 @@ def queue_status_notice(sender, booking_id, status, **kwargs):
         _queue(booking_id, _NOTICES[status])
 
 
+@receiver(signals.bookings_expired, dispatch_uid="notifications.hold_expired")
+def queue_hold_expired_notices(sender, booking_ids, **kwargs):
+    """Tell each buyer whose hold ran out unpaid, once (the expiry sends this after
+    its batch commits, outside the lock)."""
+    for booking_id in booking_ids:
+        _queue(booking_id, Notification.Template.HOLD_EXPIRED)
+
+
 @receiver(signals.buyer_message_requested, dispatch_uid="notifications.requested")
 def queue_requested_message(
     sender, booking, template, channels=None, once=False, **kwargs

@@ -39,12 +39,13 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from admission import services as admission
-from bookings.access import booking_page_path
+from bookings.access import booking_page_path, rebook_path
 from bookings.exceptions import InvalidTransition
 from bookings.models import Booking
 from notifications import sms
 from ticketing import outbox
 from ticketing.audit import audit_log
+from ticketing.lib.localtime import local_datetime
 from ticketing.lib.retry import RetryPolicy
 from ticketing.templatetags.money import money
 
@@ -81,6 +82,7 @@ SUBJECTS = {
     Template.REFUND: _("%(event)s: booking %(reference)s refunded"),
     Template.PAYMENT_FAILED: _("%(event)s: payment for booking %(reference)s failed"),
     Template.HOLD_EXPIRING: _("%(event)s: your seats are held until %(time)s"),
+    Template.HOLD_EXPIRED: _("%(event)s: booking %(reference)s expired unpaid"),
     Template.PAYMENT_INSTRUCTIONS: _("%(event)s: how to pay for booking %(reference)s"),
     Template.LOOKUP: _("%(event)s: the link to booking %(reference)s"),
 }
@@ -164,6 +166,11 @@ def booking_notice_queue(*, booking_id: int, template: str) -> list[Notification
             and booking.expires_at is not None
             and booking.expires_at > timezone.now(),
             Template.PAYMENT_INSTRUCTIONS: booking.status == Booking.Status.PENDING,
+            # Sent by the release of a hold whose payment failed, in its transaction.
+            Template.PAYMENT_FAILED: booking.status
+            in (Booking.Status.PENDING, Booking.Status.CANCELLED)
+            and booking.confirmed_at is None,
+            Template.HOLD_EXPIRED: booking.status == Booking.Status.EXPIRED,
         }
         if not expected.get(template, True):
             return []
@@ -372,11 +379,12 @@ def _context(notification: Notification) -> dict:
         "venue": booking.session.venue,
         "organiser": booking.organiser,
         "lines": list(booking.lines.select_related("ticket_type")),
-        "starts_at": timezone.localtime(booking.session.starts_at, event.tzinfo),
-        "expires_at": timezone.localtime(booking.expires_at, event.tzinfo)
-        if booking.expires_at
-        else None,
+        # Aware datetimes: templates print them with `local_datetime` on the
+        # session's clock (Django's `date` filter would print the worker's zone).
+        "starts_at": booking.session.starts_at,
+        "expires_at": booking.expires_at,
         "booking_url": settings.SITE_URL + booking_page_path(booking.reference),
+        "rebook_url": settings.SITE_URL + rebook_path(booking),
         "refund_amount": money(booking.total),
         "language": notification.language,
     }
@@ -384,6 +392,10 @@ def _context(notification: Notification) -> dict:
         from payments.services import offline_instructions
 
         context["offline"] = offline_instructions(booking)
+    if notification.template == Template.PAYMENT_FAILED:
+        from payments.failures import booking_failure_reason
+
+        context["failure_reason"] = booking_failure_reason(booking)
     return context
 
 
@@ -392,7 +404,7 @@ def _subject(notification: Notification, context: dict) -> str:
     return str(SUBJECTS[notification.template]) % {
         "event": context["event"].title,
         "reference": context["booking"].reference,
-        "time": expires_at.strftime("%H:%M") if expires_at else "",
+        "time": local_datetime(expires_at, context["session"], "time"),
     }
 
 
@@ -439,6 +451,12 @@ def _send_email(notification: Notification) -> tuple[str, bool]:
     message.attach_alternative(render_to_string(f"{name}.html", context), "text/html")
     if attachment is not None:
         message.attach(*attachment, "application/pdf")
+    if notification.template == Notification.Template.CONFIRMATION:
+        # The invoice of a buyer who asked for one goes with the tickets.
+        from invoicing.services.sales import booking_invoice_attachment
+
+        if invoice := booking_invoice_attachment(notification.booking):
+            message.attach(*invoice, "application/pdf")
     is_anymail = isinstance(connection, AnymailBaseBackend)
     local_id = ""
     if is_anymail:

@@ -45,4 +45,9 @@ urlpatterns = [
         sync.IntegrationSyncApi.as_view(),
         name="integration-sync",
     ),
+    path(
+        "integrations/<str:platform>/sync/<int:run_id>/",
+        sync.IntegrationSyncRunApi.as_view(),
+        name="integration-sync-run",
+    ),
 ]

@@ -11,3 +11,4 @@ class PaymentsConfig(AppConfig):
         from .services.webhooks import webhooks_oldest_due
 
         health.register_backlog("payment_webhooks", webhooks_oldest_due)
+

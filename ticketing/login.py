@@ -23,7 +23,7 @@ from axes.backends import AxesStandaloneBackend
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseRedirect
@@ -49,6 +49,16 @@ class AxesBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username, password, **kwargs)
+
+
+def axes_username(request, credentials=None) -> str:
+    """The username a failed login is counted under, cut to what a username can be:
+    axes stores it in a 255-character column, and a longer one typed into the
+    login form would end in a database error instead of "wrong password"."""
+    field = getattr(settings, "AXES_USERNAME_FORM_FIELD", "username")
+    source = credentials if credentials else getattr(request, "POST", {})
+    username = (source or {}).get(field) or ""
+    return str(username)[: get_user_model()._meta.get_field("username").max_length]
 
 
 def lockout_response(request, original_response=None, credentials=None):

@@ -2,7 +2,8 @@
 
 - A path with a control character cannot name anything here: 404.
 - A query string with a control character (percent-encoded or not): 400.
-- A webhook body (paths below `WEBHOOK_PREFIXES`) holding NUL (raw, `%00` in a form,
+- A webhook body (paths below `WEBHOOK_PREFIXES`, but for platform webhooks, which
+  keep refused bodies themselves) holding NUL (raw, `%00` in a form,
   or `\\u0000` in JSON), JSON nested too deep, a lone surrogate, or a body declared
   JSON that is not: 400. These views store what they receive (raw body, jsonb),
   which PostgreSQL would refuse with a 500 after the provider's signature was checked.
@@ -29,6 +30,9 @@ from ticketing.lib.hostile import (
 
 API_PREFIX = "/api/"
 WEBHOOK_PREFIXES = ("/webhooks/", "/anymail/")
+# These store a refused body themselves, NUL replaced, for the organiser to see why
+# a delivery was refused (integrations.services.webhooks); they need no guard.
+UNGUARDED_WEBHOOK_PREFIXES = ("/webhooks/eventbrite/", "/webhooks/humanitix/")
 
 
 def _api_error(status: int, code: str, message: str) -> JsonResponse:
@@ -83,7 +87,11 @@ class HostileInputMiddleware:
             if is_api:
                 return _api_error(400, "bad_request", message)
             return defaults.bad_request(request, BadRequest(message))
-        if request.method == "POST" and path.startswith(WEBHOOK_PREFIXES):
+        if (
+            request.method == "POST"
+            and path.startswith(WEBHOOK_PREFIXES)
+            and not path.startswith(UNGUARDED_WEBHOOK_PREFIXES)
+        ):
             if problem := webhook_body_problem(request):
                 return HttpResponse(problem, status=400, content_type="text/plain")
         return self.get_response(request)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "bookings",
     "payments",
     "admission",
+    "invoicing",
     "integrations",
     "notifications",
     "partner_api",
@@ -172,6 +173,12 @@ CELERY_TIMEZONE = "UTC"
 # interval organisers edit in the admin.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    # Overdue invoices: one reminder email per document a week, checked daily.
+    "invoicing-overdue-reminders": {
+        "task": "invoicing.tasks.invoice_overdue_reminders_task",
+        "schedule": crontab(minute=0, hour=8),
+        "options": {"expires": 3600},
+    },
     # Holds free their seats the moment they expire (availability derives them); this
     # only flips their status to EXPIRED and writes the audit trail, so once a minute.
     "bookings-expire-holds": {
@@ -257,6 +264,7 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", defaul
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "ticketing.lib.clientip.client_ip"
 AXES_LOCKOUT_CALLABLE = "ticketing.login.lockout_response"
+AXES_USERNAME_CALLABLE = "ticketing.login.axes_username"
 AXES_RESET_ON_SUCCESS = True
 # Staff may register an authenticator app (TOTP, django-otp) at /admin/otp/setup/;
 # once they have, the admin asks for its code after the password. Superusers must
@@ -442,6 +450,22 @@ PAYMENTS_ENCRYPTION_KEY = env.str("PAYMENTS_ENCRYPTION_KEY", default="")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Stripe Connect: the signing secret of the Connect endpoint /webhooks/stripe/connect/
+# (account.updated from organisers' connected accounts), and the platform's fee on
+# their destination charges: a percentage of the amount plus a fixed part per ticket
+# (minor units of the event's currency); organisers may have their own in the admin.
+STRIPE_CONNECT_WEBHOOK_SECRET = env.str("STRIPE_CONNECT_WEBHOOK_SECRET", default="")
+PLATFORM_FEE_PERCENT = env.str("PLATFORM_FEE_PERCENT", default="0")
+PLATFORM_FEE_FIXED_MINOR = env.int("PLATFORM_FEE_FIXED_MINOR", default=0)
+try:
+    _fee_percent = float(PLATFORM_FEE_PERCENT)
+except ValueError:
+    _fee_percent = -1.0
+if not 0 <= _fee_percent <= 100 or PLATFORM_FEE_FIXED_MINOR < 0:
+    raise ImproperlyConfigured(
+        "PLATFORM_FEE_PERCENT must be a number from 0 to 100 (e.g. 2.5) and "
+        "PLATFORM_FEE_FIXED_MINOR a whole number of minor units, 0 or more."
+    )
 # Only tests point these at local fakes.
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 PAYSTACK_SECRET_KEY = env.str("PAYSTACK_SECRET_KEY", default="")

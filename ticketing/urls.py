@@ -30,6 +30,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("partner_api.urls")),
+    path("api/v1/", include("partner_api.invoice_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # Shop pages first: /b/lookup/ must win over /b/<reference>/.
     path("", include("bookings.urls")),

@@ -60,6 +60,15 @@ class BuyerInput:
     phone: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class BillingInput:
+    """The company an invoice is addressed to, when the buyer asks for one."""
+
+    name: str
+    address: str = ""
+    tax_id: str = ""
+
+
 def booking_reference_new(prefix: str) -> str:
     code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
     return f"{prefix}-{code}"
@@ -159,6 +168,7 @@ def booking_create(
     language: str = "",
     organiser_id: int | None = None,
     client_key: str | None = None,
+    billing: BillingInput | None = None,
 ) -> Booking:
     """Hold seats: a PENDING booking expiring after BOOKING_HOLD_MINUTES, or CONFIRMED
     at once when the total is zero.
@@ -189,6 +199,7 @@ def booking_create(
                 language=language or settings.LANGUAGE_CODE,
                 organiser_id=organiser_id,
                 client_key=client_key,
+                billing=billing,
             )
         except IntegrityError as error:
             # The same key won a race in another session: answer with its booking.
@@ -217,6 +228,7 @@ def _booking_insert(
     language,
     organiser_id,
     client_key,
+    billing=None,
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         try:
@@ -278,6 +290,7 @@ def _booking_insert(
             actor=actor,
             language=language,
             client_key=client_key,
+            billing=billing,
         )
         if is_free:
             Session.objects.filter(pk=session.pk).update(
@@ -303,6 +316,11 @@ def _attach_written_rows(booking: Booking, session: Session, quote: PriceQuote) 
             discount_minor=line.discount_minor,
             total_minor=line.total_minor,
             price_rule=line.rule,
+            tax_minor=line.tax_minor,
+            tax_rate_id=line.tax_rate_id,
+            tax_name=line.tax_name,
+            tax_percent=line.tax_percent,
+            tax_code=line.tax_code,
         )
         for line in quote.lines
     ]

@@ -160,6 +160,7 @@ def _release(
     reason: str,
     allowed: tuple[str, ...],
     idempotent: bool = False,
+    notice: str | None = None,
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         session, booking = _locked_booking(booking_id)
@@ -191,6 +192,11 @@ def _release(
                 "reason": reason,
             },
         )
+        if notice:
+            # In this transaction: the message goes if and only if the seats did.
+            signals.buyer_message_requested.send(
+                sender=Booking, booking=booking, template=notice, once=True
+            )
         after_commit(session.pk)
         status_changed(booking.pk, to_status, previous)
         transaction.on_commit(
@@ -226,4 +232,24 @@ def booking_mark_refunded(*, booking_id: int, actor=None, reason: str = "") -> B
         reason=reason,
         allowed=(Booking.Status.CONFIRMED,),
         idempotent=True,
+    )
+
+
+def booking_release_unpaid(
+    *, booking_id: int, actor=None, reason: str = "", notice: str | None = None
+) -> Booking:
+    """Give an unpaid hold's seats back at once because its payment failed: the
+    booking becomes CANCELLED under the selling locks, as a buyer's cancel does, and
+    `notice` (a Notification template) is queued in the same transaction. Only a
+    PENDING booking moves; any other raises InvalidTransition (a confirmed booking
+    keeps its seats, an expired one has already given them back)."""
+    return _release(
+        booking_id=booking_id,
+        to_status=Booking.Status.CANCELLED,
+        timestamp_field="cancelled_at",
+        action="bookings.booking.released_unpaid",
+        actor=actor,
+        reason=reason,
+        allowed=(Booking.Status.PENDING,),
+        notice=notice,
     )

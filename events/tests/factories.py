@@ -4,7 +4,15 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from events.models import Event, Membership, Organiser, Session, TicketType, Venue
+from events.models import (
+    Event,
+    Membership,
+    Organiser,
+    Session,
+    TaxRate,
+    TicketType,
+    Venue,
+)
 from ticketing.models import AuditEntry
 
 
@@ -96,3 +104,13 @@ class AuditEntryFactory(factory.django.DjangoModelFactory):
     organiser_id = factory.LazyAttribute(lambda entry: OrganiserFactory().pk)
     actor_label = "system"
     action = "events.event.published"
+
+
+class TaxRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TaxRate
+
+    organiser = factory.SubFactory(OrganiserFactory)
+    name = factory.Sequence(lambda n: f"VAT {n}")
+    percent = 20
+    account_code = "OUTPUT"

@@ -6,7 +6,9 @@ transaction, then its session's external sales under the session lock), so datab
 time overlaps the other listings' calls. A listing that fails keeps its last good
 figures, is marked stale with the error, and the run reports partial success. Each
 run is a SyncRun row with audit rows `integrations.sync_started` and
-`integrations.sync_completed` (or `integrations.sync_failed`).
+`integrations.sync_completed` (or `integrations.sync_failed`); its counts are saved as
+each listing is done. Only listings of sessions that have not ended are synced.
+`connection_sync` runs at once (beat, webhooks); `sync_jobs` queues a run (API, admin).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.exceptions import InventoryBusy
+from events.selectors import sessions_upcoming
 from ticketing.audit import audit_log
 
 from ..exceptions import ConnectionNotReady, SyncAlreadyRunning
@@ -146,22 +149,77 @@ def connection_sync(
     with connection_sync_lock(connection.pk) as taken:
         if not taken:
             raise SyncAlreadyRunning()
-        return _run(connection, trigger, actor, listing_ids, force)
+        with transaction.atomic():
+            # Holding the lock, no other run of this connection can be alive.
+            sync_runs_abandoned_fail(connection)
+            run = sync_run_create(connection=connection, trigger=trigger, actor=actor)
+        return sync_run_perform(
+            run, connection, actor=actor, listing_ids=listing_ids, force=force
+        )
 
 
-def _run(connection, trigger, actor, listing_ids, force) -> SyncRun:
-    clock = time.monotonic()
+def sync_run_create(*, connection: Connection, trigger: str, actor=None) -> SyncRun:
+    """A RUNNING run with its `integrations.sync_started` audit row; the caller owns
+    the transaction and the connection's lock."""
+    run = SyncRun.objects.create(
+        connection=connection, platform=connection.platform, trigger=trigger
+    )
+    audit_log(
+        action="integrations.sync_started",
+        obj=run,
+        organiser_id=connection.organiser_id,
+        actor=actor,
+        data={"platform": connection.platform, "trigger": trigger},
+    )
+    return run
+
+
+def sync_runs_abandoned_fail(connection: Connection) -> int:
+    """Mark FAILED the runs of `connection` still RUNNING while nothing holds its
+    lock: their worker died, or their task never came. Call only when no live run
+    can exist (holding the lock, or having seen it free)."""
+    abandoned = list(connection.runs.filter(status=SyncRun.Status.RUNNING))
+    for run in abandoned:
+        sync_run_give_up(
+            run,
+            code="abandoned",
+            message="The sync stopped before it finished (worker lost or timed out).",
+        )
+    return len(abandoned)
+
+
+def sync_run_give_up(run: SyncRun, *, code: str, message: str, actor=None) -> None:
+    """End a RUNNING run as FAILED without syncing (the connection is unchanged)."""
     with transaction.atomic():
-        run = SyncRun.objects.create(
-            connection=connection, platform=connection.platform, trigger=trigger
+        updated = SyncRun.objects.filter(
+            pk=run.pk, status=SyncRun.Status.RUNNING
+        ).update(
+            status=SyncRun.Status.FAILED,
+            finished_at=timezone.now(),
+            errors=[*run.errors, {"code": code, "message": message}],
         )
-        audit_log(
-            action="integrations.sync_started",
-            obj=run,
-            organiser_id=connection.organiser_id,
-            actor=actor,
-            data={"platform": connection.platform, "trigger": trigger},
-        )
+        if updated:
+            audit_log(
+                action="integrations.sync_failed",
+                obj=run,
+                organiser_id=run.connection.organiser_id,
+                actor=actor,
+                data={"status": SyncRun.Status.FAILED, "code": code},
+            )
+    run.refresh_from_db()
+
+
+def sync_run_perform(
+    run: SyncRun,
+    connection: Connection,
+    *,
+    actor=None,
+    listing_ids: Iterable[int] | None = None,
+    force: bool = False,
+) -> SyncRun:
+    """Fetch and apply the listings of a RUNNING `run`, saving its counts as each
+    listing is done, and finish it. The caller holds the connection's lock."""
+    clock = time.monotonic()
     try:
         return _fetch_and_apply(run, connection, actor, listing_ids, force, clock)
     except Exception:
@@ -174,18 +232,37 @@ def _run(connection, trigger, actor, listing_ids, force) -> SyncRun:
         raise
 
 
-def _fetch_and_apply(run, connection, actor, listing_ids, force, clock) -> SyncRun:
-    listings = list(
-        connection.listings.filter(is_enabled=True).order_by("pk")
-        if listing_ids is None
-        else connection.listings.filter(is_enabled=True, pk__in=list(listing_ids))
+_PROGRESS_FIELDS = [
+    "listings_synced",
+    "listings_cached",
+    "listings_failed",
+    "orders_imported",
+    "errors",
+]
+
+
+def _progress_save(run: SyncRun) -> None:
+    # What `GET .../sync/<run>/` and the admin show while the run goes on.
+    SyncRun.objects.filter(pk=run.pk).update(
+        **{name: getattr(run, name) for name in _PROGRESS_FIELDS}
     )
+
+
+def _fetch_and_apply(run, connection, actor, listing_ids, force, clock) -> SyncRun:
+    # An ended session sells nothing more anywhere: its last figures stay as they are.
+    listings = connection.listings.filter(
+        is_enabled=True, session__in=sessions_upcoming()
+    ).order_by("pk")
+    if listing_ids is not None:
+        listings = listings.filter(pk__in=list(listing_ids))
+    listings = list(listings)
     to_fetch = []
     for listing in listings:
         if not force and listing_cache.listing_cached(connection.platform, listing.pk):
             run.listings_cached += 1
         else:
             to_fetch.append(listing)
+    _progress_save(run)
     auth_failed = False
     if to_fetch:
         client = client_for(connection)
@@ -208,15 +285,16 @@ def _fetch_and_apply(run, connection, actor, listing_ids, force, clock) -> SyncR
                 if outcome.error is not None:
                     auth_failed |= isinstance(outcome.error, ExternalAuthError)
                     _listing_failed(run, listing, outcome.error)
-                    continue
-                run.listings_synced += 1
-                run.orders_imported += outcome.imported
-                listing_cache.listing_remember(
-                    connection.platform,
-                    listing.pk,
-                    total=outcome.places_total,
-                    sold=outcome.places_sold,
-                )
+                else:
+                    run.listings_synced += 1
+                    run.orders_imported += outcome.imported
+                    listing_cache.listing_remember(
+                        connection.platform,
+                        listing.pk,
+                        total=outcome.places_total,
+                        sold=outcome.places_sold,
+                    )
+                _progress_save(run)
     return _finish(run, connection, actor, clock, auth_failed)
 
 

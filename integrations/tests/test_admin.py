@@ -410,6 +410,77 @@ def test_sync_now_on_a_listing_syncs_only_that_listing(client, fake, connection)
     assert not fake.calls(f"/event/{untouched.external_event_id}/")
 
 
+def _messages(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_sync_now_queues_the_run_and_its_pages_follow_it(
+    client, fake, connection, monkeypatch
+):
+    from integrations import tasks
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(
+        tasks.sync_run_execute_task, "delay", lambda *args: queued.append(args)
+    )
+    user = _superuser(client)
+    listing = _listing(fake, connection, sold=3)
+
+    response = client.post(
+        _url(Connection, "changelist"),
+        {"action": "sync_now", "_selected_action": [connection.pk], "index": "0"},
+        follow=True,
+    )
+
+    run = SyncRun.objects.get(connection=connection)
+    assert (run.trigger, run.status) == ("manual", "running")
+    assert not fake.requests  # the request did not wait for the platform
+    run_url = _url(SyncRun, "change", run.pk)
+    (message,) = _messages(response)
+    assert f'<a href="{run_url}">sync #{run.pk}</a> queued for' in message
+    assert "Running" in message
+    connection_page = client.get(_url(Connection, "change", connection.pk))
+    assert f'<a href="{run_url}">sync #{run.pk}</a>: Running' in (
+        connection_page.content.decode()
+    )
+    assert '<meta http-equiv="refresh" content="3">' in (
+        client.get(run_url).content.decode()
+    )
+    again = _action(client, Connection, "sync_now", connection.pk)
+    assert again.status_code == 302
+    assert SyncRun.objects.filter(connection=connection).count() == 1
+    assert len(queued) == 1
+
+    tasks.sync_run_execute_task.apply(args=queued[0])  # the worker
+
+    run.refresh_from_db()
+    assert (run.status, run.listings_synced) == ("success", 1)
+    listing.refresh_from_db()
+    assert listing.places_sold == 3
+    assert 'http-equiv="refresh"' not in client.get(run_url).content.decode()
+    assert f'<a href="{run_url}">sync #{run.pk}</a>: Success (1 synced' in (
+        client.get(_url(Connection, "change", connection.pk)).content.decode()
+    )
+    completed = AuditEntry.objects.get(action="integrations.sync_completed")
+    assert completed.actor_label == user.get_username()
+
+
+def test_sync_now_on_a_disabled_connection_says_why_and_queues_nothing(
+    client, fake, connection
+):
+    Connection.objects.filter(pk=connection.pk).update(is_enabled=False)
+    _superuser(client)
+
+    response = client.post(
+        _url(Connection, "changelist"),
+        {"action": "sync_now", "_selected_action": [connection.pk], "index": "0"},
+        follow=True,
+    )
+
+    assert _messages(response) == ["This connection is disabled or has no credentials."]
+    assert not SyncRun.objects.exists()
+
+
 @pytest.mark.parametrize("model", [Listing, Connection], ids=["listing", "connection"])
 def test_forgetting_cached_figures_makes_the_next_sync_fetch(
     client, fake, connection, model

@@ -4,6 +4,8 @@ lock, and the oversold alert."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.utils import timezone
 
@@ -324,3 +326,31 @@ def test_a_disabled_or_deleted_listing_stops_counting(fake, connection):
 
     first.delete()
     assert Session.objects.get(pk=session.pk).external_sold_count == 0
+
+
+def test_only_listings_of_sessions_that_have_not_ended_are_synced(fake, connection):
+    now = timezone.now()
+    started = _listing(
+        fake,
+        connection,
+        sold=2,
+        session__starts_at=now - dt.timedelta(hours=1),
+        session__ends_at=now + dt.timedelta(hours=2),
+    )
+    ended = _listing(
+        fake,
+        connection,
+        sold=4,
+        session__starts_at=now - dt.timedelta(days=2),
+        session__ends_at=now - dt.timedelta(days=2) + dt.timedelta(hours=3),
+    )
+
+    run = _sync(connection, force=True)
+
+    assert (run.status, run.listings_synced, run.listings_failed) == ("success", 1, 0)
+    started.refresh_from_db()
+    ended.refresh_from_db()
+    assert started.places_sold == 2
+    assert (ended.places_sold, ended.values_synced_at) == (0, None)
+    assert not fake.calls(f"/event/{ended.external_event_id}/")
+    assert Session.objects.get(pk=ended.session_id).external_sold_count == 0

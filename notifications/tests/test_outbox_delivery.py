@@ -141,7 +141,7 @@ def test_rows_left_unsent_before_the_outbox_get_their_outbox_row(session, ticket
     from django.apps import apps
 
     migration = importlib.import_module(
-        "notifications.migrations.0002_unsent_notifications_to_outbox"
+        "notifications.migrations.0003_unsent_notifications_to_outbox"
     )
     booking = hold(session, (ticket_type, 1), buyer=NO_PHONE)
 

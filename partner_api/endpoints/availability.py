@@ -7,8 +7,6 @@ promise. `POST /bookings/` decides under the session lock.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -17,9 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bookings.pricing import unit_price
-from bookings.selectors import session_availability
-from events.models import TicketType
-from events.selectors import session_is_on_sale
+from bookings.selectors import session_availability, ticket_type_on_sale
+from events.selectors import session_is_on_sale, ticket_types_active
 from partner_api.fields import MoneySerializer, money
 
 from .serializers import ErrorSerializer, organiser_sessions
@@ -37,17 +34,12 @@ EXAMPLE = {
             "available": 10,
             "price": {"amount": 4500, "currency": "EUR"},
             "on_sale": True,
+            "min_per_order": 1,
+            "max_per_order": 10,
         }
     ],
+    "max_tickets_per_order": 20,
 }
-
-
-def ticket_type_on_sale(ticket_type: TicketType, now: dt.datetime) -> bool:
-    return (
-        ticket_type.is_active
-        and (ticket_type.sales_start_at is None or now >= ticket_type.sales_start_at)
-        and (ticket_type.sales_end_at is None or now < ticket_type.sales_end_at)
-    )
 
 
 class AvailabilityTicketTypeOutput(serializers.Serializer):
@@ -56,6 +48,14 @@ class AvailabilityTicketTypeOutput(serializers.Serializer):
     available = serializers.IntegerField()
     price = MoneySerializer(help_text="The current unit price (early bird...)")
     on_sale = serializers.BooleanField()
+    min_per_order = serializers.IntegerField(
+        help_text="Fewest tickets of this type one booking may take (a group "
+        "ticket may need 5); a line below it is a 400 on `lines.<i>.quantity`"
+    )
+    max_per_order = serializers.IntegerField(
+        help_text="Most tickets of this type one booking may take; the event's "
+        "`max_tickets_per_order` caps all types together"
+    )
 
 
 class AvailabilityOutput(serializers.Serializer):
@@ -65,6 +65,9 @@ class AvailabilityOutput(serializers.Serializer):
     stale = serializers.BooleanField()
     as_of = serializers.CharField(help_text="ISO 8601, the event's offset")
     ticket_types = AvailabilityTicketTypeOutput(many=True)
+    max_tickets_per_order = serializers.IntegerField(
+        help_text="Most tickets of all types together in one booking"
+    )
 
 
 class SessionAvailabilityApi(APIView):
@@ -86,9 +89,7 @@ class SessionAvailabilityApi(APIView):
         )
         now = timezone.now()
         event = session.event
-        ticket_types = list(
-            event.ticket_types.filter(is_active=True).order_by("position", "pk")
-        )
+        ticket_types = list(ticket_types_active(event))
         availability = session_availability(session, ticket_types)
         selling = session_is_on_sale(session, now)
         data = {
@@ -104,9 +105,12 @@ class SessionAvailabilityApi(APIView):
                     "available": availability.for_ticket_type(ticket_type.pk),
                     "price": money(unit_price(ticket_type, now)[0], event.currency),
                     "on_sale": selling and ticket_type_on_sale(ticket_type, now),
+                    "min_per_order": ticket_type.min_per_order,
+                    "max_per_order": ticket_type.max_per_order,
                 }
                 for ticket_type in ticket_types
             ],
+            "max_tickets_per_order": event.max_tickets_per_order,
         }
         # Built in AvailabilityOutput's shape (the schema; fuzzing checks responses
         # against it) with its final types, so it is not run through the serializer.

@@ -11,8 +11,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
 from bookings.pricing import unit_price
-from events.models import Event, Session, TicketType
-from events.selectors import session_is_on_sale
+from events.models import Event
+from events.selectors import session_is_on_sale, sessions_upcoming, ticket_types_active
 from partner_api.fields import MoneySerializer, money
 
 from .serializers import ErrorSerializer
@@ -24,8 +24,14 @@ class TicketTypeOutput(serializers.Serializer):
     description = serializers.CharField()
     price = serializers.SerializerMethodField()
     regular_price = serializers.SerializerMethodField()
-    min_per_order = serializers.IntegerField()
-    max_per_order = serializers.IntegerField()
+    min_per_order = serializers.IntegerField(
+        help_text="Fewest tickets of this type one booking may take (a group "
+        "ticket may need 5); a line below it is a 400 on `lines.<i>.quantity`"
+    )
+    max_per_order = serializers.IntegerField(
+        help_text="Most tickets of this type one booking may take; the event's "
+        "`max_tickets_per_order` caps all types together"
+    )
 
     @extend_schema(responses=MoneySerializer)
     def get_price(self, ticket_type) -> dict:
@@ -56,6 +62,9 @@ class EventOutput(serializers.Serializer):
     description = serializers.CharField()
     currency = serializers.CharField()
     timezone = serializers.CharField()
+    max_tickets_per_order = serializers.IntegerField(
+        help_text="Most tickets of all types together in one booking"
+    )
     sessions = SessionOutput(many=True, source="upcoming_sessions")
 
 
@@ -84,11 +93,7 @@ def _moment(params, name: str) -> dt.datetime | None:
 
 
 def _events_for(request):
-    upcoming = (
-        Session.objects.filter(ends_at__gt=timezone.now())
-        .select_related("venue")
-        .order_by("starts_at")
-    )
+    upcoming = sessions_upcoming().select_related("venue").order_by("starts_at")
     params = request.query_params
     if starts_after := _moment(params, "starts_after"):
         upcoming = upcoming.filter(starts_at__gte=starts_after)
@@ -105,9 +110,7 @@ def _events_for(request):
         Prefetch("sessions", queryset=upcoming, to_attr="upcoming_sessions"),
         Prefetch(
             "ticket_types",
-            queryset=TicketType.objects.filter(is_active=True)
-            .select_related("event")
-            .order_by("position", "pk"),
+            queryset=ticket_types_active().select_related("event"),
             to_attr="active_ticket_types",
         ),
     ).order_by("title")

@@ -23,13 +23,22 @@ from events import selectors as event_selectors
 from partner_api.errors import ApiError
 from partner_api.parsers import SafeJSONParser
 
-from .serializers import BasketInput, ErrorSerializer, LocalDateTimeField, MoneyField
+from .serializers import (
+    BasketInput,
+    ErrorSerializer,
+    LineTaxFields,
+    LocalDateTimeField,
+    MoneyField,
+)
 
 QUOTE_EXAMPLE = {
     "session": 12,
     "subtotal": {"amount": 9000, "currency": "EUR"},
     "discount": {"amount": 900, "currency": "EUR"},
     "total": {"amount": 8100, "currency": "EUR"},
+    "net": {"amount": 6750, "currency": "EUR"},
+    "tax": {"amount": 1350, "currency": "EUR"},
+    "prices_include_tax": True,
     "lines": [
         {
             "ticket_type": 4,
@@ -38,13 +47,16 @@ QUOTE_EXAMPLE = {
             "discount": {"amount": 900, "currency": "EUR"},
             "total": {"amount": 8100, "currency": "EUR"},
             "rule": "group",
+            "net": {"amount": 6750, "currency": "EUR"},
+            "tax": {"amount": 1350, "currency": "EUR"},
+            "tax_rate": {"name": "TVA", "percent": "20.000", "code": "OUTPUT"},
         }
     ],
     "priced_at": "2026-11-22T10:00:00+01:00",
 }
 
 
-class QuoteLineOutput(serializers.Serializer):
+class QuoteLineOutput(LineTaxFields):
     ticket_type = serializers.IntegerField(source="ticket_type_id")
     quantity = serializers.IntegerField()
     unit_price = MoneyField("unit_price_minor")
@@ -59,7 +71,10 @@ class QuoteOutput(serializers.Serializer):
     session = serializers.SerializerMethodField()
     subtotal = MoneyField("subtotal_minor")
     discount = MoneyField("discount_minor")
-    total = MoneyField("total_minor")
+    total = MoneyField("total_minor", help_text="What the buyer pays, tax included")
+    net = MoneyField("net_minor", help_text="The total before tax")
+    tax = MoneyField("tax_minor")
+    prices_include_tax = serializers.BooleanField()
     lines = QuoteLineOutput(many=True)
     priced_at = LocalDateTimeField()
 

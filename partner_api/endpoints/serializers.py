@@ -168,10 +168,50 @@ class BookingInput(BasketShapeInput):
         return attrs
 
 
-class BookingLineOutput(serializers.Serializer):
+class LineTaxOutput(serializers.Serializer):
+    """The tax rate a line was priced with; null when its ticket type has none."""
+
+    name = serializers.CharField(source="tax_name")
+    percent = serializers.DecimalField(
+        source="tax_percent", max_digits=6, decimal_places=3, coerce_to_string=True
+    )
+    code = serializers.CharField(
+        source="tax_code", help_text="Accounting tax type, e.g. Xero's OUTPUT"
+    )
+
+
+def line_tax(line) -> dict | None:
+    if not line.tax_name:
+        return None
+    percent = line.tax_percent
+    return {
+        "name": line.tax_name,
+        "percent": None if percent is None else f"{percent:.3f}",
+        "code": line.tax_code,
+    }
+
+
+class LineTaxFields(serializers.Serializer):
+    net = MoneyField("net_minor", help_text="The line's total before tax")
+    tax = MoneyField("tax_minor")
+    tax_rate = serializers.SerializerMethodField()
+
+    @extend_schema_field(LineTaxOutput(allow_null=True))
+    def get_tax_rate(self, line) -> dict | None:
+        return line_tax(line)
+
+
+class BookingLineOutput(LineTaxFields):
+    """`total` is what the buyer pays for the line (tax included); `net` + `tax` =
+    `total`."""
+
     ticket_type = serializers.IntegerField(source="ticket_type_id")
     quantity = serializers.IntegerField()
-    unit_price = MoneyField("unit_price_minor")
+    unit_price = MoneyField(
+        "unit_price_minor",
+        help_text="As listed: tax included, or before tax when `prices_include_tax` "
+        "is false",
+    )
     discount = MoneyField("discount_minor")
     total = MoneyField("total_minor")
 
@@ -185,7 +225,13 @@ class BookingOutput(serializers.Serializer):
     expires_at = LocalDateTimeField(allow_null=True)
     subtotal = MoneyField("subtotal_minor")
     discount = MoneyField("discount_minor")
-    total = MoneyField("total_minor")
+    total = MoneyField("total_minor", help_text="What the buyer pays, tax included")
+    net = MoneyField("net_minor", help_text="The total before tax")
+    tax = MoneyField("tax_minor", help_text="Tax in the total, summed over lines")
+    prices_include_tax = serializers.BooleanField(
+        help_text="Whether listed prices include tax; if not, total = subtotal - "
+        "discount + tax"
+    )
     lines = BookingLineOutput(many=True)
     payment_url = serializers.SerializerMethodField()
     session = serializers.IntegerField(source="session_id")
@@ -225,6 +271,9 @@ def booking_output(booking: Booking) -> dict:
         "subtotal": money(booking.subtotal_minor, currency),
         "discount": money(booking.discount_minor, currency),
         "total": money(booking.total_minor, currency),
+        "net": money(booking.total_minor - booking.tax_minor, currency),
+        "tax": money(booking.tax_minor, currency),
+        "prices_include_tax": booking.prices_include_tax,
         "lines": [
             {
                 "ticket_type": line.ticket_type_id,
@@ -232,6 +281,9 @@ def booking_output(booking: Booking) -> dict:
                 "unit_price": money(line.unit_price_minor, currency),
                 "discount": money(line.discount_minor, currency),
                 "total": money(line.total_minor, currency),
+                "net": money(line.total_minor - line.tax_minor, currency),
+                "tax": money(line.tax_minor, currency),
+                "tax_rate": line_tax(line),
             }
             for line in lines
         ],

@@ -16,8 +16,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("contenttypes", "0002_remove_content_type_name"),
-        ("bookings", "0009_models_moved_to_admission_notifications_partner_api"),
-        ('events', '0008_apikey_moved_to_partner_api'),
+        ("bookings", "0011_models_moved_to_admission_notifications_partner_api"),
+        ('events', '0009_apikey_moved_to_partner_api'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -35,9 +35,40 @@ def test_availability_has_the_contract_shape(client, shop):
                 "available": 7,
                 "price": money(4500),
                 "on_sale": True,
+                "min_per_order": 1,
+                "max_per_order": 10,
             }
         ],
+        "max_tickets_per_order": 20,
     }
+
+
+def test_group_minimum_and_maximum_are_in_availability_and_catalogue(client, shop):
+    """A partner can tell that "Group (5 or more)" needs 5 before it is refused."""
+    group = TicketTypeFactory(
+        event=shop["session"].event,
+        name="Group (5 or more)",
+        min_per_order=5,
+        max_per_order=20,
+    )
+    availability = get(
+        client, f"/api/v1/sessions/{shop['session'].pk}/availability/", shop["plain"]
+    ).json()
+    [entry] = [t for t in availability["ticket_types"] if t["id"] == group.pk]
+    assert (entry["min_per_order"], entry["max_per_order"]) == (5, 20)
+    event = get(
+        client, f"/api/v1/events/{shop['session'].event.slug}/", shop["plain"]
+    ).json()
+    [listed] = [t for t in event["ticket_types"] if t["id"] == group.pk]
+    assert (listed["min_per_order"], listed["max_per_order"]) == (5, 20)
+    assert event["max_tickets_per_order"] == 20
+    schema = client.get("/api/schema/", {"format": "json"}).json()["components"][
+        "schemas"
+    ]
+    for name in ("AvailabilityTicketTypeOutput", "TicketTypeOutput"):
+        assert {"min_per_order", "max_per_order"} <= set(schema[name]["required"])
+    for name in ("AvailabilityOutput", "EventOutput"):
+        assert "max_tickets_per_order" in schema[name]["properties"]
 
 
 def test_availability_of_a_paused_session_is_not_on_sale(client, shop):
@@ -77,6 +108,10 @@ def test_quote_prices_the_basket_with_group_discount(client, shop):
         "subtotal": money(9000),
         "discount": money(900),
         "total": money(8100),
+        # Added by the tax issue (additive): no tax rate, so no tax.
+        "net": money(8100),
+        "tax": money(0),
+        "prices_include_tax": True,
         "lines": [
             {
                 "ticket_type": shop["regular"].pk,
@@ -85,6 +120,9 @@ def test_quote_prices_the_basket_with_group_discount(client, shop):
                 "discount": money(900),
                 "total": money(8100),
                 "rule": "group",
+                "net": money(8100),
+                "tax": money(0),
+                "tax_rate": None,
             }
         ],
     }

@@ -85,6 +85,10 @@ _PAYMENT_STATES = {
 # Attempts that a buyer can still complete on the checkout page already issued.
 _OPEN_STATUSES = frozenset({"abandoned", "ongoing", "pending", "processing", "queued"})
 
+_CHARGE_EVENTS = {
+    "charge.success": EventKind.PAYMENT_SUCCEEDED,
+    "charge.failed": EventKind.PAYMENT_FAILED,
+}
 _REFUND_EVENTS = frozenset(
     {
         "refund.pending",
@@ -254,12 +258,17 @@ class PaystackProvider(PaymentProvider):
                 f"not {provider_reference!r}."
             )
         status = _str_field(data, "status", "verify").lower()
+        state = _PAYMENT_STATES.get(status, PaymentState.PENDING)
+        gateway_response = data.get("gateway_response")
+        failed = state == PaymentState.FAILED and isinstance(gateway_response, str)
         return ProviderPayment(
             provider_reference=reference,
-            status=_PAYMENT_STATES.get(status, PaymentState.PENDING),
+            status=state,
             amount_minor=_int_field(data, "amount", "verify"),
             currency=_currency_field(data, "verify"),
             raw=_redacted(data),
+            failure_code=status if state == PaymentState.FAILED else "",
+            failure_message=gateway_response[:300] if failed else "",
         )
 
     def cancel_payment(self, provider_reference: str) -> None:
@@ -341,7 +350,9 @@ class PaystackProvider(PaymentProvider):
         """Verify `x-paystack-signature` (any header-name case) over the raw body
         with the secret key, then map the event.
 
-        charge.success -> PAYMENT_SUCCEEDED; refund.pending / processing /
+        charge.success -> PAYMENT_SUCCEEDED; charge.failed -> PAYMENT_FAILED (not
+        in Paystack's documented list, but sent by some integrations; settlement
+        verifies it either way); refund.pending / processing /
         processed / failed / needs-attention -> REFUND_UPDATED; charge.dispute.create
         -> DISPUTE_OPENED; everything else IGNORED. A correctly signed body that
         is not `{"event": str, "data": {...}}`, or an event lacking the fields we
@@ -380,14 +391,14 @@ class PaystackProvider(PaymentProvider):
             event_id=event_id, kind=EventKind.IGNORED, provider_type=name, raw=raw
         )
 
-        if name == "charge.success":
+        if name in _CHARGE_EVENTS:
             reference = data.get("reference")
             if not isinstance(reference, str) or not reference:
                 return ignored
             currency = data.get("currency")
             return ProviderEvent(
                 event_id=event_id,
-                kind=EventKind.PAYMENT_SUCCEEDED,
+                kind=_CHARGE_EVENTS[name],
                 provider_type=name,
                 provider_reference=reference,
                 amount_minor=_optional_int(data.get("amount")),

@@ -32,10 +32,12 @@ from ..models import Payment, WebhookDelivery
 from ..providers import provider_class
 from ..providers.base import (
     EventKind,
+    PaymentProvider,
     ProviderEvent,
     ProviderRefund,
     WebhookSignatureError,
 )
+from .connect import connected_account_apply_event
 from .refunds import refund_apply_provider_state
 from .settle import payment_settle
 
@@ -80,20 +82,29 @@ def _claimed_event_id(body: bytes) -> str:
 
 
 def webhook_receive(
-    *, provider: str, body: bytes, headers: dict[str, str], source: str = ""
+    *,
+    provider: str,
+    body: bytes,
+    headers: dict[str, str],
+    source: str = "",
+    verifiers: list[tuple[int | None, PaymentProvider]] | None = None,
 ) -> WebhookDelivery:
     """Store and verify one delivery, and enqueue its processing on commit.
 
     A delivery of an event already stored is not stored again; it is enqueued again
     unless already processed. Raises WebhookSignatureError when no key of this
     provider signed it (the view answers 400), after keeping a bounded record of it
-    unless `source` (the client address) has sent too many this minute."""
+    unless `source` (the client address) has sent too many this minute.
+    `verifiers` replaces the provider's keys for an endpoint with its own secret
+    (Stripe Connect's)."""
     kept = {
         name: value
         for name, value in ((name.lower(), value) for name, value in headers.items())
         if name in _KEPT_HEADERS
     }
-    event, organiser_id = _verify(provider, body, headers)
+    if verifiers is None:
+        verifiers = webhook_verifiers(provider)
+    event, organiser_id = _verify(verifiers, body, headers)
     if event is None:
         _store_rejected(provider, body, kept, source)
         raise WebhookSignatureError("signature not verified")
@@ -150,10 +161,12 @@ def _store_rejected(
 
 
 def _verify(
-    provider: str, body: bytes, headers: dict[str, str]
+    verifiers: list[tuple[int | None, PaymentProvider]],
+    body: bytes,
+    headers: dict[str, str],
 ) -> tuple[ProviderEvent | None, int | None]:
     """The event and the organiser whose key signed it (None: the project's key)."""
-    for organiser_id, client in webhook_verifiers(provider):
+    for organiser_id, client in verifiers:
         try:
             return client.parse_webhook(body, headers), organiser_id
         except WebhookSignatureError:
@@ -230,6 +243,8 @@ def _run(delivery_id: int) -> bool:
 
 def _apply(provider: str, event: ProviderEvent) -> int | None:
     """Act on one event; returns the organiser it concerned, when known."""
+    if event.kind == EventKind.ACCOUNT_UPDATED:
+        return connected_account_apply_event(event)
     reference = (
         event.refund.provider_reference
         if event.refund is not None

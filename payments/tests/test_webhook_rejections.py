@@ -123,5 +123,6 @@ def test_a_body_nested_too_deep_is_rejected_not_a_500(client, stripe_keys):
 
     assert _post(client, body, provider="paystack").status_code == 400
     assert _post(client, body).status_code == 400
-    assert WebhookDelivery.objects.count() == 2
-    assert {row.body_size for row in WebhookDelivery.objects.all()} == {200_000}
+    # Refused before the view (ticketing.middleware): a body no provider sends is
+    # not worth even a bounded excerpt.
+    assert WebhookDelivery.objects.count() == 0

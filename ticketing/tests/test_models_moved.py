@@ -30,8 +30,8 @@ from ticketing.models import AuditEntry, OutboxMessage
 
 # The last migrations before the move, and the apps the move created.
 BEFORE_MOVE = [
-    ("bookings", "0008_booking_client_key_lookup_notification"),
-    ("events", "0007_session_sales_close_event_max_tickets"),
+    ("bookings", "0010_booking_tax_and_billing"),
+    ("events", "0008_tax_rates_and_organiser_legal_details"),
     ("admission", None),
     ("notifications", None),
     ("partner_api", None),

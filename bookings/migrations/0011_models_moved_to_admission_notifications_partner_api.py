@@ -8,7 +8,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0008_booking_client_key_lookup_notification'),
+        ('bookings', '0010_booking_tax_and_billing'),
     ]
 
     operations = [

@@ -27,7 +27,7 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0001_from_bookings"),
+        ("notifications", "0002_notification_hold_expired_template"),
         ("ticketing", "0002_outbox_message"),
     ]
 

@@ -6,8 +6,8 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0009_models_moved_to_admission_notifications_partner_api'),
-        ('events', '0007_session_sales_close_event_max_tickets'),
+        ('bookings', '0011_models_moved_to_admission_notifications_partner_api'),
+        ('events', '0008_tax_rates_and_organiser_legal_details'),
     ]
 
     operations = [

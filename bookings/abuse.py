@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import math
 import time
 from collections.abc import Mapping
 
@@ -32,6 +31,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from ticketing.lib.clientip import client_ip  # noqa: F401 - re-exported
+from ticketing.lib.ratelimit import window_count
 
 from .exceptions import BookingError
 from .models import Booking
@@ -40,10 +40,6 @@ logger = logging.getLogger(__name__)
 
 HONEYPOT_FIELD = "website"
 HOUR = 3600
-
-# A fresh window key can vanish between `add` and `incr` only at the very end of its
-# window; the retry lands in the next window.
-_INCR_ATTEMPTS = 3
 
 
 class TooManyHolds(BookingError):
@@ -92,17 +88,8 @@ def rate_limit_hit(key: str, limit: int, window_seconds: int) -> int | None:
 
 def _count(key: str, window_seconds: int, amount: int) -> tuple[str, int, int]:
     """Add `amount` to `key`'s current window: (window key, new count, seconds left)."""
-    for _attempt in range(_INCR_ATTEMPTS):
-        now = _now()
-        window = int(now // window_seconds)
-        remaining = max(1, math.ceil((window + 1) * window_seconds - now))
-        window_key = f"{key}:{window}"
-        cache.add(window_key, 0, timeout=remaining)
-        try:
-            return window_key, cache.incr(window_key, amount), remaining
-        except ValueError:
-            continue
-    raise RuntimeError(f"Could not count a hit for {key}")
+    counted = window_count(key, window_seconds, amount, now=_now())
+    return counted.key, counted.count, counted.remaining
 
 
 class SeatReservation:

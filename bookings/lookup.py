@@ -3,9 +3,9 @@ booking's link goes to that email when they match.
 
 The answer is the same whether or not they match, and so is the limit (per client
 address and per email, every request counted), so neither reveals a booking. The
-email is a notification row written in a transaction and sent by the outbox task
+email is a notification row and its outbox row, written in a transaction and sent
 after commit: nothing is sent inside the request, and a broker outage loses nothing
-(`notifications_retry_due` picks the row up).
+(the outbox's beat dispatch picks the row up).
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """What selling tells the layers above (payments, admission, notifications, the
-partner API). Most are sent after commit; `buyer_message_requested` is sent inside
-the transaction."""
+partner API). `booking_confirmed`, `booking_released` and `bookings_expired` are
+sent after commit (their receivers start work that may take a while);
+`booking_status_changed` and `buyer_message_requested` are sent inside the
+transaction, so that the rows their receivers write (notifications, partner webhook
+deliveries, outbox rows) commit or roll back with the change."""
 
 from django.dispatch import Signal
 
@@ -16,3 +19,7 @@ bookings_expired = Signal()
 # transaction of the change that causes the message, so the receiver's outbox rows
 # commit or roll back with it; `bookings` may not import `notifications`.
 buyer_message_requested = Signal()
+# booking_id, status, previous: a booking became CONFIRMED, CANCELLED or REFUNDED.
+# Sent INSIDE the transaction of the change, under the booking's lock; a receiver
+# that raises fails the change, so receivers keep their work to writing rows.
+booking_status_changed = Signal()

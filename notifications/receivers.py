@@ -1,10 +1,11 @@
 """What notifications do when selling or the email provider tells them something.
 
-Connected by `NotificationsConfig.ready()`. Booking signals are sent after commit, so
-each receiver opens its own transaction (in `booking_notice_queue`). A failure here
-is logged and swallowed: the booking is committed already, and other receivers of the
-same signal (tickets, payments) must still run. `buyer_message_requested` is the
-exception: it comes inside the sender's transaction, and a failure fails it.
+Connected by `NotificationsConfig.ready()`. Both booking signals come inside the
+transaction of the change, so the `Notification` rows and their outbox rows commit
+with it or not at all: a crash after the commit still finds them, and a rolled-back
+change sends nothing. A status change's messages are written in a savepoint, and a
+failure there is logged, not raised: a bug in a message must not undo a sale.
+`buyer_message_requested` (asked for by the change itself) fails with its sender.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from anymail.signals import EventType, tracking
+from django.db import transaction
 from django.dispatch import receiver
 
 from bookings import signals
@@ -23,19 +25,17 @@ from .models import Notification
 logger = logging.getLogger(__name__)
 
 
-@receiver(signals.booking_confirmed, dispatch_uid="notifications.confirmation")
-def queue_confirmation(sender, booking_id, **kwargs):
-    _queue(booking_id, Notification.Template.CONFIRMATION)
+_NOTICES = {
+    Booking.Status.CONFIRMED: Notification.Template.CONFIRMATION,
+    Booking.Status.CANCELLED: Notification.Template.CANCELLATION,
+    Booking.Status.REFUNDED: Notification.Template.REFUND,
+}
 
 
-@receiver(signals.booking_released, dispatch_uid="notifications.release")
-def queue_release_notice(sender, booking_id, status, **kwargs):
-    templates = {
-        Booking.Status.CANCELLED: Notification.Template.CANCELLATION,
-        Booking.Status.REFUNDED: Notification.Template.REFUND,
-    }
-    if status in templates:
-        _queue(booking_id, templates[status])
+@receiver(signals.booking_status_changed, dispatch_uid="notifications.status")
+def queue_status_notice(sender, booking_id, status, **kwargs):
+    if status in _NOTICES:
+        _queue(booking_id, _NOTICES[status])
 
 
 @receiver(signals.bookings_expired, dispatch_uid="notifications.hold_expired")
@@ -62,7 +62,8 @@ def queue_requested_message(
 
 def _queue(booking_id: int, template: str) -> None:
     try:
-        services.booking_notice_queue(booking_id=booking_id, template=template)
+        with transaction.atomic():  # a savepoint: a failure leaves the sale alone
+            services.booking_notice_queue(booking_id=booking_id, template=template)
     except Exception:
         logger.exception(
             "Could not queue the %s notice of booking %s", template, booking_id

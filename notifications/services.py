@@ -1,11 +1,13 @@
 """Emails and SMS to buyers through an outbox.
 
-`notification_queue` writes `Notification` rows in the caller's transaction and
-enqueues one send task per row after commit; `notification_send` claims a row,
-renders it in the buyer's language and hands it to the email or SMS backend;
-`notification_status_update` records what the provider reports afterwards;
-`notifications_retry_due` (Celery beat) re-enqueues rows whose task was lost or whose
-temporary failure has waited out its backoff.
+`notification_queue` writes `Notification` rows, and one outbox row each
+(`ticketing.outbox`, kind `notifications.send`), in the caller's transaction;
+the outbox dispatches them after commit (and every 30 s from beat, for kicks that
+were lost), retrying temporary failures with `SEND_POLICY`. `notification_send`
+claims a row, renders it in the buyer's language and hands it to the email or SMS
+backend; `notification_status_update` records what the provider reports afterwards.
+Brevo and Twilio take no idempotency key: a worker killed between their accept and
+our mark sends the message again (at least once; see docs/operations.md).
 
 Statuses: queued → sending → sent → delivered | bounced | failed, or skipped when no
 provider is configured (console backends, missing keys). A failed row with an empty
@@ -41,8 +43,10 @@ from bookings.access import booking_page_path, rebook_path
 from bookings.exceptions import InvalidTransition
 from bookings.models import Booking
 from notifications import sms
+from ticketing import outbox
 from ticketing.audit import audit_log
 from ticketing.lib.localtime import local_datetime
+from ticketing.lib.retry import RetryPolicy
 from ticketing.templatetags.money import money
 
 from .models import Notification
@@ -53,17 +57,17 @@ Channel = Notification.Channel
 Status = Notification.Status
 Template = Notification.Template
 
-# Attempts of one row in all (the task's own quick retries count too).
+# Attempts of one row in all.
 MAX_ATTEMPTS = 10
-# A failed row waits min(RETRY_BASE * 2**attempts, RETRY_MAX) before the beat task
-# enqueues it again; the task's own retries (seconds apart) come first.
-RETRY_BASE = dt.timedelta(seconds=30)
-RETRY_MAX = dt.timedelta(hours=1)
-# A row still queued this long after its last change lost its task (broker down).
-QUEUED_STALE_AFTER = dt.timedelta(minutes=5)
+# A failed send waits 30 s, 1 min, 2 min ... at most an hour (less some jitter).
+SEND_KIND = "notifications.send"
+SEND_POLICY = RetryPolicy(base=30, cap=3600, max_attempts=MAX_ATTEMPTS)
 # A row still sending this long after it was claimed lost its worker mid-send; it is
 # sent again (at least once: the first attempt may have reached the provider).
 SENDING_STALE_AFTER = dt.timedelta(minutes=10)
+# The outbox lease outlasts it, so that a row the outbox hands out again after a lost
+# worker is claimable by then.
+SEND_LEASE = SENDING_STALE_AFTER + dt.timedelta(minutes=1)
 # last_error of a send the provider refused (4xx): never retried.
 REJECTED_PREFIX = "rejected: "
 # The confirmation waits for the tickets PDF this many attempts, then goes without it
@@ -71,7 +75,6 @@ REJECTED_PREFIX = "rejected: "
 PDF_ATTEMPTS = 3
 # (connect, read) seconds for HTTP email APIs (anymail).
 EMAIL_HTTP_TIMEOUT = (3.05, 20)
-RETRY_BATCH = 500
 
 SUBJECTS = {
     Template.CONFIRMATION: _("Your tickets for %(event)s (booking %(reference)s)"),
@@ -125,18 +128,27 @@ def notification_queue(
         notification.full_clean()
         notification.save()
         notifications.append(notification)
-        # robust: a broker outage must not fail the request after its commit; the
-        # row stays queued and `notifications_retry_due` enqueues it later.
-        transaction.on_commit(lambda pk=notification.pk: _enqueue(pk), robust=True)
+        _outbox_enqueue(notification)
     return notifications
 
 
-def _enqueue(notification_id: int) -> None:
-    # (A lambda, not functools.partial, calls this from on_commit: Django logs a
-    # robust callback's failure by its __qualname__.)
-    from .tasks import notification_send_task
+def _outbox_enqueue(notification: Notification) -> None:
+    outbox.enqueue(
+        SEND_KIND,
+        key=f"notification:{notification.pk}",
+        payload={"notification_id": notification.pk},
+        organiser_id=notification.organiser_id,
+    )
 
-    notification_send_task.delay(notification_id)
+
+def notification_send_handler(message) -> None:
+    """The outbox handler of SEND_KIND: send the row, raise to be retried."""
+    notification_id = message.payload["notification_id"]
+    status = notification_send(notification_id)
+    if status == Status.SENDING:
+        # Another worker claimed it less than SENDING_STALE_AFTER ago (a task queued
+        # before the outbox, or an admin resend): look again later.
+        raise NotificationTemporaryError("being sent by another worker")
 
 
 def booking_notice_queue(*, booking_id: int, template: str) -> list[Notification]:
@@ -224,7 +236,7 @@ def notification_send(notification_id: int) -> str:
     Safe to run twice: a conditional UPDATE claims the row (queued, retryable
     failed, or stale sending → sending, attempts + 1), so a second run of the same
     task finds nothing to claim and sends nothing. Raises NotificationTemporaryError
-    after recording a retryable failure (the task retries with backoff); a refusal by
+    after recording a retryable failure (the outbox retries it); a refusal by
     the provider is recorded as failed and not raised; a missing provider is
     recorded as skipped with a warning.
     """
@@ -575,42 +587,6 @@ def notification_status_update(
     return rows.filter(
         pk=pk, provider_message_id="", status__in=_REPORT_FROM[status]
     ).update(provider_message_id=provider_message_id, **fields)
-
-
-def notifications_retry_due() -> int:
-    """Enqueue rows whose task was lost (queued for too long; sending for too long
-    becomes failed first) and failed sends whose backoff has passed; returns how
-    many. For Celery beat, every
-    minute. Rows are touched so the next run waits for the backoff again; locked
-    rows are skipped, so overlapping runs do not enqueue the same row twice."""
-    now = timezone.now()
-    lost = Notification.objects.filter(
-        status=Status.SENDING, updated_at__lt=now - SENDING_STALE_AFTER
-    ).update(status=Status.FAILED, last_error="worker lost while sending")
-    if lost:
-        logger.warning("%d notifications were left sending by a lost worker", lost)
-    due = Q(status=Status.QUEUED, updated_at__lt=now - QUEUED_STALE_AFTER)
-    for attempts in range(MAX_ATTEMPTS):
-        backoff = min(RETRY_BASE * 2**attempts, RETRY_MAX)
-        due |= Q(
-            status=Status.FAILED,
-            provider_message_id="",
-            attempts=attempts,
-            updated_at__lt=now - backoff,
-        ) & ~Q(last_error__startswith=REJECTED_PREFIX)
-    with transaction.atomic():
-        ids = list(
-            Notification.objects.filter(due)
-            .order_by("updated_at")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:RETRY_BATCH]
-        )
-        Notification.objects.filter(pk__in=ids).update(updated_at=now)
-        for notification_id in ids:
-            transaction.on_commit(lambda pk=notification_id: _enqueue(pk), robust=True)
-    if ids:
-        logger.info("Re-enqueued %d notifications", len(ids))
-    return len(ids)
 
 
 def _language(code: str) -> str:

@@ -1,22 +1,28 @@
-"""Celery tasks of this package (registered through bookings/tasks.py)."""
+"""Celery tasks of this package (registered through bookings/tasks.py).
+
+Sending goes through the outbox (`ticketing.tasks.outbox_dispatch`); the two send
+tasks below keep their names for messages queued before it, and do the same work.
+"""
 
 from celery import shared_task
+
+from ticketing import outbox
 
 from . import services
 
 
 @shared_task(
     name="bookings.notifications.tasks.notification_send",
-    bind=True,
     acks_late=True,
-    autoretry_for=(services.NotificationTemporaryError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
     ignore_result=True,
 )
-def notification_send_task(self, notification_id: int) -> str:
-    return services.notification_send(notification_id)
+def notification_send_task(notification_id: int) -> str:
+    """A send queued before the outbox; a failure is left to the row's outbox
+    message, which retries it."""
+    try:
+        return services.notification_send(notification_id)
+    except services.NotificationTemporaryError:
+        return services.Status.FAILED
 
 
 @shared_task(
@@ -25,7 +31,7 @@ def notification_send_task(self, notification_id: int) -> str:
     ignore_result=True,
 )
 def notifications_retry_due_task() -> int:
-    return services.notifications_retry_due()
+    return outbox.dispatch(kinds=[services.SEND_KIND])
 
 
 @shared_task(

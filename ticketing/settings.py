@@ -195,13 +195,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
-    # Notifications whose task was lost, or whose temporary failure has waited out
-    # its backoff.
-    "notifications-retry-due": {
-        "task": "bookings.notifications.tasks.notifications_retry_due",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 55},
-    },
     # "Your seats are held until ..." for organisers who set hold_reminder_minutes.
     "notifications-hold-reminders": {
         "task": "bookings.notifications.tasks.hold_reminders_queue",
@@ -213,12 +206,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bookings.tasks.api_idempotency_purge",
         "schedule": crontab(minute=17),
         "options": {"expires": 3000},
-    },
-    # Partner webhook deliveries whose backoff has passed, or whose task was lost.
-    "partner-webhooks-retry-due": {
-        "task": "bookings.partner_webhooks.tasks.partner_webhooks_retry_due",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 55},
     },
     # The sweep of platform webhooks: stored a minute ago and still unprocessed, or
     # failed and past their backoff. (Each platform connection's own sync entry is
@@ -234,6 +221,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ticketing.tasks.worker_heartbeat",
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
+    },
+    # The outbox's net: rows whose on-commit kick was lost, failed rows past their
+    # backoff and rows whose dispatcher died (ticketing/outbox.py).
+    "ticketing-outbox-dispatch": {
+        "task": "ticketing.tasks.outbox_dispatch",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    # Done outbox rows past their week in the admin.
+    "ticketing-outbox-purge": {
+        "task": "ticketing.tasks.outbox_purge",
+        "schedule": crontab(minute=41),
+        "options": {"expires": 3000},
     },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {
@@ -494,8 +494,9 @@ INTEGRATIONS_HTTP_TIMEOUT = (
     env.float("INTEGRATIONS_HTTP_READ_TIMEOUT", default=20.0),
 )
 # Retries of one GET on timeouts, connection errors, 429 and 5xx; backoff seconds
-# double from INTEGRATIONS_HTTP_BACKOFF (plus as much jitter), and a Retry-After is
-# honoured up to INTEGRATIONS_HTTP_RETRY_AFTER_MAX seconds.
+# double from INTEGRATIONS_HTTP_BACKOFF up to 10 (jitter shortens them, per
+# ticketing/lib/retry.py), and a Retry-After is honoured up to
+# INTEGRATIONS_HTTP_RETRY_AFTER_MAX seconds.
 INTEGRATIONS_HTTP_RETRIES = env.int("INTEGRATIONS_HTTP_RETRIES", default=3)
 INTEGRATIONS_HTTP_BACKOFF = env.float("INTEGRATIONS_HTTP_BACKOFF", default=0.5)
 INTEGRATIONS_HTTP_RETRY_AFTER_MAX = env.int(

@@ -2,9 +2,21 @@
 
 from celery import shared_task
 
-from . import health
+from . import health, outbox
 
 
 @shared_task(name="ticketing.tasks.worker_heartbeat", ignore_result=True)
 def worker_heartbeat_task() -> float:
     return health.heartbeat_write()
+
+
+@shared_task(name="ticketing.tasks.outbox_dispatch", ignore_result=True, acks_late=True)
+def outbox_dispatch_task() -> int:
+    """Kicked when a transaction that wrote outbox rows commits, and run by beat
+    every 30 s. Safe to run many at once: rows are claimed with SKIP LOCKED."""
+    return outbox.dispatch()
+
+
+@shared_task(name="ticketing.tasks.outbox_purge", ignore_result=True)
+def outbox_purge_task() -> int:
+    return outbox.purge_done()

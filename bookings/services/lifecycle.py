@@ -24,7 +24,7 @@ from ..locks import (
 )
 from ..models import Booking, BookingLine
 from ..tickets.rows import tickets_issue_rows, tickets_void_rows
-from ._common import after_commit
+from ._common import after_commit, status_changed
 
 
 def _locked_booking(booking_id: int) -> tuple[Session, Booking]:
@@ -198,6 +198,7 @@ def _release(
                 sender=Booking, booking=booking, template=notice, once=True
             )
         after_commit(session.pk)
+        status_changed(booking.pk, to_status, previous)
         transaction.on_commit(
             lambda: signals.booking_released.send(
                 sender=Booking, booking_id=booking.pk, status=to_status

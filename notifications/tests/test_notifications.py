@@ -31,8 +31,8 @@ from bookings.tests.helpers import BUYER, hold
 from notifications import services, sms
 from notifications.models import Notification
 from notifications.tasks import notification_send_task
-from ticketing.celery import app as celery_app
-from ticketing.models import AuditEntry
+from ticketing.models import AuditEntry, OutboxMessage
+from ticketing.tests.outbox import beat_dispatch
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +91,10 @@ def _confirmed(session, ticket_type, capture, *, buyer=BUYER, quantity=2, **kwar
         booking_confirm(booking_id=booking.pk)
     booking.refresh_from_db()
     return booking
+
+
+def _beat_dispatch(capture, *, later=dt.timedelta(0)) -> int:
+    return beat_dispatch(services.SEND_KIND, capture, later=later)
 
 
 def _rows(booking):
@@ -315,7 +319,6 @@ def test_a_failing_send_is_recorded_and_a_retry_sends_it(
         session, ticket_type, django_capture_on_commit_callbacks, buyer=NO_PHONE
     )
     row = _rows(booking)["email"]
-    # (In-process tasks propagate the retry instead of waiting: one attempt here.)
     assert row.status == Status.FAILED
     assert row.attempts == 1
     assert row.last_error == "email: ConnectionRefusedError"
@@ -324,34 +327,33 @@ def test_a_failing_send_is_recorded_and_a_retry_sends_it(
     assert booking.status == Booking.Status.CONFIRMED
 
     # Not due before its backoff has passed.
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.notifications_retry_due() == 0
+    assert _beat_dispatch(django_capture_on_commit_callbacks) == 0
     monkeypatch.undo()
-    Notification.objects.filter(pk=row.pk).update(
-        updated_at=timezone.now() - dt.timedelta(hours=2)
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.notifications_retry_due() == 1
+    later = dt.timedelta(seconds=30)  # the first backoff, at most
+    assert _beat_dispatch(django_capture_on_commit_callbacks, later=later) == 1
     row.refresh_from_db()
     assert (row.status, row.attempts, row.last_error) == (Status.SENT, 2, "")
     assert len(mail.outbox) == 1
 
 
-def test_retry_due_picks_up_lost_tasks_and_leaves_final_rows(
+def test_beat_dispatch_picks_up_lost_kicks_and_leaves_final_rows(
     session, ticket_type, django_capture_on_commit_callbacks
 ):
     booking = hold(session, (ticket_type, 1), buyer=NO_PHONE)
     old = timezone.now() - dt.timedelta(hours=2)
 
     def row(**fields):
-        notification = Notification.objects.create(
-            booking=booking,
-            organiser=booking.organiser,
-            channel="email",
-            template="payment_failed",
-            recipient="ada@example.org",
-            **fields,
-        )
+        # Written with its outbox row, whose on-commit kick is lost (never run).
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                booking=booking,
+                organiser=booking.organiser,
+                channel="email",
+                template="payment_failed",
+                recipient="ada@example.org",
+                **fields,
+            )
+            services._outbox_enqueue(notification)
         Notification.objects.filter(pk=notification.pk).update(updated_at=old)
         return notification.pk
 
@@ -364,8 +366,7 @@ def test_retry_due_picks_up_lost_tasks_and_leaves_final_rows(
     )
     skipped = row(status=Status.SKIPPED, attempts=1)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.notifications_retry_due() == 2
+    assert _beat_dispatch(django_capture_on_commit_callbacks) == 6
     statuses = dict(Notification.objects.values_list("pk", "status"))
     assert statuses == {
         lost_queued: Status.SENT,
@@ -376,6 +377,16 @@ def test_retry_due_picks_up_lost_tasks_and_leaves_final_rows(
         skipped: Status.SKIPPED,
     }
     assert len(mail.outbox) == 2
+    # Every outbox row is settled: nothing is handed out again.
+    assert set(
+        OutboxMessage.objects.filter(kind=services.SEND_KIND).values_list(
+            "status", flat=True
+        )
+    ) == {OutboxMessage.Status.DONE}
+    assert (
+        _beat_dispatch(django_capture_on_commit_callbacks, later=dt.timedelta(days=1))
+        == 0
+    )
 
 
 def test_a_confirmation_waits_for_the_tickets_pdf_then_goes_without(
@@ -394,11 +405,7 @@ def test_a_confirmation_waits_for_the_tickets_pdf_then_goes_without(
     assert (row.status, row.last_error) == (Status.FAILED, "tickets PDF: OSError")
     assert mail.outbox == []
     for _attempt in range(services.PDF_ATTEMPTS - 1):
-        Notification.objects.filter(pk=row.pk).update(
-            updated_at=timezone.now() - dt.timedelta(hours=2)
-        )
-        with django_capture_on_commit_callbacks(execute=True):
-            services.notifications_retry_due()
+        _beat_dispatch(django_capture_on_commit_callbacks, later=dt.timedelta(hours=2))
     row.refresh_from_db()
     assert (row.status, row.attempts) == (Status.SENT, services.PDF_ATTEMPTS)
     [message] = mail.outbox
@@ -554,26 +561,24 @@ def test_brevo_503_fails_then_retry_sends(
     row = _rows(booking)["email"]
     assert (row.status, row.last_error) == (Status.FAILED, "Brevo answered 503")
     assert len(brevo.calls) == row.attempts == 1
-    # The task retries by itself, with backoff, up to max_retries (5) times.
-    assert notification_send_task.retry_backoff is True
-    celery_app.conf.task_eager_propagates = False
-    try:
-        notification_send_task.apply(args=[row.pk])
-    finally:
-        celery_app.conf.task_eager_propagates = True
-    row.refresh_from_db()
-    assert (row.status, row.attempts) == (Status.FAILED, 7)
-    assert len(brevo.calls) == 7
+    # The outbox retries it with backoff: 30 s, 1 min, 2 min ... (less jitter).
+    [message] = OutboxMessage.objects.filter(kind=services.SEND_KIND)
+    assert message.last_error == "NotificationTemporaryError: Brevo answered 503"
+    wait = message.next_attempt_at - timezone.now()
+    assert dt.timedelta(seconds=20) < wait <= dt.timedelta(seconds=30)
+    for attempt in range(2, 7):
+        _beat_dispatch(django_capture_on_commit_callbacks, later=dt.timedelta(hours=1))
+        row.refresh_from_db()
+        assert (row.status, row.attempts) == (Status.FAILED, attempt)
+    assert len(brevo.calls) == 6
 
     brevo.replace(responses.POST, BREVO_URL, status=201, json={"messageId": BREVO_ID})
-    Notification.objects.filter(pk=row.pk).update(
-        updated_at=timezone.now() - dt.timedelta(hours=2)
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        services.notifications_retry_due()
+    _beat_dispatch(django_capture_on_commit_callbacks, later=dt.timedelta(hours=2))
     row.refresh_from_db()
     assert (row.status, row.provider_message_id) == (Status.SENT, BREVO_ID)
-    assert len(brevo.calls) == 8
+    assert len(brevo.calls) == 7
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxMessage.Status.DONE, 7)
 
 
 def test_brevo_400_is_not_retried(
@@ -590,10 +595,10 @@ def test_brevo_400_is_not_retried(
     row = _rows(booking)["email"]
     assert (row.status, row.attempts) == (Status.FAILED, 1)
     assert row.last_error == "rejected: Brevo answered 400"
-    Notification.objects.filter(pk=row.pk).update(
-        updated_at=timezone.now() - dt.timedelta(days=1)
+    assert (
+        _beat_dispatch(django_capture_on_commit_callbacks, later=dt.timedelta(days=1))
+        == 0
     )
-    assert services.notifications_retry_due() == 0
     assert len(brevo.calls) == 1
 
 
@@ -661,10 +666,10 @@ def test_brevo_tracking_webhook_records_a_bounce_and_checks_its_secret(
     assert row.status == Status.BOUNCED
     assert row.last_error == "Brevo: bounced"
     # No retry for a bounce.
-    Notification.objects.filter(pk=row.pk).update(
-        updated_at=timezone.now() - dt.timedelta(days=1)
+    assert (
+        _beat_dispatch(django_capture_on_commit_callbacks, later=dt.timedelta(days=1))
+        == 0
     )
-    assert services.notifications_retry_due() == 0
 
 
 def test_a_report_before_the_message_id_is_stored_finds_the_row(
@@ -750,11 +755,7 @@ def test_twilio_5xx_is_retried_and_4xx_is_not(
     twilio.replace(
         responses.POST, TWILIO_URL, status=400, json={"code": 21211, "message": "x"}
     )
-    Notification.objects.filter(pk=row.pk).update(
-        updated_at=timezone.now() - dt.timedelta(hours=2)
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        services.notifications_retry_due()
+    _beat_dispatch(django_capture_on_commit_callbacks, later=dt.timedelta(hours=2))
     row.refresh_from_db()
     assert (row.status, row.attempts) == (Status.FAILED, 2)
     assert row.last_error == "rejected: Twilio answered 400 (code 21211)"
@@ -808,10 +809,10 @@ def test_twilio_status_callback_undelivered_is_failed_and_not_retried(
     assert _status_callback(client, row, params).status_code == 204
     row.refresh_from_db()
     assert (row.status, row.last_error) == (Status.FAILED, "twilio undelivered 30005")
-    Notification.objects.filter(pk=row.pk).update(
-        updated_at=timezone.now() - dt.timedelta(days=1)
+    assert (
+        _beat_dispatch(django_capture_on_commit_callbacks, later=dt.timedelta(days=1))
+        == 0
     )
-    assert services.notifications_retry_due() == 0
 
 
 def test_twilio_status_callback_with_a_wrong_signature_is_refused(

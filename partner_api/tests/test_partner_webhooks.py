@@ -19,7 +19,11 @@ from events.models import Membership
 from events.tests.factories import MembershipFactory, OrganiserFactory, UserFactory
 from partner_api.models import PartnerWebhookDelivery
 from partner_api.webhooks import services
+from ticketing import outbox
+from ticketing.models import OutboxMessage
+from ticketing.tasks import outbox_dispatch_task
 from ticketing.tests.broker import broker_fixture  # noqa: F401
+from ticketing.tests.outbox import beat_dispatch
 
 from .factories import PartnerWebhookFactory
 
@@ -33,6 +37,10 @@ def _confirmed(session, ticket_type, capture):
         booking_confirm(booking_id=booking.pk)
     booking.refresh_from_db()
     return booking
+
+
+def _beat_dispatch(capture, *, later=dt.timedelta(0)) -> int:
+    return beat_dispatch(services.DELIVERY_KIND, capture, later=later)
 
 
 def _verify(request, secret: str) -> dict:
@@ -145,22 +153,22 @@ def test_a_500_fails_with_backoff_and_a_retry_succeeds(
         500,
     )
     assert delivery.last_error == "HTTP 500: boom"
+    # The one retry policy: 30 s, up to 20 % shorter.
     assert (
-        before + dt.timedelta(seconds=30)
+        before + dt.timedelta(seconds=24)
         <= delivery.next_attempt_at
-        <= timezone.now() + dt.timedelta(seconds=34)
+        <= timezone.now() + dt.timedelta(seconds=30)
     )
     # Not due yet: nothing is sent.
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.deliveries_retry_due() == 0
+    assert _beat_dispatch(django_capture_on_commit_callbacks) == 0
     assert len(mocked.calls) == 1
 
     PartnerWebhookDelivery.objects.filter(pk=delivery.pk).update(
         next_attempt_at=timezone.now() - dt.timedelta(seconds=1)
     )
     mocked.replace(responses.POST, URL, status=204)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.deliveries_retry_due() == 1
+    later = dt.timedelta(seconds=30)
+    assert _beat_dispatch(django_capture_on_commit_callbacks, later=later) == 1
 
     assert len(mocked.calls) == 2
     first, second = (_verify(call.request, webhook.secret) for call in mocked.calls)
@@ -197,7 +205,10 @@ def test_network_errors_are_logged_and_it_gives_up_after_max_attempts(mocked):
     assert delivery.last_status_code is None
     assert delivery.last_error.startswith("ConnectionError: ")
     assert delivery.next_attempt_at is None  # given up
-    assert services.deliveries_retry_due() == 0
+    # ...so its outbox row is done, not retried.
+    message = OutboxMessage(payload={"delivery_id": delivery.pk})
+    assert services.delivery_send_handler(message) is None
+    assert len(delivery.attempt_log) == 1
 
 
 @pytest.mark.django_db
@@ -397,8 +408,8 @@ def test_a_delivery_that_could_not_be_enqueued_is_sent_by_the_sweep(
     session, ticket_type, django_capture_on_commit_callbacks, mocked, broker
 ):
     """Issue 16: the broker is down when the booking is confirmed. The confirmation
-    stands, the delivery row is written with it, and the sweep a minute later sends
-    it once."""
+    stands, the delivery row and its outbox row are written with it, and the
+    outbox's beat dispatch sends it once."""
     PartnerWebhookFactory(
         organiser=session.event.organiser, url=URL, events=["booking.confirmed"]
     )
@@ -410,19 +421,17 @@ def test_a_delivery_that_could_not_be_enqueued_is_sent_by_the_sweep(
     delivery = PartnerWebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == (Status.PENDING, 0)
     assert len(mocked.calls) == 0
-    # Its task may still be on its way: the sweep leaves it for a minute.
-    assert services.deliveries_retry_due() == 0
+    # Its outbox row was committed with it; the kick was lost with the broker.
+    [message] = OutboxMessage.objects.filter(kind=services.DELIVERY_KIND)
+    assert message.status == OutboxMessage.Status.PENDING
 
     broker.up()
-    PartnerWebhookDelivery.objects.update(
-        next_attempt_at=timezone.now() - services.QUEUED_STALE_AFTER
-    )
-    assert services.deliveries_retry_due() == 1
+    assert outbox_dispatch_task.apply().get() >= 1  # beat's run, 30 s later
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (Status.SUCCEEDED, 1)
     assert len(mocked.calls) == 1
-    assert services.deliveries_retry_due() == 0
+    assert outbox.dispatch(kinds=[services.DELIVERY_KIND]) == 0
 
 
 @pytest.mark.django_db

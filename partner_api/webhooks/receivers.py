@@ -1,9 +1,10 @@
 """Booking and check-in events → partner webhook deliveries.
 
-Connected by `BookingsConfig.ready()`. Booking signals are sent after commit; a
-check-in has no signal, so `post_save` of a ``check_in`` CheckIn row queues the
-event once the check-in's transaction commits. A failure is logged and swallowed:
-the sale or the check-in is committed already, and other receivers must still run.
+Connected by `PartnerApiConfig.ready()`. `booking_status_changed` comes inside the
+selling transaction, and `post_save` of a ``check_in`` CheckIn row inside the
+check-in's: the deliveries and their outbox rows commit with the change or not at
+all. They are written in a savepoint, and a failure is logged, not raised: a bug in
+a webhook must not undo a sale or a check-in.
 """
 
 from __future__ import annotations
@@ -23,34 +24,30 @@ from .models import BOOKING_CANCELLED, BOOKING_CONFIRMED, BOOKING_REFUNDED
 
 logger = logging.getLogger(__name__)
 
-_RELEASE_EVENTS = {
+_EVENTS = {
+    Booking.Status.CONFIRMED: BOOKING_CONFIRMED,
     Booking.Status.CANCELLED: BOOKING_CANCELLED,
     Booking.Status.REFUNDED: BOOKING_REFUNDED,
 }
 
 
-@receiver(signals.booking_confirmed, dispatch_uid="partner_webhooks.confirmed")
-def booking_confirmed_webhooks(sender, booking_id, **kwargs):
-    _booking_event(booking_id, BOOKING_CONFIRMED)
-
-
-@receiver(signals.booking_released, dispatch_uid="partner_webhooks.released")
-def booking_released_webhooks(sender, booking_id, status, **kwargs):
-    if status in _RELEASE_EVENTS:
-        _booking_event(booking_id, _RELEASE_EVENTS[status])
+@receiver(signals.booking_status_changed, dispatch_uid="partner_webhooks.status")
+def booking_status_webhooks(sender, booking_id, status, **kwargs):
+    if status in _EVENTS:
+        _booking_event(booking_id, _EVENTS[status])
 
 
 @receiver(post_save, sender=CheckIn, dispatch_uid="partner_webhooks.checked_in")
 def check_in_webhooks(sender, instance, created, raw=False, **kwargs):
     if raw or not created or instance.action != CheckIn.Action.CHECK_IN:
         return
-    check_in_id = instance.pk
-    transaction.on_commit(lambda: _check_in_event(check_in_id))
+    _check_in_event(instance.pk)
 
 
 def _booking_event(booking_id: int, event: str) -> None:
     try:
-        services.booking_event_enqueue(booking_id=booking_id, event=event)
+        with transaction.atomic():  # a savepoint: a failure leaves the sale alone
+            services.booking_event_enqueue(booking_id=booking_id, event=event)
     except Exception:
         logger.exception(
             "Could not queue partner webhooks %s of booking %s", event, booking_id
@@ -59,6 +56,7 @@ def _booking_event(booking_id: int, event: str) -> None:
 
 def _check_in_event(check_in_id: int) -> None:
     try:
-        services.check_in_event_enqueue(check_in_id=check_in_id)
+        with transaction.atomic():
+            services.check_in_event_enqueue(check_in_id=check_in_id)
     except Exception:
         logger.exception("Could not queue partner webhooks of check-in %s", check_in_id)

@@ -1,11 +1,13 @@
 """Queueing, signing and posting partner webhook deliveries.
 
-A delivery row is written per matching endpoint in the transaction that queues the
-event, and its task is enqueued on commit. `delivery_send` claims the row with a
-conditional UPDATE (so two runs of the same task post once), signs the body and posts
-it without following redirects; a failure sets `next_attempt_at` with exponential
-backoff and `deliveries_retry_due` (Celery beat, every minute) picks the row up again,
-up to `MAX_ATTEMPTS` attempts. See docs/partner-webhooks.md for the wire format.
+A delivery row and its outbox row (kind `partner_api.webhook_delivery`) are written
+per matching endpoint in the transaction of the change that causes the event, so a
+crash after the commit loses nothing and a rolled-back change posts nothing. The
+outbox hands the row to `delivery_send`, which claims it with a conditional UPDATE
+(so two runs post once), signs the body and posts it without following redirects; a
+failure sets `next_attempt_at` per the one retry policy (`RETRY_POLICY`) and the
+outbox dispatches it again then, up to `MAX_ATTEMPTS` attempts. At least once: a
+partner deduplicates on the event id. See docs/partner-webhooks.md.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 import time
 import uuid
 from typing import Any
@@ -23,13 +24,14 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Min
 from django.utils import timezone
 
 from admission.models import CheckIn
 from bookings.models import Booking
+from ticketing import outbox
 from ticketing.lib.netguard import REFUSED_ERRORS, endpoint_problem, guarded_session
-from ticketing.sweep import claim
+from ticketing.lib.retry import RetryPolicy
 
 from .models import TICKET_CHECKED_IN, PartnerWebhook, PartnerWebhookDelivery
 
@@ -40,14 +42,13 @@ Status = PartnerWebhookDelivery.Status
 SIGNATURE_HEADER = "X-Ticketing-Signature"
 TIMEOUT = (3.05, 10)  # (connect, read) seconds
 MAX_ATTEMPTS = 8
-RETRY_BASE = dt.timedelta(seconds=30)  # 30 s, 1, 2, 4, 8, 16, 32 min
-RETRY_MAX = dt.timedelta(hours=1)
+# 30 s, 1, 2, 4, 8, 16, 32 min (each up to 20 % shorter), then given up.
+RETRY_POLICY = RetryPolicy(base=30, cap=3600, max_attempts=MAX_ATTEMPTS)
+DELIVERY_KIND = "partner_api.webhook_delivery"
 # A row claimed for sending longer than this was lost with its worker.
 SENDING_LEASE = dt.timedelta(minutes=2)
-# A pending row whose task has not run after this was lost with the broker, or could
-# not be enqueued at all.
-QUEUED_STALE_AFTER = dt.timedelta(minutes=1)
-RETRY_BATCH = 500
+# The outbox lease outlasts it, so that a row handed out again is claimable by then.
+OUTBOX_LEASE = SENDING_LEASE + dt.timedelta(seconds=30)
 _ERROR_MAX = 500
 # The partner asked us to stop: no retry.
 _GONE = 410
@@ -59,8 +60,9 @@ _GONE = 410
 def webhook_event_enqueue(
     *, organiser_id: int, event: str, data: dict[str, Any]
 ) -> list[int]:
-    """Queue `event` for every active endpoint of the organiser subscribed to it;
-    returns the delivery ids (none when nobody listens). Tasks start on commit."""
+    """Queue `event` for every active endpoint of the organiser subscribed to it, in
+    the caller's transaction; returns the delivery ids (none when nobody listens).
+    The outbox posts them once it commits."""
     webhook_ids = list(
         PartnerWebhook.objects.filter(
             organiser_id=organiser_id, is_active=True, events__contains=[event]
@@ -84,8 +86,43 @@ def webhook_event_enqueue(
         )
         ids = [delivery.pk for delivery in deliveries]
         for delivery_id in ids:
-            transaction.on_commit(lambda pk=delivery_id: _enqueue(pk), robust=True)
+            _outbox_enqueue(delivery_id, organiser_id)
     return ids
+
+
+def _outbox_enqueue(delivery_id: int, organiser_id: int | None) -> None:
+    outbox.enqueue(
+        DELIVERY_KIND,
+        key=f"delivery:{delivery_id}",
+        payload={"delivery_id": delivery_id},
+        organiser_id=organiser_id,
+    )
+
+
+class DeliveryPending(Exception):  # noqa: N818 - a state, raised for the outbox
+    """The delivery is not done yet: the outbox hands it over again at `retry_after`
+    seconds (its `next_attempt_at`)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def delivery_send_handler(message) -> None:
+    """The outbox handler of DELIVERY_KIND: post the delivery; raise DeliveryPending
+    while it has attempts left, return once it succeeded or was given up."""
+    delivery_id = message.payload["delivery_id"]
+    delivery_send(delivery_id)
+    delivery = PartnerWebhookDelivery.objects.filter(pk=delivery_id).first()
+    if delivery is None or delivery.next_attempt_at is None:
+        return  # succeeded, given up, or gone
+    if delivery.status == Status.SUCCEEDED:
+        return
+    wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+    raise DeliveryPending(
+        f"delivery {delivery_id} {delivery.status}: {delivery.last_error}"[:_ERROR_MAX],
+        retry_after=max(0.0, wait),
+    )
 
 
 def booking_event_enqueue(*, booking_id: int, event: str) -> list[int]:
@@ -128,16 +165,6 @@ def _booking_data(booking: Booking) -> dict[str, Any]:
     }
 
 
-def _enqueue(delivery_id: int) -> None:
-    from .tasks import partner_webhook_deliver_task
-
-    try:
-        partner_webhook_deliver_task.delay(delivery_id)
-    except Exception:
-        # The row stays pending; deliveries_retry_due enqueues it again.
-        logger.exception("Could not enqueue partner webhook delivery %s", delivery_id)
-
-
 # -- signing and sending -------------------------------------------------------------
 
 
@@ -153,19 +180,13 @@ def signature_header(*, secret: str, body: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def backoff(attempts: int) -> dt.timedelta:
-    """Wait after the `attempts`-th failed attempt, with up to 10 % jitter."""
-    delay = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_MAX)
-    return delay * (1 + random.random() / 10)  # noqa: S311 (jitter, not a secret)
-
-
 def delivery_send(delivery_id: int) -> str:
     """Post one delivery; returns its status afterwards.
 
     Claims the row (pending, failed or lost while sending, and due) with a
     conditional UPDATE, so a second run finds nothing to claim and posts nothing.
     2xx is success; anything else (a redirect is not followed) and network errors
-    are failures, retried with backoff until `MAX_ATTEMPTS`, except 410 Gone.
+    are failures, retried per RETRY_POLICY until `MAX_ATTEMPTS`, except 410 Gone.
     """
     now = timezone.now()
     claimed = PartnerWebhookDelivery.objects.filter(
@@ -247,14 +268,12 @@ def delivery_send(delivery_id: int) -> str:
             status=Status.SUCCEEDED, delivered_at=finished, next_attempt_at=None
         )
     else:
-        final = (
-            delivery.attempts >= MAX_ATTEMPTS
-            or status_code == _GONE
-            or not webhook.is_active
-        )
+        final = status_code == _GONE or not webhook.is_active
         fields.update(
             status=Status.FAILED,
-            next_attempt_at=None if final else finished + backoff(delivery.attempts),
+            next_attempt_at=None
+            if final
+            else RETRY_POLICY.next_attempt_at(delivery.attempts, now=finished),
         )
     PartnerWebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
     logger.info(
@@ -278,28 +297,6 @@ def _refused(url: str) -> bool:
     return problem not in (None, "does not resolve")
 
 
-def deliveries_retry_due() -> int:
-    """Enqueue failed deliveries whose backoff has passed, rows lost while sending and
-    pending rows whose task was lost; returns how many. For Celery beat, every minute.
-    Locked rows are skipped, so overlapping runs do not enqueue a row twice."""
-    now = timezone.now()
-    due = Q(status__in=(Status.FAILED, Status.SENDING), next_attempt_at__lte=now) | Q(
-        status=Status.PENDING, next_attempt_at__lte=now - QUEUED_STALE_AFTER
-    )
-    ids = claim(
-        PartnerWebhookDelivery.objects.filter(due),
-        limit=RETRY_BATCH,
-        order_by=("next_attempt_at",),
-        status=Status.PENDING,
-        next_attempt_at=now,
-    )
-    for delivery_id in ids:
-        _enqueue(delivery_id)
-    if ids:
-        logger.info("Re-enqueued %d partner webhook deliveries", len(ids))
-    return len(ids)
-
-
 def deliveries_replay(delivery_ids: list[int]) -> int:
     """Send deliveries again from the first attempt (the admin's replay); rows being
     sent right now are left alone. Earlier attempts stay in the log."""
@@ -316,8 +313,13 @@ def deliveries_replay(delivery_ids: list[int]) -> int:
             next_attempt_at=timezone.now(),
             delivered_at=None,
         )
+        organisers = dict(
+            PartnerWebhookDelivery.objects.filter(pk__in=ids).values_list(
+                "pk", "webhook__organiser_id"
+            )
+        )
         for delivery_id in ids:
-            transaction.on_commit(lambda pk=delivery_id: _enqueue(pk), robust=True)
+            _outbox_enqueue(delivery_id, organisers.get(delivery_id))
     return len(ids)
 
 

@@ -1,10 +1,12 @@
 """Celery tasks of partner webhooks (registered through bookings/tasks.py).
 
-Retries are rows, not countdowns: a failed delivery gets `next_attempt_at` and
-`partner_webhooks_retry_due` (beat, every minute) enqueues it again.
+Deliveries go through the outbox (`ticketing.tasks.outbox_dispatch`); these keep
+their names for tasks queued before it, and do the same work.
 """
 
 from celery import shared_task
+
+from ticketing import outbox
 
 from . import services
 
@@ -24,4 +26,4 @@ def partner_webhook_deliver_task(delivery_id: int) -> str:
     ignore_result=True,
 )
 def partner_webhooks_retry_due_task() -> int:
-    return services.deliveries_retry_due()
+    return outbox.dispatch(kinds=[services.DELIVERY_KIND])

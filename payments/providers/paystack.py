@@ -17,14 +17,16 @@ Wire facts this module relies on (see docs/specs external-apis.md section 5):
   keyed with the secret API key (there is no separate webhook secret), no timestamp
   and no event id.
 
-No method retries (tasks do); every call has the `(connect, read)` timeout from
-`settings.PAYMENT_HTTP_TIMEOUT`. Keys are never logged or put in error messages.
+Calls go through the shared client (`ticketing.lib.http.ExternalApi`): the
+`(connect, read)` timeout from `settings.PAYMENT_HTTP_TIMEOUT`, the circuit breaker
+for "paystack", one log line per call without the key. No method retries, not even
+a GET (these run inside buyers' requests; tasks retry). Keys are never logged or put
+in error messages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import hashlib
 import hmac
 import json
@@ -33,13 +35,18 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-import requests
 from django.conf import settings
 
+from ticketing.lib.http import (
+    CircuitOpen,
+    ExternalApi,
+    ExternalTimeout,
+    ExternalUnavailable,
+)
 from ticketing.lib.http_errors import MalformedResponse
+from ticketing.lib.retry import is_retryable_status, retry_after_seconds
 
 from .base import (
-    Credentials,
     EventKind,
     PaymentProvider,
     PaymentRequest,
@@ -58,6 +65,7 @@ from .base import (
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-paystack-signature"
+SERVICE = "paystack"  # the shared HTTP client's breaker and log name
 
 # Paystack transaction status -> ours. "abandoned" is PENDING, not CANCELED: Paystack
 # marks a transaction abandoned as soon as the buyer leaves (or has not yet finished)
@@ -103,19 +111,25 @@ _DUPLICATE_REFERENCE = "duplicate transaction reference"
 
 
 class PaystackProvider(PaymentProvider):
-    """Paystack for one organiser's secret key. Cheap to build; one HTTP session."""
+    """Paystack for one organiser's secret key. Cheap to build: the pooled session
+    is shared by every organiser (the key travels per call)."""
 
     identifier = "paystack"
 
-    def __init__(self, credentials: Credentials) -> None:
-        super().__init__(credentials)
-        self._session = requests.Session()
-        self._session.headers.update(
-            {
-                "Authorization": f"Bearer {credentials.secret_key}",
+    def _api(self) -> ExternalApi:
+        # Built per call (it is cheap) so that the settings in force are used.
+        return ExternalApi(
+            service=SERVICE,
+            base_url=settings.PAYSTACK_API_BASE,
+            rate_key="",
+            rate_limit=None,
+            headers={
+                "Authorization": f"Bearer {self.credentials.secret_key}",
                 "Accept": "application/json",
                 "User-Agent": "ticketing-payments/1 (+paystack)",
-            }
+            },
+            timeout=tuple(settings.PAYMENT_HTTP_TIMEOUT),
+            retries=0,
         )
 
     # -- payments ------------------------------------------------------------
@@ -488,23 +502,17 @@ class PaystackProvider(PaymentProvider):
 
         `unreadable` is what a 2xx answer that is not the envelope raises:
         ProviderUnavailable (retry is safe) unless the call is not idempotent."""
-        url = settings.PAYSTACK_API_BASE.rstrip("/") + path
         try:
-            response = self._session.request(
-                method,
-                url,
-                json=json_body,
-                timeout=tuple(settings.PAYMENT_HTTP_TIMEOUT),
-                allow_redirects=False,
-            )
-        except requests.Timeout as error:
+            response = self._api().send(method, path, json=json_body)
+        except CircuitOpen:
+            raise
+        except ExternalTimeout as error:
             raise ProviderUnavailable(f"Paystack {action}: timed out.") from error
-        except requests.RequestException as error:
+        except ExternalUnavailable as error:
             raise ProviderUnavailable(
-                f"Paystack {action}: network error ({type(error).__name__})."
+                f"Paystack {action}: network error ({error})."
             ) from error
         status = response.status_code
-        logger.debug("Paystack %s %s -> %s", method, path, status)
         try:
             payload = response.json()
         except ValueError:
@@ -516,11 +524,11 @@ class PaystackProvider(PaymentProvider):
             f": {message}" if message else ""
         )
 
-        if status == 429 or status >= 500:
+        if is_retryable_status(status):
             raise ProviderUnavailable(
                 detail,
                 status=status,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if status in (401, 403):
             raise ProviderAuthError(detail, status=status)
@@ -620,24 +628,6 @@ def _event_id(name: str, data: dict[str, Any], body_hash: str) -> str:
     if len(key) > 200:  # WebhookDelivery.event_id is 200 characters
         key = f"{name[:60]}:sha256-{hashlib.sha256(key.encode()).hexdigest()}"
     return key
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date); None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def _parse_time(value: Any) -> dt.datetime | None:

@@ -18,6 +18,8 @@ from typing import Any
 import stripe
 from django.conf import settings
 
+from ticketing.lib.retry import retry_after_seconds
+
 from .base import (
     EventKind,
     PaymentProvider,
@@ -110,11 +112,7 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    value = _header(headers, "Retry-After")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:  # an HTTP date: let the task's backoff decide
-        return None
+    return retry_after_seconds(_header(headers, "Retry-After"))
 
 
 def _provider_error(exc: stripe.StripeError) -> ProviderError:

@@ -16,7 +16,6 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import random
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min, Q
@@ -25,6 +24,7 @@ from django.utils import timezone
 from bookings.models import Booking
 from ticketing.audit import audit_log
 from ticketing.inbound import body_summary, rejection_may_be_stored
+from ticketing.lib import retry
 from ticketing.sweep import claim, enqueue_on_commit
 
 from ..accounts import webhook_verifiers
@@ -55,7 +55,6 @@ PROCESSING_LEASE = dt.timedelta(minutes=10)
 # A verified row no task has processed after this is swept (its task was lost, or
 # could not be enqueued).
 SWEEP_AFTER = dt.timedelta(minutes=1)
-_MAX_BACKOFF = dt.timedelta(hours=6)
 
 
 def _event_to_json(event: ProviderEvent) -> dict:
@@ -224,11 +223,12 @@ def _run(delivery_id: int) -> bool:
         organiser_id = _apply(delivery.provider, _event_from_json(delivery.event))
     except Exception as error:  # kept for retry and shown in admin, whatever it was
         logger.exception("Webhook delivery %s failed", delivery_id)
-        backoff = min(_MAX_BACKOFF, dt.timedelta(minutes=2**delivery.attempts))
         WebhookDelivery.objects.filter(pk=delivery_id).update(
             status=WebhookDelivery.Status.FAILED,
             last_error=repr(error)[:2000],
-            next_attempt_at=timezone.now() + backoff * random.uniform(0.8, 1.2),
+            next_attempt_at=retry.PAYMENT_WEBHOOKS.next_attempt_at(
+                delivery.attempts, now=timezone.now()
+            ),
         )
         return False
     WebhookDelivery.objects.filter(pk=delivery_id).update(

@@ -38,3 +38,29 @@ def content_types_move(
     return migrations.RunPython(
         relabel(from_app, to_app), relabel(to_app, from_app), elidable=False
     )
+
+
+def outbox_rows_create(apps, *, kind: str, key_prefix: str, field: str, rows) -> int:
+    """Write a pending outbox row of `kind` for each (id, organiser_id, due) of
+    `rows` (work that an older loop found by status and the outbox must now carry),
+    payload `{field: id}`, key `<key_prefix>:<id>`; a row already pending for a key
+    is kept. Returns how many were written."""
+    from django.utils import timezone
+
+    OutboxMessage = apps.get_model("ticketing", "OutboxMessage")
+    now = timezone.now()
+    created = OutboxMessage.objects.bulk_create(
+        [
+            OutboxMessage(
+                kind=kind,
+                key=f"{key_prefix}:{pk}",
+                payload={field: pk},
+                organiser_id=organiser_id,
+                next_attempt_at=max(due or now, now),
+            )
+            for pk, organiser_id, due in rows
+        ],
+        batch_size=500,
+        ignore_conflicts=True,
+    )
+    return len(created)

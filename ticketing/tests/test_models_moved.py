@@ -148,7 +148,10 @@ def test_rows_written_before_the_move_are_kept_and_audit_entries_resolve():
     grown = after.pop("ticketing_outboxmessage") - before.pop(
         "ticketing_outboxmessage", 0
     )
-    assert after == before
+    # Every table there before keeps its rows; tables of later migrations (discount
+    # codes come after the move) start empty.
+    assert {table: after[table] for table in before} == before
+    assert not any(after[table] for table in after.keys() - before.keys())
     assert grown == OutboxMessage.objects.filter(
         kind__in=["notifications.send", "partner_api.webhook_delivery"]
     ).count()

@@ -50,6 +50,7 @@ class Processes:
     def __init__(self, logs: Path) -> None:
         self.logs = logs
         self.started: list[tuple[str, subprocess.Popen]] = []
+        self.stopped: set[str] = set()  # stopped on purpose: no longer checked
 
     def start(self, name: str, command: list[str], env: dict, cwd=BASE_DIR):
         log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the run
@@ -64,17 +65,27 @@ class Processes:
     def log_of(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
 
+    def running(self):
+        return [(n, p) for n, p in self.started if n not in self.stopped]
+
     def check_alive(self) -> None:
-        for name, process in self.started:
+        for name, process in self.running():
             if process.poll() is not None:
                 raise SmokeFailure(f"{name} exited with {process.returncode}:\n"
                                    + self.log_of(name)[-3000:])
 
-    def stop(self, name: str, sig=15, wait: float = 30) -> None:
+    def stop(self, name: str, sig=15, wait: float = 30, group=False) -> None:
+        """Stop `name` by its process id: gunicorn and Celery stop their own children
+        (a signal to the whole group would kill a worker's pool under it); `group`
+        for `make run`, whose make, script and server all take the signal."""
+        self.stopped.add(name)
         for label, process in self.started:
             if label != name or process.poll() is not None:
                 continue
-            os.killpg(process.pid, sig)  # the whole group: make run and its children
+            if group:
+                os.killpg(process.pid, sig)
+            else:
+                os.kill(process.pid, sig)
             try:
                 process.wait(wait)
             except subprocess.TimeoutExpired:
@@ -84,15 +95,23 @@ class Processes:
 
     def stop_all(self) -> None:
         for name, _process in reversed(self.started):
-            self.stop(name)
+            self.stop(name, group=name == "make-run")
         for _name, process in self.started:  # children left in their groups
             try:
                 os.killpg(process.pid, 9)
             except ProcessLookupError:
                 pass
+        # The demo's PostgreSQL runs in a session of its own (pg_ctl starts it so):
+        # stop it too if `make run` could not.
+        demo_python = BASE_DIR / ".venv" / "bin" / "python"
+        if (BASE_DIR / ".demo" / "postgres" / "postmaster.pid").exists():
+            subprocess.run(
+                [str(demo_python), str(BASE_DIR / "scripts" / "demo.py"), "stop"],
+                check=False,
+            )
 
     def assert_no_server_errors(self) -> None:
-        for name, _process in self.started:
+        for name, _process in self.running():
             text = self.log_of(name)
             if "Traceback (most recent call last)" in text or re.search(
                 r'" 5\d\d \d+', text
@@ -267,7 +286,7 @@ def demo(work: Path, processes: Processes) -> None:
     for reference in (reference_of(free), offline_ref):
         check_in(browser, door, reference)
     processes.assert_no_server_errors()
-    processes.stop("make-run", sig=15, wait=60)
+    processes.stop("make-run", sig=15, wait=60, group=True)
     if demo_process.returncode not in (0, -15):
         raise SmokeFailure(f"make run exited with {demo_process.returncode}")
 

@@ -16,6 +16,8 @@ Counters live in the Django cache (Redis in production): one key per identity an
 fixed window of `window_seconds`, created with `cache.add` and bumped with
 `cache.incr`, which is a single atomic INCR on Redis, so concurrent requests never
 both take the last slot. Keys hold a keyed hash of the IP or email, never the value.
+With Redis down these limits fail open (a warning and `ticketing_degraded_total`):
+they guard against abuse, and stopping every sale for them would be the outage.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from ticketing.lib.clientip import client_ip  # noqa: F401 - re-exported
+from ticketing.lib.degrade import cache_unavailable
 
 from .exceptions import BookingError
 from .models import Booking
@@ -91,17 +94,22 @@ def rate_limit_hit(key: str, limit: int, window_seconds: int) -> int | None:
 
 
 def _count(key: str, window_seconds: int, amount: int) -> tuple[str, int, int]:
-    """Add `amount` to `key`'s current window: (window key, new count, seconds left)."""
+    """Add `amount` to `key`'s current window: (window key, new count, seconds left).
+    With the cache unreachable the count is 0: these limits fail open (module
+    docstring), the sale is decided in PostgreSQL all the same."""
     for _attempt in range(_INCR_ATTEMPTS):
         now = _now()
         window = int(now // window_seconds)
         remaining = max(1, math.ceil((window + 1) * window_seconds - now))
         window_key = f"{key}:{window}"
-        cache.add(window_key, 0, timeout=remaining)
         try:
+            cache.add(window_key, 0, timeout=remaining)
             return window_key, cache.incr(window_key, amount), remaining
         except ValueError:
             continue
+        except Exception:  # noqa: BLE001 - Redis down: let the buyer through
+            cache_unavailable("checkout limit")
+            return window_key, 0, remaining
     raise RuntimeError(f"Could not count a hit for {key}")
 
 
@@ -118,6 +126,8 @@ class SeatReservation:
                 cache.decr(window_key, amount)
             except ValueError:  # the window ended meanwhile: nothing left to give back
                 pass
+            except Exception:  # noqa: BLE001 - Redis down: nothing was counted
+                cache_unavailable("checkout limit release")
         self._window_keys = []
 
 

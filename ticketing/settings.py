@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lockout raised in a view into its page.
     "axes.middleware.AxesMiddleware",
+    # A view's lost or timed-out database connection: 503 with Retry-After.
+    "ticketing.db.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "ticketing.urls"
@@ -134,6 +136,10 @@ if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5
     )
+# Web requests only (ticketing/db.py): the longest one statement may run, and the
+# longest a statement waits for a row lock; 0 turns either off.
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=30000)
+DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=10000)
 if TEST_DATABASE_NAME := env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": TEST_DATABASE_NAME}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -484,6 +490,9 @@ INTEGRATIONS_BREAKER_RESET_SECONDS = env.float(
 INTEGRATIONS_RATE_LIMIT_MAX_WAIT = env.float(
     "INTEGRATIONS_RATE_LIMIT_MAX_WAIT", default=65.0
 )
+# With Redis down, client-side limits protecting a provider's quota are counted in
+# each process instead: each takes 1/PROVIDER_QUOTA_PROCESSES of the quota.
+PROVIDER_QUOTA_PROCESSES = env.int("PROVIDER_QUOTA_PROCESSES", default=4)
 # Listings of one connection fetched at once.
 INTEGRATIONS_SYNC_CONCURRENCY = env.int("INTEGRATIONS_SYNC_CONCURRENCY", default=8)
 # A listing fetched less than this long ago is not fetched again (forced syncs are).

@@ -8,14 +8,21 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
+from ticketing.lib.degrade import cache_unavailable
 from ticketing.lib.http_errors import ExternalUnavailable
 
 logger = logging.getLogger(__name__)
+
+# Per-process counts used while the shared cache is unreachable: (key, window) -> calls.
+_local_counts: dict[tuple[str, int], int] = {}
+_local_lock = threading.Lock()
 
 _PERIODS = {
     "s": 1,
@@ -96,12 +103,30 @@ class RateLimiter:
     def _count(self, window: int, calls: int) -> int:
         key = f"http:rate:{self.key}:{window}"
         timeout = self.limit.period_seconds * 2
-        cache.add(key, 0, timeout=timeout)
         try:
-            return cache.incr(key, calls)
-        except ValueError:  # evicted between add and incr: count from here
-            cache.set(key, calls, timeout=timeout)
-            return calls
+            cache.add(key, 0, timeout=timeout)
+            try:
+                return cache.incr(key, calls)
+            except ValueError:  # evicted between add and incr: count from here
+                cache.set(key, calls, timeout=timeout)
+                return calls
+        except Exception:  # noqa: BLE001 - Redis down: see _count_locally
+            cache_unavailable("provider rate limit")
+            return self._count_locally(window, calls)
+
+    def _count_locally(self, window: int, calls: int) -> int:
+        """Without the shared cache, this process spends only its share of the
+        provider's quota (PROVIDER_QUOTA_PROCESSES processes share it), so that all
+        of them together still stay under it. Returns the count scaled to the whole
+        quota, for `acquire` to compare with `limit.calls`."""
+        share = max(1, self.limit.calls // max(1, settings.PROVIDER_QUOTA_PROCESSES))
+        with _local_lock:
+            key = (self.key, window)
+            _local_counts[key] = _local_counts.get(key, 0) + calls
+            for stale in [k for k in _local_counts if k[1] < window - 1]:
+                del _local_counts[stale]
+            used = _local_counts[key]
+        return self.limit.calls + 1 if used > share else used
 
 
 class FailureLimiter:

@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Times checkouts for /metrics (ticketing/metrics.py).
+    "ticketing.metrics.CheckoutTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Control characters in paths and query strings, unstorable webhook bodies:
     # refused before sessions or views (ticketing/middleware.py).
@@ -461,8 +463,21 @@ PAYSTACK_API_BASE = env.str("PAYSTACK_API_BASE", default="https://api.paystack.c
 # only as a 2 KB excerpt, its size and hash, at most this many a minute per address.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 WEBHOOK_REJECTIONS_PER_MINUTE = env.int("WEBHOOK_REJECTIONS_PER_MINUTE", default=10)
-# Bearer token of /healthz/full (monitors); unset, that page answers 404.
+# Bearer token of /healthz/full and /metrics (monitors); unset, both answer 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Errors (web, Celery) to Sentry when set, secrets scrubbed (ticketing/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from ticketing import sentry
+
+    sentry.init(
+        SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
 # Payments still pending after this long are verified with their provider and settled.
 PAYMENT_RECONCILE_AFTER_MINUTES = env.int("PAYMENT_RECONCILE_AFTER_MINUTES", default=20)
 # (connect, read) seconds for every call to a payment provider.

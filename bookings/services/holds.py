@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from events import selectors as event_selectors
 from events.models import Event, Session
+from ticketing import metrics
 
 from ..availability import compute_session_availability
 from ..exceptions import BasketInvalid, NotOnSale, SalesClosed, SoldOut
@@ -285,6 +286,13 @@ def _booking_insert(
             )
             tickets_issue_rows(booking)
         after_commit(session.pk, booking.pk if is_free else None)
+        transaction.on_commit(
+            lambda: (
+                metrics.hold_counted(channel)
+                if not is_free
+                else metrics.sale_counted(channel, quote.quantity)
+            )
+        )
     _attach_written_rows(booking, session, quote)
     return booking
 

@@ -18,3 +18,9 @@ class PaymentsConfig(AppConfig):
             lambda booking: {"offline": offline_instructions(booking)},
         )
         health.register_backlog("payment_webhooks", webhooks_oldest_due)
+
+        from ticketing.alerts_checks import register_alert_check
+
+        from .alerting import refunds_unknown_check
+
+        register_alert_check("refunds_unknown", refunds_unknown_check)

@@ -237,6 +237,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
+    # Alerts found by looking (stuck backlogs, refunds of unknown outcome), then
+    # the emails of alerts new or seen again (at most one an hour per alert).
+    "ticketing-alerts": {
+        "task": "ticketing.tasks.alerts_check",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 280},
+    },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {
         "task": "payments.tasks.payments_reconcile",

@@ -17,6 +17,7 @@ from bookings.partner_webhooks import services
 from bookings.services import booking_cancel, booking_confirm
 from events.models import Membership
 from events.tests.factories import MembershipFactory, OrganiserFactory, UserFactory
+from ticketing.models import Alert
 from ticketing.tests.broker import broker_fixture  # noqa: F401
 
 from .factories import PartnerWebhookFactory
@@ -198,6 +199,10 @@ def test_network_errors_are_logged_and_it_gives_up_after_max_attempts(mocked):
     assert delivery.last_error.startswith("ConnectionError: ")
     assert delivery.next_attempt_at is None  # given up
     assert services.deliveries_retry_due() == 0
+    alert = Alert.objects.get(kind=Alert.Kind.DELIVERY_EXHAUSTED)
+    assert alert.subject == f"partner-webhook-delivery:{delivery.pk}"
+    assert alert.organiser_id == webhook.organiser_id
+    assert alert.link == f"/admin/bookings/partnerwebhookdelivery/{delivery.pk}/change/"
 
 
 @pytest.mark.django_db

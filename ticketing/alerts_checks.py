@@ -1,0 +1,63 @@
+"""Alerts found by looking rather than by an event: run by beat every 5 minutes
+(`ticketing.tasks.alerts_check`), then the alerts due an email are sent.
+
+Built in: a backlog of stored work (`ticketing.health.register_backlog`) whose oldest
+due row has waited longer than `health.BACKLOG_MAX_AGE` (site admins). Apps register
+their own with `register_alert_check` in `AppConfig.ready()` (payments: refunds of
+unknown outcome older than a day). A check raises what it finds and resolves what
+has cleared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from django.urls import reverse
+from django.utils import timezone
+
+from ticketing import health
+from ticketing.alerts import alert_raise, alert_resolve, alerts_notify_due
+from ticketing.models import Alert
+
+logger = logging.getLogger(__name__)
+
+_checks: dict[str, Callable[[dt.datetime], None]] = {}
+
+
+def register_alert_check(name: str, check: Callable[[dt.datetime], None]) -> None:
+    _checks[name] = check
+
+
+def backlogs_check(now: dt.datetime) -> None:
+    limit = health.BACKLOG_MAX_AGE
+    for name, backlog in health.backlogs().items():
+        subject = f"backlog:{name}"
+        oldest = backlog.oldest_due(now)
+        if oldest is not None and now - oldest > limit:
+            minutes = int((now - oldest).total_seconds() // 60)
+            alert_raise(
+                kind=Alert.Kind.BACKLOG_STUCK,
+                organiser=None,
+                subject=subject,
+                message=(
+                    f"Stored work in {name} has waited {minutes} minutes: workers or "
+                    "beat are down, or every attempt fails. See /healthz/full."
+                ),
+                link=reverse("admin:index"),
+            )
+        else:
+            alert_resolve(kind=Alert.Kind.BACKLOG_STUCK, subject=subject)
+
+
+def alerts_check(now: dt.datetime | None = None) -> int:
+    """Run every check (one failing does not stop the others), then email what is
+    due. Returns how many emails went out."""
+    now = now or timezone.now()
+    for name, check in {"backlogs": backlogs_check, **_checks}.items():
+        try:
+            check(now)
+        except Exception:  # one broken check must not silence the others
+            logger.exception("Alert check %s failed", name)
+    return alerts_notify_due(now=now)

@@ -204,6 +204,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
+    # Confirmation emails never queued (a worker lost right after a confirmation).
+    "notifications-confirmations-lost": {
+        "task": "bookings.notifications.tasks.confirmations_lost_due",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
     # "Your seats are held until ..." for organisers who set hold_reminder_minutes.
     "notifications-hold-reminders": {
         "task": "bookings.notifications.tasks.hold_reminders_queue",
@@ -243,6 +249,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ticketing.tasks.alerts_check",
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 280},
+    },
+    # Refunds of cancelled bookings whose task was lost (broker down, Redis emptied).
+    "payments-refunds-lost": {
+        "task": "payments.tasks.refunds_lost_due",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
     },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {

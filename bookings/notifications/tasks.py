@@ -35,3 +35,14 @@ def notifications_retry_due_task() -> int:
 )
 def hold_reminders_queue_task() -> int:
     return services.hold_reminders_queue()
+
+
+@shared_task(
+    name="bookings.notifications.tasks.confirmations_lost_due",
+    acks_late=True,
+    ignore_result=True,
+)
+def confirmations_lost_due_task() -> int:
+    from .sweeps import confirmations_lost_due
+
+    return confirmations_lost_due()

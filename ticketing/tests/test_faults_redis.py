@@ -157,3 +157,59 @@ def test_provider_quota_falls_back_to_a_per_process_share(own_redis, settings):
         limiter.acquire()
     with pytest.raises(ExternalUnavailable):
         limiter.acquire()
+
+
+def test_a_paid_booking_cancelled_with_redis_down_is_refunded_once_it_returns(
+    client, own_redis
+):
+    from bookings.tests.factories import BookingFactory
+    from payments.models import Refund
+    from payments.sweeps import refunds_lost_due
+    from payments.tests.factories import PaymentFactory
+
+    booking = BookingFactory(status=Booking.Status.CONFIRMED, quantity=1)
+    Session.objects.filter(pk=booking.session_id).update(sold_count=1)
+    PaymentFactory(organiser=booking.organiser, booking=booking, status="succeeded")
+    plain = api_key(booking.organiser)
+    own_redis.stop()
+
+    response = post(
+        client, f"/api/v1/bookings/{booking.reference}/cancel/", {}, plain, "c1"
+    )
+
+    assert response.status_code == 200, response.content
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+    assert not Refund.objects.exists()
+
+    own_redis.start()
+    queue = redis.Redis.from_url(own_redis.url(1))
+    assert refunds_lost_due() == 0  # cancelled a moment ago: its task may be queued
+    later = timezone.now() + dt.timedelta(minutes=2)
+
+    assert refunds_lost_due(now=later) == 1
+
+    messages = [json.loads(raw) for raw in queue.lrange("celery", 0, -1)]
+    assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages] == [
+        ("payments.tasks.refund_booking", f"({booking.pk}, 'booking cancelled')")
+    ]
+
+
+def test_a_confirmation_whose_notice_was_never_queued_is_swept_once():
+    """A worker lost between a confirmation's commit and its receiver: confirmed,
+    no confirmation notice. The sweep queues exactly one, whenever it runs again."""
+    from bookings.notifications.sweeps import confirmations_lost_due
+    from bookings.tests.factories import BookingFactory
+
+    booking = BookingFactory(status=Booking.Status.CONFIRMED, quantity=1)
+    Booking.objects.filter(pk=booking.pk).update(
+        confirmed_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    Session.objects.filter(pk=booking.session_id).update(sold_count=1)
+    assert not Notification.objects.filter(booking=booking).exists()
+
+    assert confirmations_lost_due() == 1
+    assert confirmations_lost_due() == 0
+
+    notices = Notification.objects.filter(booking=booking, template="confirmation")
+    assert notices.count() == 1

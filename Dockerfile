@@ -38,9 +38,11 @@ RUN pip install -r requirements.txt
 COPY . .
 
 # Static files are collected into the image (served by WhiteNoise). Settings refuse to
-# load with DEBUG off unless SECRET_KEY and ALLOWED_HOSTS are set: the dummy values below
-# exist for this step only and are not kept in the image.
+# load with DEBUG off unless SECRET_KEY, ALLOWED_HOSTS, SITE_URL and DATABASE_URL are
+# set: the dummy values below exist for this step only (nothing connects) and are not
+# kept in the image.
 RUN DEBUG=0 SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
+        SITE_URL=http://localhost DATABASE_URL=postgres://unused@localhost/unused \
         python manage.py collectstatic --noinput \
     && mkdir -p /app/media \
     && chown app:app /app/media

@@ -52,8 +52,10 @@ run: sysdeps $(VENV)/.installed-demo messages
 manage: $(VENV)/.installed-demo
 	$(BIN)/python scripts/demo.py manage $(ARGS)
 
-# The whole suite against PostgreSQL and Redis.
+# The whole suite against PostgreSQL and Redis, after the apps' import layers
+# (pyproject.toml, [tool.importlinter]).
 test: install-dev messages browser
+	$(BIN)/lint-imports
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	  $(BIN)/python scripts/check_services.py
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
@@ -86,6 +88,7 @@ beat: install
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: install-dev
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \

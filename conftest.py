@@ -64,6 +64,6 @@ def _api_auth_failures_forgotten():
     counted per address in the run's Redis: one test's wrong keys must not throttle
     the next test's requests."""
     yield
-    from events.api.auth import auth_failure_limit, auth_failures
+    from partner_api.auth import auth_failure_limit, auth_failures
 
     auth_failures.reset("127.0.0.1", auth_failure_limit())

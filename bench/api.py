@@ -64,8 +64,8 @@ TARGET = 0.40
 
 def _fixtures() -> dict:
     """One hot session (capacity 10**9), one ticket type, one read+write key."""
-    from events.api_keys import ApiKey
     from events.models import Session
+    from partner_api.api_keys import ApiKey
 
     session_ids, ticket_type_id = _hot_session(1, 10**9)
     session = Session.objects.select_related("event__organiser").get(pk=session_ids[0])

@@ -368,8 +368,8 @@ def fixtures() -> dict:
     import datetime as dt
 
     from django.utils import timezone
-
     from events.api_keys import ApiKey
+
     from events.models import Event, Organiser, Session, TicketType, Venue
 
     organiser = Organiser.objects.create(
@@ -511,25 +511,24 @@ def sweeps() -> None:
 
     from django.utils import timezone
 
-    from bookings.notifications.services import notifications_retry_due
-    from bookings.notifications.sweeps import confirmations_lost_due
     from bookings.services.expiry import booking_expire_stale
     from payments.services.webhooks import webhooks_retry_due
     from payments.sweeps import refunds_lost_due
+    from ticketing.tasks import outbox_dispatch_task
 
     # The chaos run is short: lost refunds count from now, not after a minute.
     def refunds_lost() -> int:
         return refunds_lost_due(now=timezone.now() + dt.timedelta(minutes=2))
 
-    def confirmations_lost() -> int:
-        return confirmations_lost_due(now=timezone.now() + dt.timedelta(minutes=2))
+    # Beat sends the outbox dispatch to the worker, as here.
+    def outbox_dispatch() -> None:
+        outbox_dispatch_task.delay()
 
     for sweep in (
         booking_expire_stale,
         webhooks_retry_due,
-        notifications_retry_due,
+        outbox_dispatch,
         refunds_lost,
-        confirmations_lost,
     ):
         try:
             sweep()
@@ -543,14 +542,24 @@ def settle(stripe, timeout: float = 120) -> None:
 
     from django.utils import timezone
 
-    from bookings.models import Booking, Notification
+    from bookings.models import Booking
+    from notifications.models import Notification
     from payments.models import Payment, Refund, WebhookDelivery
+    from ticketing.models import OutboxMessage
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        # Time passes: emails whose task went with the worker or with Redis are
-        # swept after 5 (queued) or 10 (sending) minutes; the run cannot wait that
-        # long, so their rows are made that old.
+        # Time passes: outbox rows whose dispatcher went with the worker keep their
+        # lease for 5 minutes, failed ones wait out their backoff; the run cannot
+        # wait that long, so they are made due now.
+        OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).update(
+            next_attempt_at=timezone.now(),
+            leased_until=timezone.now() - dt.timedelta(seconds=1),
+        )
+        # Sends left "sending" by a killed worker are retried once stale.
+        Notification.objects.filter(status=Notification.Status.SENDING).update(
+            updated_at=timezone.now() - dt.timedelta(hours=2)
+        )
         in_flight = Notification.objects.filter(
             status__in=[
                 Notification.Status.QUEUED,
@@ -558,7 +567,6 @@ def settle(stripe, timeout: float = 120) -> None:
                 Notification.Status.FAILED,  # waiting out its backoff
             ]
         ).exclude(last_error__startswith="rejected: ")
-        in_flight.update(updated_at=timezone.now() - dt.timedelta(hours=2))
         # The same for webhook deliveries whose worker died holding their lease.
         WebhookDelivery.objects.filter(
             status="processing", processed_at__isnull=True
@@ -569,6 +577,9 @@ def settle(stripe, timeout: float = 120) -> None:
                 processed_at__isnull=True, signature_valid=True
             ).count(),
             "notifications": in_flight.count(),
+            "outbox": OutboxMessage.objects.filter(
+                status=OutboxMessage.Status.PENDING
+            ).count(),
             "refunds pending": Refund.objects.filter(
                 status=Refund.Status.PENDING
             ).count(),
@@ -588,8 +599,9 @@ def settle(stripe, timeout: float = 120) -> None:
 def report(tally: Tally, stripe, work: Path) -> bool:
     from django.db.models import Count, Sum
 
-    from bookings.models import Booking, Notification
+    from bookings.models import Booking
     from bookings.services.inventory import inventory_check
+    from notifications.models import Notification
     from payments.models import Payment, Refund
     from ticketing.models import AuditEntry
 

@@ -62,10 +62,10 @@ def _parts(booking_id: int, seconds: float) -> dict:
     from django.template.loader import render_to_string
     from weasyprint import HTML
 
+    from admission.pdf import TEMPLATE, png_data_uri, tickets_pdf_render
+    from admission.qr import qr_png
+    from admission.services import booking_tickets
     from bookings.models import Booking
-    from bookings.tickets.pdf import TEMPLATE, png_data_uri, tickets_pdf_render
-    from bookings.tickets.qr import qr_png
-    from bookings.tickets.services import booking_tickets
 
     booking = Booking.objects.select_related(
         "event", "session__venue", "organiser"
@@ -103,7 +103,7 @@ def _issue_rows_ms(booking_id: int, seconds: float) -> float:
     from django.db import transaction
 
     from bookings.models import Booking, Ticket
-    from bookings.tickets.services import tickets_issue_rows
+    from bookings.tickets.rows import tickets_issue_rows
 
     booking = Booking.objects.get(pk=booking_id)
 
@@ -137,8 +137,8 @@ def main() -> int:
     from django.db import connection
     from weasyprint import HTML
 
-    from bookings.models import BookingDocument
-    from bookings.tickets.services import booking_document_get_or_render
+    from admission.models import BookingDocument
+    from admission.services import booking_document_get_or_render
     from events.models import TicketType
 
     call_command("migrate", verbosity=0)

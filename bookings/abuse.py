@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ticketing.lib.clientip import client_ip  # noqa: F401 - re-exported
 from ticketing.lib.degrade import cache_unavailable
+from ticketing.lib.ratelimit import window_count
 
 from .exceptions import BookingError
 from .models import Booking
@@ -43,10 +44,6 @@ logger = logging.getLogger(__name__)
 
 HONEYPOT_FIELD = "website"
 HOUR = 3600
-
-# A fresh window key can vanish between `add` and `incr` only at the very end of its
-# window; the retry lands in the next window.
-_INCR_ATTEMPTS = 3
 
 
 class TooManyHolds(BookingError):
@@ -97,20 +94,15 @@ def _count(key: str, window_seconds: int, amount: int) -> tuple[str, int, int]:
     """Add `amount` to `key`'s current window: (window key, new count, seconds left).
     With the cache unreachable the count is 0: these limits fail open (module
     docstring), the sale is decided in PostgreSQL all the same."""
-    for _attempt in range(_INCR_ATTEMPTS):
-        now = _now()
-        window = int(now // window_seconds)
-        remaining = max(1, math.ceil((window + 1) * window_seconds - now))
-        window_key = f"{key}:{window}"
-        try:
-            cache.add(window_key, 0, timeout=remaining)
-            return window_key, cache.incr(window_key, amount), remaining
-        except ValueError:
-            continue
-        except Exception:  # noqa: BLE001 - Redis down: let the buyer through
-            cache_unavailable("checkout limit")
-            return window_key, 0, remaining
-    raise RuntimeError(f"Could not count a hit for {key}")
+    try:
+        counted = window_count(key, window_seconds, amount, now=_now())
+    except Exception:  # noqa: BLE001 - Redis down: let the buyer through
+        cache_unavailable("checkout limit")
+        moment = _now()
+        window = int(moment // window_seconds)
+        remaining = max(1, math.ceil((window + 1) * window_seconds - moment))
+        return f"{key}:{window}", 0, remaining
+    return counted.key, counted.count, counted.remaining
 
 
 class SeatReservation:

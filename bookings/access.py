@@ -41,3 +41,14 @@ def booking_access_granted(request, reference: str) -> bool:
 
 def booking_page_path(reference: str) -> str:
     return f"/b/{reference}/?t={booking_access_token(reference)}"
+
+
+def rebook_path(booking) -> str:
+    """The checkout of the booking's event, prefilled from it (session, tickets,
+    buyer, attendees): the "try again" of a failed payment or an expired hold. The
+    token is the booking page's, since it shows the same buyer data."""
+    from django.urls import reverse
+
+    checkout = reverse("shop:checkout", args=[booking.event.slug])
+    reference = booking.reference
+    return f"{checkout}?again={reference}&t={booking_access_token(reference)}"

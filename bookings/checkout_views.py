@@ -34,12 +34,20 @@ from .abuse import (
     honeypot_tripped,
     seats_reserve,
 )
-from .access import booking_page_path, remember_booking
+from .access import booking_access_granted, booking_page_path, remember_booking
+from .checkout_display import error_summary, quantity_rows, sold_out_sessions
+from .discounts import discount_code_get
 from .exceptions import BasketInvalid, BookingError, SoldOut
-from .forms import CheckoutForm, requested_quantities
+from .forms import CheckoutForm, quantity_field_name, requested_quantities
 from .models import Booking
 from .pricing import PriceQuote, price_basket
-from .services import AttendeeInput, BuyerInput, LineInput, booking_create
+from .services import (
+    AttendeeInput,
+    BillingInput,
+    BuyerInput,
+    LineInput,
+    booking_create,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,51 +84,68 @@ def checkout(request, slug: str):
     )
     sessions = selectors.event_sessions_on_sale(event)
     ticket_types = list(event_selectors.ticket_types_active(event))
+    sold_out_ids = sold_out_sessions(sessions, ticket_types)
     quote: PriceQuote | None = None
     sold_out: SoldOut | None = None
+    form_kwargs = {
+        "event": event,
+        "sessions": sessions,
+        "ticket_types": ticket_types,
+        "sold_out_sessions": sold_out_ids,
+    }
 
     if request.method == "GET":
         _ensure_browser_session(request)  # so that a double submit shares it
+        initial, attendee_count = _initial(request, event, sessions, sold_out_ids)
         form = CheckoutForm(
-            event=event,
-            sessions=sessions,
-            ticket_types=ticket_types,
-            attendee_count=0,
-            initial={"session": request.GET.get("session"), "token": uuid.uuid4().hex},
+            initial=initial, attendee_count=attendee_count, **form_kwargs
         )
-        return _render(request, event, form, quote, sold_out)
+        if attendee_count:
+            lines = [
+                (tt, initial[quantity_field_name(tt.pk)])
+                for tt in ticket_types
+                if initial.get(quantity_field_name(tt.pk))
+            ]
+            quote = _quote_or_none(event, lines)
+        return _render(request, event, form, quote, sold_out, sessions)
 
     if honeypot_tripped(request.POST):
         logger.info("Checkout honeypot tripped for event %s", event.pk)
         return HttpResponseBadRequest(_("Your request could not be processed."))
     quantities = requested_quantities(request.POST, ticket_types)
-    form_kwargs = {
-        "event": event,
-        "sessions": sessions,
-        "ticket_types": ticket_types,
-        "attendee_count": sum(quantities.values()),
-    }
+    form_kwargs["attendee_count"] = sum(quantities.values())
     lines = [(tt, quantities[tt.pk]) for tt in ticket_types if quantities[tt.pk]]
     basket_errors: dict[str, list[str]] = {}
     if lines:
         try:
-            quote = price_basket(event=event, lines=lines)
+            quote = price_basket(
+                event=event,
+                lines=lines,
+                code=discount_code_get(
+                    organiser_id=event.organiser_id, text=request.POST.get("code", "")
+                ),
+                session=_chosen(sessions, request.POST.get("session")),
+            )
         except BasketInvalid as error:
             basket_errors = error.fields
-    if request.POST.get("action") != "book":
-        # "Update": the same form with more rows and the price; no errors shown yet.
-        form = CheckoutForm(initial=request.POST.dict(), **form_kwargs)
-        return _render(request, event, form, quote, sold_out)
-
     form = CheckoutForm(request.POST, **form_kwargs)
-    if not form.is_valid():
-        return _render(request, event, form, quote, sold_out)
+    form.is_valid()
+    if request.POST.get("action") != "book":
+        # "Update": the same form with more rows and the price. Only the tickets'
+        # errors show (a quantity under a ticket's minimum stays visible); the
+        # buyer has not filled the rest in yet.
+        for name in [name for name in form.errors if not name.startswith("qty_")]:
+            del form.errors[name]
+        form.add_service_errors(basket_errors, lines)
+        return _render(request, event, form, quote, sold_out, sessions, status=200)
+
+    # Every error at once, the basket's with the fields', so that none appears
+    # only after the others are fixed (or disappears meanwhile).
     if not lines:
         form.add_error(None, _("Choose at least one ticket."))
-    if basket_errors:
-        form.add_service_errors(basket_errors, lines)
+    form.add_service_errors(basket_errors, lines)
     if form.errors:
-        return _render(request, event, form, quote, sold_out)
+        return _render(request, event, form, quote, sold_out, sessions)
     idempotency_key = _idempotency_key(request, form, lines)
     if reference := _booked_already(event, idempotency_key):
         # A double submit: its booking, before any limit counts it again.
@@ -153,6 +178,8 @@ def checkout(request, slug: str):
                 idempotency_key=idempotency_key,
                 language=request.LANGUAGE_CODE,
                 client_key=client_key(ip),
+                billing=BillingInput(*billing) if (billing := form.billing()) else None,
+                discount_code=form.cleaned_data["code"],
             )
         except BaseException:
             reservation.release()
@@ -171,7 +198,11 @@ def checkout(request, slug: str):
         form.add_error(None, error.message)
     else:
         return _to_booking(request, booking.reference)
-    return _render(request, event, form, quote, sold_out, status=status)
+    return _render(request, event, form, quote, sold_out, sessions, status=status)
+
+
+def _chosen(sessions, posted):
+    return next((s for s in sessions if str(s.pk) == str(posted)), None)
 
 
 def _booked_already(event, idempotency_key: str) -> str | None:
@@ -189,12 +220,67 @@ def _to_booking(request, reference: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(booking_page_path(reference))
 
 
-def _render(request, event, form, quote, sold_out, status=400):
-    left = sold_out.ticket_types_available if sold_out else {}
-    quantity_rows = [
-        (ticket_type, field, left.get(ticket_type.pk))
-        for ticket_type, field in form.quantity_fields()
-    ]
+def _quote_or_none(event, lines) -> PriceQuote | None:
+    try:
+        return price_basket(event=event, lines=lines) if lines else None
+    except BasketInvalid:
+        return None
+
+
+def _initial(request, event, sessions, sold_out_ids) -> tuple[dict, int]:
+    """The form's first values: the session asked for (or the first one that can be
+    booked), or everything from an earlier booking of this buyer (`?again=<ref>`
+    with its access token: "try again" after a failed payment or an expired hold).
+    Returns (initial, attendee rows)."""
+    initial: dict = {"token": uuid.uuid4().hex}
+    selectable = [s.pk for s in sessions if s.pk not in sold_out_ids]
+    try:
+        asked = int(request.GET.get("session", ""))
+    except ValueError:
+        asked = None
+    attendee_count = 0
+    again = request.GET.get("again", "")
+    if again and booking_access_granted(request, again):
+        booking = (
+            Booking.objects.filter(reference=again, event=event)
+            .prefetch_related("lines", "attendees")
+            .first()
+        )
+        if booking is not None:
+            asked = booking.session_id
+            initial.update(
+                buyer_name=booking.buyer_name,
+                buyer_email=booking.buyer_email,
+                buyer_phone=booking.buyer_phone,
+            )
+            for line in booking.lines.all():
+                initial[quantity_field_name(line.ticket_type_id)] = line.quantity
+            attendees = list(booking.attendees.all())
+            for index, attendee in enumerate(attendees):
+                initial[f"attendee_name_{index}"] = attendee.name
+                initial[f"attendee_email_{index}"] = attendee.email
+            attendee_count = len(attendees)
+    if asked not in selectable and selectable:
+        asked = selectable[0]
+    initial["session"] = asked
+    return initial, attendee_count
+
+
+def _chosen_session(form, sessions):
+    value = form["session"].value()
+    try:
+        chosen = int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        chosen = None
+    return next((s for s in sessions if s.pk == chosen), None)
+
+
+def _render(request, event, form, quote, sold_out, sessions, status=400):
+    rows = quantity_rows(
+        form,
+        _chosen_session(form, sessions),
+        fresher=sold_out.ticket_types_available if sold_out else None,
+    )
     return render(
         request,
         "bookings/checkout.html",
@@ -203,7 +289,9 @@ def _render(request, event, form, quote, sold_out, status=400):
             "form": form,
             "quote": quote,
             "sold_out": sold_out,
-            "quantity_rows": quantity_rows,
+            "quantity_rows": rows,
+            "error_summary": error_summary(form, rows),
+            "event_limit": event.max_tickets_per_order,
             "honeypot_field": HONEYPOT_FIELD,
         },
         status=200 if not form.errors else status,

@@ -57,6 +57,13 @@ class HoldLimitReached(BookingError):
         super().__init__(message)
 
 
+class DiscountCodeUsedUp(BookingError):
+    """A discount code has no uses left (in all, or for this buyer email)."""
+
+    code = "code_used_up"
+    default_message = _("This code has been used as many times as it may be.")
+
+
 class SoldOut(BookingError):
     """Not enough seats; carries what is still available so the buyer can adjust."""
 

@@ -33,6 +33,20 @@ def requested_quantities(
     return quantities
 
 
+class SessionSelect(forms.Select):
+    """A select whose sold-out sessions are shown but cannot be chosen."""
+
+    def __init__(self, *args, unavailable=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unavailable = set(unavailable)
+
+    def create_option(self, name, value, label, selected, index, **kwargs):
+        option = super().create_option(name, value, label, selected, index, **kwargs)
+        if value in self.unavailable:
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class CheckoutForm(CleanTextMixin, forms.Form):
     session = forms.TypedChoiceField(label=_("Date"), coerce=int)
     buyer_name = forms.CharField(label=_("Your name"), max_length=200)
@@ -43,9 +57,34 @@ class CheckoutForm(CleanTextMixin, forms.Form):
         required=False,
         help_text=_("Optional: for a text message with your tickets."),
     )
+    code = forms.CharField(
+        label=_("Discount code"), max_length=40, required=False
+    )
     # A uuid4 hex minted at render time; the bound keeps `web:<token>` inside the
     # booking's idempotency_key column whatever a client posts.
     token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    # Optional: an invoice to a company (invoicing issues it on confirmation).
+    invoice_requested = forms.BooleanField(
+        label=_("I need an invoice for a company"), required=False
+    )
+    billing_name = forms.CharField(
+        label=_("Company name"), max_length=200, required=False
+    )
+    billing_address = forms.CharField(
+        label=_("Company address"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    billing_tax_id = forms.CharField(
+        label=_("Tax or VAT number"), max_length=40, required=False
+    )
+    BILLING_FIELDS = (
+        "invoice_requested",
+        "billing_name",
+        "billing_address",
+        "billing_tax_id",
+    )
 
     def __init__(
         self,
@@ -54,21 +93,31 @@ class CheckoutForm(CleanTextMixin, forms.Form):
         sessions: Sequence[Session],
         ticket_types: Sequence[TicketType],
         attendee_count: int,
+        sold_out_sessions: frozenset[int] | set[int] = frozenset(),
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.event = event
         self.ticket_types = list(ticket_types)
+        self.fields["session"].widget = SessionSelect(unavailable=sold_out_sessions)
         self.fields["session"].choices = [
-            (session.pk, self._session_label(session)) for session in sessions
+            (session.pk, self._choice_label(session, session.pk in sold_out_sessions))
+            for session in sessions
         ]
         for ticket_type in self.ticket_types:
             self.fields[quantity_field_name(ticket_type.pk)] = forms.IntegerField(
                 label=ticket_type.name,
                 min_value=0,
-                max_value=ticket_type.max_per_order,
+                max_value=min(ticket_type.max_per_order, event.max_tickets_per_order),
                 required=False,
                 initial=0,
+                error_messages={
+                    "max_value": _(
+                        "At most %(limit_value)s tickets of this type per order."
+                    ),
+                    "min_value": _("Enter 0 or more."),
+                    "invalid": _("Enter a whole number, e.g. 2."),
+                },
             )
         self.attendee_count = attendee_count
         for index in range(attendee_count):
@@ -84,10 +133,28 @@ class CheckoutForm(CleanTextMixin, forms.Form):
         )
 
     def _session_label(self, session: Session) -> str:
-        starts = timezone.localtime(session.starts_at, self.event.tzinfo)
-        return (
-            f"{session.venue.city} · {formats.date_format(starts, 'DATETIME_FORMAT')}"
-        )
+        starts = timezone.localtime(session.starts_at, session.tzinfo)
+        when = formats.date_format(starts, "DATETIME_FORMAT")
+        return f"{session.venue.city} · {when} {starts:%Z}"
+
+    def _choice_label(self, session: Session, sold_out: bool) -> str:
+        label = self._session_label(session)
+        if sold_out:
+            return _("%(session)s (sold out)") % {"session": label}
+        return label
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("invoice_requested") and not cleaned.get("billing_name"):
+            self.add_error("billing_name", _("Give the company name for the invoice."))
+        return cleaned
+
+    def billing(self):
+        """The company details for a BillingInput, or None when not asked for."""
+        data = self.cleaned_data
+        if not data.get("invoice_requested"):
+            return None
+        return data["billing_name"], data["billing_address"], data["billing_tax_id"]
 
     def clean_buyer_phone(self) -> str:
         raw = self.cleaned_data.get("buyer_phone", "")
@@ -133,7 +200,7 @@ class CheckoutForm(CleanTextMixin, forms.Form):
                 target = f"attendee_{parts[2]}_{parts[1]}"
             elif parts[0] == "buyer" and len(parts) > 1:
                 target = f"buyer_{parts[1]}"
-            elif parts[0] == "session":
-                target = "session"
+            elif parts[0] in ("session", "code"):
+                target = parts[0]
             for message in messages:
                 self.add_error(target if target in self.fields else None, message)

@@ -3,9 +3,9 @@ booking's link goes to that email when they match.
 
 The answer is the same whether or not they match, and so is the limit (per client
 address and per email, every request counted), so neither reveals a booking. The
-email is a notification row written in a transaction and sent by the outbox task
+email is a notification row and its outbox row, written in a transaction and sent
 after commit: nothing is sent inside the request, and a broker outage loses nothing
-(`notifications_retry_due` picks the row up).
+(the outbox's beat dispatch picks the row up).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from django.views.decorators.http import require_http_methods
 
 from ticketing.lib.hostile import text_problem
 
+from . import signals
 from .abuse import HOUR, client_ip, client_key, email_digest, rate_limit_hit
-from .models import Booking, Notification
-from .notifications.services import notification_queue
+from .models import Booking
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +75,12 @@ def booking_lookup(request):
             reference=reference, buyer_email__iexact=email
         ).first()
         if booking is not None:
-            notification_queue(
+            signals.buyer_message_requested.send(
+                sender=Booking,
                 booking=booking,
-                template=Notification.Template.LOOKUP,
-                channels=(Notification.Channel.EMAIL,),
+                template="lookup",
+                channels=("email",),
+                once=False,
             )
     messages.info(
         request,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -24,6 +28,103 @@ class BookingQuerySet(models.QuerySet):
         return self.filter(
             status=Booking.Status.PENDING, expires_at__lte=now or timezone.now()
         )
+
+
+class DiscountCode(models.Model):
+    """A code a buyer types to lower the price (a voucher, a promo code).
+
+    It reaches its organiser's events, or only some events, sessions or ticket
+    types (empty lists mean no limit there). A percentage comes off each eligible
+    line; a fixed amount comes off each eligible ticket, never below zero. Uses are
+    the bookings that hold or bought seats with it, counted under the code's row
+    lock by the sale (`bookings.discounts`): a cancelled or expired booking gives
+    its use back.
+    """
+
+    class Kind(models.TextChoices):
+        PERCENT = "percent", _("Percentage off")
+        FIXED = "fixed", _("Fixed amount off each ticket")
+
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.CASCADE, related_name="discount_codes"
+    )
+    code = models.CharField(
+        max_length=40,
+        help_text=_("What buyers type; letters and digits, not case-sensitive"),
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERCENT)
+    percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(100)],
+    )
+    amount_minor = models.BigIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Off each ticket, in minor units (cents) of `currency`"),
+    )
+    currency = models.CharField(
+        max_length=3,
+        blank=True,
+        help_text=_("For a fixed amount: events in other currencies refuse the code"),
+    )
+    events = models.ManyToManyField(Event, blank=True, related_name="+")
+    sessions = models.ManyToManyField(Session, blank=True, related_name="+")
+    ticket_types = models.ManyToManyField(TicketType, blank=True, related_name="+")
+    max_uses = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Bookings in all (empty: no limit)")
+    )
+    max_uses_per_email = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Bookings per buyer email (empty: no limit)")
+    )
+    min_quantity = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text=_("Tickets the order must have for the code to apply"),
+    )
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                "organiser", Upper("code"), name="discount_code_unique_per_organiser"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="percent") & Q(percent__isnull=False))
+                | (
+                    Q(kind="fixed")
+                    & Q(amount_minor__isnull=False)
+                    & ~Q(currency="")
+                ),
+                name="discount_code_value_for_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        self.code = self.code.strip().upper()
+        self.currency = self.currency.strip().upper()
+        errors = {}
+        if self.kind == self.Kind.PERCENT and self.percent is None:
+            errors["percent"] = _("Give the percentage.")
+        if self.kind == self.Kind.FIXED:
+            if self.amount_minor is None:
+                errors["amount_minor"] = _("Give the amount.")
+            if not self.currency:
+                errors["currency"] = _("Give the amount's currency.")
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            errors["valid_until"] = _("The end must come after the start.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class Booking(models.Model):
@@ -59,12 +160,27 @@ class Booking(models.Model):
     currency = models.CharField(max_length=3)
     subtotal_minor = models.BigIntegerField()
     discount_minor = models.BigIntegerField(default=0)
-    total_minor = models.BigIntegerField()
+    total_minor = models.BigIntegerField(
+        help_text=_("What the buyer pays, tax included")
+    )
+    # Tax of the lines, summed; with tax-exclusive prices it is added to subtotal -
+    # discount to make the total (bookings.pricing).
+    tax_minor = models.BigIntegerField(default=0, db_default=0)
+    prices_include_tax = models.BooleanField(default=True, db_default=True)
     buyer_name = models.CharField(max_length=200)
     buyer_email = models.EmailField(db_index=True)
     buyer_phone = models.CharField(max_length=32, blank=True)
     language = models.CharField(
         max_length=10, default="en", help_text=_("The buyer's language, for messages")
+    )
+    # Asked for at checkout: an invoice to a company (invoicing issues it).
+    invoice_requested = models.BooleanField(default=False, db_default=False)
+    billing_name = models.CharField(
+        max_length=200, blank=True, default="", db_default=""
+    )
+    billing_address = models.TextField(blank=True, default="", db_default="")
+    billing_tax_id = models.CharField(
+        max_length=40, blank=True, default="", db_default=""
     )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     client_key = models.CharField(
@@ -79,6 +195,17 @@ class Booking(models.Model):
     )
     needs_attention = models.BooleanField(
         default=False, help_text=_("Flagged for the organiser, see the audit trail")
+    )
+    is_complimentary = models.BooleanField(
+        default=False,
+        help_text=_("Given free by the organiser (a comp): no revenue, seats taken"),
+    )
+    discount_code = models.ForeignKey(
+        DiscountCode,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="bookings",
     )
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -101,8 +228,19 @@ class Booking(models.Model):
             models.CheckConstraint(
                 condition=Q(total_minor__gte=0)
                 & Q(discount_minor__gte=0)
-                & Q(
-                    total_minor=models.F("subtotal_minor") - models.F("discount_minor")
+                & Q(tax_minor__gte=0)
+                & (
+                    Q(
+                        prices_include_tax=True,
+                        total_minor=models.F("subtotal_minor")
+                        - models.F("discount_minor"),
+                    )
+                    | Q(
+                        prices_include_tax=False,
+                        total_minor=models.F("subtotal_minor")
+                        - models.F("discount_minor")
+                        + models.F("tax_minor"),
+                    )
                 ),
                 name="booking_totals_consistent",
             ),
@@ -151,6 +289,17 @@ class Booking(models.Model):
         return Money(self.total_minor, self.currency)
 
     @property
+    def net_minor(self) -> int:
+        return self.total_minor - self.tax_minor
+
+    @property
+    def taxes(self) -> list:
+        """Tax per rate of the lines (`bookings.pricing.TaxSummary`), for display."""
+        from .pricing import tax_summaries
+
+        return tax_summaries(self.lines.all())
+
+    @property
     def is_holding(self) -> bool:
         return (
             self.status == self.Status.PENDING
@@ -168,8 +317,24 @@ class BookingLine(models.Model):
     unit_price_minor = models.BigIntegerField()
     subtotal_minor = models.BigIntegerField()
     discount_minor = models.BigIntegerField(default=0)
-    total_minor = models.BigIntegerField()
+    total_minor = models.BigIntegerField(
+        help_text=_("What the buyer pays for the line, tax included")
+    )
     price_rule = models.CharField(max_length=12)
+    # The tax as priced, copied so that later edits to the rate change nothing sold.
+    tax_minor = models.BigIntegerField(default=0, db_default=0)
+    tax_rate = models.ForeignKey(
+        "events.TaxRate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    tax_name = models.CharField(max_length=60, blank=True, default="", db_default="")
+    tax_percent = models.DecimalField(
+        max_digits=6, decimal_places=3, null=True, blank=True
+    )
+    tax_code = models.CharField(max_length=40, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["id"]
@@ -185,6 +350,10 @@ class BookingLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.ticket_type.name}"
+
+    @property
+    def net_minor(self) -> int:
+        return self.total_minor - self.tax_minor
 
 
 class Attendee(models.Model):
@@ -248,137 +417,3 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return self.code
-
-
-class CheckIn(models.Model):
-    """Every scan that changed a ticket, so the last one can be undone and the door
-    can say when and by whom a ticket was used."""
-
-    class Action(models.TextChoices):
-        CHECK_IN = "check_in", _("Checked in")
-        UNDO = "undo", _("Undone")
-
-    ticket = models.ForeignKey(
-        Ticket, on_delete=models.CASCADE, related_name="check_ins"
-    )
-    action = models.CharField(max_length=10, choices=Action.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    actor_label = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.ticket_id}"
-
-
-class BookingDocument(models.Model):
-    """A booking's PDF of tickets in file storage, under a key nobody can guess."""
-
-    booking = models.OneToOneField(
-        Booking, on_delete=models.CASCADE, related_name="document"
-    )
-    pdf = models.FileField(upload_to="tickets/", max_length=300)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.pdf.name
-
-
-class Notification(models.Model):
-    """An email or SMS to a buyer, written in the transaction of the change that causes
-    it (the outbox) and sent afterwards by a task with retries."""
-
-    class Channel(models.TextChoices):
-        EMAIL = "email", _("Email")
-        SMS = "sms", _("SMS")
-
-    class Template(models.TextChoices):
-        CONFIRMATION = "confirmation", _("Booking confirmed")
-        CANCELLATION = "cancellation", _("Booking cancelled")
-        REFUND = "refund", _("Refund")
-        PAYMENT_FAILED = "payment_failed", _("Payment failed")
-        HOLD_EXPIRING = "hold_expiring", _("Hold expiring soon")
-        PAYMENT_INSTRUCTIONS = "payment_instructions", _("Payment instructions")
-        LOOKUP = "lookup", _("Booking link, asked for on the lookup page")
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-        DELIVERED = "delivered", _("Delivered")
-        BOUNCED = "bounced", _("Bounced")
-        SKIPPED = "skipped", _("Skipped: provider not configured")
-
-    booking = models.ForeignKey(
-        Booking, on_delete=models.CASCADE, related_name="notifications"
-    )
-    organiser = models.ForeignKey(
-        Organiser, on_delete=models.PROTECT, related_name="notifications"
-    )
-    channel = models.CharField(max_length=5, choices=Channel.choices)
-    template = models.CharField(max_length=20, choices=Template.choices)
-    recipient = models.CharField(max_length=254)
-    language = models.CharField(max_length=10, default="en")
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.QUEUED
-    )
-    attempts = models.PositiveIntegerField(default=0)
-    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "updated_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.channel} {self.template} to {self.recipient}"
-
-
-class ApiIdempotencyRecord(models.Model):
-    """One `Idempotency-Key` of a partner API key (`bookings/api/idempotency.py`).
-
-    Inserted before the work runs (`response_status` empty: in progress), then filled
-    with the response, so a replay within the window gets the same answer.
-    """
-
-    api_key = models.ForeignKey(
-        "events.ApiKey", on_delete=models.CASCADE, related_name="idempotency_records"
-    )
-    key = models.CharField(max_length=128)
-    request_hash = models.CharField(
-        max_length=64, help_text=_("SHA-256 of method, path and canonical JSON body")
-    )
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    started_at = models.DateTimeField(default=timezone.now)
-    completed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["api_key", "key"], name="api_idempotency_unique_key"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.api_key_id}:{self.key}"
-
-    @property
-    def is_complete(self) -> bool:
-        return self.response_status is not None
-
-
-from .partner_webhooks.models import PartnerWebhook, PartnerWebhookDelivery  # noqa: E402, F401

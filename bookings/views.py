@@ -184,12 +184,12 @@ def _session_row(
 
 
 def _group_by_city_and_date(event: Event, rows: list[SessionRow]) -> list[CityGroup]:
-    """Cities in the order of their first session; dates local to the event."""
-    tz = event.tzinfo
+    """Cities in the order of their first session; dates local to each session."""
     cities: dict[str, CityGroup] = {}
     for row in rows:  # already soonest first
         city = cities.setdefault(row.session.city, CityGroup(row.session.city))
-        local_date = timezone.localtime(row.session.starts_at, tz).date()
+        session = row.session
+        local_date = timezone.localtime(session.starts_at, session.tzinfo).date()
         if not city.dates or city.dates[-1].date != local_date:
             city.dates.append(DateGroup(local_date))
         city.dates[-1].rows.append(row)

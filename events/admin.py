@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    PermissionDenied,
+    ValidationError,
+)
 from django.http import HttpResponseRedirect
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ticketing.admin_localtime import LocalTimeAdminMixin
 from ticketing.admin_scoping import (
     MANAGER,
     OWNER,
@@ -21,16 +26,25 @@ from ticketing.admin_scoping import (
     OrganiserScopedInline,
     is_superuser,
 )
-from ticketing.audit import audit_log
+from ticketing.forms import LocalisedModelForm
+from ticketing.lib.localtime import local_datetime
+from ticketing.lib.money import money_display
 
 from . import selectors, services
-from .api_keys import SCOPES, ApiKey
-from .models import Event, Membership, Organiser, Session, TicketType, Venue
+from .models import (
+    Event,
+    Membership,
+    Organiser,
+    Session,
+    TaxRate,
+    TicketType,
+    Venue,
+)
 
 SESSION_COUNTERS = ("sold_count", "external_sold_count", "external_synced_at")
 
 
-class CatalogueAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+class CatalogueAdmin(LocalTimeAdminMixin, OrganiserScopedAdmin, admin.ModelAdmin):
     """Saves that go through services; a refused change comes back as a message."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -155,16 +169,79 @@ class MembershipAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
 @admin.register(Venue)
 class VenueAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     organiser_path = "organiser"
-    list_display = ("name", "city", "country", "organiser")
+    list_display = ("name", "city", "country", "timezone", "organiser")
     list_filter = ("country", "organiser")
     list_select_related = ("organiser",)
     search_fields = ("name", "city", "address")
 
+    def get_changeform_initial_data(self, request):
+        """A new venue starts on its organiser's clock (one organiser: no doubt)."""
+        initial = super().get_changeform_initial_data(request)
+        organiser_ids = self._writable_organiser_ids(request)
+        if "timezone" not in initial and len(organiser_ids) == 1:
+            organiser = Organiser.objects.get(pk=organiser_ids[0])
+            initial["timezone"] = organiser.timezone
+        return initial
 
-class SessionForm(forms.ModelForm):
+
+def _related(instance, name: str):
+    """`instance.<name>` or None, also for a row whose foreign key is not set yet."""
+    try:
+        return getattr(instance, name)
+    except ObjectDoesNotExist:
+        return None
+
+
+def _zone_of_event(event_id) -> dt.tzinfo | None:
+    name = Event.objects.filter(pk=event_id).values_list("timezone", flat=True).first()
+    return zoneinfo.ZoneInfo(name) if name else None
+
+
+def _posted_pk(form: LocalisedModelForm, name: str) -> int | None:
+    value = form.posted(name)
+    return int(value) if value and str(value).isdigit() else None
+
+
+class EventForm(LocalisedModelForm):
+    """Sales windows on the event's own clock (the zone posted with them)."""
+
+    class Meta:
+        model = Event
+        fields = "__all__"
+
+    def local_zone(self):
+        name = self.posted("timezone") or self.instance.timezone
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            return self.instance.tzinfo if self.instance.timezone else dt.UTC
+
+
+class SessionForm(LocalisedModelForm):
+    """Times typed and shown on the venue's clock: the one posted, else the
+    session's, else the event's (a new row before its venue is chosen)."""
+
+    unknown_zone_label = _("Local time at the venue")
+
     class Meta:
         model = Session
         fields = "__all__"
+
+    def local_zone(self):
+        venue_id = _posted_pk(self, "venue") or self.instance.venue_id
+        if venue_id:
+            name = (
+                Venue.objects.filter(pk=venue_id)
+                .values_list("timezone", flat=True)
+                .first()
+            )
+            if name:
+                return zoneinfo.ZoneInfo(name)
+        event = _related(self.instance, "event")
+        if event is not None and event.timezone:
+            return event.tzinfo
+        event_id = _posted_pk(self, "event")
+        return _zone_of_event(event_id) if event_id else None
 
     def clean_capacity(self):
         capacity = self.cleaned_data["capacity"]
@@ -200,13 +277,41 @@ class SessionInline(OrganiserScopedInline, admin.TabularInline):
         return super().get_queryset(request).select_related("event", "venue")
 
 
+class TicketTypeForm(LocalisedModelForm):
+    """Prices in the event's currency units; deadlines on the event's clock."""
+
+    money_fields = ("price_minor", "early_bird_price_minor")
+
+    class Meta:
+        model = TicketType
+        fields = "__all__"
+
+    def _event(self):
+        event = _related(self.instance, "event")
+        if event is None and (event_id := _posted_pk(self, "event")):
+            event = Event.objects.filter(pk=event_id).first()
+        return event
+
+    unknown_zone_label = _("Local time of the event")
+
+    def local_zone(self):
+        event = self._event()
+        return event.tzinfo if event is not None and event.timezone else None
+
+    def money_currency(self):
+        event = self._event()
+        return event.currency if event is not None else ""
+
+
 class TicketTypeInline(OrganiserScopedInline, admin.TabularInline):
     model = TicketType
     organiser_path = "event__organiser"
+    form = TicketTypeForm
     fields = (
         "name",
         "kind",
         "price_minor",
+        "tax_rate",
         "allocation",
         "min_per_order",
         "max_per_order",
@@ -223,6 +328,7 @@ class TicketTypeInline(OrganiserScopedInline, admin.TabularInline):
 @admin.register(Event)
 class EventAdmin(CatalogueAdmin):
     organiser_path = "organiser"
+    form = EventForm
     list_display = ("title", "organiser", "status", "currency", "created_at")
     list_filter = ("status", "organiser")
     list_select_related = ("organiser",)
@@ -232,6 +338,9 @@ class EventAdmin(CatalogueAdmin):
     readonly_fields = ("status", "created_at", "updated_at")
     inlines = (SessionInline, TicketTypeInline)
     actions = ("publish_events", "unpublish_events", "duplicate_events")
+
+    def admin_zone(self, request, event):
+        return event.tzinfo
 
     def save_inline_object(self, request, obj, formset, change):
         changed = dict(
@@ -337,7 +446,7 @@ class SessionAdmin(CatalogueAdmin):
     list_display = (
         "event",
         "city",
-        "starts_at",
+        "local_starts_at",
         "capacity",
         "sold_count",
         "external_sold_count",
@@ -353,6 +462,13 @@ class SessionAdmin(CatalogueAdmin):
     def city(self, obj):
         return obj.venue.city
 
+    @admin.display(description=_("Starts (local time)"), ordering="starts_at")
+    def local_starts_at(self, obj):
+        return local_datetime(obj.starts_at, obj, "admin")
+
+    def admin_zone(self, request, obj):
+        return obj.tzinfo
+
     def save_model(self, request, obj, form, change):
         if not change:
             return super().save_model(request, obj, form, change)
@@ -367,6 +483,7 @@ class SessionAdmin(CatalogueAdmin):
 @admin.register(TicketType)
 class TicketTypeAdmin(CatalogueAdmin):
     organiser_path = "event__organiser"
+    form = TicketTypeForm
     list_display = ("name", "event", "kind", "price", "allocation", "is_active")
     list_filter = ("kind", "is_active", "event__organiser")
     list_select_related = ("event",)
@@ -374,7 +491,10 @@ class TicketTypeAdmin(CatalogueAdmin):
 
     @admin.display(description=_("Price"), ordering="price_minor")
     def price(self, obj):
-        return obj.price
+        return money_display(obj.price_minor, obj.event.currency)
+
+    def admin_zone(self, request, obj):
+        return obj.event.tzinfo
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -387,93 +507,13 @@ class TicketTypeAdmin(CatalogueAdmin):
         )
 
 
-class ApiKeyAddForm(forms.ModelForm):
-    scopes = forms.MultipleChoiceField(
-        choices=[(scope, scope) for scope in SCOPES],
-        widget=forms.CheckboxSelectMultiple,
-        initial=["read"],
-    )
-
-    class Meta:
-        model = ApiKey
-        fields = ("organiser", "name", "scopes", "expires_at")
-
-
-@admin.register(ApiKey)
-class ApiKeyAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
-    """Keys are created here and shown once; afterwards only their prefix is known."""
+@admin.register(TaxRate)
+class TaxRateAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+    """An organiser's tax rates; a rate in use by a ticket type cannot be deleted."""
 
     organiser_path = "organiser"
-    add_roles = change_roles = (Membership.Role.OWNER, Membership.Role.MANAGER)
-    delete_roles = ()
-    list_display = (
-        "name",
-        "organiser",
-        "prefix",
-        "scopes",
-        "expires_at",
-        "last_used_at",
-        "revoked_at",
-    )
-    list_filter = ("organiser",)
-    readonly_fields = (
-        "prefix",
-        "scopes",
-        "last_used_at",
-        "revoked_at",
-        "created_by",
-        "created_at",
-    )
-    actions = ("revoke",)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = ApiKeyAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj else ()
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return super().save_model(request, obj, form, change)
-        self.check_organiser(request, obj, self.add_roles)
-        key, plain = ApiKey.generate(
-            organiser=obj.organiser,
-            name=obj.name,
-            scopes=form.cleaned_data["scopes"],
-            expires_at=obj.expires_at,
-            created_by=request.user,
-        )
-        with transaction.atomic():
-            key.save()
-            audit_log(
-                action="events.api_key.created",
-                obj=key,
-                organiser_id=key.organiser_id,
-                actor=request.user,
-                data={"name": key.name, "scopes": key.scopes, "prefix": key.prefix},
-            )
-        obj.pk, obj.prefix = key.pk, key.prefix
-        self.message_user(
-            request,
-            _("Copy this key now, it will not be shown again: %(key)s")
-            % {"key": plain},
-            level=messages.WARNING,
-        )
-
-    @admin.action(description=_("Revoke selected keys"))
-    def revoke(self, request, queryset):
-        now = timezone.now()
-        for key in queryset.filter(revoked_at__isnull=True):
-            self.check_organiser(request, key, self.change_roles)
-            with transaction.atomic():
-                key.revoke(now)
-                audit_log(
-                    action="events.api_key.revoked",
-                    obj=key,
-                    organiser_id=key.organiser_id,
-                    actor=request.user,
-                    data={"prefix": key.prefix},
-                )
-        self.message_user(request, _("Keys revoked."))
+    change_roles = (OWNER, MANAGER)
+    add_roles = (OWNER, MANAGER)
+    list_display = ("name", "percent", "is_exempt", "account_code", "organiser")
+    list_filter = ("is_exempt", "organiser")
+    search_fields = ("name", "account_code")

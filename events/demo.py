@@ -1,6 +1,6 @@
 """The demo's catalogue and people: two organisers with published events, sessions
-and ticket types, a superuser, a manager per organiser, door staff and a partner API
-key. Used by `seed_demo` (in `integrations`, which adds the sales on top).
+and ticket types, a superuser, a manager per organiser and door staff. Used by
+`seed_demo` (in `partner_api`, which adds the sales and a partner API key on top).
 
 Idempotent: every row is keyed on a slug, a username or its natural key (organiser +
 name, event + venue...) and written with update_or_create, so running it again
@@ -11,7 +11,6 @@ running it again moves them forward. Seats already sold are left alone.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,12 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from .api_keys import ApiKey
 from .models import Event, Membership, Organiser, Session, TicketType, Venue
-
-# The demo's partner API key (DEBUG only; a production seed draws a random one).
-DEMO_API_KEY_PREFIX = "demo00000000"
-DEMO_API_KEY_SECRET = "demo-partner-key-for-local-use-only"
 
 
 @dataclass(frozen=True)
@@ -64,30 +58,6 @@ class DemoCatalogue:
         logins.append(self._member(lagos, "lagos-manager", Membership.Role.MANAGER))
         logins.append(self._member(paris, "paris-door", Membership.Role.STAFF))
         return Catalogue(paris, lagos, sold_out, past), logins
-
-    def api_key(self, organiser: Organiser, *, secret: str | None) -> str:
-        """The partner key of `organiser`: the fixed demo key when `secret` is None,
-        else a new random key each run (its plain text exists only in the output)."""
-        if secret is None:
-            prefix, secret = DEMO_API_KEY_PREFIX, DEMO_API_KEY_SECRET
-            ApiKey.objects.update_or_create(
-                prefix=prefix,
-                defaults={
-                    "organiser": organiser,
-                    "name": "Demo partner",
-                    "secret_hash": hashlib.sha256(secret.encode()).hexdigest(),
-                    "scopes": ["checkin", "read", "sync", "write"],
-                    "revoked_at": None,
-                },
-            )
-            return f"tk_{prefix}_{secret}"
-        key, plain = ApiKey.generate(
-            organiser=organiser,
-            name="Seeded partner key",
-            scopes=["checkin", "read", "sync", "write"],
-        )
-        key.save()
-        return plain
 
     # Users
 

@@ -34,6 +34,10 @@ def validate_currency(value: str) -> None:
 
 
 class Organiser(models.Model):
+    class PriceMode(models.TextChoices):
+        INCLUSIVE = "inclusive", _("Prices include tax")
+        EXCLUSIVE = "exclusive", _("Tax is added to prices")
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     country = models.CharField(max_length=2, help_text=_("ISO 3166 code, e.g. FR"))
@@ -66,6 +70,24 @@ class Organiser(models.Model):
             "and SMS when they gave a phone). Empty: no reminder."
         ),
     )
+    price_mode = models.CharField(
+        max_length=10,
+        choices=PriceMode.choices,
+        default=PriceMode.INCLUSIVE,
+        help_text=_(
+            "Whether ticket prices include tax (the buyer pays the price) or tax is "
+            "added on top of them"
+        ),
+    )
+    legal_name = models.CharField(
+        max_length=200, blank=True, help_text=_("On invoices (empty: the name)")
+    )
+    legal_address = models.TextField(blank=True, help_text=_("On invoices"))
+    tax_id = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text=_("Tax or VAT number on invoices, e.g. ABN 51 824 753 556"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -73,6 +95,66 @@ class Organiser(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def prices_include_tax(self) -> bool:
+        return self.price_mode == self.PriceMode.INCLUSIVE
+
+    @property
+    def invoice_name(self) -> str:
+        return self.legal_name or self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        """The clock of organiser-wide reports and lists."""
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class TaxRate(models.Model):
+    """A tax an organiser charges (GST 10 %, VAT 20 %, exempt), given to ticket types
+    and copied onto booking and invoice lines when they are written."""
+
+    organiser = models.ForeignKey(
+        Organiser, on_delete=models.CASCADE, related_name="tax_rates"
+    )
+    name = models.CharField(max_length=60, help_text=_("Shown to buyers, e.g. GST"))
+    percent = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+    )
+    is_exempt = models.BooleanField(
+        default=False, help_text=_("Exempt from tax: no tax whatever the percent")
+    )
+    account_code = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text=_(
+            "The tax type in the accounting system, e.g. Xero's OUTPUT or EXEMPTOUTPUT"
+        ),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organiser", "name"], name="tax_rate_unique_name"
+            ),
+            models.CheckConstraint(
+                condition=Q(percent__gte=0) & Q(percent__lte=100),
+                name="tax_rate_percent_0_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.is_exempt:
+            return f"{self.name} ({_('exempt')})"
+        return f"{self.name} {self.percent.normalize():f} %"
+
+    @property
+    def effective_percent(self) -> Decimal:
+        return Decimal(0) if self.is_exempt else self.percent
 
 
 class Membership(models.Model):
@@ -118,6 +200,10 @@ class Venue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}, {self.city}"
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
 
 
 class Event(models.Model):
@@ -261,8 +347,15 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        local = timezone.localtime(self.starts_at, self.event.tzinfo)
-        return f"{self.event} · {self.venue.city} · {local:%Y-%m-%d %H:%M}"
+        local = timezone.localtime(self.starts_at, self.tzinfo)
+        return f"{self.event} · {self.venue.city} · {local:%Y-%m-%d %H:%M %Z}"
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        """The session's local clock: its venue's zone (the event's without one)."""
+        if self.venue_id and self.venue.timezone:
+            return self.venue.tzinfo
+        return self.event.tzinfo
 
     def clean(self) -> None:
         errors = {}
@@ -305,7 +398,18 @@ class TicketType(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.REGULAR)
     price_minor = models.BigIntegerField(
         validators=[MinValueValidator(0)],
-        help_text=_("Price the buyer pays, tax included, in minor units (cents)"),
+        help_text=_(
+            "Price in minor units (cents): what the buyer pays when the organiser's "
+            "prices include tax, else the price before tax"
+        ),
+    )
+    tax_rate = models.ForeignKey(
+        TaxRate,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ticket_types",
+        help_text=_("Empty: no tax line"),
     )
     early_bird_price_minor = models.BigIntegerField(
         null=True, blank=True, validators=[MinValueValidator(0)]
@@ -410,6 +514,12 @@ class TicketType(models.Model):
             and self.sales_end_at <= self.sales_start_at
         ):
             errors["sales_end_at"] = _("Sales must end after they start.")
+        if (
+            self.tax_rate_id
+            and self.event_id
+            and self.tax_rate.organiser_id != self.event.organiser_id
+        ):
+            errors["tax_rate"] = _("The tax rate belongs to another organiser.")
         if errors:
             raise ValidationError(errors)
 
@@ -420,6 +530,3 @@ class TicketType(models.Model):
     @property
     def price(self) -> Money:
         return Money(self.price_minor, self.event.currency)
-
-
-from .api_keys import ApiKey  # noqa: E402, F401  (a model of this app, in its own module)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from bookings.checkin import ticket_check_in
+from admission.checkin import ticket_check_in
 from bookings.models import Booking
 from bookings.services.holds import AttendeeInput, BuyerInput, LineInput, booking_create
 from bookings.services.lifecycle import booking_confirm

@@ -1,11 +1,19 @@
-"""Whose keys to use: the organiser's own account, else the project-wide settings."""
+"""Whose keys to use, and where the money goes.
+
+A new Stripe payment of an organiser whose connected account can take charges is a
+destination charge with the platform's keys (`connect_destination`). Otherwise the
+organiser's own keys are used, else the project-wide settings; but an organiser who
+started Connect onboarding gets no project-wide Stripe until Stripe enables charges
+(that money would stay on the platform's account). An existing payment is always
+handled with the keys it was made with (`provider_for_payment`).
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 
 from .exceptions import ProviderNotConfigured
-from .models import Provider, ProviderAccount
+from .models import ConnectedAccount, Payment, Provider, ProviderAccount
 from .providers import get_provider
 from .providers.base import Credentials, PaymentProvider
 
@@ -33,7 +41,38 @@ def _account_credentials(account: ProviderAccount) -> Credentials:
     )
 
 
+def platform_stripe_credentials() -> Credentials:
+    """The platform's own Stripe keys: Connect accounts and destination charges."""
+    credentials = _settings_credentials(Provider.STRIPE)
+    if credentials is None:
+        raise ProviderNotConfigured()
+    return credentials
+
+
+def connect_destination(organiser_id: int, provider: str) -> ConnectedAccount | None:
+    """The organiser's connected account when a new `provider` payment goes to it:
+    Stripe only, and only while Stripe lets the account take charges."""
+    if provider != Provider.STRIPE:
+        return None
+    return ConnectedAccount.objects.filter(
+        organiser_id=organiser_id, charges_enabled=True
+    ).first()
+
+
 def credentials_for(organiser_id: int, provider: str) -> Credentials:
+    """The keys a new payment of `provider` is made with (see the module's rule)."""
+    if connect_destination(organiser_id, provider) is not None:
+        return platform_stripe_credentials()
+    onboarding = (
+        provider == Provider.STRIPE
+        and ConnectedAccount.objects.filter(organiser_id=organiser_id).exists()
+    )
+    return _organiser_credentials(organiser_id, provider, project_keys=not onboarding)
+
+
+def _organiser_credentials(
+    organiser_id: int, provider: str, *, project_keys: bool = True
+) -> Credentials:
     if provider == Provider.OFFLINE:
         # No keys: bank details are not secrets, and a payment already open must stay
         # settleable and refundable after the organiser stops offering transfers.
@@ -45,13 +84,24 @@ def credentials_for(organiser_id: int, provider: str) -> Credentials:
         if not account.is_enabled or not account.secret_key_encrypted:
             raise ProviderNotConfigured()
         return _account_credentials(account)
-    if credentials := _settings_credentials(provider):
+    if project_keys and (credentials := _settings_credentials(provider)):
         return credentials
     raise ProviderNotConfigured()
 
 
 def provider_for(organiser_id: int, provider: str) -> PaymentProvider:
+    """The provider a new payment is made with."""
     return get_provider(provider, credentials_for(organiser_id, provider))
+
+
+def provider_for_payment(payment: Payment) -> PaymentProvider:
+    """The provider an existing payment is verified, cancelled and refunded with: the
+    keys it was made with, whatever the organiser has connected since."""
+    if payment.destination_account:
+        return get_provider(payment.provider, platform_stripe_credentials())
+    return get_provider(
+        payment.provider, _organiser_credentials(payment.organiser_id, payment.provider)
+    )
 
 
 def offline_account(organiser_id: int) -> ProviderAccount | None:
@@ -93,3 +143,15 @@ def webhook_verifiers(provider: str) -> list[tuple[int | None, PaymentProvider]]
             )
         )
     return verifiers
+
+
+def connect_webhook_verifiers() -> list[tuple[int | None, PaymentProvider]]:
+    """The Connect endpoint's one key: its own signing secret, never an organiser's
+    or the platform endpoint's (an event signed for another endpoint is refused)."""
+    if not settings.STRIPE_CONNECT_WEBHOOK_SECRET:
+        return []
+    credentials = Credentials(
+        secret_key=settings.STRIPE_SECRET_KEY,
+        webhook_secret=settings.STRIPE_CONNECT_WEBHOOK_SECRET,
+    )
+    return [(None, get_provider(Provider.STRIPE, credentials))]

@@ -1,23 +1,33 @@
 """Payments in the back office, scoped to the user's organisers.
 
 Provider keys are write-only: the form takes a new value and never shows the stored
-one. Refunds are made by adding a Refund (payment, amount, reason), which goes through
-`refund_issue`; payments and webhook deliveries are read-only records.
+one. Refunds are made from the booking's page ("Refund": everything, some tickets or
+an amount, with a reason) or by adding a Refund (payment, amount, reason); both go
+through `refund_issue`. Amounts are typed in currency units. Payments and webhook
+deliveries are read-only records.
 """
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from bookings.admin import BookingAdmin
 from bookings.exceptions import BookingError
-from bookings.models import Booking
+from bookings.models import Booking, Ticket
+from ticketing.admin_localtime import LocalTimeAdminMixin
 from ticketing.admin_scoping import (
     MANAGER,
     OWNER,
     OrganiserScopedAdmin,
     OrganiserScopedInline,
 )
-from ticketing.lib.money import Money
+from ticketing.forms import MoneyField
+from ticketing.lib.money import money_display
 
 from .exceptions import PaymentError, RefundOutcomeUnknown
 from .models import (
@@ -30,6 +40,12 @@ from .models import (
 )
 from .providers.base import ProviderError
 from .services import payment_offline_mark_paid, refund_issue, webhook_process
+from .services.booking_refunds import (
+    booking_refund,
+    booking_refundable,
+    refunds_total,
+    tickets_refund_minor,
+)
 
 _MONEY_ROLES = (OWNER, MANAGER)
 _OFFLINE_FIELDS = (
@@ -137,10 +153,16 @@ class PaymentEventInline(OrganiserScopedInline, admin.TabularInline):
     organiser_path = "payment__organiser"
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("created_at", "action", "status", "amount_minor")
+    fields = readonly_fields = ("created_at", "action", "status", "amount")
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("Amount"))
+    def amount(self, event):
+        if event.amount_minor is None:
+            return "—"
+        return money_display(event.amount_minor, event.payment.currency)
 
 
 class RefundInline(PaymentEventInline):
@@ -148,16 +170,20 @@ class RefundInline(PaymentEventInline):
     organiser_path = "organiser"
     fields = readonly_fields = (
         "created_at",
-        "amount_minor",
+        "amount",
         "status",
         "reason",
         "provider_refund_id",
         "last_error",
     )
 
+    @admin.display(description=_("Amount"))
+    def amount(self, refund):
+        return money_display(refund.amount_minor, refund.currency)
+
 
 @admin.register(Payment)
-class PaymentAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+class PaymentAdmin(LocalTimeAdminMixin, OrganiserScopedAdmin, admin.ModelAdmin):
     organiser_path = "organiser"
     add_roles = delete_roles = ()
     list_display = (
@@ -166,7 +192,7 @@ class PaymentAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "provider",
         "status",
         "amount_display",
-        "refunded_minor",
+        "refunded_display",
         "created_at",
     )
     list_filter = ("status", "provider", "created_at")
@@ -177,18 +203,31 @@ class PaymentAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
         "organiser",
         "provider",
         "provider_reference",
-        "amount_minor",
-        "currency",
+        "amount_display",
         "status",
-        "refunded_minor",
+        "refunded_display",
+        "destination_account",
+        "application_fee_minor",
         "created_at",
         "updated_at",
         "succeeded_at",
         "raw_state",
+        "failure_code",
+        "failure_message",
     )
-    exclude = ("client_secret", "redirect_url")
+    # Amounts show formatted (amount_display...); as raw fields they would be editable.
+    exclude = (
+        "client_secret",
+        "redirect_url",
+        "amount_minor",
+        "currency",
+        "refunded_minor",
+    )
     inlines = (RefundInline, PaymentEventInline)
     actions = ("mark_paid_offline",)
+
+    def admin_zone(self, request, payment):
+        return payment.booking.session.tzinfo
 
     def has_mark_paid_permission(self, request):
         return self._role_allows(request, _MONEY_ROLES)
@@ -236,19 +275,43 @@ class PaymentAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("Amount"), ordering="amount_minor")
     def amount_display(self, payment):
-        return Money(payment.amount_minor, payment.currency).format()
+        return money_display(payment.amount_minor, payment.currency)
+
+    @admin.display(description=_("Refunded"), ordering="refunded_minor")
+    def refunded_display(self, payment):
+        return money_display(payment.refunded_minor, payment.currency)
 
 
 class RefundForm(forms.ModelForm):
-    amount_minor = forms.IntegerField(
+    amount_minor = MoneyField(
         required=False,
         min_value=1,
-        help_text=_("In minor units (cents). Empty: everything not yet refunded."),
+        label=_("Amount"),
+        help_text=_(
+            "In the payment's currency, e.g. 25.00. Empty: everything not yet refunded."
+        ),
     )
 
     class Meta:
         model = Refund
         fields = ("payment", "amount_minor", "reason")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["amount_minor"].currency = self._currency
+
+    def _currency(self) -> str:
+        payment_id = (
+            self.data.get(self.add_prefix("payment")) if self.is_bound else None
+        )
+        if not (payment_id and str(payment_id).isdigit()):
+            return ""
+        return (
+            Payment.objects.filter(pk=payment_id)
+            .values_list("currency", flat=True)
+            .first()
+            or ""
+        )
 
 
 @admin.register(Refund)
@@ -258,8 +321,7 @@ class RefundAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     change_roles = delete_roles = ()
     list_display = (
         "payment",
-        "amount_minor",
-        "currency",
+        "amount",
         "status",
         "reason",
         "created_by",
@@ -267,6 +329,10 @@ class RefundAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
     )
     list_filter = ("status", "created_at")
     search_fields = ("payment__provider_reference", "payment__booking__reference")
+
+    @admin.display(description=_("Amount"), ordering="amount_minor")
+    def amount(self, refund):
+        return money_display(refund.amount_minor, refund.currency)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -289,22 +355,23 @@ class RefundAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
                 actor=request.user,
             )
         except RefundOutcomeUnknown as error:
-            self._refund_error = (error.message, messages.WARNING)
+            request._refund_error = (error.message, messages.WARNING)
             return
         except (PaymentError, ProviderError) as error:
             text = str(getattr(error, "message", error))
-            self._refund_error = (
+            request._refund_error = (
                 _("Refund refused: %(error)s") % {"error": text},
                 messages.ERROR,
             )
             return
         for field in Refund._meta.concrete_fields:  # the admin logs and shows `obj`
             setattr(obj, field.attname, getattr(refund, field.attname))
-        self._refund_error = None
+        request._refund_error = None
 
     def response_add(self, request, obj, post_url_continue=None):
-        if getattr(self, "_refund_error", None):
-            text, level = self._refund_error
+        # Kept on the request: this admin object serves every request at once.
+        if getattr(request, "_refund_error", None):
+            text, level = request._refund_error
             self.message_user(request, text, level=level)
             return self.response_post_save_add(request, obj)
         return super().response_add(request, obj, post_url_continue)
@@ -340,3 +407,184 @@ class WebhookDeliveryAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
             for delivery in queryset.filter(signature_valid=True)
         )
         self.message_user(request, _("%(n)d delivery(ies) processed.") % {"n": done})
+
+
+# -- "Refund" on the booking's page --------------------------------------------------
+
+
+class BookingRefundForm(forms.Form):
+    FULL, TICKETS, AMOUNT = "full", "tickets", "amount"
+
+    how = forms.ChoiceField(
+        label=_("Refund"),
+        choices=(
+            (FULL, _("Everything not yet refunded")),
+            (TICKETS, _("The tickets ticked below (they are voided)")),
+            (AMOUNT, _("This amount")),
+        ),
+        initial=FULL,
+        widget=forms.RadioSelect,
+    )
+    tickets = forms.ModelMultipleChoiceField(
+        label=_("Tickets"),
+        queryset=Ticket.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    amount = MoneyField(label=_("Amount"), required=False, min_value=1)
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=300,
+        help_text=_("Kept with the refund and in the audit log."),
+    )
+
+    def __init__(self, *args, booking: Booking, refundable_minor: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.booking = booking
+        self.refundable_minor = refundable_minor
+        tickets = booking.tickets.exclude(status=Ticket.Status.VOID).select_related(
+            "attendee", "ticket_type"
+        )
+        self.fields["tickets"].queryset = tickets
+        self.fields["tickets"].label_from_instance = lambda ticket: (
+            f"{ticket.code} · {ticket.attendee.name} · {ticket.ticket_type.name}"
+        )
+        self.fields["amount"].currency = booking.currency
+
+    def clean(self):
+        cleaned = super().clean()
+        how = cleaned.get("how")
+        if how == self.TICKETS:
+            if not cleaned.get("tickets"):
+                self.add_error("tickets", _("Tick the tickets to refund."))
+                return cleaned
+            cleaned["amount_minor"] = tickets_refund_minor(
+                self.booking, cleaned["tickets"]
+            )
+        elif how == self.AMOUNT:
+            if cleaned.get("amount") is None:
+                if "amount" not in self.errors:
+                    self.add_error("amount", _("Enter the amount to refund."))
+                return cleaned
+            cleaned["amount_minor"] = cleaned["amount"]
+        else:
+            cleaned["amount_minor"] = self.refundable_minor
+        amount = cleaned.get("amount_minor")
+        if amount is not None and amount > self.refundable_minor:
+            raise forms.ValidationError(
+                _(
+                    "%(amount)s is more than what is left to refund: at most "
+                    "%(left)s (paid and not yet refunded)."
+                )
+                % {
+                    "amount": money_display(amount, self.booking.currency),
+                    "left": money_display(self.refundable_minor, self.booking.currency),
+                },
+                code="above_paid",
+            )
+        if amount is not None and amount <= 0:
+            raise forms.ValidationError(_("Nothing is left to refund."))
+        return cleaned
+
+
+class BookingWithRefundsAdmin(BookingAdmin):
+    """The bookings admin, with a Refund page (payments sit above bookings and add
+    it here, so bookings need not know about payments)."""
+
+    change_form_template = "admin/payments/booking_change_form.html"
+    refund_roles = _MONEY_ROLES
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name=f"{opts.app_label}_{opts.model_name}_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_refund_permission(self, request, obj=None) -> bool:
+        return self._obj_allows(request, self.refund_roles, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        extra_context = {
+            **(extra_context or {}),
+            "can_refund": obj is not None
+            and self.has_refund_permission(request, obj)
+            and bool(booking_refundable(obj.pk)),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def refund_view(self, request, object_id):
+        booking = self.get_object(request, unquote(object_id))
+        if booking is None:  # another organiser's, or none: the same answer
+            raise Http404
+        if not self.has_refund_permission(request, booking):
+            raise PermissionDenied
+        shares = booking_refundable(booking.pk)
+        left = sum(share.left_minor for share in shares)
+        form = BookingRefundForm(
+            request.POST or None, booking=booking, refundable_minor=left
+        )
+        change_url = reverse(
+            f"admin:{booking._meta.app_label}_{booking._meta.model_name}_change",
+            args=[booking.pk],
+        )
+        if request.method == "POST" and form.is_valid():
+            if self._refund(request, booking, form.cleaned_data):
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Refund booking %(reference)s")
+            % {"reference": booking.reference},
+            "subtitle": None,
+            "original": booking,
+            "form": form,
+            "paid": [
+                (share.payment, money_display(share.left_minor, booking.currency))
+                for share in shares
+            ],
+            "refundable": money_display(left, booking.currency),
+            "change_url": change_url,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/payments/booking_refund.html", context)
+
+    def _refund(self, request, booking, cleaned) -> bool:
+        by_ticket = cleaned["how"] == BookingRefundForm.TICKETS
+        tickets = (cleaned.get("tickets") or []) if by_ticket else []
+        try:
+            refunds = booking_refund(
+                booking_id=booking.pk,
+                amount_minor=cleaned["amount_minor"],
+                reason=cleaned["reason"],
+                actor=request.user,
+                ticket_ids=[ticket.pk for ticket in tickets],
+            )
+        except RefundOutcomeUnknown as error:
+            self.message_user(request, error.message, level=messages.WARNING)
+            return True
+        except (PaymentError, ProviderError) as error:
+            text = str(getattr(error, "message", error))
+            self.message_user(
+                request,
+                _("Refund refused: %(error)s") % {"error": text},
+                level=messages.ERROR,
+            )
+            return False
+        self.message_user(
+            request,
+            _("Refund of %(amount)s asked for; its status shows below.")
+            % {"amount": refunds_total(refunds)},
+        )
+        return True
+
+
+admin.site.unregister(Booking)
+admin.site.register(Booking, BookingWithRefundsAdmin)
+
+from . import admin_connect  # noqa: E402, F401  (Stripe Connect accounts)

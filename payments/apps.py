@@ -5,18 +5,11 @@ class PaymentsConfig(AppConfig):
     name = "payments"
 
     def ready(self) -> None:
-        from bookings.models import Notification
-        from bookings.notifications.services import notification_context_register
         from ticketing import health
 
         from . import receivers  # noqa: F401  (connects the signal receivers)
-        from .services import offline_instructions
         from .services.webhooks import webhooks_oldest_due
 
-        notification_context_register(
-            Notification.Template.PAYMENT_INSTRUCTIONS,
-            lambda booking: {"offline": offline_instructions(booking)},
-        )
         health.register_backlog("payment_webhooks", webhooks_oldest_due)
 
         from ticketing.alerts_checks import register_alert_check

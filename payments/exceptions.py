@@ -39,3 +39,8 @@ class RefundOutcomeUnknown(PaymentError):
         "The payment provider did not confirm the refund. It stays pending until the "
         "provider reports it; do not refund this payment again meanwhile."
     )
+
+
+class ConnectNotPossible(PaymentError):
+    code = "connect_not_possible"
+    default_message = _("This Stripe account cannot be connected.")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+)
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -107,9 +111,18 @@ class Payment(models.Model):
         max_length=10, choices=Status.choices, default=Status.PENDING
     )
     refunded_minor = models.BigIntegerField(default=0)
+    # Stripe Connect: the organiser's account the money goes to (a destination charge
+    # on the platform's account) and the platform's fee kept from it. Empty and 0 for
+    # a payment to the organiser's own keys or the project's.
+    destination_account = models.CharField(max_length=64, blank=True)
+    application_fee_minor = models.BigIntegerField(default=0)
     client_secret = models.CharField(max_length=300, blank=True)
     redirect_url = models.URLField(max_length=500, blank=True)
     raw_state = models.JSONField(default=dict, blank=True)
+    # Why the provider refused it (Stripe's decline code, Paystack's gateway
+    # response), shown to the buyer in plain words by `payments.failures`.
+    failure_code = models.CharField(max_length=100, blank=True)
+    failure_message = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
@@ -125,6 +138,11 @@ class Payment(models.Model):
                 condition=Q(refunded_minor__gte=0)
                 & Q(refunded_minor__lte=models.F("amount_minor")),
                 name="payment_refunded_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(application_fee_minor__gte=0)
+                & Q(application_fee_minor__lte=models.F("amount_minor")),
+                name="payment_application_fee_within_amount",
             ),
         ]
         indexes = [models.Index(fields=["status", "created_at"])]
@@ -182,6 +200,10 @@ class Refund(models.Model):
         max_length=10, choices=Status.choices, default=Status.PENDING
     )
     last_error = models.TextField(blank=True)
+    # Connect (destination charge): what the refund asks of Stripe, decided when the
+    # refund is asked for and kept, so that asking again sends the same request.
+    reverses_transfer = models.BooleanField(default=False)
+    refunds_application_fee = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -273,3 +295,86 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.event_id}"
+
+
+class ConnectedAccount(models.Model):
+    """An organiser's Stripe Connect account. Once Stripe lets it take charges, the
+    organiser's card payments are destination charges on the platform's account: the
+    money goes to this account, less the platform's fee. The state fields are Stripe's,
+    as last read (on return from onboarding and on every `account.updated`)."""
+
+    organiser = models.OneToOneField(
+        Organiser, on_delete=models.CASCADE, related_name="connected_account"
+    )
+    account_id = models.CharField(
+        _("Stripe account"),
+        max_length=64,
+        unique=True,
+        validators=[RegexValidator(r"^acct_[A-Za-z0-9]+$", _("An acct_… id."))],
+    )
+    charges_enabled = models.BooleanField(default=False)
+    payouts_enabled = models.BooleanField(default=False)
+    details_submitted = models.BooleanField(default=False)
+    requirements_due = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("What Stripe still needs (currently or past due)"),
+    )
+    disabled_reason = models.CharField(max_length=100, blank=True)
+    is_merchant_of_record = models.BooleanField(
+        _("organiser is merchant of record"),
+        default=False,
+        help_text=_(
+            "Charges are made on behalf of the organiser's account (its name on the "
+            "buyer's statement, its country's rules)."
+        ),
+    )
+    fee_percent = models.DecimalField(
+        _("platform fee (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text=_("Empty: the platform's default (PLATFORM_FEE_PERCENT)."),
+    )
+    fee_fixed_minor = models.BigIntegerField(
+        _("platform fee per ticket (minor units)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_(
+            "In minor units of the event's currency. Empty: the platform's default "
+            "(PLATFORM_FEE_FIXED_MINOR)."
+        ),
+    )
+    refunds_application_fee = models.BooleanField(
+        _("refunds return the platform fee"),
+        default=True,
+        help_text=_(
+            "A refund also gives back the platform's fee, in proportion; otherwise "
+            "the organiser's account bears it."
+        ),
+    )
+    state_checked_at = models.DateTimeField(null=True, blank=True)
+    last_account_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the last account.updated was sent")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(fee_percent__isnull=True)
+                | Q(fee_percent__gte=0, fee_percent__lte=100),
+                name="connected_account_fee_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(fee_fixed_minor__isnull=True) | Q(fee_fixed_minor__gte=0),
+                name="connected_account_fee_fixed_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} · {self.organiser}"

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from bookings.access import booking_access_granted, booking_page_path
+from bookings.access import booking_access_granted, booking_page_path, rebook_path
 from bookings.exceptions import InvalidTransition, InventoryBusy
 from bookings.models import Booking
 from bookings.selectors import booking_get
@@ -23,6 +23,7 @@ from bookings.services import booking_cancel
 
 from .accounts import credentials_for, providers_offered
 from .exceptions import PaymentError
+from .failures import payment_failure_reason
 from .models import Payment, Provider
 from .providers.base import ProviderError
 from .services import (
@@ -63,6 +64,13 @@ def _booking_or_404(request, reference: str) -> Booking:
 def _state(booking: Booking, latest: Payment | None) -> str:
     if booking.status == Booking.Status.CONFIRMED:
         return "confirmed"
+    if (
+        booking.status == Booking.Status.CANCELLED
+        and booking.confirmed_at is None
+        and latest is not None
+        and latest.status == Payment.Status.FAILED
+    ):
+        return "payment_failed"  # declined: the seats went back at once
     if booking.status in (Booking.Status.CANCELLED, Booking.Status.REFUNDED):
         return booking.status
     if latest is not None and latest.status in (
@@ -95,7 +103,7 @@ def booking_page(request, reference: str):
         if payment is not None:
             try:
                 payment_settle(payment_id=payment.pk, source="return")
-            except (ProviderError, PaymentError):
+            except (ProviderError, PaymentError, InventoryBusy):
                 logger.warning(
                     "Settling on return failed for %s", reference, exc_info=True
                 )
@@ -109,6 +117,8 @@ def booking_page(request, reference: str):
         "processing": state == "pending"
         and request.GET.get("redirect_status") in ("succeeded", "processing"),
         "page_error": _PAGE_ERRORS.get(request.GET.get("error", ""), ""),
+        "failure_reason": payment_failure_reason(latest),
+        "rebook_url": rebook_path(booking),
     }
     if state in ("pending", "failed") and booking.total_minor > 0:
         context.update(_payment_step(request, booking, latest))
@@ -129,6 +139,10 @@ _PAGE_ERRORS = {
     ),
     "busy": gettext_lazy("We're busy, please try again in a moment."),
     "offline": gettext_lazy("Bank transfer is not available for this booking."),
+    "verify": gettext_lazy(
+        "We could not check your payment with Paystack yet. This page shows the "
+        "result as soon as Paystack tells us; you do not need to pay again."
+    ),
 }
 
 

@@ -6,6 +6,11 @@ app_name = "payments"
 
 urlpatterns = [
     path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
+    path(
+        "webhooks/stripe/connect/",
+        views.stripe_connect_webhook,
+        name="stripe-connect-webhook",
+    ),
     path("webhooks/paystack/", views.paystack_webhook, name="paystack-webhook"),
     path("payments/paystack/return/", views.paystack_return, name="paystack-return"),
     path("b/<str:reference>/", pages.booking_page, name="booking"),

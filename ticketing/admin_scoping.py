@@ -56,7 +56,8 @@ _admin_paths: dict[type[models.Model], str] = {}
 
 def membership_model() -> type[models.Model]:
     return apps.get_model(
-        getattr(settings, "TENANCY_MEMBERSHIP_MODEL", "events.Membership"))
+        getattr(settings, "TENANCY_MEMBERSHIP_MODEL", "events.Membership")
+    )
 
 
 def organiser_model() -> type[models.Model]:
@@ -85,8 +86,11 @@ def organiser_path_for(model: type[models.Model]) -> str | None:
             return registry[model]
     if path := getattr(model, "organiser_path", None):
         return path
-    direct = [field.name for field in model._meta.concrete_fields
-              if field.is_relation and field.related_model is organiser]
+    direct = [
+        field.name
+        for field in model._meta.concrete_fields
+        if field.is_relation and field.related_model is organiser
+    ]
     return direct[0] if len(direct) == 1 else None
 
 
@@ -121,14 +125,18 @@ def user_roles(request: HttpRequest) -> dict[int, str]:
         if not (user.is_authenticated and user.is_active):
             cached = {}
         else:
-            cached = dict(membership_model().objects.filter(user=user)
-                          .values_list("organiser_id", "role"))
+            cached = dict(
+                membership_model()
+                .objects.filter(user=user)
+                .values_list("organiser_id", "role")
+            )
         request._organiser_roles = cached
     return cached
 
 
-def user_organiser_ids(request: HttpRequest,
-                       roles: Iterable[str] = ALL_ROLES) -> list[int]:
+def user_organiser_ids(
+    request: HttpRequest, roles: Iterable[str] = ALL_ROLES
+) -> list[int]:
     roles = set(roles)
     return sorted(pk for pk, role in user_roles(request).items() if role in roles)
 
@@ -138,9 +146,13 @@ def is_superuser(request: HttpRequest) -> bool:
     return bool(user.is_active and user.is_superuser)
 
 
-def scope_queryset(queryset: QuerySet, request: HttpRequest, *,
-                   path: str | None = None,
-                   roles: Iterable[str] = ALL_ROLES) -> QuerySet:
+def scope_queryset(
+    queryset: QuerySet,
+    request: HttpRequest,
+    *,
+    path: str | None = None,
+    roles: Iterable[str] = ALL_ROLES,
+) -> QuerySet:
     """`queryset` cut to rows of organisers where the user holds one of `roles`."""
     if is_superuser(request):
         return queryset
@@ -164,8 +176,12 @@ class _ScopingBase:
     def organiser_id_of(self, obj: models.Model) -> int | None:
         return organiser_id_of(obj, self.organiser_path)
 
-    def _role_allows(self, request: HttpRequest, roles: Collection[str],
-                     organiser_id: int | None = None) -> bool:
+    def _role_allows(
+        self,
+        request: HttpRequest,
+        roles: Collection[str],
+        organiser_id: int | None = None,
+    ) -> bool:
         if is_superuser(request):
             return True
         if not request.user.is_staff:
@@ -177,8 +193,9 @@ class _ScopingBase:
     def _writable_organiser_ids(self, request: HttpRequest) -> list[int]:
         return user_organiser_ids(request, set(self.add_roles) | set(self.change_roles))
 
-    def check_organiser(self, request: HttpRequest, obj: models.Model,
-                        roles: Collection[str]) -> None:
+    def check_organiser(
+        self, request: HttpRequest, obj: models.Model, roles: Collection[str]
+    ) -> None:
         """Refuse a write to an object outside the user's organisers (or role)."""
         if is_superuser(request):
             return
@@ -190,8 +207,9 @@ class _ScopingBase:
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        return scope_queryset(queryset, request, path=self.organiser_path,
-                              roles=self.view_roles)
+        return scope_queryset(
+            queryset, request, path=self.organiser_path, roles=self.view_roles
+        )
 
     def _scoped_choices(self, db_field, request, kwargs) -> dict:
         if is_superuser(request):
@@ -208,7 +226,8 @@ class _ScopingBase:
                 queryset = related._default_manager.using(db).all()
         # Choices are what the user may attach a row to, so only writable organisers.
         kwargs["queryset"] = queryset.filter(
-            **{f"{path}__in": self._writable_organiser_ids(request)})
+            **{f"{path}__in": self._writable_organiser_ids(request)}
+        )
         return kwargs
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -240,8 +259,9 @@ class OrganiserScopedAdmin(_ScopingBase):
         return self._role_allows(request, self.view_roles)
 
     def has_view_permission(self, request, obj=None):
-        return self._obj_allows(request, self.view_roles, obj) or \
-            self.has_change_permission(request, obj)
+        return self._obj_allows(
+            request, self.view_roles, obj
+        ) or self.has_change_permission(request, obj)
 
     def has_add_permission(self, request):
         return self._role_allows(request, self.add_roles)
@@ -302,8 +322,9 @@ class OrganiserScopedAdmin(_ScopingBase):
     # -- writes -------------------------------------------------------------------
 
     def save_model(self, request, obj, form, change):
-        self.check_organiser(request, obj,
-                             self.change_roles if change else self.add_roles)
+        self.check_organiser(
+            request, obj, self.change_roles if change else self.add_roles
+        )
         super().save_model(request, obj, form, change)
 
     def delete_model(self, request, obj):
@@ -327,8 +348,10 @@ class OrganiserScopedAdmin(_ScopingBase):
             if inline_obj is not None:
                 adding = obj._state.adding
                 inline_obj.check_organiser(
-                    request, obj,
-                    inline_obj.add_roles if adding else inline_obj.change_roles)
+                    request,
+                    obj,
+                    inline_obj.add_roles if adding else inline_obj.change_roles,
+                )
             self.save_inline_object(request, obj, formset, change)
         formset.save_m2m()
 
@@ -358,8 +381,9 @@ class OrganiserScopedInline(_ScopingBase):
         return self._role_allows(request, roles, organiser_id)
 
     def has_view_permission(self, request, obj=None):
-        return self._parent_allows(request, self.view_roles, obj) or \
-            self.has_change_permission(request, obj)
+        return self._parent_allows(
+            request, self.view_roles, obj
+        ) or self.has_change_permission(request, obj)
 
     def has_add_permission(self, request, obj):
         return self._parent_allows(request, self.add_roles, obj)
@@ -375,3 +399,64 @@ class OrganiserScopedInline(_ScopingBase):
         # Lets OrganiserScopedAdmin.save_formset check rows with this inline's rules.
         formset._scoped_inline = self
         return formset
+
+
+class RecipientScopedAdmin:
+    """ModelAdmin mixin, before `OrganiserScopedAdmin`: a staff user who is no
+    organiser's member but is the user of a document's recipient (a performer's or
+    promoter's `Party`) sees only the rows addressed to them, read-only.
+
+    `recipient_user_path` leads from the model to that user, e.g. ``"party__user"``.
+    Members and superusers are scoped as the organiser mixin says.
+    """
+
+    recipient_user_path: str = ""
+
+    def is_recipient_only(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(
+            user.is_authenticated
+            and user.is_active
+            and user.is_staff
+            and not user.is_superuser
+            and not user_roles(request)
+        )
+
+    def get_queryset(self, request):
+        if not self.is_recipient_only(request):
+            return super().get_queryset(request)
+        queryset = self.model._default_manager.get_queryset()
+        ordering = self.get_ordering(request)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return queryset.filter(**{self.recipient_user_path: request.user})
+
+    def has_module_permission(self, request):
+        if self.is_recipient_only(request):
+            return True
+        return super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        if self.is_recipient_only(request):
+            return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+        return super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        if self.is_recipient_only(request):
+            return False
+        return super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        if self.is_recipient_only(request):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if self.is_recipient_only(request):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        if self.is_recipient_only(request):
+            return {}
+        return super().get_actions(request)

@@ -5,12 +5,13 @@ alert, or bumps the open one of the same kind and subject (its count, last seen
 time, latest message). `alert_resolve(kind=..., subject=...)` closes it; the next
 raise opens a new one. Both join the caller's transaction.
 
-Email: a new alert is mailed once its transaction commits, to the organiser's
+Email: a new alert writes an outbox row (kind `ticketing.alert_email`) in the
+transaction that raised it, so it is mailed once that commits, to the organiser's
 owners and managers and to the site admins (superusers); while it stays open and
 keeps being raised, at most one more email an hour says how many times it was seen
-since (`alerts_notify_due`, beat every 5 minutes, which also sends what a lost task
-did not). TODO(outbox): once `ticketing/outbox.py` lands, alert emails become an
-outbox kind instead of an on-commit task.
+since (`alerts_notify_due`, beat every 5 minutes, writes those rows). Rows of one
+alert coalesce (key `alert:<id>`), and the handler claims the alert's hourly slot
+before sending, so a row handled twice sends once.
 
 Recipients come from the apps above the core (`register_recipients`), since the core
 cannot import the organiser's members.
@@ -29,7 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ticketing import metrics
+from ticketing import metrics, outbox
 from ticketing.models import Alert
 
 logger = logging.getLogger(__name__)
@@ -86,10 +87,10 @@ def alert_raise(
                     first_seen_at=now,
                     last_seen_at=now,
                 )
+                _email_enqueue(alert)
         except IntegrityError:  # raised at once elsewhere: bump that one instead
             continue
         logger.warning("Alert %s raised for %s: %s", kind, subject, message)
-        _notify_on_commit(alert.pk)
         return alert
     raise RuntimeError(f"Could not raise alert {kind} {subject}")
 
@@ -104,11 +105,22 @@ def alert_resolve(*, kind: str, subject: str) -> int:
     return resolved
 
 
-def _notify_on_commit(alert_id: int) -> None:
-    from ticketing.sweep import enqueue_on_commit
-    from ticketing.tasks import alert_notify_task
+EMAIL_KIND = "ticketing.alert_email"
 
-    enqueue_on_commit(alert_notify_task, alert_id)
+
+def _email_enqueue(alert: Alert) -> None:
+    """In the caller's transaction: the alert's email, as an outbox row."""
+    outbox.enqueue(
+        EMAIL_KIND,
+        key=f"alert:{alert.pk}",
+        payload={"alert_id": alert.pk},
+        organiser_id=alert.organiser_id,
+    )
+
+
+def alert_email_handler(message) -> None:
+    """The outbox handler of EMAIL_KIND (registered in TicketingConfig.ready)."""
+    alert_notify(message.payload["alert_id"])
 
 
 def alert_recipients(alert: Alert) -> list[str]:
@@ -159,11 +171,16 @@ def alert_notify(alert_id: int, *, now: dt.datetime | None = None) -> bool:
 
 
 def alerts_notify_due(*, now: dt.datetime | None = None) -> int:
-    """For beat: email open alerts never mailed (a lost task), or seen again since
-    their last email an hour or more ago. Returns how many were mailed."""
+    """For beat: queue the email of open alerts seen again since their last email
+    an hour or more ago (and of any never mailed). Returns how many were queued."""
     now = now or timezone.now()
     due = Alert.objects.filter(resolved_at__isnull=True).filter(
         Q(emailed_at__isnull=True)
         | Q(emailed_at__lte=now - EMAIL_EVERY, count__gt=F("emailed_count"))
     )
-    return sum(alert_notify(pk, now=now) for pk in due.values_list("pk", flat=True))
+    queued = 0
+    with transaction.atomic():
+        for alert in due:
+            _email_enqueue(alert)
+            queued += 1
+    return queued

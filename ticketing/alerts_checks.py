@@ -18,8 +18,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ticketing import health
-from ticketing.alerts import alert_raise, alert_resolve, alerts_notify_due
-from ticketing.models import Alert
+from ticketing.alerts import (
+    EMAIL_KIND,
+    alert_raise,
+    alert_resolve,
+    alerts_notify_due,
+)
+from ticketing.models import Alert, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +56,41 @@ def backlogs_check(now: dt.datetime) -> None:
             alert_resolve(kind=Alert.Kind.BACKLOG_STUCK, subject=subject)
 
 
+def outbox_dead_check(now: dt.datetime) -> None:
+    """Outbox rows out of attempts (an email, an SMS, a push): nothing retries them
+    until a person does ("retry now" in the admin)."""
+    dead = OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).exclude(
+        kind=EMAIL_KIND  # an alert about an alert's email would loop
+    )
+    dead_subjects = set()
+    for message in dead.order_by("pk")[:200]:
+        subject = f"outbox:{message.pk}"
+        dead_subjects.add(subject)
+        alert_raise(
+            kind=Alert.Kind.DELIVERY_EXHAUSTED,
+            organiser=message.organiser_id,
+            subject=subject,
+            message=(
+                f"{message.kind} ({message.key or message.pk}) was given up after "
+                f"{message.attempts} attempts: {message.last_error[:500]}"
+            ),
+            link=reverse("admin:ticketing_outboxmessage_change", args=[message.pk]),
+        )
+    for subject in Alert.objects.filter(
+        kind=Alert.Kind.DELIVERY_EXHAUSTED,
+        subject__startswith="outbox:",
+        resolved_at__isnull=True,
+    ).values_list("subject", flat=True):
+        if subject not in dead_subjects:
+            alert_resolve(kind=Alert.Kind.DELIVERY_EXHAUSTED, subject=subject)
+
+
 def alerts_check(now: dt.datetime | None = None) -> int:
-    """Run every check (one failing does not stop the others), then email what is
-    due. Returns how many emails went out."""
+    """Run every check (one failing does not stop the others), then queue the
+    emails that are due. Returns how many were queued."""
     now = now or timezone.now()
-    for name, check in {"backlogs": backlogs_check, **_checks}.items():
+    builtin = {"backlogs": backlogs_check, "outbox_dead": outbox_dead_check}
+    for name, check in {**builtin, **_checks}.items():
         try:
             check(now)
         except Exception:  # one broken check must not silence the others

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class TicketingConfig(AppConfig):
     name = "ticketing"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from . import alerts, health, outbox
+
+        health.register_backlog("outbox", outbox.oldest_due)
+        outbox.register(alerts.EMAIL_KIND, alerts.alert_email_handler)

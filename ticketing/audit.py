@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -39,32 +38,3 @@ def audit_log(
         data=data or {},
         **actor_fields(actor),
     )
-
-
-def audit_log_many(
-    *,
-    action: str,
-    objects: Iterable[models.Model],
-    organiser_id_of,
-    actor: Any = None,
-    data_of=None,
-) -> int:
-    """One INSERT for many rows (bulk expiry), same shape as `audit_log`."""
-    entries = []
-    content_type_cache: dict[type, ContentType] = {}
-    for obj in objects:
-        model = type(obj)
-        if model not in content_type_cache:
-            content_type_cache[model] = ContentType.objects.get_for_model(model)
-        entries.append(
-            AuditEntry(
-                organiser_id=organiser_id_of(obj),
-                action=action,
-                content_type=content_type_cache[model],
-                object_id=str(obj.pk),
-                data=data_of(obj) if data_of else {},
-                **actor_fields(actor),
-            )
-        )
-    AuditEntry.objects.bulk_create(entries, batch_size=5000)
-    return len(entries)

@@ -10,7 +10,7 @@
 
 Under `/api/` the answers have the API's error shape; elsewhere the 400 and 404 pages.
 Form fields are cleaned by the forms themselves (a message next to the field), and API
-bodies by `ticketing.api.parsers.SafeJSONParser`.
+bodies by `partner_api.parsers.SafeJSONParser`.
 """
 
 from __future__ import annotations

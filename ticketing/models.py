@@ -38,6 +38,64 @@ class AuditEntry(models.Model):
         return f"{self.action} {self.object_id} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
+class OutboxMessage(models.Model):
+    """Work that must happen because a transaction committed: one row, written in
+    that transaction by `ticketing.outbox.enqueue`, handled by the handler its kind
+    registered (see `ticketing/outbox.py`).
+
+    `key` coalesces: among pending rows of a kind it is unique, so N changes to one
+    object before the push leave one row (`version` counts them, so a change that
+    lands while the row is being handled makes it due again instead of being lost).
+    `leased_until` is set while a dispatcher handles the row; a dispatcher that died
+    frees it when the lease runs out. A row out of attempts is DEAD and stays, with
+    its last error, for a person to look at (and retry from the admin).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        DONE = "done", "done"
+        DEAD = "dead", "dead"
+
+    kind = models.CharField(max_length=100)
+    key = models.CharField(
+        max_length=200, blank=True, help_text="coalescing key; empty: never coalesced"
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    organiser_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=1)
+    next_attempt_at = models.DateTimeField()
+    leased_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "key"],
+                condition=models.Q(status="pending") & ~models.Q(key=""),
+                name="outbox_one_pending_per_key",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="outbox_pending_due",
+            ),
+            models.Index(fields=["status", "kind"], name="outbox_status_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key or self.pk} ({self.status})"
+
+
 class Alert(models.Model):
     """Something an organiser (or the site's admins) must hear about: an oversold
     session, a sync failing run after run, work whose retries ran out...

@@ -68,7 +68,12 @@ INSTALLED_APPS = [
     "events",
     "bookings",
     "payments",
+    "admission",
+    "invoicing",
     "integrations",
+    "notifications",
+    "partner_api",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -182,6 +187,12 @@ CELERY_TIMEZONE = "UTC"
 # interval organisers edit in the admin.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    # Overdue invoices: one reminder email per document a week, checked daily.
+    "invoicing-overdue-reminders": {
+        "task": "invoicing.tasks.invoice_overdue_reminders_task",
+        "schedule": crontab(minute=0, hour=8),
+        "options": {"expires": 3600},
+    },
     # Holds free their seats the moment they expire (availability derives them); this
     # only flips their status to EXPIRED and writes the audit trail, so once a minute.
     "bookings-expire-holds": {
@@ -197,19 +208,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
-    # Notifications whose task was lost, or whose temporary failure has waited out
-    # its backoff.
-    "notifications-retry-due": {
-        "task": "bookings.notifications.tasks.notifications_retry_due",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 55},
-    },
-    # Confirmation emails never queued (a worker lost right after a confirmation).
-    "notifications-confirmations-lost": {
-        "task": "bookings.notifications.tasks.confirmations_lost_due",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 55},
-    },
     # "Your seats are held until ..." for organisers who set hold_reminder_minutes.
     "notifications-hold-reminders": {
         "task": "bookings.notifications.tasks.hold_reminders_queue",
@@ -221,12 +219,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bookings.tasks.api_idempotency_purge",
         "schedule": crontab(minute=17),
         "options": {"expires": 3000},
-    },
-    # Partner webhook deliveries whose backoff has passed, or whose task was lost.
-    "partner-webhooks-retry-due": {
-        "task": "bookings.partner_webhooks.tasks.partner_webhooks_retry_due",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 55},
     },
     # The sweep of platform webhooks: stored a minute ago and still unprocessed, or
     # failed and past their backoff. (Each platform connection's own sync entry is
@@ -242,6 +234,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ticketing.tasks.worker_heartbeat",
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
+    },
+    # The outbox's net: rows whose on-commit kick was lost, failed rows past their
+    # backoff and rows whose dispatcher died (ticketing/outbox.py).
+    "ticketing-outbox-dispatch": {
+        "task": "ticketing.tasks.outbox_dispatch",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    # Done outbox rows past their week in the admin.
+    "ticketing-outbox-purge": {
+        "task": "ticketing.tasks.outbox_purge",
+        "schedule": crontab(minute=41),
+        "options": {"expires": 3000},
     },
     # Alerts found by looking (stuck backlogs, refunds of unknown outcome), then
     # the emails of alerts new or seen again (at most one an hour per alert).
@@ -362,7 +367,7 @@ ANYMAIL = {
 # message in this directory (`make smoke` reads the worker's mail there).
 EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "sent-emails")
 # Delivery status from the ESP: only the sending ESP's tracking webhook is mounted
-# (bookings.notifications.email_webhooks). Unset, it is on whenever an anymail
+# (notifications.email_webhooks). Unset, it is on whenever an anymail
 # backend sends the email; with DEBUG off it then needs ANYMAIL_WEBHOOK_SECRET, or
 # anyone could mark a buyer's email bounced.
 EMAIL_TRACKING = env.bool("EMAIL_TRACKING", default=None)
@@ -389,25 +394,25 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
-    default="ticketing.sms.TwilioBackend"
+    default="notifications.sms.TwilioBackend"
     if TWILIO_ACCOUNT_SID
-    else "ticketing.sms.ConsoleBackend",
+    else "notifications.sms.ConsoleBackend",
 )
 
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["events.api.auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["events.api.auth.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["events.api.auth.ApiKeyRateThrottle"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["partner_api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["partner_api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["partner_api.auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env.str("API_RATE_PER_KEY", default="600/min"),
     },
-    "DEFAULT_PAGINATION_CLASS": "ticketing.api.pagination.ApiPagination",
-    "EXCEPTION_HANDLER": "ticketing.api.errors.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "partner_api.pagination.ApiPagination",
+    "EXCEPTION_HANDLER": "partner_api.errors.api_exception_handler",
     # JSON too deep for Python or holding what PostgreSQL refuses (NUL) is a 400.
     "DEFAULT_PARSER_CLASSES": [
-        "ticketing.api.parsers.SafeJSONParser",
+        "partner_api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -472,6 +477,22 @@ PAYMENTS_ENCRYPTION_KEY = env.str("PAYMENTS_ENCRYPTION_KEY", default="")
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Stripe Connect: the signing secret of the Connect endpoint /webhooks/stripe/connect/
+# (account.updated from organisers' connected accounts), and the platform's fee on
+# their destination charges: a percentage of the amount plus a fixed part per ticket
+# (minor units of the event's currency); organisers may have their own in the admin.
+STRIPE_CONNECT_WEBHOOK_SECRET = env.str("STRIPE_CONNECT_WEBHOOK_SECRET", default="")
+PLATFORM_FEE_PERCENT = env.str("PLATFORM_FEE_PERCENT", default="0")
+PLATFORM_FEE_FIXED_MINOR = env.int("PLATFORM_FEE_FIXED_MINOR", default=0)
+try:
+    _fee_percent = float(PLATFORM_FEE_PERCENT)
+except ValueError:
+    _fee_percent = -1.0
+if not 0 <= _fee_percent <= 100 or PLATFORM_FEE_FIXED_MINOR < 0:
+    raise ImproperlyConfigured(
+        "PLATFORM_FEE_PERCENT must be a number from 0 to 100 (e.g. 2.5) and "
+        "PLATFORM_FEE_FIXED_MINOR a whole number of minor units, 0 or more."
+    )
 # Only tests point these at local fakes.
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 PAYSTACK_SECRET_KEY = env.str("PAYSTACK_SECRET_KEY", default="")
@@ -512,8 +533,9 @@ INTEGRATIONS_HTTP_TIMEOUT = (
     env.float("INTEGRATIONS_HTTP_READ_TIMEOUT", default=20.0),
 )
 # Retries of one GET on timeouts, connection errors, 429 and 5xx; backoff seconds
-# double from INTEGRATIONS_HTTP_BACKOFF (plus as much jitter), and a Retry-After is
-# honoured up to INTEGRATIONS_HTTP_RETRY_AFTER_MAX seconds.
+# double from INTEGRATIONS_HTTP_BACKOFF up to 10 (jitter shortens them, per
+# ticketing/lib/retry.py), and a Retry-After is honoured up to
+# INTEGRATIONS_HTTP_RETRY_AFTER_MAX seconds.
 INTEGRATIONS_HTTP_RETRIES = env.int("INTEGRATIONS_HTTP_RETRIES", default=3)
 INTEGRATIONS_HTTP_BACKOFF = env.float("INTEGRATIONS_HTTP_BACKOFF", default=0.5)
 INTEGRATIONS_HTTP_RETRY_AFTER_MAX = env.int(

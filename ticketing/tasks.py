@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import health
+from . import health, outbox
 
 
 @shared_task(name="ticketing.tasks.worker_heartbeat", ignore_result=True)
@@ -10,20 +10,16 @@ def worker_heartbeat_task() -> float:
     return health.heartbeat_write()
 
 
-@shared_task(name="ticketing.tasks.alert_notify", acks_late=True, ignore_result=True)
-def alert_notify_task(alert_id: int) -> bool:
-    from . import alerts
+@shared_task(name="ticketing.tasks.outbox_dispatch", ignore_result=True, acks_late=True)
+def outbox_dispatch_task() -> int:
+    """Kicked when a transaction that wrote outbox rows commits, and run by beat
+    every 30 s. Safe to run many at once: rows are claimed with SKIP LOCKED."""
+    return outbox.dispatch()
 
-    return alerts.alert_notify(alert_id)
 
-
-@shared_task(
-    name="ticketing.tasks.alerts_notify_due", acks_late=True, ignore_result=True
-)
-def alerts_notify_due_task() -> int:
-    from . import alerts
-
-    return alerts.alerts_notify_due()
+@shared_task(name="ticketing.tasks.outbox_purge", ignore_result=True)
+def outbox_purge_task() -> int:
+    return outbox.purge_done()
 
 
 @shared_task(name="ticketing.tasks.alerts_check", acks_late=True, ignore_result=True)

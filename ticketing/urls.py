@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from partner_api.docs import ApiDocsView
 from ticketing import login
-from ticketing.api.docs import ApiDocsView
 from ticketing.health import healthz, healthz_full, metrics_view
 
 admin.site.site_header = "Ticketing back office"
@@ -13,6 +13,7 @@ urlpatterns = [
     # Before the admin's own URLs, which would answer them with a 404.
     path("admin/otp/verify/", login.otp_verify, name="otp-verify"),
     path("admin/otp/setup/", login.otp_setup, name="otp-setup"),
+    path("admin/reports/", include("backoffice.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("healthz/full", healthz_full, name="healthz-full"),
@@ -30,12 +31,13 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
-    path("api/v1/", include("bookings.api.urls")),
-    path("api/v1/", include("integrations.api.urls")),
+    path("api/v1/", include("partner_api.urls")),
+    path("api/v1/", include("partner_api.invoice_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # Shop pages first: /b/lookup/ must win over /b/<reference>/.
     path("", include("bookings.urls")),
+    path("", include("admission.urls")),
     path("", include("payments.urls")),
     path("", include("integrations.urls")),
-    path("", include("bookings.notifications.urls")),
+    path("", include("notifications.urls")),
 ]

@@ -8,6 +8,7 @@ after, so that a seat is never given twice and two buyers never deadlock.
 from .expiry import booking_expire_stale
 from .holds import (
     AttendeeInput,
+    BillingInput,
     BuyerInput,
     LineInput,
     booking_create,
@@ -18,11 +19,12 @@ from .lifecycle import (
     booking_confirm,
     booking_hold_extend,
     booking_mark_refunded,
+    booking_release_unpaid,
 )
-from .summary import booking_resend, booking_summary_send
 
 __all__ = [
     "AttendeeInput",
+    "BillingInput",
     "BuyerInput",
     "LineInput",
     "booking_cancel",
@@ -32,6 +34,5 @@ __all__ = [
     "booking_hold_extend",
     "booking_mark_refunded",
     "booking_reference_new",
-    "booking_resend",
-    "booking_summary_send",
+    "booking_release_unpaid",
 ]

@@ -21,6 +21,7 @@ from events.models import Event, Session
 from ticketing import metrics
 
 from ..availability import compute_session_availability
+from ..discounts import discount_code_check_uses, discount_code_for_update
 from ..exceptions import BasketInvalid, NotOnSale, SalesClosed, SoldOut
 from ..locks import (
     busy_on_lock_timeout,
@@ -29,7 +30,7 @@ from ..locks import (
 )
 from ..models import Booking, BookingLine
 from ..pricing import PriceQuote, price_basket
-from ..tickets.services import tickets_issue_rows
+from ..tickets.rows import tickets_issue_rows
 from ._common import after_commit
 from .hold_limits import hold_share_check
 from .rows import booking_rows_insert
@@ -59,6 +60,15 @@ class BuyerInput:
     name: str
     email: str
     phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BillingInput:
+    """The company an invoice is addressed to, when the buyer asks for one."""
+
+    name: str
+    address: str = ""
+    tax_id: str = ""
 
 
 def booking_reference_new(prefix: str) -> str:
@@ -160,6 +170,10 @@ def booking_create(
     language: str = "",
     organiser_id: int | None = None,
     client_key: str | None = None,
+    billing: BillingInput | None = None,
+    discount_code: str = "",
+    complimentary: bool = False,
+    confirm: bool = False,
 ) -> Booking:
     """Hold seats: a PENDING booking expiring after BOOKING_HOLD_MINUTES, or CONFIRMED
     at once when the total is zero.
@@ -172,7 +186,13 @@ def booking_create(
     one buyer email or `client_key` (a web checkout's hashed address) may hold only
     its share of the session (`hold_limits`). Raises BasketInvalid, NotOnSale
     (SalesClosed once the session's sales window is over), HoldLimitReached, SoldOut
-    or InventoryBusy, and then writes nothing. A new booking comes
+    or InventoryBusy, and then writes nothing. `discount_code` (text as typed) is
+    looked up among the organiser's codes and locked after the ticket types; its
+    price comes from `price_basket`, and a code with no use left (in all or for the
+    buyer's email) raises DiscountCodeUsedUp. From the back office only (channel
+    ADMIN): `complimentary` gives the tickets free (a comp, flagged on the booking)
+    and `confirm` sells at once, paid offline; both confirm in this transaction and
+    issue the tickets. A new booking comes
     back with its event loaded and its lines in `written_lines`.
     """
     quantity = sum(line.quantity for line in lines)
@@ -190,6 +210,10 @@ def booking_create(
                 language=language or settings.LANGUAGE_CODE,
                 organiser_id=organiser_id,
                 client_key=client_key,
+                billing=billing,
+                discount_code=discount_code,
+                complimentary=complimentary,
+                confirm=confirm,
             )
         except IntegrityError as error:
             # The same key won a race in another session: answer with its booking.
@@ -218,7 +242,13 @@ def _booking_insert(
     language,
     organiser_id,
     client_key,
+    billing=None,
+    discount_code,
+    complimentary=False,
+    confirm=False,
 ) -> Booking:
+    if (complimentary or confirm) and channel != Booking.Channel.ADMIN:
+        raise ValueError("Only the back office gives comps or sells paid offline")
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         try:
             session = session_for_update(session_id, generic_plans=True)
@@ -243,13 +273,19 @@ def _booking_insert(
             return existing
         _check_known(lines, ticket_types, session, organiser_id)
         _check_on_sale(session, now)
+        code = discount_code_for_update(organiser_id=organiser.pk, text=discount_code)
         quote = price_basket(
             event=session.event,
             lines=[
                 (ticket_types[line.ticket_type_id], line.quantity) for line in lines
             ],
             at=now,
+            code=code,
+            session=session,
+            complimentary=complimentary,
         )
+        if code is not None:
+            discount_code_check_uses(code, email=buyer.email, now=now)
         if channel != Booking.Channel.ADMIN:
             hold_share_check(
                 session=session,
@@ -260,37 +296,40 @@ def _booking_insert(
                 now=now,
             )
         _ensure_seats(session, ticket_types, counts, quote, now)
-        is_free = quote.is_free
+        confirm_now = quote.is_free or confirm
         hold_time = dt.timedelta(minutes=settings.BOOKING_HOLD_MINUTES)
         booking = booking_rows_insert(
             session=session,
             quote=quote,
             reference=booking_reference_new(organiser.reference_prefix),
-            status=Booking.Status.CONFIRMED if is_free else Booking.Status.PENDING,
+            status=Booking.Status.CONFIRMED if confirm_now else Booking.Status.PENDING,
             channel=channel,
             buyer=buyer,
             attendees=attendees,
             idempotency_key=idempotency_key,
-            expires_at=None if is_free else now + hold_time,
+            expires_at=None if confirm_now else now + hold_time,
             now=now,
             audit_action="bookings.booking.confirmed"
-            if is_free
+            if confirm_now
             else "bookings.booking.held",
             actor=actor,
             language=language,
             client_key=client_key,
+            billing=billing,
+            discount_code_id=code.pk if code is not None else None,
+            is_complimentary=complimentary,
         )
-        if is_free:
+        if confirm_now:
             Session.objects.filter(pk=session.pk).update(
                 sold_count=F("sold_count") + quote.quantity
             )
             tickets_issue_rows(booking)
-        after_commit(session.pk, booking.pk if is_free else None)
+        after_commit(session.pk, booking.pk if confirm_now else None)
         transaction.on_commit(
             lambda: (
-                metrics.hold_counted(channel)
-                if not is_free
-                else metrics.sale_counted(channel, quote.quantity)
+                metrics.sale_counted(channel, quote.quantity)
+                if confirm_now
+                else metrics.hold_counted(channel)
             )
         )
     _attach_written_rows(booking, session, quote)
@@ -311,6 +350,11 @@ def _attach_written_rows(booking: Booking, session: Session, quote: PriceQuote) 
             discount_minor=line.discount_minor,
             total_minor=line.total_minor,
             price_rule=line.rule,
+            tax_minor=line.tax_minor,
+            tax_rate_id=line.tax_rate_id,
+            tax_name=line.tax_name,
+            tax_percent=line.tax_percent,
+            tax_code=line.tax_code,
         )
         for line in quote.lines
     ]

@@ -24,8 +24,8 @@ from ..locks import (
     ticket_types_for_share,
 )
 from ..models import Booking, BookingLine
-from ..tickets.services import tickets_issue_rows, tickets_void_rows
-from ._common import after_commit
+from ..tickets.rows import tickets_issue_rows, tickets_void_rows
+from ._common import after_commit, status_changed
 
 
 def _locked_booking(booking_id: int) -> tuple[Session, Booking]:
@@ -123,8 +123,8 @@ def booking_hold_extend(
     not minutes). Never shortens a hold. Takes the selling locks, so it cannot race a
     confirmation or the expiry; a hold that has already expired is refused with
     InvalidTransition (its seats may be sold: extending it would take them back
-    unchecked). With `notice` (a Notification template), the buyer's message is
-    queued in the same transaction, once per booking.
+    unchecked). With `notice` (a notification template name), the buyer's message
+    is queued in the same transaction, once per booking.
     """
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         session, booking = _locked_booking(booking_id)
@@ -148,9 +148,9 @@ def booking_hold_extend(
             )
             after_commit(session.pk)
         if notice:
-            from ..notifications.services import booking_notice_queue
-
-            booking_notice_queue(booking_id=booking.pk, template=notice)
+            signals.buyer_message_requested.send(
+                sender=Booking, booking=booking, template=notice, once=True
+            )
     return booking
 
 
@@ -164,6 +164,7 @@ def _release(
     reason: str,
     allowed: tuple[str, ...],
     idempotent: bool = False,
+    notice: str | None = None,
 ) -> Booking:
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         session, booking = _locked_booking(booking_id)
@@ -195,7 +196,13 @@ def _release(
                 "reason": reason,
             },
         )
+        if notice:
+            # In this transaction: the message goes if and only if the seats did.
+            signals.buyer_message_requested.send(
+                sender=Booking, booking=booking, template=notice, once=True
+            )
         after_commit(session.pk)
+        status_changed(booking.pk, to_status, previous)
         transaction.on_commit(
             lambda: signals.booking_released.send(
                 sender=Booking, booking_id=booking.pk, status=to_status
@@ -229,4 +236,24 @@ def booking_mark_refunded(*, booking_id: int, actor=None, reason: str = "") -> B
         reason=reason,
         allowed=(Booking.Status.CONFIRMED,),
         idempotent=True,
+    )
+
+
+def booking_release_unpaid(
+    *, booking_id: int, actor=None, reason: str = "", notice: str | None = None
+) -> Booking:
+    """Give an unpaid hold's seats back at once because its payment failed: the
+    booking becomes CANCELLED under the selling locks, as a buyer's cancel does, and
+    `notice` (a Notification template) is queued in the same transaction. Only a
+    PENDING booking moves; any other raises InvalidTransition (a confirmed booking
+    keeps its seats, an expired one has already given them back)."""
+    return _release(
+        booking_id=booking_id,
+        to_status=Booking.Status.CANCELLED,
+        timestamp_field="cancelled_at",
+        action="bookings.booking.released_unpaid",
+        actor=actor,
+        reason=reason,
+        allowed=(Booking.Status.PENDING,),
+        notice=notice,
     )

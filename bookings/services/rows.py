@@ -23,7 +23,10 @@ from ticketing.models import AuditEntry
 from ..models import Attendee, Booking, BookingLine
 from ..pricing import PriceQuote
 
-_LINE_ROW = "(%s::bigint, %s::int, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s)"
+_LINE_ROW = (
+    "(%s::bigint, %s::int, %s::bigint, %s::bigint, %s::bigint, %s::bigint, %s,"
+    " %s::bigint, %s::bigint, %s, %s::numeric, %s)"
+)
 _ATTENDEE_ROW = "(%s::int, %s::bigint, %s, %s)"
 
 _INSERT_SQL = """
@@ -32,18 +35,23 @@ WITH new_booking AS (
         organiser_id, event_id, session_id, reference, status, channel, quantity,
         currency, subtotal_minor, discount_minor, total_minor, buyer_name,
         buyer_email, buyer_phone, idempotency_key, needs_attention, expires_at,
-        created_at, confirmed_at, language, client_key)
+        created_at, confirmed_at, language, client_key, tax_minor,
+        prices_include_tax, invoice_requested, billing_name, billing_address,
+        billing_tax_id, discount_code_id, is_complimentary)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, false, %s,
-            %s, %s, %s, %s)
+            %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
     RETURNING id
 ), line_values (ticket_type_id, quantity, unit_price_minor, subtotal_minor,
-                discount_minor, total_minor, price_rule) AS (
+                discount_minor, total_minor, price_rule, tax_minor, tax_rate_id,
+                tax_name, tax_percent, tax_code) AS (
     VALUES {line_rows}
 ), new_lines AS (
     INSERT INTO {line} (booking_id, ticket_type_id, quantity, unit_price_minor,
-                        subtotal_minor, discount_minor, total_minor, price_rule)
+                        subtotal_minor, discount_minor, total_minor, price_rule,
+                        tax_minor, tax_rate_id, tax_name, tax_percent, tax_code)
     SELECT new_booking.id, v.ticket_type_id, v.quantity, v.unit_price_minor,
-           v.subtotal_minor, v.discount_minor, v.total_minor, v.price_rule
+           v.subtotal_minor, v.discount_minor, v.total_minor, v.price_rule,
+           v.tax_minor, v.tax_rate_id, v.tax_name, v.tax_percent, v.tax_code
     FROM new_booking, line_values v
     RETURNING id, ticket_type_id
 ), attendee_values (position, ticket_type_id, name, email) AS (
@@ -80,6 +88,9 @@ def booking_rows_insert(
     actor,
     language: str,
     client_key: str | None = None,
+    billing=None,
+    discount_code_id: int | None = None,
+    is_complimentary: bool = False,
 ) -> Booking:
     """Insert a booking with its lines, attendees (filling lines in order) and audit
     row; return the booking as a model instance without reading it back."""
@@ -104,6 +115,14 @@ def booking_rows_insert(
         "confirmed_at": now if status == Booking.Status.CONFIRMED else None,
         "language": language,
         "client_key": client_key or None,
+        "tax_minor": quote.tax_minor,
+        "prices_include_tax": quote.prices_include_tax,
+        "invoice_requested": billing is not None,
+        "billing_name": billing.name.strip() if billing else "",
+        "billing_address": billing.address.strip() if billing else "",
+        "billing_tax_id": billing.tax_id.strip() if billing else "",
+        "discount_code_id": discount_code_id,
+        "is_complimentary": is_complimentary,
     }
     line_params, attendee_params = [], []
     people = iter(attendees)
@@ -117,6 +136,11 @@ def booking_rows_insert(
             line.discount_minor,
             line.total_minor,
             line.rule,
+            line.tax_minor,
+            line.tax_rate_id,
+            line.tax_name,
+            line.tax_percent,
+            line.tax_code,
         ]
         for _ in range(line.quantity):
             person = next(people)
@@ -134,6 +158,11 @@ def booking_rows_insert(
         "total_minor": quote.total_minor,
         "channel": channel,
     }
+    if is_complimentary:
+        audit_data["complimentary"] = True
+    if quote.code:
+        audit_data["discount_code"] = quote.code
+        audit_data["discount_minor"] = quote.discount_minor
     sql = _INSERT_SQL.format(
         booking=Booking._meta.db_table,
         line=BookingLine._meta.db_table,

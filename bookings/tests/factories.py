@@ -3,7 +3,7 @@ import datetime as dt
 import factory
 from django.utils import timezone
 
-from bookings.models import Attendee, Booking, BookingLine
+from bookings.models import Attendee, Booking, BookingLine, DiscountCode
 from events.tests.factories import (
     EventFactory,
     OrganiserFactory,
@@ -61,21 +61,11 @@ class AttendeeFactory(factory.django.DjangoModelFactory):
     name = "Charles Babbage"
 
 
-class PartnerWebhookFactory(factory.django.DjangoModelFactory):
+class DiscountCodeFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "bookings.PartnerWebhook"
+        model = DiscountCode
 
     organiser = factory.SubFactory(OrganiserFactory)
-    url = factory.Sequence(lambda n: f"https://partner{n}.example.com/hooks")
-    events = factory.LazyFunction(lambda: ["booking.confirmed"])
-
-
-class PartnerWebhookDeliveryFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "bookings.PartnerWebhookDelivery"
-
-    webhook = factory.SubFactory(PartnerWebhookFactory)
-    event = "booking.confirmed"
-    payload = factory.LazyFunction(
-        lambda: {"id": "evt_test", "type": "booking.confirmed", "data": {}}
-    )
+    code = factory.Sequence(lambda n: f"SAVE{n}")
+    kind = DiscountCode.Kind.PERCENT
+    percent = 10

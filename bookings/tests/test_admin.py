@@ -1,5 +1,4 @@
 import pytest
-from django.core import mail
 from django.urls import reverse
 
 from bookings.models import Booking
@@ -83,20 +82,6 @@ def test_cancel_action_cancels_and_returns_seats(
     )
     assert "cannot change that way" in again.content.decode()
 
-
-def test_resend_action_emails_the_buyer(
-    staff_client, session, ticket_type, django_capture_on_commit_callbacks
-):
-    booking = hold(session, (ticket_type, 1))
-    with django_capture_on_commit_callbacks(execute=True):
-        staff_client.post(
-            reverse("admin:bookings_booking_changelist"),
-            {"action": "resend_summaries", "_selected_action": [booking.pk]},
-        )
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == ["ada@example.org"]
-    assert booking.reference in mail.outbox[0].subject
-    assert "1 × " in mail.outbox[0].body
 
 
 def test_viewer_cannot_cancel(client, session, ticket_type):

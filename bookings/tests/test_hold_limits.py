@@ -20,9 +20,9 @@ from bookings.models import Booking
 from bookings.services import BuyerInput
 from events.models import Event
 from events.tests.factories import SessionFactory, TicketTypeFactory
+from partner_api.tests.api_fixtures import api_key, post
 
 from . import helpers
-from .api_fixtures import api_key, post
 
 SHARE_MESSAGE = "You already hold as many seats for this date as one buyer may"
 

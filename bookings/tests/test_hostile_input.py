@@ -6,9 +6,9 @@ import json
 import pytest
 from django.core import mail
 
-from bookings.models import ApiIdempotencyRecord, Booking
-
-from .api_fixtures import api_key, order, post, shop_fixture  # noqa: F401
+from bookings.models import Booking
+from partner_api.models import ApiIdempotencyRecord
+from partner_api.tests.api_fixtures import api_key, order, post, shop_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

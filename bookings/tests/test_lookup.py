@@ -9,8 +9,7 @@ from django.core import mail
 from django.core.cache import cache
 
 from bookings.access import booking_page_path
-from bookings.models import Notification
-from bookings.notifications import services as notification_services
+from notifications.models import Notification
 
 from .helpers import hold
 
@@ -71,16 +70,24 @@ def test_the_link_is_queued_in_the_outbox_and_sent_after_commit(
 def test_a_broker_outage_leaves_the_row_for_the_retry_sweep(
     client, booking, django_capture_on_commit_callbacks, monkeypatch
 ):
-    def broker_down(notification_id):
+    from ticketing import outbox
+    from ticketing.tasks import outbox_dispatch_task
+
+    def broker_down(*args):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(notification_services, "_enqueue", broker_down)
+    monkeypatch.setattr(outbox_dispatch_task, "delay", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         answer = _lookup(client, booking.reference, "ada@example.org", _ip())
 
     assert answer.status_code == 302
     row = Notification.objects.get(booking=booking)
     assert row.status == Notification.Status.QUEUED
+    # The outbox row committed with it: beat's dispatch sends it.
+    assert outbox.dispatch() == 1
+    row.refresh_from_db()
+    assert row.status == Notification.Status.SENT
+    assert len(mail.outbox) == 1
 
 
 def test_no_match_queues_nothing_and_answers_the_same(client, booking):

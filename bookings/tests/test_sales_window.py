@@ -16,8 +16,8 @@ from bookings.selectors import availability_invalidate
 from events import selectors
 from events.models import Session
 from events.tests.factories import SessionFactory, TicketTypeFactory
+from partner_api.tests.api_fixtures import api_key, get, post
 
-from .api_fixtures import api_key, get, post
 from .helpers import hold
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from bookings.selectors import availability_invalidate
-from bookings.tests.api_fixtures import api_key, get
 from events.models import Session
 from events.tests.factories import (
     EventFactory,
@@ -19,6 +18,7 @@ from events.tests.factories import (
     UserFactory,
     VenueFactory,
 )
+from partner_api.tests.api_fixtures import api_key, get
 
 pytestmark = pytest.mark.django_db
 

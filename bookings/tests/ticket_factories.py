@@ -18,7 +18,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
     """A valid ticket of a confirmed booking; organiser, session and ticket type come
     from the attendee's booking line.
 
-    Rows only: issuing tickets goes through `bookings.tickets.services`.
+    Rows only: issuing tickets goes through `admission.services`.
     """
 
     class Meta:

@@ -4,7 +4,15 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from events.models import Event, Membership, Organiser, Session, TicketType, Venue
+from events.models import (
+    Event,
+    Membership,
+    Organiser,
+    Session,
+    TaxRate,
+    TicketType,
+    Venue,
+)
 from ticketing.models import AuditEntry
 
 
@@ -98,14 +106,11 @@ class AuditEntryFactory(factory.django.DjangoModelFactory):
     action = "events.event.published"
 
 
-class ApiKeyFactory(factory.django.DjangoModelFactory):
-    """A key row; `ApiKey.generate` makes real ones (with their plain text)."""
-
+class TaxRateFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "events.ApiKey"
+        model = TaxRate
 
     organiser = factory.SubFactory(OrganiserFactory)
-    name = factory.Sequence(lambda n: f"Partner {n}")
-    prefix = factory.Sequence(lambda n: f"{n:012x}")
-    secret_hash = "0" * 64
-    scopes = factory.LazyFunction(lambda: ["read"])
+    name = factory.Sequence(lambda n: f"VAT {n}")
+    percent = 20
+    account_code = "OUTPUT"

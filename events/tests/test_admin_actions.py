@@ -229,7 +229,7 @@ def test_price_edit_writes_an_audit_row_with_before_and_after(client, staff, dra
     change = client.get(admin_url(TicketType, "change", ticket_type.pk))
     response = client.post(
         admin_url(TicketType, "change", ticket_type.pk),
-        admin_form_data(change, price_minor="5200"),
+        admin_form_data(change, price_minor="52.00"),  # euros typed, cents stored
     )
 
     assert response.status_code == 302

@@ -24,6 +24,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from ticketing.inbound import body_summary, rejection_may_be_stored
+from ticketing.lib import retry
 from ticketing.sweep import enqueue_on_commit, sweep
 
 from ..exceptions import SyncError
@@ -161,7 +162,6 @@ def _affected_listings(webhook: PlatformWebhook) -> list[int]:
     return list(listings.values_list("pk", flat=True))
 
 
-MAX_ATTEMPTS = 8
 # Longer than any one sync: a claimed delivery is not due again while it is processed.
 CLAIM_LEASE = dt.timedelta(minutes=20)
 
@@ -209,10 +209,8 @@ def platform_webhook_process(*, webhook_id: int) -> PlatformWebhook:
 def _failed(webhook: PlatformWebhook, error: str) -> PlatformWebhook:
     logger.warning("Platform webhook %s failed: %s", webhook.pk, error)
     webhook.status, webhook.error = PlatformWebhook.Status.FAILED, error[:2000]
-    webhook.next_attempt_at = (
-        timezone.now() + dt.timedelta(seconds=30 * 2**webhook.attempts)
-        if webhook.attempts < MAX_ATTEMPTS
-        else None
+    webhook.next_attempt_at = retry.PLATFORM_WEBHOOKS.next_attempt_at(
+        webhook.attempts, now=timezone.now()
     )
     webhook.save(update_fields=["status", "error", "attempts", "next_attempt_at"])
     if webhook.next_attempt_at is None:

@@ -41,6 +41,17 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class DestinationCharge:
+    """Stripe Connect: charge on the platform's account, send the money to `account`
+    and keep `application_fee_minor` (0: no fee). With `on_behalf_of` the connected
+    account is the merchant of record."""
+
+    account: str
+    application_fee_minor: int = 0
+    on_behalf_of: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentRequest:
     booking_reference: str
     attempt_reference: str  # unique per attempt; Paystack's `reference`
@@ -51,6 +62,7 @@ class PaymentRequest:
     metadata: dict[str, str]
     return_url: str  # where the buyer comes back to (Paystack callback_url)
     idempotency_key: str
+    destination: DestinationCharge | None = None  # Stripe only
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +94,10 @@ class ProviderPayment:
     amount_minor: int  # amount received (or requested, when not yet received)
     currency: str  # upper-case ISO 4217
     raw: dict[str, Any] = field(default_factory=dict)
+    # A FAILED payment's reason as the provider gave it: a machine code (Stripe's
+    # decline code) and/or its text (Stripe's message, Paystack's gateway_response).
+    failure_code: str = ""
+    failure_message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +116,7 @@ class EventKind:
     PAYMENT_CANCELED = "payment.canceled"
     REFUND_UPDATED = "refund.updated"
     DISPUTE_OPENED = "dispute.opened"
+    ACCOUNT_UPDATED = "account.updated"  # a Stripe connected account changed
     IGNORED = "ignored"
 
 
@@ -116,6 +133,7 @@ class ProviderEvent:
     refund: ProviderRefund | None = None
     occurred_at: dt.datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    account: str = ""  # Stripe Connect: the connected account it happened on
 
 
 class PaymentProvider:
@@ -171,6 +189,14 @@ class PaymentProvider:
         currency: str,
         reason: str,
         idempotency_key: str,
+        *,
+        reverse_transfer: bool = False,
+        refund_application_fee: bool = False,
     ) -> ProviderRefund:
-        """Refund `amount_minor` of a succeeded payment (partial or full)."""
+        """Refund `amount_minor` of a succeeded payment (partial or full).
+
+        Stripe destination charges only (callers pass them for no other payment):
+        `reverse_transfer` takes the money back from the connected account and
+        `refund_application_fee` gives the platform's fee back, both in proportion
+        to the amount refunded."""
         raise NotImplementedError

@@ -17,14 +17,16 @@ Wire facts this module relies on (see docs/specs external-apis.md section 5):
   keyed with the secret API key (there is no separate webhook secret), no timestamp
   and no event id.
 
-No method retries (tasks do); every call has the `(connect, read)` timeout from
-`settings.PAYMENT_HTTP_TIMEOUT`. Keys are never logged or put in error messages.
+Calls go through the shared client (`ticketing.lib.http.ExternalApi`): the
+`(connect, read)` timeout from `settings.PAYMENT_HTTP_TIMEOUT`, the circuit breaker
+for "paystack", one log line per call without the key. No method retries, not even
+a GET (these run inside buyers' requests; tasks retry). Keys are never logged or put
+in error messages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import hashlib
 import hmac
 import json
@@ -33,13 +35,18 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-import requests
 from django.conf import settings
 
+from ticketing.lib.http import (
+    CircuitOpen,
+    ExternalApi,
+    ExternalTimeout,
+    ExternalUnavailable,
+)
 from ticketing.lib.http_errors import MalformedResponse
+from ticketing.lib.retry import is_retryable_status, retry_after_seconds
 
 from .base import (
-    Credentials,
     EventKind,
     PaymentProvider,
     PaymentRequest,
@@ -58,6 +65,7 @@ from .base import (
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-paystack-signature"
+SERVICE = "paystack"  # the shared HTTP client's breaker and log name
 
 # Paystack transaction status -> ours. "abandoned" is PENDING, not CANCELED: Paystack
 # marks a transaction abandoned as soon as the buyer leaves (or has not yet finished)
@@ -77,6 +85,10 @@ _PAYMENT_STATES = {
 # Attempts that a buyer can still complete on the checkout page already issued.
 _OPEN_STATUSES = frozenset({"abandoned", "ongoing", "pending", "processing", "queued"})
 
+_CHARGE_EVENTS = {
+    "charge.success": EventKind.PAYMENT_SUCCEEDED,
+    "charge.failed": EventKind.PAYMENT_FAILED,
+}
 _REFUND_EVENTS = frozenset(
     {
         "refund.pending",
@@ -99,19 +111,25 @@ _DUPLICATE_REFERENCE = "duplicate transaction reference"
 
 
 class PaystackProvider(PaymentProvider):
-    """Paystack for one organiser's secret key. Cheap to build; one HTTP session."""
+    """Paystack for one organiser's secret key. Cheap to build: the pooled session
+    is shared by every organiser (the key travels per call)."""
 
     identifier = "paystack"
 
-    def __init__(self, credentials: Credentials) -> None:
-        super().__init__(credentials)
-        self._session = requests.Session()
-        self._session.headers.update(
-            {
-                "Authorization": f"Bearer {credentials.secret_key}",
+    def _api(self) -> ExternalApi:
+        # Built per call (it is cheap) so that the settings in force are used.
+        return ExternalApi(
+            service=SERVICE,
+            base_url=settings.PAYSTACK_API_BASE,
+            rate_key="",
+            rate_limit=None,
+            headers={
+                "Authorization": f"Bearer {self.credentials.secret_key}",
                 "Accept": "application/json",
                 "User-Agent": "ticketing-payments/1 (+paystack)",
-            }
+            },
+            timeout=tuple(settings.PAYMENT_HTTP_TIMEOUT),
+            retries=0,
         )
 
     # -- payments ------------------------------------------------------------
@@ -240,12 +258,17 @@ class PaystackProvider(PaymentProvider):
                 f"not {provider_reference!r}."
             )
         status = _str_field(data, "status", "verify").lower()
+        state = _PAYMENT_STATES.get(status, PaymentState.PENDING)
+        gateway_response = data.get("gateway_response")
+        failed = state == PaymentState.FAILED and isinstance(gateway_response, str)
         return ProviderPayment(
             provider_reference=reference,
-            status=_PAYMENT_STATES.get(status, PaymentState.PENDING),
+            status=state,
             amount_minor=_int_field(data, "amount", "verify"),
             currency=_currency_field(data, "verify"),
             raw=_redacted(data),
+            failure_code=status if state == PaymentState.FAILED else "",
+            failure_message=gateway_response[:300] if failed else "",
         )
 
     def cancel_payment(self, provider_reference: str) -> None:
@@ -327,7 +350,9 @@ class PaystackProvider(PaymentProvider):
         """Verify `x-paystack-signature` (any header-name case) over the raw body
         with the secret key, then map the event.
 
-        charge.success -> PAYMENT_SUCCEEDED; refund.pending / processing /
+        charge.success -> PAYMENT_SUCCEEDED; charge.failed -> PAYMENT_FAILED (not
+        in Paystack's documented list, but sent by some integrations; settlement
+        verifies it either way); refund.pending / processing /
         processed / failed / needs-attention -> REFUND_UPDATED; charge.dispute.create
         -> DISPUTE_OPENED; everything else IGNORED. A correctly signed body that
         is not `{"event": str, "data": {...}}`, or an event lacking the fields we
@@ -366,14 +391,14 @@ class PaystackProvider(PaymentProvider):
             event_id=event_id, kind=EventKind.IGNORED, provider_type=name, raw=raw
         )
 
-        if name == "charge.success":
+        if name in _CHARGE_EVENTS:
             reference = data.get("reference")
             if not isinstance(reference, str) or not reference:
                 return ignored
             currency = data.get("currency")
             return ProviderEvent(
                 event_id=event_id,
-                kind=EventKind.PAYMENT_SUCCEEDED,
+                kind=_CHARGE_EVENTS[name],
                 provider_type=name,
                 provider_reference=reference,
                 amount_minor=_optional_int(data.get("amount")),
@@ -477,23 +502,17 @@ class PaystackProvider(PaymentProvider):
 
         `unreadable` is what a 2xx answer that is not the envelope raises:
         ProviderUnavailable (retry is safe) unless the call is not idempotent."""
-        url = settings.PAYSTACK_API_BASE.rstrip("/") + path
         try:
-            response = self._session.request(
-                method,
-                url,
-                json=json_body,
-                timeout=tuple(settings.PAYMENT_HTTP_TIMEOUT),
-                allow_redirects=False,
-            )
-        except requests.Timeout as error:
+            response = self._api().send(method, path, json=json_body)
+        except CircuitOpen:
+            raise
+        except ExternalTimeout as error:
             raise ProviderUnavailable(f"Paystack {action}: timed out.") from error
-        except requests.RequestException as error:
+        except ExternalUnavailable as error:
             raise ProviderUnavailable(
-                f"Paystack {action}: network error ({type(error).__name__})."
+                f"Paystack {action}: network error ({error})."
             ) from error
         status = response.status_code
-        logger.debug("Paystack %s %s -> %s", method, path, status)
         try:
             payload = response.json()
         except ValueError:
@@ -505,11 +524,11 @@ class PaystackProvider(PaymentProvider):
             f": {message}" if message else ""
         )
 
-        if status == 429 or status >= 500:
+        if is_retryable_status(status):
             raise ProviderUnavailable(
                 detail,
                 status=status,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if status in (401, 403):
             raise ProviderAuthError(detail, status=status)
@@ -609,24 +628,6 @@ def _event_id(name: str, data: dict[str, Any], body_hash: str) -> str:
     if len(key) > 200:  # WebhookDelivery.event_id is 200 characters
         key = f"{name[:60]}:sha256-{hashlib.sha256(key.encode()).hexdigest()}"
     return key
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date); None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def _parse_time(value: Any) -> dt.datetime | None:

@@ -18,6 +18,8 @@ from typing import Any
 import stripe
 from django.conf import settings
 
+from ticketing.lib.retry import retry_after_seconds
+
 from .base import (
     EventKind,
     PaymentProvider,
@@ -71,10 +73,19 @@ _REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed"}
 
 
 def payment_state(status: str) -> str:
-    """Stripe PaymentIntent status → PaymentState. Everything not final is PENDING,
-    including `requires_payment_method` after a declined card: the buyer may try
-    again on the same PaymentIntent."""
+    """Stripe PaymentIntent status → PaymentState. Everything not final is PENDING
+    (`verify_payment` also reads `last_payment_error`; see there)."""
     return _PAYMENT_STATES.get(status, PaymentState.PENDING)
+
+
+def _declined(intent: dict[str, Any]) -> dict[str, Any] | None:
+    """The error of an attempt that failed: Stripe puts a PaymentIntent back to
+    `requires_payment_method` with `last_payment_error` after a declined card or a
+    failed 3-D Secure check."""
+    error = intent.get("last_payment_error")
+    if intent.get("status") == "requires_payment_method" and isinstance(error, dict):
+        return error
+    return None
 
 
 def refund_state(status: str) -> str:
@@ -101,11 +112,7 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    value = _header(headers, "Retry-After")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:  # an HTTP date: let the task's backoff decide
-        return None
+    return retry_after_seconds(_header(headers, "Retry-After"))
 
 
 def _provider_error(exc: stripe.StripeError) -> ProviderError:
@@ -131,6 +138,19 @@ def _provider_error(exc: stripe.StripeError) -> ProviderError:
                 message, status=status, retry_after=_retry_after(exc.headers)
             )
     return ProviderRejected(message, status=status)
+
+
+def _destination_params(request: PaymentRequest) -> dict[str, Any]:
+    """A destination charge's parameters (Stripe Connect), none for any other."""
+    destination = request.destination
+    if destination is None:
+        return {}
+    params: dict[str, Any] = {"transfer_data": {"destination": destination.account}}
+    if destination.application_fee_minor:
+        params["application_fee_amount"] = destination.application_fee_minor
+    if destination.on_behalf_of:
+        params["on_behalf_of"] = destination.account
+    return params
 
 
 def _to_dict(obj: Any) -> dict[str, Any]:
@@ -203,6 +223,7 @@ class StripeProvider(PaymentProvider):
         }
         if request.description:
             params["description"] = request.description
+        params.update(_destination_params(request))
         intent = self._call(
             self.client.v1.payment_intents.create,
             params=params,
@@ -211,6 +232,10 @@ class StripeProvider(PaymentProvider):
         return self._started(intent)
 
     def verify_payment(self, provider_reference: str) -> ProviderPayment:
+        """The PaymentIntent's state. A declined attempt (`requires_payment_method`
+        with a `last_payment_error`) is FAILED, with Stripe's decline code and
+        message: Stripe would take another card on it, but we release the hold at
+        once and the buyer books again (issue 18)."""
         intent = self._call(self.client.v1.payment_intents.retrieve, provider_reference)
         status = intent.get("status", "")
         amount = (
@@ -218,12 +243,17 @@ class StripeProvider(PaymentProvider):
             if status == "succeeded"
             else intent.get("amount")
         )
+        error = _declined(intent)
         return ProviderPayment(
             provider_reference=intent["id"],
-            status=payment_state(status),
+            status=PaymentState.FAILED if error else payment_state(status),
             amount_minor=int(amount or 0),
             currency=str(intent.get("currency", "")).upper(),
             raw=intent,
+            failure_code=str(
+                (error or {}).get("decline_code") or (error or {}).get("code") or ""
+            )[:100],
+            failure_message=str((error or {}).get("message") or "")[:300],
         )
 
     def cancel_payment(self, provider_reference: str) -> None:
@@ -255,14 +285,23 @@ class StripeProvider(PaymentProvider):
         currency: str,
         reason: str,
         idempotency_key: str,
+        *,
+        reverse_transfer: bool = False,
+        refund_application_fee: bool = False,
     ) -> ProviderRefund:
         """Refund part or all of a succeeded PaymentIntent. `reason` is free text:
         kept in the refund's metadata, and sent as Stripe's `reason` only when it is
-        one of Stripe's (duplicate, fraudulent, requested_by_customer)."""
+        one of Stripe's (duplicate, fraudulent, requested_by_customer). For a
+        destination charge, `reverse_transfer` and `refund_application_fee` are sent
+        when true (Stripe reverses each in proportion to the amount refunded)."""
         params: dict[str, Any] = {
             "payment_intent": provider_reference,
             "amount": amount_minor,
         }
+        if reverse_transfer:
+            params["reverse_transfer"] = True
+        if refund_application_fee:
+            params["refund_application_fee"] = True
         stripe_reason = _REFUND_REASONS.get(reason.strip().lower())
         if stripe_reason:
             params["reason"] = stripe_reason
@@ -324,15 +363,19 @@ class StripeProvider(PaymentProvider):
         self, intent: dict[str, Any], request: PaymentRequest
     ) -> dict[str, Any]:
         currency = request.currency.lower()
+        fee = request.destination.application_fee_minor if request.destination else 0
         if (
             intent.get("amount") == request.amount_minor
             and str(intent.get("currency", "")).lower() == currency
+            and (intent.get("application_fee_amount") or 0) == fee
         ):
             return intent
+        params: dict[str, Any] = {"amount": request.amount_minor, "currency": currency}
+        if request.destination:
+            # The fee follows the amount ("" unsets it, as Stripe's API documents).
+            params["application_fee_amount"] = fee or ""
         return self._call(
-            self.client.v1.payment_intents.update,
-            intent["id"],
-            params={"amount": request.amount_minor, "currency": currency},
+            self.client.v1.payment_intents.update, intent["id"], params=params
         )
 
     @staticmethod
@@ -391,6 +434,13 @@ class StripeProvider(PaymentProvider):
                 provider_reference=obj.get("payment_intent") or "",
                 amount_minor=None if amount is None else int(amount),
                 currency=str(obj.get("currency", "")).upper(),
+                **common,
+            )
+        if event_type == "account.updated":
+            return ProviderEvent(
+                kind=EventKind.ACCOUNT_UPDATED,
+                provider_reference=obj.get("id") or "",
+                account=event.get("account") or obj.get("id") or "",
                 **common,
             )
         return ProviderEvent(kind=EventKind.IGNORED, **common)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bookings.exceptions import InvalidTransition
-from bookings.models import Booking, Notification
+from bookings.models import Booking
 from bookings.services import booking_hold_extend
 from ticketing.audit import audit_log
 
@@ -108,7 +108,7 @@ def payment_offline_choose(*, booking_id: int) -> Payment:
             until=until,
             actor="buyer",
             reason="bank transfer",
-            notice=Notification.Template.PAYMENT_INSTRUCTIONS,
+            notice="payment_instructions",  # a template of `notifications`
         )
     except InvalidTransition as error:
         raise PaymentNotPossible(error.message) from error

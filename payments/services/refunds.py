@@ -11,10 +11,12 @@ from bookings.models import Booking
 from bookings.services import booking_mark_refunded
 from ticketing.audit import audit_log
 from ticketing.lib.http_errors import CircuitOpen, MalformedResponse
+from ticketing.lib.money import money_display
 
-from ..accounts import provider_for
+from .. import signals
+from ..accounts import provider_for_payment
 from ..exceptions import RefundNotPossible, RefundOutcomeUnknown
-from ..models import Payment, PaymentEvent, Refund
+from ..models import ConnectedAccount, Payment, PaymentEvent, Refund
 from ..providers.base import ProviderError, ProviderRefund, ProviderUnavailable
 
 _REFUND_STATUS = {"succeeded": Refund.Status.SUCCEEDED, "failed": Refund.Status.FAILED}
@@ -49,7 +51,8 @@ def refund_issue(
         amount = left if amount_minor is None else amount_minor
         if amount <= 0 or amount > left:
             raise RefundNotPossible(
-                _("At most %(left)d can be refunded (in minor units).") % {"left": left}
+                _("At most %(left)s can be refunded.")
+                % {"left": money_display(left, payment.currency)}
             )
         refund = Refund.objects.create(
             payment=payment,
@@ -58,6 +61,7 @@ def refund_issue(
             currency=payment.currency,
             reason=reason[:300],
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            **_connect_policy(payment),
         )
         audit_log(
             action="payments.refund.requested",
@@ -70,7 +74,7 @@ def refund_issue(
                 "reason": reason,
             },
         )
-    provider = provider_for(payment.organiser_id, payment.provider)
+    provider = provider_for_payment(payment)
     try:
         result = _ask_provider(provider, refund, payment)
     except ProviderError as error:
@@ -100,7 +104,7 @@ def refund_retry_unconfirmed(*, refund_id: int) -> Refund:
         or not refund.last_error  # not ours to ask: in flight, or made elsewhere
     ):
         return refund
-    provider = provider_for(payment.organiser_id, payment.provider)
+    provider = provider_for_payment(payment)
     if not provider.refunds_are_idempotent:
         return refund
     try:
@@ -115,13 +119,37 @@ def refund_retry_unconfirmed(*, refund_id: int) -> Refund:
 def _ask_provider(provider, refund: Refund, payment: Payment) -> ProviderRefund:
     """The one request for a refund row: built from what is stored, under the row's
     own idempotency key, so that asking again sends the very same request."""
+    connect = {}
+    if refund.reverses_transfer:
+        connect = {
+            "reverse_transfer": True,
+            "refund_application_fee": refund.refunds_application_fee,
+        }
     return provider.refund(
         payment.provider_reference,
         refund.amount_minor,
         payment.currency,
         refund.reason,
         idempotency_key=f"refund:{refund.pk}",
+        **connect,
     )
+
+
+def _connect_policy(payment: Payment) -> dict[str, bool]:
+    """A destination charge's refund takes the money back from the organiser's
+    connected account, and gives the platform's fee back when the organiser's
+    policy says so (kept on the refund row: asking again asks the same)."""
+    if not payment.destination_account:
+        return {}
+    policy = (
+        ConnectedAccount.objects.filter(organiser_id=payment.organiser_id)
+        .values_list("refunds_application_fee", flat=True)
+        .first()
+    )
+    return {
+        "reverses_transfer": True,
+        "refunds_application_fee": bool(policy) and payment.application_fee_minor > 0,
+    }
 
 
 def _record_failure(refund: Refund, error: ProviderError) -> bool:
@@ -183,6 +211,15 @@ def refund_apply_provider_state(
         refund = Refund.objects.select_for_update().get(pk=refund.pk)
         if refund.status != Refund.Status.SUCCEEDED:  # never backwards
             refund.status = _REFUND_STATUS.get(result.status, Refund.Status.PENDING)
+            if refund.status == Refund.Status.SUCCEEDED:
+                transaction.on_commit(
+                    lambda r=refund, p=payment: signals.refund_succeeded.send(
+                        sender=Refund,
+                        refund_id=r.pk,
+                        booking_id=p.booking_id,
+                        amount_minor=r.amount_minor,
+                    )
+                )
         refund.provider_refund_id = (
             result.provider_refund_id or refund.provider_refund_id
         )

@@ -9,14 +9,14 @@ from django.utils import timezone
 
 from bookings.exceptions import InvalidTransition, SoldOut
 from bookings.models import Booking
-from bookings.services import booking_confirm
+from bookings.services import booking_confirm, booking_release_unpaid
 from ticketing.audit import audit_log
 
-from ..accounts import provider_for
+from ..accounts import provider_for_payment
 from ..exceptions import RefundOutcomeUnknown
 from ..models import Payment, PaymentEvent
 from ..providers import provider_class
-from ..providers.base import PaymentState, ProviderPayment
+from ..providers.base import PaymentState, ProviderError, ProviderPayment
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +45,7 @@ def payment_settle(*, payment_id: int, source: str) -> Payment:
     meanwhile, the payment is refunded in full and the organiser sees the flag.
     """
     payment = Payment.objects.get(pk=payment_id)
-    state = provider_for(payment.organiser_id, payment.provider).verify_payment(
-        payment.provider_reference
-    )
+    state = provider_for_payment(payment).verify_payment(payment.provider_reference)
     return payment_record_state(payment_id=payment_id, state=state, source=source)
 
 
@@ -74,7 +72,14 @@ def payment_record_state(
         )
         payment.raw_state = state.raw
         fields = ["raw_state", "updated_at"]
-        if payment.status == Payment.Status.PENDING:
+        # A failed attempt that was paid after all (another card on the same
+        # Stripe form before we closed it) is recorded: the money has moved, and
+        # `_fulfil` confirms or refunds it.
+        late_success = (
+            payment.status == Payment.Status.FAILED
+            and state.status == PaymentState.SUCCEEDED
+        )
+        if payment.status == Payment.Status.PENDING or late_success:
             if state.status == PaymentState.SUCCEEDED:
                 matches = (
                     state.amount_minor == booking.total_minor == payment.amount_minor
@@ -90,9 +95,15 @@ def payment_record_state(
             elif state.status in (PaymentState.FAILED, PaymentState.CANCELED):
                 payment.status = state.status
                 fields.append("status")
+                if state.status == PaymentState.FAILED:
+                    payment.failure_code = state.failure_code[:100]
+                    payment.failure_message = state.failure_message[:300]
+                    fields += ["failure_code", "failure_message"]
         payment.save(update_fields=fields)
     if payment.status == Payment.Status.SUCCEEDED:
         _fulfil(payment)
+    elif payment.status == Payment.Status.FAILED:
+        _release_after_failure(payment)
     return payment
 
 
@@ -120,6 +131,43 @@ def _flag_mismatch(payment: Payment, booking: Booking, state) -> None:
         booking.total_minor,
         booking.currency,
     )
+
+
+def _release_after_failure(payment: Payment) -> None:
+    """A failed attempt gives the seats back at once and tells the buyer how to book
+    again (issue 18), unless the buyer has moved on to a newer attempt (bank
+    transfer chosen after a card was declined): that one keeps the hold. Idempotent,
+    so a redelivered event or a retried webhook finishes a release that failed."""
+    booking = payment.booking
+    if booking.status != Booking.Status.PENDING:
+        return
+    if booking.payments.filter(created_at__gt=payment.created_at).exists():
+        return
+    try:
+        booking_release_unpaid(
+            booking_id=booking.pk,
+            actor=f"{payment.provider} payment",
+            reason=f"payment failed: {payment.failure_code or 'declined'}",
+            notice="payment_failed",  # the notifications app's template
+        )
+    except InvalidTransition:
+        return  # confirmed, cancelled or expired meanwhile: nothing to give back
+    # Close the attempt at the provider too, so that the old card form cannot be
+    # paid after its seats went back (a late payment would be confirmed only if
+    # the seats are still free, else refunded). Outside any lock; best effort.
+    try:
+        provider_for_payment(payment).cancel_payment(
+            payment.provider_reference
+        )
+    except ProviderError:
+        logger.warning("Could not close failed payment %s", payment.pk, exc_info=True)
+    transaction.on_commit(lambda: _cancel_open_attempts(booking.pk))
+
+
+def _cancel_open_attempts(booking_id: int) -> None:
+    from ..tasks import payment_cancel_open_task
+
+    payment_cancel_open_task.delay([booking_id])
 
 
 def _fulfil(payment: Payment) -> None:

@@ -9,10 +9,16 @@ from django.utils.translation import gettext as _
 
 from bookings.models import Booking
 
-from ..accounts import provider_for
+from ..accounts import connect_destination, provider_for, provider_for_payment
 from ..exceptions import PaymentNotPossible
+from ..fees import application_fee_minor
 from ..models import Payment, PaymentEvent
-from ..providers.base import PaymentRequest, PaymentState, ProviderError
+from ..providers.base import (
+    DestinationCharge,
+    PaymentRequest,
+    PaymentState,
+    ProviderError,
+)
 from .settle import payment_settle
 
 logger = logging.getLogger(__name__)
@@ -33,9 +39,23 @@ def payment_start(*, booking_id: int, provider: str, return_url: str) -> Payment
     if booking.total_minor == 0:
         raise PaymentNotPossible(_("This booking is free: there is nothing to pay."))
     client = provider_for(booking.organiser_id, provider)
+    destination = _destination(booking, provider)
     attempts = Payment.objects.filter(booking=booking, provider=provider)
     open_payment = attempts.filter(status=Payment.Status.PENDING).first()
+    rerouted = None
+    if open_payment is not None and open_payment.destination_account != (
+        destination.account if destination else ""
+    ):
+        # Opened before the organiser's Connect account could take charges (or
+        # since it lost that): its money would go elsewhere, so it is not reused.
+        rerouted, open_payment = open_payment, None
     attempt_number = attempts.count() + (0 if open_payment else 1)
+    idempotency_key = (
+        f"payment:{booking.reference}:{provider}:{attempt_number}:"
+        f"{booking.total_minor}:{booking.currency}"
+    )
+    if destination:
+        idempotency_key += f":{destination.account}:{destination.application_fee_minor}"
     request = PaymentRequest(
         booking_reference=booking.reference,
         attempt_reference=f"{booking.reference}-{attempt_number}",
@@ -49,8 +69,8 @@ def payment_start(*, booking_id: int, provider: str, return_url: str) -> Payment
             "event": booking.event.slug,
         },
         return_url=return_url,
-        idempotency_key=f"payment:{booking.reference}:{provider}:{attempt_number}:"
-        f"{booking.total_minor}:{booking.currency}",
+        idempotency_key=idempotency_key,
+        destination=destination,
     )
     started = client.start_payment(
         request,
@@ -68,6 +88,10 @@ def payment_start(*, booking_id: int, provider: str, return_url: str) -> Payment
                 "client_secret": started.client_secret,
                 "redirect_url": started.redirect_url,
                 "raw_state": started.raw,
+                "destination_account": destination.account if destination else "",
+                "application_fee_minor": (
+                    destination.application_fee_minor if destination else 0
+                ),
             },
         )
         if not created:
@@ -75,12 +99,15 @@ def payment_start(*, booking_id: int, provider: str, return_url: str) -> Payment
             payment.currency = booking.currency
             payment.client_secret = started.client_secret or payment.client_secret
             payment.redirect_url = started.redirect_url or payment.redirect_url
+            if destination:
+                payment.application_fee_minor = destination.application_fee_minor
             payment.save(
                 update_fields=[
                     "amount_minor",
                     "currency",
                     "client_secret",
                     "redirect_url",
+                    "application_fee_minor",
                     "updated_at",
                 ]
             )
@@ -90,16 +117,32 @@ def payment_start(*, booking_id: int, provider: str, return_url: str) -> Payment
             status=started.status,
             amount_minor=booking.total_minor,
         )
-    if open_payment is not None and open_payment.pk != payment.pk:
+    superseded = rerouted or open_payment
+    if superseded is not None and superseded.pk != payment.pk:
         # The provider opened a new attempt instead (Paystack cannot change an amount):
         # the old one is superseded, so later reloads do not pile attempts up.
-        Payment.objects.filter(
-            pk=open_payment.pk, status=Payment.Status.PENDING
-        ).update(status=Payment.Status.CANCELED)
+        Payment.objects.filter(pk=superseded.pk, status=Payment.Status.PENDING).update(
+            status=Payment.Status.CANCELED
+        )
     if started.status == PaymentState.SUCCEEDED:
         # The buyer already paid this attempt (the page was reloaded meanwhile).
         return payment_settle(payment_id=payment.pk, source="start")
     return payment
+
+
+def _destination(booking: Booking, provider: str) -> DestinationCharge | None:
+    """Where a new payment's money goes when the organiser is paid through Stripe
+    Connect, with the platform's fee; None for every other payment."""
+    account = connect_destination(booking.organiser_id, provider)
+    if account is None:
+        return None
+    return DestinationCharge(
+        account=account.account_id,
+        application_fee_minor=application_fee_minor(
+            account=account, amount_minor=booking.total_minor, tickets=booking.quantity
+        ),
+        on_behalf_of=account.is_merchant_of_record,
+    )
 
 
 def payment_cancel_open(*, booking_ids: list[int]) -> int:
@@ -111,9 +154,7 @@ def payment_cancel_open(*, booking_ids: list[int]) -> int:
     )
     for payment in open_payments:
         try:
-            provider_for(payment.organiser_id, payment.provider).cancel_payment(
-                payment.provider_reference
-            )
+            provider_for_payment(payment).cancel_payment(payment.provider_reference)
         except ProviderError:
             logger.warning("Could not cancel payment %s", payment.pk, exc_info=True)
             continue

@@ -16,7 +16,6 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import random
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min, Q
@@ -25,6 +24,7 @@ from django.utils import timezone
 from bookings.models import Booking
 from ticketing.audit import audit_log
 from ticketing.inbound import body_summary, rejection_may_be_stored
+from ticketing.lib import retry
 from ticketing.sweep import claim, enqueue_on_commit
 
 from ..accounts import webhook_verifiers
@@ -32,10 +32,12 @@ from ..models import Payment, WebhookDelivery
 from ..providers import provider_class
 from ..providers.base import (
     EventKind,
+    PaymentProvider,
     ProviderEvent,
     ProviderRefund,
     WebhookSignatureError,
 )
+from .connect import connected_account_apply_event
 from .refunds import refund_apply_provider_state
 from .settle import payment_settle
 
@@ -53,7 +55,6 @@ PROCESSING_LEASE = dt.timedelta(minutes=10)
 # A verified row no task has processed after this is swept (its task was lost, or
 # could not be enqueued).
 SWEEP_AFTER = dt.timedelta(minutes=1)
-_MAX_BACKOFF = dt.timedelta(hours=6)
 
 
 def _event_to_json(event: ProviderEvent) -> dict:
@@ -81,20 +82,29 @@ def _claimed_event_id(body: bytes) -> str:
 
 
 def webhook_receive(
-    *, provider: str, body: bytes, headers: dict[str, str], source: str = ""
+    *,
+    provider: str,
+    body: bytes,
+    headers: dict[str, str],
+    source: str = "",
+    verifiers: list[tuple[int | None, PaymentProvider]] | None = None,
 ) -> WebhookDelivery:
     """Store and verify one delivery, and enqueue its processing on commit.
 
     A delivery of an event already stored is not stored again; it is enqueued again
     unless already processed. Raises WebhookSignatureError when no key of this
     provider signed it (the view answers 400), after keeping a bounded record of it
-    unless `source` (the client address) has sent too many this minute."""
+    unless `source` (the client address) has sent too many this minute.
+    `verifiers` replaces the provider's keys for an endpoint with its own secret
+    (Stripe Connect's)."""
     kept = {
         name: value
         for name, value in ((name.lower(), value) for name, value in headers.items())
         if name in _KEPT_HEADERS
     }
-    event, organiser_id = _verify(provider, body, headers)
+    if verifiers is None:
+        verifiers = webhook_verifiers(provider)
+    event, organiser_id = _verify(verifiers, body, headers)
     if event is None:
         _store_rejected(provider, body, kept, source)
         raise WebhookSignatureError("signature not verified")
@@ -151,10 +161,12 @@ def _store_rejected(
 
 
 def _verify(
-    provider: str, body: bytes, headers: dict[str, str]
+    verifiers: list[tuple[int | None, PaymentProvider]],
+    body: bytes,
+    headers: dict[str, str],
 ) -> tuple[ProviderEvent | None, int | None]:
     """The event and the organiser whose key signed it (None: the project's key)."""
-    for organiser_id, client in webhook_verifiers(provider):
+    for organiser_id, client in verifiers:
         try:
             return client.parse_webhook(body, headers), organiser_id
         except WebhookSignatureError:
@@ -211,11 +223,12 @@ def _run(delivery_id: int) -> bool:
         organiser_id = _apply(delivery.provider, _event_from_json(delivery.event))
     except Exception as error:  # kept for retry and shown in admin, whatever it was
         logger.exception("Webhook delivery %s failed", delivery_id)
-        backoff = min(_MAX_BACKOFF, dt.timedelta(minutes=2**delivery.attempts))
         WebhookDelivery.objects.filter(pk=delivery_id).update(
             status=WebhookDelivery.Status.FAILED,
             last_error=repr(error)[:2000],
-            next_attempt_at=timezone.now() + backoff * random.uniform(0.8, 1.2),
+            next_attempt_at=retry.PAYMENT_WEBHOOKS.next_attempt_at(
+                delivery.attempts, now=timezone.now()
+            ),
         )
         return False
     WebhookDelivery.objects.filter(pk=delivery_id).update(
@@ -230,6 +243,8 @@ def _run(delivery_id: int) -> bool:
 
 def _apply(provider: str, event: ProviderEvent) -> int | None:
     """Act on one event; returns the organiser it concerned, when known."""
+    if event.kind == EventKind.ACCOUNT_UPDATED:
+        return connected_account_apply_event(event)
     reference = (
         event.refund.provider_reference
         if event.refund is not None

@@ -2,7 +2,13 @@ import factory
 
 from bookings.tests.factories import BookingFactory
 from events.tests.factories import OrganiserFactory
-from payments.models import Payment, ProviderAccount, Refund, WebhookDelivery
+from payments.models import (
+    ConnectedAccount,
+    Payment,
+    ProviderAccount,
+    Refund,
+    WebhookDelivery,
+)
 
 
 class ProviderAccountFactory(factory.django.DjangoModelFactory):
@@ -55,3 +61,13 @@ class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
     event_type = "payment_intent.succeeded"
     raw_body = "{}"
     signature_valid = True
+
+
+class ConnectedAccountFactory(factory.django.DjangoModelFactory):
+    """A row only; linking goes through `connected_account_link`."""
+
+    class Meta:
+        model = ConnectedAccount
+
+    organiser = factory.SubFactory(OrganiserFactory)
+    account_id = factory.Sequence(lambda n: f"acct_factory{n}")

@@ -37,7 +37,7 @@ def test_manager_refunds_part_of_a_payment_from_the_admin(client, paid):
     user = _member(client, paid.organiser, Membership.Role.MANAGER)
     response = client.post(
         reverse("admin:payments_refund_add"),
-        {"payment": paid.pk, "amount_minor": 2500, "reason": "late arrival"},
+        {"payment": paid.pk, "amount_minor": "25.00", "reason": "late arrival"},
         follow=True,
     )
     assert response.status_code == 200
@@ -104,7 +104,7 @@ def test_a_refund_the_provider_did_not_confirm_is_shown_as_pending(
     stripe_fake.fail_next(500)
     response = client.post(
         reverse("admin:payments_refund_add"),
-        {"payment": paid.pk, "amount_minor": 2500, "reason": "late arrival"},
+        {"payment": paid.pk, "amount_minor": "25.00", "reason": "late arrival"},
         follow=True,
     )
     page = response.content.decode()

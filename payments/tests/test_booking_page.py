@@ -41,7 +41,8 @@ def test_expired_hold_page_offers_a_way_back(client, session, ticket_type):
     )
     page = client.get(booking_page_path(booking.reference)).content.decode()
     assert 'data-state="expired"' in page
-    assert f"/e/{session.event.slug}/checkout/?session={session.pk}" in page
+    # Back to the checkout, prefilled from this booking.
+    assert f"/e/{session.event.slug}/checkout/?again={booking.reference}&amp;t=" in page
 
 
 def test_pending_paid_booking_shows_the_stripe_payment_step(

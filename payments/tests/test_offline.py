@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from bookings.access import booking_page_path
 from bookings.availability import compute_session_availability
-from bookings.models import Booking, Notification, Ticket
+from bookings.models import Booking, Ticket
 from bookings.services import (
     BuyerInput,
     booking_cancel,
@@ -22,6 +22,7 @@ from bookings.services import (
 from bookings.tests.helpers import hold
 from events.models import Membership, Session
 from events.tests.factories import MembershipFactory, SessionFactory, TicketTypeFactory
+from notifications.models import Notification
 from payments.accounts import providers_offered
 from payments.models import Payment, PaymentEvent, Provider, Refund
 from payments.services import (

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from payments.providers import get_provider
+from payments.providers import get_provider, paystack
 from payments.providers.base import (
     Credentials,
     EventKind,
@@ -22,6 +22,7 @@ from payments.providers.base import (
 )
 from payments.providers.paystack import PaystackProvider
 from payments.tests.fakes.paystack_server import PaystackFake
+from ticketing.lib.http import CircuitOpen, session_for
 from ticketing.lib.http_errors import MalformedResponse
 
 # The fake's fixture, made available to this module (payments/tests/conftest.py
@@ -92,13 +93,14 @@ def test_timeout_from_settings_on_every_call(
     provider, paystack_fake, monkeypatch, settings
 ):
     seen = []
-    original = provider._session.request
+    session = session_for(paystack.SERVICE, retries=0)
+    original = session.request
 
     def spy(*args, **kwargs):
         seen.append(kwargs.get("timeout"))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(provider._session, "request", spy)
+    monkeypatch.setattr(session, "request", spy)
     provider.start_payment(make_request())
     provider.verify_payment("BK7QXR-1")
     paystack_fake.succeed("BK7QXR-1")
@@ -609,3 +611,33 @@ def test_webhook_charge_success_without_reference_is_ignored(provider):
     body, signature = _signed("charge.success", {"id": 9, "status": "success"})
     event = provider.parse_webhook(body, {"x-paystack-signature": signature})
     assert event.kind == EventKind.IGNORED
+
+
+# -- the shared HTTP client ----------------------------------------------------
+
+
+def test_calls_share_the_http_clients_breaker_and_log_without_the_key(
+    provider, paystack_fake, settings, caplog
+):
+    settings.INTEGRATIONS_BREAKER_FAILURES = 2
+    paystack_fake.fail_next(503)
+    paystack_fake.fail_next(502)
+    for _ in range(2):
+        with pytest.raises(ProviderUnavailable):
+            provider.verify_payment("BK7QXR-1")
+    sent = len(paystack_fake.requests)
+
+    with pytest.raises(CircuitOpen):  # Paystack keeps failing: stop calling it
+        provider.verify_payment("BK7QXR-1")
+    assert len(paystack_fake.requests) == sent
+    assert "paystack GET /transaction/verify/BK7QXR-1 -> 503" in caplog.text
+    assert paystack_fake.secret_key not in caplog.text
+
+
+def test_a_get_is_not_retried_inside_the_call(provider, paystack_fake):
+    """Verify runs inside a buyer's request: the error is surfaced at once and the
+    task or the next page load tries again."""
+    paystack_fake.fail_next(503)
+    with pytest.raises(ProviderUnavailable):
+        provider.verify_payment("BK7QXR-1")
+    assert [r.status for r in paystack_fake.requests] == [503]

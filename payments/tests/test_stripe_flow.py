@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from bookings import signals
 from bookings.models import Booking
+from bookings.selectors import session_availability
 from bookings.services import booking_cancel, booking_expire_stale
 from bookings.tests.helpers import hold
 from events.models import Session
@@ -312,7 +313,47 @@ def test_partial_then_full_refund(
 
 
 @pytest.mark.django_db
-def test_failed_then_succeeded_out_of_order_never_moves_backwards(
+def test_declined_card_releases_the_hold_and_tells_the_buyer(
+    stripe_keys,
+    session,
+    ticket_type,
+    client,
+    django_capture_on_commit_callbacks,
+):
+    booking = hold(session, (ticket_type, 2))
+    payment = _start(booking)
+    assert session_availability(session, [ticket_type]).available == 8
+    stripe_keys.fail(payment.provider_reference, code="card_declined")
+    failed = stripe_keys.signed_event(
+        "payment_intent.payment_failed",
+        stripe_keys.payment_intent(payment.provider_reference),
+    )
+    _deliver(client, *failed, django_capture_on_commit_callbacks)
+
+    payment.refresh_from_db()
+    booking.refresh_from_db()
+    assert payment.status == Payment.Status.FAILED
+    assert payment.failure_code == "generic_decline"
+    assert booking.status == Booking.Status.CANCELLED  # seats back at once
+    assert session_availability(session, [ticket_type]).available == 10
+    # The old card form cannot be paid any more.
+    assert (
+        stripe_keys.payment_intent(payment.provider_reference)["status"] == "canceled"
+    )
+    assert sorted(booking.notifications.values_list("template", "channel")) == [
+        ("payment_failed", "email"),
+        ("payment_failed", "sms"),
+    ]
+    assert AuditEntry.objects.filter(
+        action="bookings.booking.released_unpaid", object_id=str(booking.pk)
+    ).exists()
+
+    _deliver(client, *failed, django_capture_on_commit_callbacks)  # replayed
+    assert booking.notifications.count() == 2
+
+
+@pytest.mark.django_db
+def test_failed_then_paid_anyway_is_refunded_not_lost(
     stripe_keys,
     session,
     ticket_type,
@@ -328,10 +369,9 @@ def test_failed_then_succeeded_out_of_order_never_moves_backwards(
     )
     _deliver(client, *failed, django_capture_on_commit_callbacks)
     payment.refresh_from_db()
-    booking.refresh_from_db()
-    assert payment.status == Payment.Status.PENDING  # the buyer may try again
-    assert booking.is_holding
+    assert payment.status == Payment.Status.FAILED
 
+    # Money moved all the same (a second card on the still-open form).
     succeeded = _succeeded_event(stripe_keys, payment)
     _deliver(client, *succeeded, django_capture_on_commit_callbacks)
     _deliver(client, *failed, django_capture_on_commit_callbacks)  # replayed late
@@ -339,7 +379,9 @@ def test_failed_then_succeeded_out_of_order_never_moves_backwards(
     payment.refresh_from_db()
     booking.refresh_from_db()
     assert payment.status == Payment.Status.SUCCEEDED
-    assert booking.status == Booking.Status.CONFIRMED
+    assert booking.status == Booking.Status.CANCELLED
+    assert booking.needs_attention
+    assert payment.refunds.get().amount_minor == payment.amount_minor
 
 
 @pytest.mark.django_db

@@ -275,15 +275,16 @@ def test_verify_maps_statuses(provider, stripe_fake, status, state):
     assert provider.verify_payment(started.provider_reference).status == state
 
 
-def test_verify_after_a_declined_card_is_pending(provider, stripe_fake):
+def test_verify_after_a_declined_card_is_failed_with_the_reason(provider, stripe_fake):
     started = provider.start_payment(make_request())
-    stripe_fake.fail(started.provider_reference)
+    stripe_fake.fail(started.provider_reference, code="card_declined")
 
     payment = provider.verify_payment(started.provider_reference)
 
-    assert payment.status == PaymentState.PENDING
+    assert payment.status == PaymentState.FAILED
     assert payment.amount_minor == 2500
-    assert payment.raw["last_payment_error"]["code"] == "card_declined"
+    assert payment.failure_code == "generic_decline"
+    assert payment.failure_message == "Your card was declined."
 
 
 def test_verify_unknown_payment_is_rejected(provider):

@@ -18,9 +18,10 @@ from django.db import connection
 from django.utils import timezone
 
 from bookings import signals
-from bookings.models import Booking, Notification
+from bookings.models import Booking
 from bookings.tests.helpers import hold
 from events.tests.factories import OrganiserFactory, SessionFactory, TicketTypeFactory
+from notifications.models import Notification
 from payments.models import Payment, WebhookDelivery
 from payments.services import payment_start, webhook_receive, webhooks_retry_due
 from payments.tasks import webhooks_retry_due_task

@@ -32,7 +32,18 @@
       event.preventDefault();
       stripe.confirmPayment({elements: elements, confirmParams: {return_url: form.dataset.returnUrl}})
         .then(function (result) {
-          if (result.error) { document.getElementById("payment-message").textContent = result.error.message; }
+          if (!result.error) { return; }
+          var intent = result.error.payment_intent;
+          if (result.error.type === "card_error" && intent && intent.id) {
+            // Declined: the server checks with Stripe, gives the seats back and
+            // shows the reason with a way to book again (as the return page does).
+            var url = new URL(form.dataset.returnUrl, location.href);
+            url.searchParams.set("payment_intent", intent.id);
+            url.searchParams.set("redirect_status", "failed");
+            location.assign(url.toString());
+            return;
+          }
+          document.getElementById("payment-message").textContent = result.error.message;
         });
     });
   }

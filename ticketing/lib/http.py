@@ -29,7 +29,6 @@ Failures are typed: `ExternalUnavailable` (retryable), `ExternalAuthError`,
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import re
 import threading
@@ -37,6 +36,7 @@ import time
 from collections.abc import Mapping
 from functools import cache
 from http.cookiejar import DefaultCookiePolicy
+from itertools import takewhile
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -44,6 +44,7 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 
 from ticketing import metrics
@@ -53,10 +54,17 @@ from ticketing.lib.http_errors import (
     ExternalAuthError,
     ExternalError,
     ExternalRejected,
+    ExternalTimeout,
     ExternalUnavailable,
     MalformedResponse,
 )
 from ticketing.lib.ratelimit import RateLimit, RateLimiter
+from ticketing.lib.retry import (
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    is_retryable_status,
+    retry_after_seconds,
+)
 
 __all__ = [
     "BreakerState",
@@ -67,6 +75,7 @@ __all__ = [
     "ExternalAuthError",
     "ExternalError",
     "ExternalRejected",
+    "ExternalTimeout",
     "ExternalUnavailable",
     "MalformedResponse",
     "RateLimit",
@@ -78,36 +87,33 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_STATUSES = RETRYABLE_STATUSES  # the one rule: 429 and 5xx
 BACKOFF_MAX = 10
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds from now: delay-seconds or an HTTP date; None if absent
-    or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
 class _Retry(Retry):
-    """urllib3's Retry with three changes. A Retry-After over `retry_after_max` ends
-    the call at once: waiting the cap and asking again only earns another 429. An
-    unreadable Retry-After falls back to the backoff instead of raising. When retries
-    run out on a network error, the MaxRetryError says how many attempts were made,
-    which requests would otherwise lose."""
+    """urllib3's Retry with the waits of our one policy (`ticketing.lib.retry`): its
+    backoff and jitter between attempts, its Retry-After parser. A Retry-After over
+    `retry_after_max` ends the call at once: waiting the cap and asking again only
+    earns another 429. An unreadable Retry-After falls back to the backoff instead of
+    raising. When retries run out on a network error, the MaxRetryError says how many
+    attempts were made, which requests would otherwise lose."""
+
+    def get_backoff_time(self) -> float:
+        # Failures since the last redirect, as urllib3 counts them.
+        failures = sum(
+            1
+            for _ in takewhile(
+                lambda entry: entry.redirect_location is None, reversed(self.history)
+            )
+        )
+        if failures < 1 or self.backoff_factor <= 0:
+            return 0.0
+        cap = max(self.backoff_max, self.backoff_factor)
+        return RetryPolicy(base=self.backoff_factor, cap=cap).backoff(failures)
 
     def get_retry_after(self, response) -> float | None:
-        seconds = _retry_after_seconds(response.headers.get("Retry-After"))
+        seconds = retry_after_seconds(response.headers.get("Retry-After"))
         return None if seconds is None else min(seconds, self.retry_after_max)
 
     def increment(
@@ -120,7 +126,7 @@ class _Retry(Retry):
         _stacktrace=None,
     ) -> _Retry:
         if response is not None and self.respect_retry_after_header:
-            seconds = _retry_after_seconds(response.headers.get("Retry-After"))
+            seconds = retry_after_seconds(response.headers.get("Retry-After"))
             if seconds is not None and seconds > self.retry_after_max:
                 # With raise_on_status off, urllib3 hands this response back.
                 raise MaxRetryError(_pool, url, ResponseError("Retry-After over cap"))
@@ -131,8 +137,8 @@ class _Retry(Retry):
             raise
 
 
-def _retry_policy() -> Retry:
-    attempts = settings.INTEGRATIONS_HTTP_RETRIES
+def _retry_policy(retries: int | None = None) -> Retry:
+    attempts = settings.INTEGRATIONS_HTTP_RETRIES if retries is None else retries
     return _Retry(
         total=attempts,
         connect=attempts,
@@ -142,7 +148,6 @@ def _retry_policy() -> Retry:
         allowed_methods=frozenset({"GET", "HEAD"}),
         status_forcelist=RETRY_STATUSES,
         backoff_factor=settings.INTEGRATIONS_HTTP_BACKOFF,
-        backoff_jitter=settings.INTEGRATIONS_HTTP_BACKOFF,
         backoff_max=BACKOFF_MAX,
         retry_after_max=settings.INTEGRATIONS_HTTP_RETRY_AFTER_MAX,
         respect_retry_after_header=True,
@@ -200,10 +205,10 @@ _sessions_lock = threading.Lock()
 
 
 @cache
-def _session(service: str) -> requests.Session:
+def _session(service: str, retries: int | None) -> requests.Session:
     session = requests.Session()
     adapter = HTTPAdapter(
-        max_retries=_retry_policy(),
+        max_retries=_retry_policy(retries),
         pool_connections=4,
         pool_maxsize=max(10, settings.INTEGRATIONS_SYNC_CONCURRENCY * 2),
     )
@@ -216,11 +221,12 @@ def _session(service: str) -> requests.Session:
     return session
 
 
-def session_for(service: str) -> requests.Session:
+def session_for(service: str, *, retries: int | None = None) -> requests.Session:
     """One pooled session per service and process (thread-safe for our use: shared
-    adapters and pools, per-call headers and params, no cookies)."""
+    adapters and pools, per-call headers and params, no cookies). `retries`: of a
+    GET, by urllib3 (default INTEGRATIONS_HTTP_RETRIES); other methods never are."""
     with _sessions_lock:
-        return _session(service)
+        return _session(service, retries)
 
 
 def sessions_reset() -> None:
@@ -232,6 +238,19 @@ def sessions_reset() -> None:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _timed_out(error: requests.RequestException) -> bool:
+    if isinstance(error, requests.Timeout):
+        return True
+    exhausted = next(
+        (arg for arg in error.args if isinstance(arg, MaxRetryError)), None
+    )
+    # requests reports a read timeout that used up urllib3's retries as a
+    # ConnectionError; the timeout is its reason.
+    return exhausted is not None and isinstance(
+        exhausted.reason, Urllib3Timeout | TimeoutError
+    )
 
 
 def _failure_details(error: requests.RequestException) -> tuple[int, str]:
@@ -251,7 +270,11 @@ def _failure_details(error: requests.RequestException) -> tuple[int, str]:
 
 
 class ExternalApi:
-    """Calls to one external service for one set of credentials."""
+    """Calls to one external service for one set of credentials.
+
+    `timeout` defaults to INTEGRATIONS_HTTP_TIMEOUT, `retries` (of a GET) to
+    INTEGRATIONS_HTTP_RETRIES; a caller inside a web request passes `retries=0`
+    (surface the error, let the task retry)."""
 
     def __init__(
         self,
@@ -262,11 +285,15 @@ class ExternalApi:
         rate_limit: RateLimit | None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] | None = None,
+        retries: int | None = None,
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/") + "/"
         self.headers = dict(headers or {})
         self.params = dict(params or {})
+        self.timeout = timeout
+        self.retries = retries
         self.breaker = breaker_for(service)
         self.limiter = RateLimiter(
             f"{service}:{rate_key}",
@@ -274,25 +301,27 @@ class ExternalApi:
             max_wait=settings.INTEGRATIONS_RATE_LIMIT_MAX_WAIT,
         )
 
-    def url(self, path: str) -> str:
-        return urljoin(self.base_url, path.lstrip("/"))
+    @property
+    def session(self) -> requests.Session:
+        return session_for(self.service, retries=self.retries)
+
+    def url(self, path_or_url: str) -> str:
+        """A path under the base URL, or a full URL on the service's own origin (a
+        next-page link, a webhook's resource): the credentials go with every call."""
+        if "://" not in path_or_url:
+            return urljoin(self.base_url, path_or_url.lstrip("/"))
+        if _origin(path_or_url) != _origin(self.base_url):
+            raise ExternalRejected(
+                f"{self.service}: not sending credentials to "
+                f"{urlsplit(path_or_url).netloc or 'an unknown host'}"
+            )
+        return path_or_url
 
     def get_json(
         self, path_or_url: str, params: Mapping[str, Any] | None = None
     ) -> Any:
-        """GET and decode JSON. Raises the typed errors of this module.
-
-        A full URL (a next-page link, a webhook's resource) must be on the service's
-        own origin: the credentials go with every call."""
-        if "://" in path_or_url:
-            if _origin(path_or_url) != _origin(self.base_url):
-                raise ExternalRejected(
-                    f"{self.service}: not sending credentials to "
-                    f"{urlsplit(path_or_url).netloc or 'an unknown host'}"
-                )
-            url = path_or_url
-        else:
-            url = self.url(path_or_url)
+        """GET and decode JSON. Raises the typed errors of this module."""
+        url = self.url(path_or_url)
         response = self._request("GET", url, params=params)
         try:
             return response.json()
@@ -306,53 +335,15 @@ class ExternalApi:
     def _request(
         self, method: str, url: str, *, params: Mapping[str, Any] | None
     ) -> requests.Response:
-        endpoint = urlsplit(url).path  # never the query: it may carry the key
-        is_probe = self.breaker.before_call()
-        settled = False
-        try:
-            self.limiter.acquire()
-            started = time.monotonic()
-            try:
-                response = session_for(self.service).request(
-                    method,
-                    url,
-                    params={**self.params, **(params or {})},
-                    headers=self.headers,
-                    timeout=settings.INTEGRATIONS_HTTP_TIMEOUT,
-                    allow_redirects=False,
-                )
-            except requests.RequestException as error:
-                attempts, reason = _failure_details(error)
-                self.limiter.charge(attempts - 1)
-                self.breaker.record_failure(was_probe=is_probe)
-                settled = True
-                self._log(method, endpoint, None, attempts, started, error=reason)
-                # Not chained: the requests exception's message holds the full URL.
-                raise ExternalUnavailable(
-                    f"{self.service} unreachable at {endpoint}: {reason}"
-                ) from None
-            status = response.status_code
-            retries = getattr(response.raw, "retries", None)
-            attempts = 1 + (len(retries.history) if retries is not None else 0)
-            self.limiter.charge(attempts - 1)
-            self._log(method, endpoint, status, attempts, started)
-            if status in RETRY_STATUSES:
-                self.breaker.record_failure(was_probe=is_probe)
-                settled = True
-                raise ExternalUnavailable(
-                    f"{self.service} answered {status} at {endpoint}",
-                    status=status,
-                    retry_after=_retry_after_seconds(
-                        response.headers.get("Retry-After")
-                    ),
-                )
-            self.breaker.record_success(was_probe=is_probe)
-            settled = True
-        finally:
-            if is_probe and not settled:
-                # The probe never reached the service (the rate limit refused to
-                # wait, or a bug): free the claim now rather than after its lease.
-                self.breaker.release_probe()
+        response = self.send(method, url, params=params)
+        status = response.status_code
+        endpoint = urlsplit(url).path
+        if is_retryable_status(status):
+            raise ExternalUnavailable(
+                f"{self.service} answered {status} at {endpoint}",
+                status=status,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            )
         if status in (401, 403):
             raise ExternalAuthError(
                 f"{self.service} refused the credentials ({status})", status=status
@@ -361,6 +352,66 @@ class ExternalApi:
             raise ExternalRejected(
                 f"{self.service} answered {status} at {endpoint}", status=status
             )
+        return response
+
+    def send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> requests.Response:
+        """One call through the breaker and the rate limit, with the timeout, the
+        retries of a GET and a log line; the answer whatever its status (a 429 or
+        5xx counts against the breaker). Raises ExternalUnavailable when no answer
+        came (ExternalTimeout for a timeout), CircuitOpen while the breaker is
+        open, ExternalRejected for a URL off the service's origin."""
+        url = self.url(path_or_url)
+        endpoint = urlsplit(url).path  # never the query: it may carry the key
+        is_probe = self.breaker.before_call()
+        settled = False
+        try:
+            self.limiter.acquire()
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params={**self.params, **(params or {})},
+                    json=json,
+                    headers=self.headers,
+                    timeout=self.timeout or settings.INTEGRATIONS_HTTP_TIMEOUT,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as error:
+                attempts, reason = _failure_details(error)
+                self.limiter.charge(attempts - 1)
+                self.breaker.record_failure(was_probe=is_probe)
+                settled = True
+                self._log(method, endpoint, None, attempts, started, error=reason)
+                unavailable = (
+                    ExternalTimeout if _timed_out(error) else ExternalUnavailable
+                )
+                # Not chained: the requests exception's message holds the full URL.
+                raise unavailable(
+                    f"{self.service} unreachable at {endpoint}: {reason}"
+                ) from None
+            status = response.status_code
+            retries = getattr(response.raw, "retries", None)
+            attempts = 1 + (len(retries.history) if retries is not None else 0)
+            self.limiter.charge(attempts - 1)
+            self._log(method, endpoint, status, attempts, started)
+            if is_retryable_status(status):
+                self.breaker.record_failure(was_probe=is_probe)
+            else:
+                self.breaker.record_success(was_probe=is_probe)
+            settled = True
+        finally:
+            if is_probe and not settled:
+                # The probe never reached the service (the rate limit refused to
+                # wait, or a bug): free the claim now rather than after its lease.
+                self.breaker.release_probe()
         return response
 
     def _log(self, method, endpoint, status, attempts, started, *, error=None) -> None:

@@ -30,6 +30,10 @@ class ExternalUnavailable(ExternalError):
         self.retry_after = retry_after
 
 
+class ExternalTimeout(ExternalUnavailable):
+    """No answer within the timeout: the request may still have been acted on."""
+
+
 class CircuitOpen(ExternalUnavailable):
     """The breaker is open: no call was made."""
 

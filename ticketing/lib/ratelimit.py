@@ -1,7 +1,8 @@
 """Rate limits counted in fixed windows in the shared cache: client-side limits for
 external APIs (see `ticketing.lib.http`, which re-exports these names), limits on
 our own clients' failures (`FailureLimiter`) and `window_allows` for limits against
-abuse."""
+abuse. All of them (and the checkout limits of `bookings.abuse`) count with
+`window_count`."""
 
 from __future__ import annotations
 
@@ -36,6 +37,39 @@ _PERIODS = {
     "d": 86400,
     "day": 86400,
 }
+
+
+# A fresh window key can vanish between `add` and `incr` only at the very end of its
+# window (or when evicted); the retry lands in the next window.
+_INCR_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    key: str  # the cache key counted, `<key>:<window number>`
+    count: int  # the count after this hit
+    remaining: int  # whole seconds (at least 1) until the window ends
+
+
+def window_count(
+    key: str, window_seconds: int, amount: int = 1, *, now: float | None = None
+) -> Window:
+    """Add `amount` to `key`'s current fixed window of `window_seconds` and return
+    the new count. Atomic across processes on Redis (`add` then `incr`, one INCR
+    each), so two callers never both take the last slot. The key expires when its
+    window ends. Cache errors are the caller's to handle (fail open or not)."""
+    for _attempt in range(_INCR_ATTEMPTS):
+        moment = time.time() if now is None else now
+        window = int(moment // window_seconds)
+        remaining = max(1, math.ceil((window + 1) * window_seconds - moment))
+        window_key = f"{key}:{window}"
+        cache.add(window_key, 0, timeout=remaining)
+        try:
+            return Window(window_key, cache.incr(window_key, amount), remaining)
+        except ValueError:  # expired or evicted between add and incr
+            now = None
+            continue
+    raise RuntimeError(f"Could not count a hit for {key}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +117,9 @@ class RateLimiter:
         deadline = time.monotonic() + self.max_wait
         while True:
             now = time.time()
-            window = int(now // period)
-            if self._count(window, 1) <= self.limit.calls:
+            if self._count(1, now=now) <= self.limit.calls:
                 return
-            wait = (window + 1) * period - now + random.uniform(0, 0.05)
+            wait = (int(now // period) + 1) * period - now + random.uniform(0, 0.05)
             if time.monotonic() + wait > deadline:
                 raise ExternalUnavailable(
                     f"Client-side rate limit reached for {self.key}", retry_after=wait
@@ -98,21 +131,16 @@ class RateLimiter:
         without waiting: the service counts them too."""
         if self.limit is None or calls <= 0:
             return
-        self._count(int(time.time() // self.limit.period_seconds), calls)
+        self._count(calls)
 
-    def _count(self, window: int, calls: int) -> int:
-        key = f"http:rate:{self.key}:{window}"
-        timeout = self.limit.period_seconds * 2
+    def _count(self, calls: int, *, now: float | None = None) -> int:
+        period = self.limit.period_seconds
         try:
-            cache.add(key, 0, timeout=timeout)
-            try:
-                return cache.incr(key, calls)
-            except ValueError:  # evicted between add and incr: count from here
-                cache.set(key, calls, timeout=timeout)
-                return calls
+            return window_count(f"http:rate:{self.key}", period, calls, now=now).count
         except Exception:  # noqa: BLE001 - Redis down: see _count_locally
             cache_unavailable("provider rate limit")
-            return self._count_locally(window, calls)
+            moment = time.time() if now is None else now
+            return self._count_locally(int(moment // period), calls)
 
     def _count_locally(self, window: int, calls: int) -> int:
         """Without the shared cache, this process spends only its share of the
@@ -142,8 +170,11 @@ class FailureLimiter:
     def __init__(self, name: str) -> None:
         self.name = name
 
+    def _prefix(self, ident: str) -> str:
+        return f"failures:{self.name}:{ident}"
+
     def _key(self, ident: str, window: int) -> str:
-        return f"failures:{self.name}:{ident}:{window}"
+        return f"{self._prefix(ident)}:{window}"
 
     def retry_after(self, ident: str, limit: RateLimit | None) -> int:
         """Seconds `ident` must wait before trying again, 0 when it may try now."""
@@ -163,13 +194,8 @@ class FailureLimiter:
     def record(self, ident: str, limit: RateLimit | None) -> None:
         if limit is None:
             return
-        window = int(time.time() // limit.period_seconds)
-        key = self._key(ident, window)
         try:
-            cache.add(key, 0, timeout=limit.period_seconds * 2)
-            cache.incr(key)
-        except ValueError:  # evicted between add and incr
-            cache.set(key, 1, timeout=limit.period_seconds * 2)
+            window_count(self._prefix(ident), limit.period_seconds)
         except Exception:  # noqa: BLE001
             logger.warning("Failure limiter cache unreachable", exc_info=True)
 
@@ -184,14 +210,8 @@ def window_allows(key: str, limit: int, window_seconds: int) -> bool:
     """Count one hit against `key` in the current fixed window of `window_seconds`;
     False once more than `limit` hits were counted in it. A limit against abuse, so
     a cache that cannot be reached lets the hit through, with a warning."""
-    window_key = f"limit:{key}:{int(time.time() // window_seconds)}"
     try:
-        cache.add(window_key, 0, timeout=window_seconds * 2)
-        try:
-            count = cache.incr(window_key)
-        except ValueError:  # evicted between add and incr: count from here
-            cache.set(window_key, 1, timeout=window_seconds * 2)
-            count = 1
+        count = window_count(f"limit:{key}", window_seconds).count
     except Exception:  # the cache is down: fail open, never stop the service for it
         logger.warning(
             "Rate limit %s not counted: the cache failed", key, exc_info=True

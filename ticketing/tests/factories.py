@@ -1,7 +1,17 @@
 import factory
 from django.utils import timezone
 
-from ticketing.models import Alert
+from ticketing.models import Alert, OutboxMessage
+
+
+class OutboxMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OutboxMessage
+
+    kind = "test.kind"
+    key = factory.Sequence(lambda n: f"object:{n}")
+    payload = factory.Dict({"id": 1})
+    next_attempt_at = factory.LazyFunction(timezone.now)
 
 
 class AlertFactory(factory.django.DjangoModelFactory):

@@ -12,9 +12,9 @@ import pytest
 from django.db import connection, connections
 
 from bookings.models import Booking
-from bookings.tests.api_fixtures import api_key, order, post
 from events.models import Session
 from events.tests.factories import SessionFactory, TicketTypeFactory
+from partner_api.tests.api_fixtures import api_key, order, post
 from ticketing import db
 
 pytestmark = pytest.mark.django_db(transaction=True)

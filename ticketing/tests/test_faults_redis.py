@@ -10,14 +10,17 @@ import json
 
 import pytest
 import redis
+from django.core import mail
 from django.utils import timezone
 
-from bookings.models import Booking, Notification
-from bookings.notifications.services import notifications_retry_due
+from bookings.models import Booking
 from bookings.services.inventory import inventory_check
-from bookings.tests.api_fixtures import api_key, order, post
 from events.models import Session
 from events.tests.factories import SessionFactory, TicketTypeFactory
+from notifications.models import Notification
+from partner_api.tests.api_fixtures import api_key, order, post
+from ticketing import outbox
+from ticketing.models import OutboxMessage
 from ticketing.tests.redis_server import redis_server_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,9 +114,10 @@ def test_abuse_limits_fail_open_with_redis_down(client, own_redis, settings):
     assert Booking.objects.filter(status=Booking.Status.PENDING).count() == 3
 
 
-def test_work_not_enqueued_while_redis_is_down_is_swept_in_when_it_returns(
-    client, own_redis
-):
+def test_work_written_while_redis_is_down_is_done_when_it_returns(client, own_redis):
+    """The confirmation email is an outbox row written with the sale; the on-commit
+    kick to the broker fails with Redis down; beat's dispatch sends it once Redis
+    (and so the broker) is back."""
     session = SessionFactory(capacity=10)
     free = TicketTypeFactory(event=session.event, price_minor=0)
     own_redis.stop()
@@ -124,24 +128,22 @@ def test_work_not_enqueued_while_redis_is_down_is_swept_in_when_it_returns(
     booking = Booking.objects.get()
     assert booking.status == Booking.Status.CONFIRMED
     assert booking.tickets.count() == 1
-    notification = Notification.objects.get(booking=booking)
+    notification = Notification.objects.get(booking=booking, template="confirmation")
     assert notification.status == Notification.Status.QUEUED
-    session = Session.objects.get(pk=session.pk)
-    assert session.sold_count == 1
+    row = OutboxMessage.objects.get(key=f"notification:{notification.pk}")
+    assert (row.status, row.attempts) == (OutboxMessage.Status.PENDING, 0)
+    assert Session.objects.get(pk=session.pk).sold_count == 1
+    assert mail.outbox == []
 
-    own_redis.start()  # empty: the enqueue that failed is nowhere in the broker
+    own_redis.start()  # empty: the kick that failed is nowhere in the broker
     queue = redis.Redis.from_url(own_redis.url(1))
     assert queue.llen("celery") == 0
-    Notification.objects.filter(pk=notification.pk).update(
-        updated_at=timezone.now() - dt.timedelta(hours=1)
-    )
 
-    assert notifications_retry_due() == 1
+    outbox.dispatch()  # what beat's ticketing.tasks.outbox_dispatch runs
 
-    messages = [json.loads(raw) for raw in queue.lrange("celery", 0, -1)]
-    assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages] == [
-        ("bookings.notifications.tasks.notification_send", f"({notification.pk},)")
-    ]
+    row.refresh_from_db()
+    assert row.status == OutboxMessage.Status.DONE
+    assert [message.to for message in mail.outbox] == [["ada@example.org"]]
 
 
 def test_provider_quota_falls_back_to_a_per_process_share(own_redis, settings):
@@ -193,23 +195,3 @@ def test_a_paid_booking_cancelled_with_redis_down_is_refunded_once_it_returns(
     assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages] == [
         ("payments.tasks.refund_booking", f"({booking.pk}, 'booking cancelled')")
     ]
-
-
-def test_a_confirmation_whose_notice_was_never_queued_is_swept_once():
-    """A worker lost between a confirmation's commit and its receiver: confirmed,
-    no confirmation notice. The sweep queues exactly one, whenever it runs again."""
-    from bookings.notifications.sweeps import confirmations_lost_due
-    from bookings.tests.factories import BookingFactory
-
-    booking = BookingFactory(status=Booking.Status.CONFIRMED, quantity=1)
-    Booking.objects.filter(pk=booking.pk).update(
-        confirmed_at=timezone.now() - dt.timedelta(minutes=5)
-    )
-    Session.objects.filter(pk=booking.session_id).update(sold_count=1)
-    assert not Notification.objects.filter(booking=booking).exists()
-
-    assert confirmations_lost_due() == 1
-    assert confirmations_lost_due() == 0
-
-    notices = Notification.objects.filter(booking=booking, template="confirmation")
-    assert notices.count() == 1

@@ -19,8 +19,9 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
-from bookings.models import Booking, Notification
+from bookings.models import Booking
 from events.tests.factories import SessionFactory, TicketTypeFactory
+from notifications.models import Notification
 from ticketing.tests.redis_server import redis_server_fixture  # noqa: F401
 
 pytestmark = [
@@ -31,7 +32,8 @@ pytestmark = [
     ),
 ]
 BASE_DIR = Path(django_settings.BASE_DIR)
-TASK = "bookings.notifications.tasks.notification_send"
+# The outbox's dispatch sends the confirmation email (ticketing/outbox.py).
+TASK = "ticketing.tasks.outbox_dispatch"
 VISIBILITY_TIMEOUT = 2
 # Django's file backend writes the email (one file per message) and is recorded as
 # "no provider": the status a finished send has here.
@@ -169,7 +171,7 @@ def test_worker_process_killed_mid_task_redelivers_and_sends_once(
     client, own_broker, tmp_path, pause
 ):
     booking = _free_booking(client)
-    notification = Notification.objects.get(booking=booking)
+    notification = Notification.objects.get(booking=booking, template="confirmation")
     queue = redis.Redis.from_url(own_broker.url(0))
     assert queue.llen("celery") >= 1
 
@@ -208,7 +210,7 @@ def test_worker_machine_lost_mid_task_its_task_returns_after_the_visibility_time
     client, own_broker, tmp_path
 ):
     booking = _free_booking(client)
-    notification = Notification.objects.get(booking=booking)
+    notification = Notification.objects.get(booking=booking, template="confirmation")
     queue = redis.Redis.from_url(own_broker.url(0))
 
     worker = Worker(own_broker.url(0), tmp_path, "prerun")

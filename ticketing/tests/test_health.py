@@ -5,6 +5,7 @@ Failures are made real rather than mocked: the database, the cache or the broker
 pointed at a local port where nothing listens, so the driver itself raises.
 """
 
+import datetime as dt
 import logging
 import time
 
@@ -12,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 
 from ticketing import health
 from ticketing.tasks import worker_heartbeat_task
@@ -147,6 +149,7 @@ def test_full_reports_every_component_ok(client, monitored):
         "backlog:payment_webhooks": "ok",
         "backlog:platform_webhooks": "ok",
         "backlog:partner_webhook_deliveries": "ok",
+        "backlog:outbox": "ok",
         "connections": "ok",
     }
     assert components["worker"]["heartbeat_age_seconds"] <= 5
@@ -196,3 +199,22 @@ def test_full_is_503_without_a_recent_worker_heartbeat(client, monitored):
 
     worker_heartbeat_task.apply()  # what beat has a worker run every minute
     assert full(client).status_code == 200
+
+
+@pytest.mark.django_db
+def test_full_fails_on_an_outbox_row_due_for_over_five_minutes(client, monitored):
+    from django.db import transaction
+
+    from ticketing import outbox
+    from ticketing.models import OutboxMessage
+
+    with transaction.atomic():
+        pk = outbox.enqueue("test.stuck")
+    OutboxMessage.objects.filter(pk=pk).update(
+        next_attempt_at=timezone.now() - dt.timedelta(minutes=6)
+    )
+    response = full(client)
+    assert response.status_code == 503
+    stuck = response.json()["components"]["backlog:outbox"]
+    assert stuck["status"] == "error"
+    assert stuck["oldest_due_seconds"] >= 360

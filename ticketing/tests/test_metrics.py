@@ -7,8 +7,8 @@ import responses
 from prometheus_client import REGISTRY
 
 from bookings.models import Booking
-from bookings.tests.api_fixtures import api_key, order, post
 from events.tests.factories import SessionFactory, TicketTypeFactory
+from partner_api.tests.api_fixtures import api_key, order, post
 from ticketing import health, sentry
 from ticketing.lib.http import ExternalApi, sessions_reset
 from ticketing.tasks import worker_heartbeat_task

@@ -28,7 +28,11 @@ STRICT = {
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 INLINE_STYLE = re.compile(r"<style\b|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 # Rendered into emails and PDFs, never served to a browser under the policy.
-NOT_SERVED = ("bookings/email/", "bookings/tickets/pdf.html")
+NOT_SERVED = (
+    "notifications/email/",
+    "admission/tickets_pdf.html",
+    "invoicing/invoice_pdf.html",
+)
 
 
 def _policy(response) -> dict[str, set[str]]:

@@ -2,7 +2,7 @@
 
 `requests` talks to it exactly as to api.paystack.co: JSON bodies, a Bearer secret
 key, and Paystack's envelope `{"status": true|false, "message": ..., "data": ...}`.
-Tests drive what Paystack would do on its side (`succeed`, `set_status`), inject
+Tests drive what Paystack would do on its side (`succeed`, `fail`, `set_status`), inject
 outages or odd answers (`fail_next`) and sign webhook events like Paystack
 (`signed_event`). Every request is recorded in `requests`.
 
@@ -122,6 +122,18 @@ class PaystackFake:
                 paid_at=PAID_AT,
                 gateway_response="Successful",
                 channel="card",
+            )
+            return copy.deepcopy(transaction)
+
+    def fail(
+        self, reference: str, gateway_response: str = "Declined"
+    ) -> dict[str, Any]:
+        """The buyer's charge failed: status "failed" with the bank's words in
+        `gateway_response`, as verify and a `charge.failed` event carry them."""
+        with self._lock:
+            transaction = self.transactions[reference]
+            transaction.update(
+                status="failed", gateway_response=gateway_response, channel="card"
             )
             return copy.deepcopy(transaction)
 

@@ -5,6 +5,8 @@ The SDK talks to it exactly as to api.stripe.com: form-encoded POSTs with
 JSON answers and Stripe's error JSON. Tests drive what Stripe would do on its side
 (`succeed`, `fail`, `set_status`), inject outages (`fail_next`) and sign webhook
 events (`signed_event`). Every request is recorded in `requests`, counted in `calls`.
+Stripe Connect (accounts, Account Links, `Stripe-Account`, destination charges,
+transfers and their reversals) is in `stripe_connect.py`.
 
     def test_something(stripe_fake):
         provider = StripeProvider(Credentials(secret_key=stripe_fake.secret_key))
@@ -33,6 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from .local_server import LocalServer
+from .stripe_connect import ConnectFake
 
 API_VERSION = "2026-10-28.endive"
 OPEN_STATUSES = ("requires_payment_method", "requires_confirmation", "requires_action")
@@ -100,13 +103,16 @@ def _id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
-class StripeFake:
+class StripeFake(ConnectFake):
     """State and behaviour; the HTTP layer is `_Handler`. Thread-safe."""
+
+    error = StripeError
 
     def __init__(
         self,
         secret_key: str = "sk_test_fake_4eC39HqLyjWDarjtT1zdp7dc",
         webhook_secret: str = "whsec_test_fake_secret",
+        connect_webhook_secret: str = "whsec_test_fake_connect_secret",
     ) -> None:
         self.secret_key = secret_key
         self.webhook_secret = webhook_secret
@@ -121,6 +127,7 @@ class StripeFake:
         self._lock = threading.RLock()
         self._local: LocalServer | None = None
         self._url = ""
+        self._init_connect(connect_webhook_secret)
 
     # Lifecycle
 
@@ -183,20 +190,27 @@ class StripeFake:
             )
             intent["latest_charge"] = intent["latest_charge"] or _id("ch")
             intent["last_payment_error"] = None
+            self._pay_destination(intent)
             return copy.deepcopy(intent)
 
-    def fail(self, pi_id: str, code: str = "card_declined") -> dict:
+    def fail(
+        self,
+        pi_id: str,
+        code: str = "card_declined",
+        decline_code: str | None = "generic_decline",
+        message: str = "Your card was declined.",
+    ) -> dict:
         """The buyer's payment failed: back to `requires_payment_method` with a
-        `last_payment_error`, as Stripe does."""
+        `last_payment_error`, as Stripe does (e.g. `decline_code="insufficient_funds",
+        message="Your card has insufficient funds."`; a failed 3-D Secure check is
+        `code="payment_intent_authentication_failure", decline_code=None`)."""
         with self._lock:
             intent = self._intent(pi_id)
             intent["status"] = "requires_payment_method"
-            intent["last_payment_error"] = {
-                "type": "card_error",
-                "code": code,
-                "decline_code": "generic_decline",
-                "message": "Your card was declined.",
-            }
+            error = {"type": "card_error", "code": code, "message": message}
+            if decline_code:
+                error["decline_code"] = decline_code
+            intent["last_payment_error"] = error
             return copy.deepcopy(intent)
 
     def set_status(self, pi_id: str, status: str) -> dict:
@@ -238,6 +252,7 @@ class StripeFake:
                 },
                 "created": intent["created"],
                 "livemode": False,
+                **self._charge_connect_fields(intent),
             }
 
     def last(self, operation: str) -> RecordedRequest:
@@ -254,11 +269,15 @@ class StripeFake:
         obj: dict[str, Any],
         secret: str | None = None,
         timestamp: int | None = None,
+        account: str | None = None,
     ) -> tuple[bytes, str]:
         """A webhook delivery: the event JSON body and its `Stripe-Signature` header
         `t=<unix>,v1=hex(HMAC-SHA256(secret, f"{t}.{body}"))`, signed with `secret`
-        (default: this fake's `webhook_secret`) at `timestamp` (default: now)."""
-        secret = self.webhook_secret if secret is None else secret
+        (default: this fake's `webhook_secret`) at `timestamp` (default: now). With
+        `account`, an event of that connected account, as a Connect endpoint gets it
+        (top-level `account`; default secret: `connect_webhook_secret`)."""
+        if secret is None:
+            secret = self.connect_webhook_secret if account else self.webhook_secret
         timestamp = int(time.time()) if timestamp is None else timestamp
         event = {
             "id": _id("evt"),
@@ -271,6 +290,8 @@ class StripeFake:
             "request": {"id": _id("req"), "idempotency_key": None},
             "type": event_type,
         }
+        if account:
+            event["account"] = account
         body = json.dumps(event).encode()
         return body, self.sign(body, secret, timestamp)
 
@@ -317,12 +338,15 @@ class StripeFake:
             return error.status, error.body, error.headers
         try:
             self._authenticate(headers)
+            account = self._acting_account(headers)
         except StripeError as error:
             return error.status, error.body, error.headers
         key = headers.get("idempotency-key") if method == "POST" else None
+        # Keys are the account's own: the same key on two accounts is two requests.
+        scoped_key = f"{account}:{key}"
         fingerprint = json.dumps([method, path, params], sort_keys=True)
-        if key is not None and key in self._idempotency:
-            stored_fingerprint, status, body = self._idempotency[key]
+        if key is not None and scoped_key in self._idempotency:
+            stored_fingerprint, status, body = self._idempotency[scoped_key]
             if stored_fingerprint != fingerprint:
                 error = StripeError(
                     400,
@@ -334,13 +358,13 @@ class StripeFake:
                 return error.status, error.body, {}
             return status, copy.deepcopy(body), {"Idempotent-Replayed": "true"}
         try:
-            status, body = self._execute(operation, route_args, params)
+            status, body = self._execute(operation, route_args, params, account)
         except StripeError as error:
             status, body = error.status, error.body
         # Like Stripe, keep only results of requests that went through; a request
         # refused by validation may be sent again, fixed, under the same key.
         if key is not None and status < 400:
-            self._idempotency[key] = (fingerprint, status, copy.deepcopy(body))
+            self._idempotency[scoped_key] = (fingerprint, status, copy.deepcopy(body))
         extra = {"Idempotency-Key": key} if key is not None else {}
         return status, body, extra
 
@@ -365,23 +389,27 @@ class StripeFake:
             masked = f"{given[:8]}{'*' * max(len(given) - 12, 0)}{given[-4:]}"
             raise StripeError(401, f"Invalid API Key provided: {masked}")
 
-    def _execute(self, operation, route_args, params):
+    def _execute(self, operation, route_args, params, account=""):
         if operation == "payment_intents.create":
-            return 200, self._create_intent(params)
+            return 200, self._create_intent(params, account)
         if operation == "payment_intents.retrieve":
-            return 200, copy.deepcopy(self._intent(route_args[0]))
+            return 200, copy.deepcopy(self._intent(route_args[0], account))
         if operation == "payment_intents.update":
-            return 200, self._update_intent(route_args[0], params)
+            return 200, self._update_intent(route_args[0], params, account)
         if operation == "payment_intents.cancel":
-            return 200, self._cancel_intent(route_args[0], params)
+            return 200, self._cancel_intent(route_args[0], params, account)
         if operation == "refunds.create":
-            return 200, self._create_refund(params)
-        raise StripeError(404, "Unrecognized request URL. The fake does not do this.")
+            return 200, self._create_refund(params, account)
+        return self._execute_connect(operation, route_args, params, account)
 
     # Operations
 
-    def _intent(self, pi_id: str) -> dict[str, Any]:
+    def _intent(self, pi_id: str, account: str | None = None) -> dict[str, Any]:
+        """A PaymentIntent, as seen by `account` ("" the platform; None: the test,
+        which sees every account's)."""
         try:
+            if account is not None and not self._visible(pi_id, account):
+                raise KeyError(pi_id)
             return self.payment_intents[pi_id]
         except KeyError:
             raise StripeError(
@@ -391,9 +419,10 @@ class StripeFake:
                 param="intent",
             ) from None
 
-    def _create_intent(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _create_intent(self, params: dict[str, Any], account: str) -> dict[str, Any]:
         amount = _positive_int(params, "amount")
         currency = _currency(params)
+        connect = self._destination_fields(params, amount, account)
         pi_id = _id("pi")
         automatic = params.get("automatic_payment_methods") or {}
         intent = {
@@ -420,12 +449,16 @@ class StripeFake:
             "metadata": dict(params.get("metadata") or {}),
             "receipt_email": params.get("receipt_email"),
             "status": "requires_payment_method",
+            **connect,
         }
         self.payment_intents[pi_id] = intent
+        self._own(pi_id, account)
         return copy.deepcopy(intent)
 
-    def _update_intent(self, pi_id: str, params: dict[str, Any]) -> dict[str, Any]:
-        intent = self._intent(pi_id)
+    def _update_intent(
+        self, pi_id: str, params: dict[str, Any], account: str
+    ) -> dict[str, Any]:
+        intent = self._intent(pi_id, account)
         if intent["status"] not in OPEN_STATUSES:
             raise StripeError(
                 400,
@@ -440,6 +473,7 @@ class StripeFake:
             intent["amount"] = _positive_int(params, "amount")
         if "currency" in params:
             intent["currency"] = _currency(params)
+        self._update_fee(intent, params)
         if "description" in params:
             intent["description"] = params["description"] or None
         for key, value in (params.get("metadata") or {}).items():
@@ -449,8 +483,10 @@ class StripeFake:
                 intent["metadata"][key] = value
         return copy.deepcopy(intent)
 
-    def _cancel_intent(self, pi_id: str, params: dict[str, Any]) -> dict[str, Any]:
-        intent = self._intent(pi_id)
+    def _cancel_intent(
+        self, pi_id: str, params: dict[str, Any], account: str
+    ) -> dict[str, Any]:
+        intent = self._intent(pi_id, account)
         if intent["status"] not in CANCELABLE_STATUSES:
             raise StripeError(
                 400,
@@ -473,7 +509,7 @@ class StripeFake:
         intent["canceled_at"] = next(self._clock)
         return copy.deepcopy(intent)
 
-    def _create_refund(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _create_refund(self, params: dict[str, Any], account: str) -> dict[str, Any]:
         pi_id = params.get("payment_intent")
         if not pi_id:
             raise StripeError(
@@ -482,7 +518,7 @@ class StripeFake:
                 "payment_intent or charge.",
                 code="parameter_missing",
             )
-        intent = self._intent(pi_id)
+        intent = self._intent(pi_id, account)
         if intent["status"] != "succeeded":
             raise StripeError(
                 400,
@@ -514,9 +550,11 @@ class StripeFake:
                 code="parameter_invalid_string",
                 param="reason",
             )
+        refund_id = _id("re")
+        connect = self._refund_destination(intent, amount, params, refund_id)
         intent["amount_refunded"] += amount
         refund = {
-            "id": _id("re"),
+            "id": refund_id,
             "object": "refund",
             "amount": amount,
             "charge": intent["latest_charge"],
@@ -526,8 +564,10 @@ class StripeFake:
             "payment_intent": pi_id,
             "reason": reason,
             "status": "succeeded",
+            **connect,
         }
         self.refunds[refund["id"]] = refund
+        self._own(refund["id"], account)
         return copy.deepcopy(refund)
 
 
@@ -583,6 +623,11 @@ _ROUTES = [
         "payment_intents.cancel",
     ),
     ("POST", re.compile(r"/v1/refunds"), "refunds.create"),
+    ("POST", re.compile(r"/v1/accounts"), "accounts.create"),
+    ("GET", re.compile(r"/v1/accounts/([^/]+)"), "accounts.retrieve"),
+    ("POST", re.compile(r"/v1/account_links"), "account_links.create"),
+    ("GET", re.compile(r"/v1/transfers/([^/]+)"), "transfers.retrieve"),
+    ("GET", re.compile(r"/v1/application_fees/([^/]+)"), "application_fees.retrieve"),
 ]
 
 
@@ -609,6 +654,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
+        if self.command == "GET" and url.path.startswith("/setup/"):
+            return self._account_link(url.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode() if length else ""
         source = raw if self.command == "POST" else url.query
@@ -629,6 +676,15 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client timed out
             pass
 
+    def _account_link(self, path: str) -> None:
+        """Stripe's hosted onboarding, reduced to where it sends the browser."""
+        location = self.fake.visit_link(path)
+        self.send_response(302 if location else 404)
+        if location:
+            self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
 
@@ -638,6 +694,7 @@ def stripe_fake(settings):
     """A started StripeFake; settings.STRIPE_API_BASE points at it for the test."""
     fake = StripeFake().start()
     settings.STRIPE_API_BASE = fake.url
+    settings.STRIPE_CONNECT_WEBHOOK_SECRET = fake.connect_webhook_secret
     try:
         yield fake
     finally:

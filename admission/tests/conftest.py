@@ -1,0 +1,3 @@
+"""Fixtures for admission tests: selling's session fixtures."""
+
+from bookings.tests.conftest import session, ticket_type  # noqa: F401

@@ -1,0 +1,483 @@
+"""The back office's reports: sales, payouts to be, external platform sales history.
+
+Each returns a `Table`. Money is summed per currency, never across currencies.
+
+Sales count what was sold in the period (bookings by their confirmation time,
+whatever happened to them after), at the price paid: gross is before discounts;
+refunds are the succeeded refunds of those bookings (a booking's refund is shared
+among its lines in proportion to their totals, to the cent), so that in every row
+net = gross - discounts - refunds and every column sums to its total. Comps count
+as tickets, with no money. Platform sales are the orders the syncs imported, at the
+totals the platform reported (a platform that reports none gives tickets only).
+Provider fees are not reported by any provider integration yet: the column says so
+rather than showing zero. Tax joins the report when the pricing function has it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bookings.models import Booking, BookingLine
+from events.models import Session
+from integrations.models import ExternalOrder, SyncRun
+from payments.models import Payment, Provider, Refund
+
+from . import channels
+from .scope import Scope
+from .tables import INT, MONEY, Column, Table
+
+GROUPS = {
+    "event": _("Event"),
+    "session": _("Date"),
+    "ticket_type": _("Ticket type"),
+    "channel": _("Channel"),
+    "platform": _("Platform"),
+    "code": _("Discount code"),
+}
+THIS_SITE = "here"
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: dt.datetime
+    end: dt.datetime  # exclusive
+    event_id: int | None = None
+    session_id: int | None = None
+    channel: str = ""
+
+
+def default_period(tz) -> tuple[dt.date, dt.date]:
+    today = timezone.localtime(timezone.now(), tz).date()
+    return today - dt.timedelta(days=29), today
+
+
+def _share(amount: int, weights: list[int]) -> list[int]:
+    """`amount` split in proportion to `weights`, to the cent (largest remainder)."""
+    total = sum(weights)
+    if not amount or not weights:
+        return [0] * len(weights)
+    if total <= 0:
+        weights, total = [1] * len(weights), len(weights)
+    shares = [amount * weight // total for weight in weights]
+    remainders = sorted(
+        range(len(weights)),
+        key=lambda i: (-(amount * weights[i] % total), i),
+    )
+    for index in remainders[: amount - sum(shares)]:
+        shares[index] += 1
+    return shares
+
+
+def _session_labels(session_ids) -> dict[int, str]:
+    return {
+        session.pk: str(session)
+        for session in Session.objects.filter(pk__in=set(session_ids)).select_related(
+            "event", "venue"
+        )
+    }
+
+
+def _own_lines(scope: Scope, filters: Filters) -> list[dict]:
+    lines = scope.filter(
+        BookingLine.objects.filter(
+            booking__confirmed_at__gte=filters.start,
+            booking__confirmed_at__lt=filters.end,
+        ),
+        "booking__organiser_id",
+    )
+    if filters.event_id:
+        lines = lines.filter(booking__event_id=filters.event_id)
+    if filters.session_id:
+        lines = lines.filter(booking__session_id=filters.session_id)
+    if filters.channel == channels.COMP:
+        lines = lines.filter(booking__is_complimentary=True)
+    elif filters.channel in (channels.WEB, channels.API, channels.ADMIN):
+        lines = lines.filter(
+            booking__channel=filters.channel, booking__is_complimentary=False
+        )
+    elif filters.channel:
+        return []
+    rows = list(
+        lines.values(
+            "booking_id",
+            "ticket_type_id",
+            "ticket_type__name",
+            "quantity",
+            "subtotal_minor",
+            "discount_minor",
+            "total_minor",
+            "booking__event_id",
+            "booking__event__title",
+            "booking__session_id",
+            "booking__channel",
+            "booking__is_complimentary",
+            "booking__currency",
+            "booking__discount_code__code",
+        ).order_by("booking_id", "id")
+    )
+    refunded = dict(
+        Refund.objects.filter(
+            status=Refund.Status.SUCCEEDED,
+            payment__booking_id__in={row["booking_id"] for row in rows},
+        )
+        .values_list("payment__booking_id")
+        .annotate(Sum("amount_minor"))
+    )
+    by_booking = defaultdict(list)
+    for row in rows:
+        by_booking[row["booking_id"]].append(row)
+    for booking_id, booking_lines in by_booking.items():
+        shares = _share(
+            refunded.get(booking_id, 0), [line["total_minor"] for line in booking_lines]
+        )
+        for line, share in zip(booking_lines, shares, strict=True):
+            line["refunds_minor"] = share
+    return rows
+
+
+def _external_orders(scope: Scope, filters: Filters) -> list[dict]:
+    if filters.channel and filters.channel not in channels.PLATFORMS:
+        return []
+    orders = scope.filter(
+        ExternalOrder.objects.filter(
+            status=ExternalOrder.Status.ACTIVE,
+            placed_at__gte=filters.start,
+            placed_at__lt=filters.end,
+        ),
+        "listing__connection__organiser_id",
+    )
+    if filters.event_id:
+        orders = orders.filter(listing__session__event_id=filters.event_id)
+    if filters.session_id:
+        orders = orders.filter(listing__session_id=filters.session_id)
+    if filters.channel:
+        orders = orders.filter(listing__connection__platform=filters.channel)
+    return list(
+        orders.values(
+            "quantity",
+            "total_minor",
+            "currency",
+            "listing__connection__platform",
+            "listing__session_id",
+            "listing__session__event_id",
+            "listing__session__event__title",
+            "listing__session__event__currency",
+        )
+    )
+
+
+SALES_COLUMNS = [
+    Column("tickets", _("Tickets"), INT),
+    Column("comps", _("of which comps"), INT),
+    Column("gross", _("Gross"), MONEY),
+    Column("discounts", _("Discounts"), MONEY),
+    Column("refunds", _("Refunds"), MONEY),
+    Column("net", _("Net"), MONEY),
+    Column("fees", _("Provider fees")),
+]
+
+
+def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
+    lines = _own_lines(scope, filters)
+    orders = _external_orders(scope, filters)
+    labels = _session_labels(
+        [line["booking__session_id"] for line in lines]
+        + [order["listing__session_id"] for order in orders]
+    )
+    rows: dict[tuple, dict] = {}
+
+    def row_for(key, label, currency):
+        return rows.setdefault(
+            (key, currency),
+            {
+                "group": label,
+                "currency": currency,
+                "tickets": 0,
+                "comps": 0,
+                "gross": 0,
+                "discounts": 0,
+                "refunds": 0,
+                "net": 0,
+                "fees": "—",
+            },
+        )
+
+    for line in lines:
+        channel = channels.own_channel(
+            line["booking__channel"], line["booking__is_complimentary"]
+        )
+        key, label = {
+            "event": (line["booking__event_id"], line["booking__event__title"]),
+            "session": (
+                line["booking__session_id"],
+                labels[line["booking__session_id"]],
+            ),
+            "ticket_type": (
+                line["ticket_type_id"],
+                f"{line['booking__event__title']} · {line['ticket_type__name']}",
+            ),
+            "channel": (channel, str(channels.LABELS[channel])),
+            "platform": (THIS_SITE, _("This site")),
+            "code": (
+                line["booking__discount_code__code"] or "",
+                line["booking__discount_code__code"] or _("(no code)"),
+            ),
+        }[group]
+        row = row_for(key, label, line["booking__currency"])
+        row["tickets"] += line["quantity"]
+        row["comps"] += line["quantity"] if channel == channels.COMP else 0
+        row["gross"] += line["subtotal_minor"]
+        row["discounts"] += line["discount_minor"]
+        row["refunds"] += line["refunds_minor"]
+        row["net"] += line["total_minor"] - line["refunds_minor"]
+    for order in orders:
+        platform = order["listing__connection__platform"]
+        key, label = {
+            "event": (
+                order["listing__session__event_id"],
+                order["listing__session__event__title"],
+            ),
+            "session": (
+                order["listing__session_id"],
+                labels[order["listing__session_id"]],
+            ),
+            "ticket_type": (
+                f"{platform}-{order['listing__session__event_id']}",
+                f"{order['listing__session__event__title']} · "
+                f"{channels.LABELS[platform]}",
+            ),
+            "channel": (platform, str(channels.LABELS[platform])),
+            "platform": (platform, str(channels.LABELS[platform])),
+            "code": (platform, str(channels.LABELS[platform])),
+        }[group]
+        currency = order["currency"] or order["listing__session__event__currency"]
+        row = row_for(key, label, currency)
+        row["tickets"] += order["quantity"]
+        row["gross"] += order["total_minor"] or 0
+        row["net"] += order["total_minor"] or 0
+    table = Table(
+        title=_("Sales by %(group)s") % {"group": GROUPS[group].lower()},
+        columns=[Column("group", GROUPS[group]), *SALES_COLUMNS],
+        rows=sorted(rows.values(), key=lambda r: (r["currency"], str(r["group"]))),
+        notes=[
+            _(
+                "Sales confirmed in the period, at the price paid; refunds are those "
+                "of these sales. Net = gross − discounts − refunds."
+            ),
+            _(
+                "Platform sales are the orders imported from Billetweb, Humanitix "
+                "and Eventbrite, at the totals they report."
+            ),
+            _("Provider fees: no provider reports them to us yet."),
+        ],
+    )
+    table.totals_by("group", _("Total"))
+    for total in table.totals:
+        total["fees"] = "—"
+    return table
+
+
+def payouts_report(scope: Scope, filters: Filters) -> Table:
+    """What each provider collected in the period and should pay out (collected
+    less refunded), and what the organiser collected itself or the platforms did."""
+    payments = scope.filter(
+        Payment.objects.filter(
+            status=Payment.Status.SUCCEEDED,
+            succeeded_at__gte=filters.start,
+            succeeded_at__lt=filters.end,
+        ),
+        "organiser_id",
+    )
+    offline = scope.filter(
+        Booking.objects.filter(
+            channel=Booking.Channel.ADMIN,
+            is_complimentary=False,
+            confirmed_at__gte=filters.start,
+            confirmed_at__lt=filters.end,
+        ),
+        "organiser_id",
+    )
+    if filters.event_id:
+        payments = payments.filter(booking__event_id=filters.event_id)
+        offline = offline.filter(event_id=filters.event_id)
+    if filters.session_id:
+        payments = payments.filter(booking__session_id=filters.session_id)
+        offline = offline.filter(session_id=filters.session_id)
+    rows = []
+    for row in (
+        payments.values("provider", "currency")
+        .annotate(
+            count=Count("pk"),
+            collected=Sum("amount_minor"),
+            refunded=Sum("refunded_minor"),
+        )
+        .order_by("provider", "currency")
+    ):
+        rows.append(
+            {
+                "provider": str(Provider(row["provider"]).label),
+                "currency": row["currency"],
+                "payments": row["count"],
+                "collected": row["collected"],
+                "refunded": row["refunded"],
+                "payout": row["collected"] - row["refunded"],
+                "paid_by": _("the provider"),
+            }
+        )
+    for row in (
+        offline.values("currency")
+        .annotate(count=Count("pk"), collected=Sum("total_minor"))
+        .order_by("currency")
+    ):
+        rows.append(
+            {
+                "provider": _("Back office (paid offline)"),
+                "currency": row["currency"],
+                "payments": row["count"],
+                "collected": row["collected"],
+                "refunded": 0,
+                "payout": row["collected"],
+                "paid_by": _("already with you"),
+            }
+        )
+    for row in _platform_totals(scope, filters):
+        rows.append(row)
+    table = Table(
+        title=_("Payouts to be, per provider"),
+        columns=[
+            Column("provider", _("Provider")),
+            Column("payments", _("Payments"), INT),
+            Column("collected", _("Collected"), MONEY),
+            Column("refunded", _("Refunded"), MONEY),
+            Column("payout", _("To be paid out"), MONEY),
+            Column("paid_by", _("Paid out by")),
+        ],
+        rows=rows,
+        notes=[
+            _(
+                "Payments succeeded in the period; refunds are those made on them so "
+                "far. Provider fees are not reported to us yet, so payouts are "
+                "before fees."
+            )
+        ],
+    )
+    table.totals_by("provider", _("Total"))
+    return table
+
+
+def _platform_totals(scope: Scope, filters: Filters) -> list[dict]:
+    orders = _external_orders(scope, Filters(**{**filters.__dict__, "channel": ""}))
+    totals: dict[tuple, dict] = {}
+    for order in orders:
+        platform = order["listing__connection__platform"]
+        currency = order["currency"] or order["listing__session__event__currency"]
+        row = totals.setdefault(
+            (platform, currency),
+            {
+                "provider": str(channels.LABELS[platform]),
+                "currency": currency,
+                "payments": 0,
+                "collected": 0,
+                "refunded": 0,
+                "payout": 0,
+                "paid_by": _("the platform"),
+            },
+        )
+        row["payments"] += 1
+        row["collected"] += order["total_minor"] or 0
+        row["payout"] += order["total_minor"] or 0
+    return [totals[key] for key in sorted(totals)]
+
+
+def sync_history_report(scope: Scope, filters: Filters) -> Table:
+    """Per day and platform: the sync runs, and what they added. Orders keep the
+    time they were first imported, so later syncs never rewrite this history."""
+    tz = scope.tzinfo
+    runs = scope.filter(
+        SyncRun.objects.filter(
+            started_at__gte=filters.start, started_at__lt=filters.end
+        ),
+        "connection__organiser_id",
+    )
+    orders = scope.filter(
+        ExternalOrder.objects.filter(
+            imported_at__gte=filters.start, imported_at__lt=filters.end
+        ),
+        "listing__connection__organiser_id",
+    )
+    if filters.channel in channels.PLATFORMS:
+        runs = runs.filter(platform=filters.channel)
+        orders = orders.filter(listing__connection__platform=filters.channel)
+    if filters.event_id:
+        orders = orders.filter(listing__session__event_id=filters.event_id)
+    if filters.session_id:
+        orders = orders.filter(listing__session_id=filters.session_id)
+    rows: dict[tuple, dict] = {}
+
+    def row_for(day, platform):
+        return rows.setdefault(
+            (day, platform),
+            {
+                "day": day.isoformat(),
+                "platform": str(channels.LABELS.get(platform, platform)),
+                "currency": "",
+                "runs": 0,
+                "failed": 0,
+                "orders": 0,
+                "tickets": 0,
+                "cancelled": 0,
+            },
+        )
+
+    for run in (
+        runs.annotate(day=TruncDate("started_at", tzinfo=tz))
+        .values("day", "platform")
+        .annotate(
+            count=Count("pk"),
+            failed=Count("pk", filter=Q(status=SyncRun.Status.FAILED)),
+        )
+    ):
+        row = row_for(run["day"], run["platform"])
+        row["runs"] += run["count"]
+        row["failed"] += run["failed"]
+    for order in (
+        orders.annotate(day=TruncDate("imported_at", tzinfo=tz))
+        .values("day", "listing__connection__platform")
+        .annotate(
+            count=Count("pk"),
+            tickets=Sum("quantity", filter=Q(status=ExternalOrder.Status.ACTIVE)),
+            cancelled=Count("pk", filter=Q(status=ExternalOrder.Status.CANCELLED)),
+        )
+    ):
+        row = row_for(order["day"], order["listing__connection__platform"])
+        row["orders"] += order["count"]
+        row["tickets"] += order["tickets"] or 0
+        row["cancelled"] += order["cancelled"]
+    table = Table(
+        title=_("External platform sales history"),
+        columns=[
+            Column("day", _("Day")),
+            Column("platform", _("Platform")),
+            Column("runs", _("Sync runs"), INT),
+            Column("failed", _("failed"), INT),
+            Column("orders", _("Orders first imported"), INT),
+            Column("tickets", _("Tickets in them still active"), INT),
+            Column("cancelled", _("of those orders cancelled since"), INT),
+        ],
+        rows=[rows[key] for key in sorted(rows, reverse=True)],
+        notes=[
+            _(
+                "Each order is counted on the day a sync first imported it; later "
+                "syncs update its status but not that day."
+            )
+        ],
+    )
+    table.totals_by("day", _("Total"))
+    return table

@@ -1,0 +1,110 @@
+"""Partner API authentication (`Authorization: Bearer tk_...`), scopes, throttling."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+
+from partner_api.throttling import SlidingWindowThrottle
+from ticketing.lib.clientip import client_bucket
+from ticketing.lib.ratelimit import FailureLimiter, RateLimit
+
+from .api_keys import ApiKey
+
+
+class ApiKeyUser:
+    """The authenticated principal of a request: a key, acting for its organiser."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, key: ApiKey) -> None:
+        self.key = key
+        self.organiser_id = key.organiser_id
+
+    @property
+    def organiser(self):
+        return self.key.organiser
+
+    def __str__(self) -> str:
+        return f"api key {self.key.name}"
+
+
+auth_failures = FailureLimiter("api-auth")
+
+
+def auth_failure_limit() -> RateLimit | None:
+    return RateLimit.parse(settings.API_AUTH_FAILURE_RATE)
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """Failed authentications are counted per client address; past
+    API_AUTH_FAILURE_RATE every request carrying a key from that address gets 429
+    with Retry-After until the window ends, a right key included (else guessing
+    would go on, only quieter)."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode(
+            "latin-1", errors="replace"
+        )
+        if not header:
+            return None
+        client, limit = client_bucket(request), auth_failure_limit()
+        if wait := auth_failures.retry_after(client, limit):
+            raise exceptions.Throttled(
+                wait=wait,
+                detail="Too many failed authentications from this address.",
+            )
+        scheme, _, plain = header.partition(" ")
+        if scheme.lower() != self.keyword.lower() or not plain.strip():
+            auth_failures.record(client, limit)
+            raise exceptions.AuthenticationFailed("Send the key as 'Bearer <key>'.")
+        key = ApiKey.find(plain.strip())
+        if key is None:
+            auth_failures.record(client, limit)
+            raise exceptions.AuthenticationFailed("Unknown, revoked or expired key.")
+        key.mark_used(timezone.now())
+        return ApiKeyUser(key), key
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class HasScope(permissions.BasePermission):
+    """The view's `required_scope` (default "read") must be one of the key's scopes."""
+
+    message = "This key does not have the scope this endpoint needs."
+
+    def has_permission(self, request, view):
+        if not isinstance(request.user, ApiKeyUser):
+            return False
+        return request.user.key.has_scope(getattr(view, "required_scope", "read"))
+
+
+class ApiKeyRateThrottle(SlidingWindowThrottle):
+    """Requests per key (API_RATE_PER_KEY), counted in the cache (Redis in prod)."""
+
+    scope = "api_key"
+
+    def get_ident(self, request, view):
+        if not isinstance(request.user, ApiKeyUser):
+            return None
+        return str(request.user.key.pk)
+
+
+class ApiKeySchema(OpenApiAuthenticationExtension):
+    """Documents the Bearer key in the OpenAPI schema."""
+
+    target_class = "partner_api.auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer tk_<prefix>_<secret>",
+        }

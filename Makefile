@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run manage test smoke worker beat lint sysdeps messages browser install \
+.PHONY: run manage test smoke faults worker beat lint sysdeps messages browser install \
 	install-dev bench clean
 
 $(BIN)/python:
@@ -68,6 +68,17 @@ test: install-dev messages browser
 smoke: sysdeps
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	  $(PYTHON) scripts/smoke.py
+	$(MAKE) faults
+
+# Fault tests that start processes (a real Celery worker, SIGKILLed mid-task, on a
+# redis-server of their own), then the short chaos run (bench/chaos.py --short: sales,
+# webhook storms, a worker killed and Redis restarted; zero drift, exactly once).
+faults: install-dev
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  SECRET_KEY=test-only-secret ALLOWED_HOSTS=testserver,localhost,127.0.0.1 \
+	  SITE_URL=http://testserver FAULT_TESTS=1 \
+	  $(BIN)/python -m pytest ticketing/tests/test_faults_worker.py -q
+	CHAOS_DATABASE_URL=$(dir $(TEST_DATABASE_URL))chaos $(BIN)/python bench/chaos.py --short
 
 worker: install
 	$(BIN)/celery -A ticketing worker --loglevel=INFO

@@ -16,12 +16,15 @@ Counters live in the Django cache (Redis in production): one key per identity an
 fixed window of `window_seconds`, created with `cache.add` and bumped with
 `cache.incr`, which is a single atomic INCR on Redis, so concurrent requests never
 both take the last slot. Keys hold a keyed hash of the IP or email, never the value.
+With Redis down these limits fail open (a warning and `ticketing_degraded_total`):
+they guard against abuse, and stopping every sale for them would be the outage.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import time
 from collections.abc import Mapping
 
@@ -31,6 +34,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from ticketing.lib.clientip import client_ip  # noqa: F401 - re-exported
+from ticketing.lib.degrade import cache_unavailable
 from ticketing.lib.ratelimit import window_count
 
 from .exceptions import BookingError
@@ -87,8 +91,17 @@ def rate_limit_hit(key: str, limit: int, window_seconds: int) -> int | None:
 
 
 def _count(key: str, window_seconds: int, amount: int) -> tuple[str, int, int]:
-    """Add `amount` to `key`'s current window: (window key, new count, seconds left)."""
-    counted = window_count(key, window_seconds, amount, now=_now())
+    """Add `amount` to `key`'s current window: (window key, new count, seconds left).
+    With the cache unreachable the count is 0: these limits fail open (module
+    docstring), the sale is decided in PostgreSQL all the same."""
+    try:
+        counted = window_count(key, window_seconds, amount, now=_now())
+    except Exception:  # noqa: BLE001 - Redis down: let the buyer through
+        cache_unavailable("checkout limit")
+        moment = _now()
+        window = int(moment // window_seconds)
+        remaining = max(1, math.ceil((window + 1) * window_seconds - moment))
+        return f"{key}:{window}", 0, remaining
     return counted.key, counted.count, counted.remaining
 
 
@@ -105,6 +118,8 @@ class SeatReservation:
                 cache.decr(window_key, amount)
             except ValueError:  # the window ended meanwhile: nothing left to give back
                 pass
+            except Exception:  # noqa: BLE001 - Redis down: nothing was counted
+                cache_unavailable("checkout limit release")
         self._window_keys = []
 
 

@@ -5,6 +5,7 @@ the session row first, then its ticket types by id. One order means no deadlocks
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db import OperationalError
 from django.db.utils import DatabaseError
 
 from events.models import Event, Organiser, Session, TicketType
+from ticketing import metrics
 from ticketing.lib.sql import columns, select_models
 
 from .availability import SeatCounts
@@ -35,6 +37,7 @@ def session_for_update(session_id: int, *, generic_plans: bool = False) -> Sessi
     afresh on every sale, ~1 ms of CPU inside the lock. Not for transactions that
     run ORM queries on statuses: a generic plan cannot use a partial index.
     """
+    started = time.monotonic()
     rows = select_models(
         _session_lock_sql(),
         [
@@ -44,6 +47,7 @@ def session_for_update(session_id: int, *, generic_plans: bool = False) -> Sessi
         ],
         (Session, Event, Organiser),
     )
+    metrics.LOCK_WAIT.observe(time.monotonic() - started)
     if not rows:
         raise Session.DoesNotExist(f"No session {session_id}")
     session, event, organiser = rows[0]
@@ -206,5 +210,6 @@ class busy_on_lock_timeout:
             and issubclass(exc_type, OperationalError)
             and is_lock_timeout(exc)
         ):
+            metrics.BUSY.labels(reason="inventory_lock_timeout").inc()
             raise InventoryBusy() from exc
         return False

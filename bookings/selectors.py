@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from events import selectors as event_selectors
 from events.models import Event, Session, TicketType
+from ticketing.lib.degrade import cache_unavailable
 
 from .availability import SessionAvailability, compute_session_availability
 from .models import Booking
@@ -35,7 +36,10 @@ def _cache_seconds(availability: SessionAvailability) -> int:
 
 
 def availability_invalidate(session_ids: Iterable[int]) -> None:
-    cache.delete_many([_cache_key(session_id) for session_id in session_ids])
+    try:
+        cache.delete_many([_cache_key(session_id) for session_id in session_ids])
+    except Exception:  # noqa: BLE001 - runs after commit; entries expire on their own
+        cache_unavailable("availability invalidation")
 
 
 def sessions_availability(
@@ -44,14 +48,25 @@ def sessions_availability(
     """Availability per session, from the cache when fresh. To show, never to sell."""
     sessions = list(sessions)
     ticket_types = list(ticket_types)
-    cached = cache.get_many([_cache_key(session.pk) for session in sessions])
+    # With Redis down, availability is computed from PostgreSQL for every request.
+    try:
+        cached = cache.get_many([_cache_key(session.pk) for session in sessions])
+        reachable = True
+    except Exception:  # noqa: BLE001
+        cache_unavailable("availability read")
+        cached, reachable = {}, False
     result: dict[int, SessionAvailability] = {}
     for session in sessions:
         hit = cached.get(_cache_key(session.pk))
         if hit is None:
             own_types = [tt for tt in ticket_types if tt.event_id == session.event_id]
             hit = compute_session_availability(session, own_types)
-            cache.set(_cache_key(session.pk), hit, _cache_seconds(hit))
+            if reachable:
+                try:
+                    cache.set(_cache_key(session.pk), hit, _cache_seconds(hit))
+                except Exception:  # noqa: BLE001
+                    cache_unavailable("availability write")
+                    reachable = False
         result[session.pk] = hit
     return result
 

@@ -12,3 +12,8 @@ class PaymentsConfig(AppConfig):
 
         health.register_backlog("payment_webhooks", webhooks_oldest_due)
 
+        from ticketing.alerts_checks import register_alert_check
+
+        from .alerting import refunds_unknown_check
+
+        register_alert_check("refunds_unknown", refunds_unknown_check)

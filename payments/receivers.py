@@ -4,13 +4,16 @@ from django.dispatch import receiver
 
 from bookings import signals
 from bookings.models import Booking
+from ticketing.sweep import enqueue_on_commit
 
 
 @receiver(signals.bookings_expired)
 def cancel_open_payments_of_expired_holds(sender, booking_ids, **kwargs):
     from .tasks import payment_cancel_open_task
 
-    payment_cancel_open_task.delay(list(booking_ids))
+    # After commit: a broker that cannot be reached is logged, never a 500 for a
+    # change already made (payments_reconcile cancels what is left open).
+    enqueue_on_commit(payment_cancel_open_task, list(booking_ids))
 
 
 @receiver(signals.booking_released)
@@ -23,4 +26,5 @@ def refund_cancelled_booking(sender, booking_id, status, **kwargs):
     if Payment.objects.filter(
         booking_id=booking_id, status=Payment.Status.SUCCEEDED
     ).exists():
-        refund_booking_task.delay(booking_id, "booking cancelled")
+        # Lost with the broker? payments.sweeps.refunds_lost_due enqueues it again.
+        enqueue_on_commit(refund_booking_task, booking_id, "booking cancelled")

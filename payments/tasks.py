@@ -87,3 +87,10 @@ def payments_reconcile_task(self) -> int:
     for refund_id in unconfirmed.values_list("pk", flat=True)[:200]:
         services.refund_retry_unconfirmed(refund_id=refund_id)
     return settled
+
+
+@shared_task(name="payments.tasks.refunds_lost_due", **_RETRYING)
+def refunds_lost_due_task(self) -> int:
+    from .sweeps import refunds_lost_due
+
+    return refunds_lost_due()

@@ -1,12 +1,14 @@
 import json
 
 from django.contrib import admin
+from django.db.models import F
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import outbox
 from .admin_scoping import OrganiserScopedAdmin
-from .models import AuditEntry, OutboxMessage
+from .models import Alert, AuditEntry, OutboxMessage
 
 
 class ReadOnlyMixin:
@@ -81,3 +83,61 @@ class OutboxMessageAdmin(ReadOnlyMixin, OrganiserScopedAdmin, admin.ModelAdmin):
     def has_retry_permission(self, request):
         # Dead rows can be another organiser's, or need a fix first: operators only.
         return request.user.is_superuser
+
+
+@admin.register(Alert)
+class AlertAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
+    """What organisers must hear about; open ones first. Site-wide alerts (no
+    organiser) are for superusers only. Staff resolve an alert by hand once dealt
+    with; a check raises it again if it is not."""
+
+    organiser_path = "organiser_id"
+    add_roles = delete_roles = ()
+    list_display = (
+        "last_seen_at",
+        "kind",
+        "subject",
+        "count",
+        "is_open",
+        "admin_link",
+    )
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
+    search_fields = ("subject", "message")
+    date_hierarchy = "last_seen_at"
+    fields = (
+        "kind",
+        "organiser_id",
+        "subject",
+        "message",
+        "admin_link",
+        "count",
+        "first_seen_at",
+        "last_seen_at",
+        "emailed_at",
+        "resolved_at",
+    )
+    readonly_fields = tuple(name for name in fields if name != "resolved_at")
+    actions = ("resolve",)
+
+    def get_queryset(self, request):
+        # Open alerts first, then the most recently seen.
+        return super().get_queryset(request).order_by(
+            F("resolved_at").desc(nulls_first=True), "-last_seen_at", "-pk"
+        )
+
+    @admin.display(description=_("Open"), boolean=True)
+    def is_open(self, obj):
+        return obj.resolved_at is None
+
+    @admin.display(description=_("Link"))
+    def admin_link(self, obj):
+        if not obj.link:
+            return "-"
+        return format_html('<a href="{}">{}</a>', obj.link, _("open"))
+
+    @admin.action(description=_("Resolve the selected alerts"))
+    def resolve(self, request, queryset):
+        resolved = queryset.filter(resolved_at__isnull=True).update(
+            resolved_at=timezone.now()
+        )
+        self.message_user(request, _("%d alert(s) resolved.") % resolved)

@@ -6,6 +6,7 @@ class TicketingConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from . import health, outbox
+        from . import alerts, health, outbox
 
         health.register_backlog("outbox", outbox.oldest_due)
+        outbox.register(alerts.EMAIL_KIND, alerts.alert_email_handler)

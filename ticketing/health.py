@@ -19,11 +19,12 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -36,16 +37,32 @@ BACKLOG_MAX_AGE = dt.timedelta(minutes=5)
 BROKER_TIMEOUT_SECONDS = 2
 
 Component = dict[str, object]
-_backlogs: dict[str, Callable[[dt.datetime], dt.datetime | None]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    oldest_due: Callable[[dt.datetime], dt.datetime | None]
+    depth: Callable[[dt.datetime], int] | None = None
+
+
+_backlogs: dict[str, Backlog] = {}
 _checks: dict[str, Callable[[dt.datetime], Component]] = {}
 
 
 def register_backlog(
-    name: str, oldest_due: Callable[[dt.datetime], dt.datetime | None]
+    name: str,
+    oldest_due: Callable[[dt.datetime], dt.datetime | None],
+    depth: Callable[[dt.datetime], int] | None = None,
 ) -> None:
     """`oldest_due(now)`: since when the longest-waiting due row has been due, or
-    None when nothing is due. Over BACKLOG_MAX_AGE, `/healthz/full` fails."""
-    _backlogs[name] = oldest_due
+    None when nothing is due. Over BACKLOG_MAX_AGE, `/healthz/full` fails.
+    `depth(now)`, when given: how many rows are due (the `ticketing_backlog_depth`
+    metric)."""
+    _backlogs[name] = Backlog(oldest_due, depth)
+
+
+def backlogs() -> dict[str, Backlog]:
+    return dict(_backlogs)
 
 
 def register_check(name: str, check: Callable[[dt.datetime], Component]) -> None:
@@ -151,21 +168,46 @@ def _authorised(request) -> bool:
     )
 
 
-@never_cache
-@require_GET
-def healthz_full(request):
+def _refused(request, realm: str):
+    """404 while METRICS_TOKEN is unset, 401 without the right bearer token."""
     if not settings.METRICS_TOKEN:
         return JsonResponse({"error": {"code": "not_found"}}, status=404)
     if not _authorised(request):
         response = JsonResponse({"error": {"code": "unauthorized"}}, status=401)
-        response["WWW-Authenticate"] = 'Bearer realm="healthz"'
+        response["WWW-Authenticate"] = f'Bearer realm="{realm}"'
         return response
+    return None
+
+
+@never_cache
+@require_GET
+def metrics_view(request):
+    """Prometheus metrics (`ticketing.metrics`), behind METRICS_TOKEN."""
+    if refused := _refused(request, "metrics"):
+        return refused
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from ticketing import metrics
+
+    return HttpResponse(
+        generate_latest(metrics.registry()), content_type=CONTENT_TYPE_LATEST
+    )
+
+
+@never_cache
+@require_GET
+def healthz_full(request):
+    if refused := _refused(request, "healthz"):
+        return refused
     components = {
         "database": _database,
         "cache": _cache,
         "broker": _broker,
         "worker": _worker,
-        **{f"backlog:{name}": _backlog(fn) for name, fn in _backlogs.items()},
+        **{
+            f"backlog:{name}": _backlog(backlog.oldest_due)
+            for name, backlog in _backlogs.items()
+        },
         **_checks,
     }
     results = _run(components)

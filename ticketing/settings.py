@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Times checkouts for /metrics (ticketing/metrics.py).
+    "ticketing.metrics.CheckoutTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Control characters in paths and query strings, unstorable webhook bodies:
     # refused before sessions or views (ticketing/middleware.py).
@@ -94,6 +96,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lockout raised in a view into its page.
     "axes.middleware.AxesMiddleware",
+    # A view's lost or timed-out database connection: 503 with Retry-After.
+    "ticketing.db.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "ticketing.urls"
@@ -139,6 +143,10 @@ if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5
     )
+# Web requests only (ticketing/db.py): the longest one statement may run, and the
+# longest a statement waits for a row lock; 0 turns either off.
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=30000)
+DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=10000)
 if TEST_DATABASE_NAME := env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": TEST_DATABASE_NAME}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -167,6 +175,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis broker: a task taken by a worker that then vanished (SIGKILL, a lost machine)
+# is delivered again after this many seconds. Longer than the longest task, or a
+# task still running is delivered twice; tasks are idempotent either way.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Beat keeps its schedule in the database (django-celery-beat): the entries below are
@@ -234,6 +247,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ticketing.tasks.outbox_purge",
         "schedule": crontab(minute=41),
         "options": {"expires": 3000},
+    },
+    # Alerts found by looking (stuck backlogs, refunds of unknown outcome), then
+    # the emails of alerts new or seen again (at most one an hour per alert).
+    "ticketing-alerts": {
+        "task": "ticketing.tasks.alerts_check",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 280},
+    },
+    # Refunds of cancelled bookings whose task was lost (broker down, Redis emptied).
+    "payments-refunds-lost": {
+        "task": "payments.tasks.refunds_lost_due",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
     },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {
@@ -477,8 +503,21 @@ PAYSTACK_API_BASE = env.str("PAYSTACK_API_BASE", default="https://api.paystack.c
 # only as a 2 KB excerpt, its size and hash, at most this many a minute per address.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 WEBHOOK_REJECTIONS_PER_MINUTE = env.int("WEBHOOK_REJECTIONS_PER_MINUTE", default=10)
-# Bearer token of /healthz/full (monitors); unset, that page answers 404.
+# Bearer token of /healthz/full and /metrics (monitors); unset, both answer 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Errors (web, Celery) to Sentry when set, secrets scrubbed (ticketing/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from ticketing import sentry
+
+    sentry.init(
+        SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
 # Payments still pending after this long are verified with their provider and settled.
 PAYMENT_RECONCILE_AFTER_MINUTES = env.int("PAYMENT_RECONCILE_AFTER_MINUTES", default=20)
 # (connect, read) seconds for every call to a payment provider.
@@ -512,6 +551,9 @@ INTEGRATIONS_BREAKER_RESET_SECONDS = env.float(
 INTEGRATIONS_RATE_LIMIT_MAX_WAIT = env.float(
     "INTEGRATIONS_RATE_LIMIT_MAX_WAIT", default=65.0
 )
+# With Redis down, client-side limits protecting a provider's quota are counted in
+# each process instead: each takes 1/PROVIDER_QUOTA_PROCESSES of the quota.
+PROVIDER_QUOTA_PROCESSES = env.int("PROVIDER_QUOTA_PROCESSES", default=4)
 # Listings of one connection fetched at once.
 INTEGRATIONS_SYNC_CONCURRENCY = env.int("INTEGRATIONS_SYNC_CONCURRENCY", default=8)
 # A listing fetched less than this long ago is not fetched again (forced syncs are).

@@ -20,3 +20,10 @@ def outbox_dispatch_task() -> int:
 @shared_task(name="ticketing.tasks.outbox_purge", ignore_result=True)
 def outbox_purge_task() -> int:
     return outbox.purge_done()
+
+
+@shared_task(name="ticketing.tasks.alerts_check", acks_late=True, ignore_result=True)
+def alerts_check_task() -> int:
+    from . import alerts_checks
+
+    return alerts_checks.alerts_check()

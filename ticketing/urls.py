@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from partner_api.docs import ApiDocsView
 from ticketing import login
-from ticketing.health import healthz, healthz_full
+from ticketing.health import healthz, healthz_full, metrics_view
 
 admin.site.site_header = "Ticketing back office"
 admin.site.site_title = "Ticketing"
@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("healthz/full", healthz_full, name="healthz-full"),
+    path("metrics", metrics_view, name="metrics"),
     # The schema and its docs are public; every endpoint they describe needs a key.
     path(
         "api/schema/",

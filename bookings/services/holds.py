@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from events import selectors as event_selectors
 from events.models import Event, Session
+from ticketing import metrics
 
 from ..availability import compute_session_availability
 from ..discounts import discount_code_check_uses, discount_code_for_update
@@ -324,6 +325,13 @@ def _booking_insert(
             )
             tickets_issue_rows(booking)
         after_commit(session.pk, booking.pk if confirm_now else None)
+        transaction.on_commit(
+            lambda: (
+                metrics.sale_counted(channel, quote.quantity)
+                if confirm_now
+                else metrics.hold_counted(channel)
+            )
+        )
     _attach_written_rows(booking, session, quote)
     return booking
 

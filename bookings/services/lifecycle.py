@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from events.models import Session
+from ticketing import metrics
 from ticketing.audit import audit_log
 
 from .. import signals
@@ -102,6 +103,9 @@ def booking_confirm(*, booking_id: int, actor=None) -> Booking:
                 data={"reference": booking.reference, "late": was_late},
             )
             after_commit(session.pk, booking.pk)
+            transaction.on_commit(
+                lambda: metrics.sale_counted(booking.channel, booking.quantity)
+            )
     if sold_out is not None:
         raise sold_out
     return booking

@@ -22,6 +22,7 @@ from ticketing.audit import audit_log
 from ..models import ExternalOrder, Listing, OversoldAlert
 from ..platforms.base import ExternalOrder as FetchedOrder
 from ..platforms.base import Places
+from . import alerting
 
 logger = logging.getLogger(__name__)
 
@@ -185,9 +186,12 @@ def _oversold_alert_update(result: ExternalSalesResult) -> None:
                 result.session_id,
                 result.oversold_by,
             )
+            alerting.oversold_alert_raise(session=alert.session, result=result)
         elif result.oversold_by:
             OversoldAlert.objects.filter(pk=alert.pk).update(updated_at=now, **numbers)
+            alerting.oversold_alert_raise(session=alert.session, result=result)
         elif alert is not None:
             OversoldAlert.objects.filter(pk=alert.pk).update(
                 resolved_at=now, updated_at=now, **numbers
             )
+            alerting.oversold_alert_resolve(result.session_id)

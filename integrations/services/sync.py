@@ -38,6 +38,7 @@ from ..platforms.base import (
     PlatformClient,
     PlatformCredentials,
 )
+from . import alerting
 from . import cache as listing_cache
 from .apply import (
     ListingFetched,
@@ -349,6 +350,8 @@ def _finish(run, connection, actor, clock, auth_failed) -> SyncRun:
             actor=actor,
             data=summary,
         )
+        connection.last_error = connection_fields.get("last_error", "")
+        alerting.sync_alert_update(connection, run)
     logger.info(
         "Sync %s of %s connection %s: %s",
         run.pk,

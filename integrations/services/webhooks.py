@@ -30,6 +30,7 @@ from ticketing.sweep import enqueue_on_commit, sweep
 from ..exceptions import SyncError
 from ..models import Connection, PlatformWebhook, SyncRun
 from ..platforms.base import ExternalAuthError, ExternalError, ExternalRejected
+from . import alerting
 from .sync import client_for, connection_sync
 
 logger = logging.getLogger(__name__)
@@ -220,6 +221,7 @@ def _failed(webhook: PlatformWebhook, error: str) -> PlatformWebhook:
             webhook.attempts,
             webhook.error,
         )
+        alerting.webhook_exhausted_alert(webhook)
     return webhook
 
 

@@ -20,7 +20,7 @@ from events.tests.factories import MembershipFactory, OrganiserFactory, UserFact
 from partner_api.models import PartnerWebhookDelivery
 from partner_api.webhooks import services
 from ticketing import outbox
-from ticketing.models import OutboxMessage
+from ticketing.models import Alert, OutboxMessage
 from ticketing.tasks import outbox_dispatch_task
 from ticketing.tests.broker import broker_fixture  # noqa: F401
 from ticketing.tests.outbox import beat_dispatch
@@ -205,6 +205,12 @@ def test_network_errors_are_logged_and_it_gives_up_after_max_attempts(mocked):
     assert delivery.last_status_code is None
     assert delivery.last_error.startswith("ConnectionError: ")
     assert delivery.next_attempt_at is None  # given up
+    alert = Alert.objects.get(kind=Alert.Kind.DELIVERY_EXHAUSTED)
+    assert alert.subject == f"partner-webhook-delivery:{delivery.pk}"
+    assert alert.organiser_id == webhook.organiser_id
+    assert alert.link == (
+        f"/admin/partner_api/partnerwebhookdelivery/{delivery.pk}/change/"
+    )
     # ...so its outbox row is done, not retried.
     message = OutboxMessage(payload={"delivery_id": delivery.pk})
     assert services.delivery_send_handler(message) is None

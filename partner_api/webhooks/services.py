@@ -276,6 +276,8 @@ def delivery_send(delivery_id: int) -> str:
             else RETRY_POLICY.next_attempt_at(delivery.attempts, now=finished),
         )
     PartnerWebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    if error and fields["next_attempt_at"] is None:
+        _exhausted_alert(delivery, webhook, error)
     logger.info(
         "Partner webhook delivery %s (%s, endpoint %s) attempt %s: %s",
         delivery.pk,
@@ -341,3 +343,23 @@ def deliveries_oldest_due(now: dt.datetime) -> dt.datetime | None:
         status__in=(Status.PENDING, Status.FAILED, Status.SENDING),
         next_attempt_at__lte=now,
     ).aggregate(oldest=Min("next_attempt_at"))["oldest"]
+
+
+def _exhausted_alert(delivery, webhook, error: str) -> None:
+    from django.urls import reverse
+
+    from ticketing.alerts import alert_raise
+    from ticketing.models import Alert
+
+    alert_raise(
+        kind=Alert.Kind.DELIVERY_EXHAUSTED,
+        organiser=webhook.organiser_id,
+        subject=f"partner-webhook-delivery:{delivery.pk}",
+        message=(
+            f"The {delivery.event} webhook to {webhook.url} was given up after "
+            f"{delivery.attempts} attempts. Last error: {error}"
+        ),
+        link=reverse(
+            "admin:partner_api_partnerwebhookdelivery_change", args=[delivery.pk]
+        ),
+    )

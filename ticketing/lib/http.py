@@ -47,6 +47,7 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 
+from ticketing import metrics
 from ticketing.lib.breaker import BreakerState, BreakerStatus, CircuitBreaker
 from ticketing.lib.http_errors import (
     CircuitOpen,
@@ -414,7 +415,13 @@ class ExternalApi:
         return response
 
     def _log(self, method, endpoint, status, attempts, started, *, error=None) -> None:
-        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        elapsed = time.monotonic() - started
+        metrics.external_call_observed(
+            self.service,
+            elapsed,
+            "unreachable" if error else (f"http_{status}" if status >= 400 else None),
+        )
+        duration_ms = round(elapsed * 1000, 1)
         fields = {
             "service": self.service,
             "method": method,

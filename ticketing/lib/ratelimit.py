@@ -9,14 +9,21 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
+from ticketing.lib.degrade import cache_unavailable
 from ticketing.lib.http_errors import ExternalUnavailable
 
 logger = logging.getLogger(__name__)
+
+# Per-process counts used while the shared cache is unreachable: (key, window) -> calls.
+_local_counts: dict[tuple[str, int], int] = {}
+_local_lock = threading.Lock()
 
 _PERIODS = {
     "s": 1,
@@ -128,7 +135,26 @@ class RateLimiter:
 
     def _count(self, calls: int, *, now: float | None = None) -> int:
         period = self.limit.period_seconds
-        return window_count(f"http:rate:{self.key}", period, calls, now=now).count
+        try:
+            return window_count(f"http:rate:{self.key}", period, calls, now=now).count
+        except Exception:  # noqa: BLE001 - Redis down: see _count_locally
+            cache_unavailable("provider rate limit")
+            moment = time.time() if now is None else now
+            return self._count_locally(int(moment // period), calls)
+
+    def _count_locally(self, window: int, calls: int) -> int:
+        """Without the shared cache, this process spends only its share of the
+        provider's quota (PROVIDER_QUOTA_PROCESSES processes share it), so that all
+        of them together still stay under it. Returns the count scaled to the whole
+        quota, for `acquire` to compare with `limit.calls`."""
+        share = max(1, self.limit.calls // max(1, settings.PROVIDER_QUOTA_PROCESSES))
+        with _local_lock:
+            key = (self.key, window)
+            _local_counts[key] = _local_counts.get(key, 0) + calls
+            for stale in [k for k in _local_counts if k[1] < window - 1]:
+                del _local_counts[stale]
+            used = _local_counts[key]
+        return self.limit.calls + 1 if used > share else used
 
 
 class FailureLimiter:

@@ -1,0 +1,197 @@
+"""Redis down in the middle of selling: a `redis-server` of the test's own serves the
+cache and the broker, and is really stopped. Pages and the partner API keep selling
+from PostgreSQL (availability computed, the cache skipped); limits against abuse let
+requests through (README, "Redis down"); work that could not be enqueued is stored
+and swept into the broker once Redis is back.
+"""
+
+import datetime as dt
+import json
+
+import pytest
+import redis
+from django.core import mail
+from django.utils import timezone
+
+from bookings.models import Booking
+from bookings.services.inventory import inventory_check
+from events.models import Session
+from events.tests.factories import SessionFactory, TicketTypeFactory
+from notifications.models import Notification
+from partner_api.tests.api_fixtures import api_key, order, post
+from ticketing import outbox
+from ticketing.models import OutboxMessage
+from ticketing.tests.redis_server import redis_server_fixture  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def own_redis(settings, redis_server):
+    """Cache and broker on the test's own Redis; tasks sent to it, not run inline."""
+    from ticketing.celery import app
+
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": redis_server.url(0),
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+    saved = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager = False
+    app.conf.broker_url = redis_server.url(1)
+    app._pool = None
+    app.amqp._producer_pool = None
+    yield redis_server
+    app.conf.task_always_eager, app.conf.broker_url = saved
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def _checkout(client, session, ticket_type, email, quantity=2):
+    data = {
+        "session": session.pk,
+        f"qty_{ticket_type.pk}": quantity,
+        "buyer_name": "Ada Lovelace",
+        "buyer_email": email,
+        "token": f"tok-{email}",
+        "action": "book",
+    }
+    data.update({f"attendee_name_{i}": f"Guest {i}" for i in range(quantity)})
+    return client.post(f"/e/{session.event.slug}/checkout/", data)
+
+
+def test_pages_and_api_keep_selling_with_redis_down(client, own_redis):
+    session = SessionFactory(capacity=10)
+    paid = TicketTypeFactory(event=session.event, price_minor=4500, max_per_order=10)
+    plain = api_key(session.event.organiser)
+    shop = {"session": session, "regular": paid}
+    # Warm the cache, then lose Redis with what it held.
+    assert client.get(f"/e/{session.event.slug}/").status_code == 200
+    own_redis.stop()
+
+    page = client.get(f"/e/{session.event.slug}/")
+    assert page.status_code == 200
+    assert "10" in page.content.decode()  # seats left, computed from PostgreSQL
+
+    response = _checkout(client, session, paid, "ada@example.org")
+    assert response.status_code == 302, response.content.decode()[:500]
+    availability = client.get(
+        f"/api/v1/sessions/{session.pk}/availability/",
+        HTTP_AUTHORIZATION=f"Bearer {plain}",
+    )
+    assert availability.status_code == 200
+    assert availability.json()["available"] == 8
+    api = post(client, "/api/v1/bookings/", order(shop, 3), plain, "key-1")
+    assert api.status_code == 201, api.content
+
+    bookings = Booking.objects.order_by("pk")
+    assert [(b.channel, b.status, b.quantity) for b in bookings] == [
+        (Booking.Channel.WEB, Booking.Status.PENDING, 2),
+        (Booking.Channel.API, Booking.Status.PENDING, 3),
+    ]
+    assert client.get(f"/e/{session.event.slug}/").status_code == 200
+    lookup = client.post(
+        "/b/lookup/", {"reference": bookings[0].reference, "email": "ada@example.org"}
+    )
+    assert lookup.status_code in (200, 302)
+    assert inventory_check() == []
+    session.refresh_from_db()
+    assert session.sold_count == 0
+
+
+def test_abuse_limits_fail_open_with_redis_down(client, own_redis, settings):
+    settings.CHECKOUT_HOLDS_PER_IP_PER_HOUR = 1
+    session = SessionFactory(capacity=10)
+    paid = TicketTypeFactory(event=session.event, price_minor=4500, max_per_order=10)
+    own_redis.stop()
+
+    for n in range(3):
+        response = _checkout(client, session, paid, f"buyer{n}@example.org", 1)
+        assert response.status_code == 302
+
+    assert Booking.objects.filter(status=Booking.Status.PENDING).count() == 3
+
+
+def test_work_written_while_redis_is_down_is_done_when_it_returns(client, own_redis):
+    """The confirmation email is an outbox row written with the sale; the on-commit
+    kick to the broker fails with Redis down; beat's dispatch sends it once Redis
+    (and so the broker) is back."""
+    session = SessionFactory(capacity=10)
+    free = TicketTypeFactory(event=session.event, price_minor=0)
+    own_redis.stop()
+
+    response = _checkout(client, session, free, "ada@example.org", 1)
+
+    assert response.status_code == 302
+    booking = Booking.objects.get()
+    assert booking.status == Booking.Status.CONFIRMED
+    assert booking.tickets.count() == 1
+    notification = Notification.objects.get(booking=booking, template="confirmation")
+    assert notification.status == Notification.Status.QUEUED
+    row = OutboxMessage.objects.get(key=f"notification:{notification.pk}")
+    assert (row.status, row.attempts) == (OutboxMessage.Status.PENDING, 0)
+    assert Session.objects.get(pk=session.pk).sold_count == 1
+    assert mail.outbox == []
+
+    own_redis.start()  # empty: the kick that failed is nowhere in the broker
+    queue = redis.Redis.from_url(own_redis.url(1))
+    assert queue.llen("celery") == 0
+
+    outbox.dispatch()  # what beat's ticketing.tasks.outbox_dispatch runs
+
+    row.refresh_from_db()
+    assert row.status == OutboxMessage.Status.DONE
+    assert [message.to for message in mail.outbox] == [["ada@example.org"]]
+
+
+def test_provider_quota_falls_back_to_a_per_process_share(own_redis, settings):
+    from ticketing.lib.http_errors import ExternalUnavailable
+    from ticketing.lib.ratelimit import RateLimit, RateLimiter
+
+    settings.PROVIDER_QUOTA_PROCESSES = 4
+    limiter = RateLimiter("fake-platform", RateLimit(40, 3600), max_wait=0)
+    limiter.acquire()  # counted in Redis
+    own_redis.stop()
+
+    for _ in range(10):  # this process's share: 40 / 4
+        limiter.acquire()
+    with pytest.raises(ExternalUnavailable):
+        limiter.acquire()
+
+
+def test_a_paid_booking_cancelled_with_redis_down_is_refunded_once_it_returns(
+    client, own_redis
+):
+    from bookings.tests.factories import BookingFactory
+    from payments.models import Refund
+    from payments.sweeps import refunds_lost_due
+    from payments.tests.factories import PaymentFactory
+
+    booking = BookingFactory(status=Booking.Status.CONFIRMED, quantity=1)
+    Session.objects.filter(pk=booking.session_id).update(sold_count=1)
+    PaymentFactory(organiser=booking.organiser, booking=booking, status="succeeded")
+    plain = api_key(booking.organiser)
+    own_redis.stop()
+
+    response = post(
+        client, f"/api/v1/bookings/{booking.reference}/cancel/", {}, plain, "c1"
+    )
+
+    assert response.status_code == 200, response.content
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+    assert not Refund.objects.exists()
+
+    own_redis.start()
+    queue = redis.Redis.from_url(own_redis.url(1))
+    assert refunds_lost_due() == 0  # cancelled a moment ago: its task may be queued
+    later = timezone.now() + dt.timedelta(minutes=2)
+
+    assert refunds_lost_due(now=later) == 1
+
+    messages = [json.loads(raw) for raw in queue.lrange("celery", 0, -1)]
+    assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages] == [
+        ("payments.tasks.refund_booking", f"({booking.pk}, 'booking cancelled')")
+    ]

@@ -16,6 +16,7 @@ from bookings.models import Booking
 from events.models import Session
 from integrations.models import Connection, ExternalOrder, Listing, OversoldAlert
 from payments.models import Refund
+from ticketing.models import Alert
 
 from . import channels
 from .scope import Scope
@@ -257,6 +258,20 @@ def _alerts(scope: Scope) -> dict[str, list]:
             scope.filter(
                 Booking.objects.filter(needs_attention=True), "organiser_id"
             ).only("pk", "reference", "buyer_name", "created_at")[:ALERTS_SHOWN]
+        ),
+        # Open alerts (ticketing.alerts) of the kinds not listed above from their
+        # own tables: work out of retries, a stuck backlog (superusers only).
+        "other": list(
+            scope.filter(
+                Alert.objects.filter(resolved_at__isnull=True).exclude(
+                    kind__in=[
+                        Alert.Kind.OVERSOLD,
+                        Alert.Kind.SYNC_FAILING,
+                        Alert.Kind.REFUND_UNKNOWN,
+                    ]
+                ),
+                "organiser_id",
+            ).order_by("-last_seen_at")[:ALERTS_SHOWN]
         ),
     }
 

@@ -81,19 +81,36 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def ensure_database() -> None:
-    """Create the database on first use; later runs migrate it and empty it (much
-    faster than migrating a new one)."""
+def ensure_database(*, fresh: bool = False) -> None:
+    """Create the database on first use (or anew with `fresh`); later runs migrate
+    it and empty it, much faster than migrating a new one."""
     import psycopg
 
     admin = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
     name = DATABASE_URL.rsplit("/", 1)[1]
     with psycopg.connect(admin, autocommit=True) as conn:
+        if fresh:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [name]
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def migrate() -> None:
+    """Migrate the kept database; when its history no longer matches the code's
+    (migrations renumbered on a merge), start from a new one."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    try:
+        call_command("migrate", verbosity=0)
+    except Exception as error:  # noqa: BLE001 - whatever it was, start afresh
+        log(f"migrating the kept database failed ({type(error).__name__}); anew")
+        connections.close_all()
+        ensure_database(fresh=True)
+        call_command("migrate", verbosity=0)
 
 
 class Processes:
@@ -227,7 +244,7 @@ def main() -> int:
         django.setup()
         from django.core.management import call_command
 
-        call_command("migrate", verbosity=0)
+        migrate()
         call_command("flush", "--noinput", verbosity=0)
         call_command("collectstatic", "--noinput", verbosity=0)
         shop = fixtures()
@@ -368,9 +385,9 @@ def fixtures() -> dict:
     import datetime as dt
 
     from django.utils import timezone
-    from events.api_keys import ApiKey
 
     from events.models import Event, Organiser, Session, TicketType, Venue
+    from partner_api.api_keys import ApiKey
 
     organiser = Organiser.objects.create(
         name="Chaos",

@@ -7,6 +7,7 @@ class TicketingConfig(AppConfig):
 
     def ready(self) -> None:
         from . import alerts, health, outbox
+        from .metrics import outbox_depth
 
-        health.register_backlog("outbox", outbox.oldest_due)
+        health.register_backlog("outbox", outbox.oldest_due, depth=outbox_depth)
         outbox.register(alerts.EMAIL_KIND, alerts.alert_email_handler)

@@ -115,6 +115,15 @@ def task_rejected(sender=None, message=None, **kwargs) -> None:
 # -- measured at scrape time -----------------------------------------------------
 
 
+def outbox_depth(now) -> int:
+    """Outbox rows due now (the `outbox` backlog's depth)."""
+    from ticketing.models import OutboxMessage
+
+    return OutboxMessage.objects.filter(
+        status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now
+    ).count()
+
+
 class BacklogCollector:
     """Depth and age of every backlog registered with `ticketing.health`, read from
     the database when `/metrics` is scraped (so every process reports the same)."""

@@ -104,6 +104,30 @@ def test_alerts_that_need_action(client):
     assert f"Booking {flagged.reference} needs attention" in page
 
 
+def test_open_alerts_of_other_kinds_are_listed_with_a_link(client):
+    from ticketing.tests.factories import AlertFactory
+
+    organiser = OrganiserFactory()
+    mine = AlertFactory(
+        organiser_id=organiser.pk, kind="delivery_exhausted", subject="outbox:7"
+    )
+    AlertFactory(organiser_id=organiser.pk, kind="oversold")  # listed above already
+    AlertFactory(kind="delivery_exhausted", subject="outbox:8")  # site-wide
+    AlertFactory(
+        organiser_id=organiser.pk,
+        kind="webhook_exhausted",
+        resolved_at=timezone.now(),
+    )
+    _member(client, organiser)
+
+    page = _dashboard(client.get("/admin/").content.decode())
+
+    assert page.count('data-kind="delivery_exhausted"') == 1
+    assert f'href="/admin/ticketing/alert/{mine.pk}/change/"' in page
+    assert "outbox:8" not in page
+    assert 'data-kind="webhook_exhausted"' not in page
+
+
 def test_a_superuser_sees_every_organiser_and_can_filter(client):
     first = SessionFactory(event__title="First org show")
     second = SessionFactory(event__title="Second org show")

@@ -187,3 +187,16 @@ def test_sentry_events_lose_authorization_headers_and_keys():
     assert "cookies" not in scrubbed["request"]
     assert "tk_secret" not in str(scrubbed)
     assert scrubbed["extra"]["booking"] == {"stripe_secret": "[Filtered]", "n": 1}
+
+
+@pytest.mark.django_db
+def test_the_outbox_backlog_reports_its_depth(client, settings):
+    from ticketing.tests.factories import OutboxMessageFactory
+
+    settings.METRICS_TOKEN = TOKEN
+    OutboxMessageFactory.create_batch(3)
+    OutboxMessageFactory(status="done")
+
+    text = scrape(client)
+
+    assert 'ticketing_backlog_depth{backlog="outbox"} 3.0' in text

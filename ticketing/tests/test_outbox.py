@@ -296,7 +296,7 @@ def test_two_dispatchers_never_run_one_row_twice(kind):
 def test_the_health_backlog_is_the_oldest_due_row(kind):
     from ticketing import health
 
-    assert health._backlogs["outbox"] is outbox.oldest_due
+    assert health.backlogs()["outbox"].oldest_due is outbox.oldest_due
     now = timezone.now()
     assert outbox.oldest_due(now) is None
     pk = outbox.enqueue(kind)

@@ -122,6 +122,9 @@ def _sells_on_every_channel_without_drift():
     assert SyncRun.objects.filter(status=SyncRun.Status.SUCCESS).count() == 2
     paris = Session.objects.get(event__slug="masterclass", venue__city="Paris")
     assert paris.external_sold_count == 14
+    # The recorded orders add up to the listing's figure (reports read the orders).
+    orders = ExternalOrder.objects.filter(listing__session=paris)
+    assert sum(order.quantity for order in orders) == 14
     # Counters were moved by the real sale, so the inventory check finds nothing.
     assert inventory_check() == []
 

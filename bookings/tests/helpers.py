@@ -18,3 +18,21 @@ def hold(session, *lines, key=None, buyer=BUYER, **kwargs):
         idempotency_key=key,
         **kwargs,
     )
+
+
+def assert_links_to_rebook(text: str, booking) -> None:
+    """`text` (an email body or an HTML page) links to the booking's "book again"
+    checkout with a token that opens that booking. The token is compared by what it
+    opens, not character by character: it carries the second it was signed."""
+    import re
+
+    from django.core import signing
+    from django.urls import reverse
+
+    checkout = reverse("shop:checkout", args=[booking.event.slug])
+    pattern = (
+        re.escape(f"{checkout}?again={booking.reference}") + r"(?:&|&amp;)t=([\w:\-]+)"
+    )
+    match = re.search(pattern, text)
+    assert match, f"no book-again link for {booking.reference} in:\n{text}"
+    assert signing.loads(match.group(1), salt="bookings.access") == booking.reference

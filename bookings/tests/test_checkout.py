@@ -68,7 +68,9 @@ def test_booking_holds_seats_and_opens_the_booking_page(
     response = _post(client, url, session, ticket_type, 2)
     booking = Booking.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == booking_page_path(booking.reference)
+    path, token = response["Location"].split("?t=")
+    assert path == f"/b/{booking.reference}/"
+    assert signing.loads(token, salt="bookings.access") == booking.reference
     assert booking.status == Booking.Status.PENDING
     assert booking.buyer_phone == "+33612345678"
     assert booking.channel == Booking.Channel.WEB

@@ -151,7 +151,7 @@ def test_a_platform_down_for_a_whole_run_fails_it_and_opens_the_breaker(
 ):
     settings.INTEGRATIONS_BREAKER_FAILURES = 2
     settings.INTEGRATIONS_BREAKER_RESET_SECONDS = 30
-    settings.INTEGRATIONS_SYNC_CONCURRENCY = 1
+    settings.INTEGRATIONS_SYNC_CONCURRENCY = 8
     listings = [_listing(fake, connection, sold=n + 1) for n in range(4)]
     _sync(connection)
     fake.down = True
@@ -279,14 +279,13 @@ def test_listings_are_fetched_in_parallel(fake, connection, settings):
     for _ in range(8):
         _listing(fake, connection, sold=1)
     fake.latency = 0.2
-    started = timezone.now()
 
     run = _sync(connection)
 
-    elapsed = (timezone.now() - started).total_seconds()
     assert run.listings_synced == 8
-    # 8 listings x 2 calls x 0.2 s is 3.2 s one after another; in parallel ~0.4 s.
-    assert elapsed < 1.6
+    # Counted by the fake, not timed: a loaded machine stretches any wall-clock bound.
+    # One after another, the fake would never see two requests at once.
+    assert fake.max_in_flight >= 4
     assert Listing.objects.filter(connection=connection, is_stale=False).count() == 8
 
 

@@ -64,6 +64,10 @@ class FakePlatform:
         self._next_faults: list[str] = []
         self._always_fault: str | None = None
         self._lock = threading.Lock()
+        # Requests being answered at once, and the most seen: what parallel fetching
+        # shows without timing anything.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._local: LocalServer | None = None
         self.url = ""
 
@@ -143,7 +147,12 @@ class FakePlatform:
             fault = self._next_faults.pop(0) if self._next_faults else None
         fault = fault or self._always_fault
         if self.latency:
+            with self._lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
             time.sleep(self.latency)
+            with self._lock:
+                self.in_flight -= 1
         if self.down:
             fault = "503"
         if fault == "reset":

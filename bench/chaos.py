@@ -524,18 +524,11 @@ def confirmed_references(rng: random.Random, count: int) -> list[str]:
 
 def sweeps() -> None:
     """What beat runs every minute, run here every few seconds."""
-    import datetime as dt
 
-    from django.utils import timezone
 
     from bookings.services.expiry import booking_expire_stale
     from payments.services.webhooks import webhooks_retry_due
-    from payments.sweeps import refunds_lost_due
     from ticketing.tasks import outbox_dispatch_task
-
-    # The chaos run is short: lost refunds count from now, not after a minute.
-    def refunds_lost() -> int:
-        return refunds_lost_due(now=timezone.now() + dt.timedelta(minutes=2))
 
     # Beat sends the outbox dispatch to the worker, as here.
     def outbox_dispatch() -> None:
@@ -545,7 +538,6 @@ def sweeps() -> None:
         booking_expire_stale,
         webhooks_retry_due,
         outbox_dispatch,
-        refunds_lost,
     ):
         try:
             sweep()

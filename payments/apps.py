@@ -12,6 +12,16 @@ class PaymentsConfig(AppConfig):
 
         health.register_backlog("payment_webhooks", webhooks_oldest_due)
 
+        from ticketing import outbox
+
+        from .services import cancel_refunds
+
+        outbox.register(
+            cancel_refunds.KIND,
+            cancel_refunds.refund_cancelled_handler,
+            policy=cancel_refunds.POLICY,
+        )
+
         from ticketing.alerts_checks import register_alert_check
 
         from .alerting import refunds_unknown_check

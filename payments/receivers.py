@@ -1,4 +1,5 @@
-"""What payments does when selling tells it something (signals sent after commit)."""
+"""What payments does when selling tells it something: `bookings_expired` comes after
+commit, `booking_status_changed` inside the transaction of the change."""
 
 from django.dispatch import receiver
 
@@ -16,15 +17,11 @@ def cancel_open_payments_of_expired_holds(sender, booking_ids, **kwargs):
     enqueue_on_commit(payment_cancel_open_task, list(booking_ids))
 
 
-@receiver(signals.booking_released)
+@receiver(signals.booking_status_changed, dispatch_uid="payments.refund_on_cancel")
 def refund_cancelled_booking(sender, booking_id, status, **kwargs):
-    from .models import Payment
-    from .tasks import refund_booking_task
-
+    """Inside the cancellation's transaction: the refund is owed with it."""
     if status != Booking.Status.CANCELLED:
         return
-    if Payment.objects.filter(
-        booking_id=booking_id, status=Payment.Status.SUCCEEDED
-    ).exists():
-        # Lost with the broker? payments.sweeps.refunds_lost_due enqueues it again.
-        enqueue_on_commit(refund_booking_task, booking_id, "booking cancelled")
+    from .services.cancel_refunds import refund_owed_on_cancel
+
+    refund_owed_on_cancel(booking_id=booking_id)

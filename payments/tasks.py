@@ -8,7 +8,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import services
-from .exceptions import RefundOutcomeUnknown
 from .models import Payment, Provider, Refund
 from .providers.base import ProviderError, ProviderUnavailable
 
@@ -40,27 +39,6 @@ def payment_cancel_open_task(self, booking_ids: list[int]) -> int:
     return services.payment_cancel_open(booking_ids=booking_ids)
 
 
-@shared_task(name="payments.tasks.refund_booking", **_RETRYING)
-def refund_booking_task(self, booking_id: int, reason: str) -> int:
-    """Refund in full every succeeded payment of a cancelled booking."""
-    refunded = 0
-    for payment in Payment.objects.filter(
-        booking_id=booking_id, status=Payment.Status.SUCCEEDED
-    ).exclude(provider=Provider.OFFLINE):  # paid back by the organiser's own hand
-        if (
-            payment.refundable_minor
-            and not payment.refunds.exclude(status="failed").exists()
-        ):
-            try:
-                services.refund_issue(payment_id=payment.pk, reason=reason)
-            except RefundOutcomeUnknown:
-                # Pending and counted, so a retry of this task skips it; the
-                # provider's refund webhook settles it.
-                logger.warning("Refund of payment %s not confirmed yet", payment.pk)
-            refunded += 1
-    return refunded
-
-
 @shared_task(name="payments.tasks.payments_reconcile", **_RETRYING)
 def payments_reconcile_task(self) -> int:
     """Ask the provider about payments left pending too long, and settle them; ask
@@ -87,10 +65,3 @@ def payments_reconcile_task(self) -> int:
     for refund_id in unconfirmed.values_list("pk", flat=True)[:200]:
         services.refund_retry_unconfirmed(refund_id=refund_id)
     return settled
-
-
-@shared_task(name="payments.tasks.refunds_lost_due", **_RETRYING)
-def refunds_lost_due_task(self) -> int:
-    from .sweeps import refunds_lost_due
-
-    return refunds_lost_due()

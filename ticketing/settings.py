@@ -255,12 +255,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 280},
     },
-    # Refunds of cancelled bookings whose task was lost (broker down, Redis emptied).
-    "payments-refunds-lost": {
-        "task": "payments.tasks.refunds_lost_due",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 55},
-    },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {
         "task": "payments.tasks.payments_reconcile",

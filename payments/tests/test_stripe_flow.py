@@ -20,8 +20,11 @@ from payments.accounts import provider_for
 from payments.exceptions import RefundOutcomeUnknown
 from payments.models import Payment, Refund, WebhookDelivery
 from payments.services import payment_start, refund_issue, webhooks_retry_due
-from payments.tasks import payments_reconcile_task, refund_booking_task
-from ticketing.models import AuditEntry
+from payments.services.cancel_refunds import KIND as REFUND_KIND
+from payments.services.cancel_refunds import refund_cancelled_handler
+from payments.tasks import payments_reconcile_task
+from ticketing import outbox
+from ticketing.models import AuditEntry, OutboxMessage
 
 RETURN_URL = "http://testserver/payments/paystack/return/"
 
@@ -444,11 +447,94 @@ def test_a_cancellation_refund_stripe_did_not_confirm_is_asked_once(
     stripe_keys.fail_next(500)
     with django_capture_on_commit_callbacks(execute=True):
         booking_cancel(booking_id=booking.pk, reason="buyer asked")
-    refund_booking_task.apply(args=[booking.pk, "a retry of the task"])
+    # The outbox row delivered again (a worker killed after the call, say).
+    refund_cancelled_handler(OutboxMessage.objects.get(kind=REFUND_KIND))
 
     refund = Refund.objects.get(payment=payment)
     assert (refund.status, refund.amount_minor) == (Refund.Status.PENDING, 9000)
+    assert stripe_keys.calls["refunds.create"] == 1
     assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CANCELLED
+
+
+@pytest.mark.django_db
+def test_a_cancellation_refund_is_owed_with_the_cancel_and_paid_once(
+    stripe_keys, session, ticket_type, client, django_capture_on_commit_callbacks
+):
+    booking, payment = _paid(
+        stripe_keys,
+        client,
+        session,
+        (ticket_type, 2),
+        django_capture_on_commit_callbacks,
+    )
+    # No worker ran: the refund is a row committed with the cancellation.
+    booking_cancel(booking_id=booking.pk, reason="buyer asked")
+    row = OutboxMessage.objects.get(kind=REFUND_KIND)
+    assert row.status == OutboxMessage.Status.PENDING
+    assert not Refund.objects.exists()
+
+    outbox.dispatch()  # what beat, or the on-commit kick, runs
+    row.refresh_from_db()
+    payment.refresh_from_db()
+    assert row.status == OutboxMessage.Status.DONE
+    assert payment.refunded_minor == 9000
+    refund_cancelled_handler(row)  # redelivered: nothing more is paid back
+    assert stripe_keys.calls["refunds.create"] == 1
+    assert Refund.objects.filter(payment=payment).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_cancellation_after_a_partial_refund_pays_back_the_rest(
+    stripe_keys, session, ticket_type, client, django_capture_on_commit_callbacks
+):
+    booking, payment = _paid(
+        stripe_keys,
+        client,
+        session,
+        (ticket_type, 2),
+        django_capture_on_commit_callbacks,
+    )
+    refund_issue(payment_id=payment.pk, amount_minor=2000, reason="one seat moved")
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_cancel(booking_id=booking.pk, reason="buyer asked")
+
+    payment.refresh_from_db()
+    assert payment.refunded_minor == 9000
+    assert sorted(payment.refunds.values_list("amount_minor", flat=True)) == [
+        2000,
+        7000,
+    ]
+
+
+@pytest.mark.django_db
+def test_a_cancellation_refund_waits_out_stripe_refusing_for_a_while(
+    stripe_keys, session, ticket_type, client, django_capture_on_commit_callbacks
+):
+    booking, payment = _paid(
+        stripe_keys,
+        client,
+        session,
+        (ticket_type, 2),
+        django_capture_on_commit_callbacks,
+    )
+    booking_cancel(booking_id=booking.pk, reason="buyer asked")
+    stripe_keys.fail_next(429, times=20)  # surely not refunded: asked again later
+    outbox.dispatch()
+    row = OutboxMessage.objects.get(kind=REFUND_KIND)
+    assert (row.status, row.attempts) == (OutboxMessage.Status.PENDING, 1)
+    assert not Refund.objects.filter(status=Refund.Status.SUCCEEDED).exists()
+
+    with stripe_keys._lock:
+        stripe_keys._failures.clear()
+    OutboxMessage.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    outbox.dispatch()
+    row.refresh_from_db()
+    payment.refresh_from_db()
+    assert row.status == OutboxMessage.Status.DONE
+    assert payment.refunded_minor == 9000
+    assert Refund.objects.filter(payment=payment).exclude(
+        status=Refund.Status.FAILED
+    ).count() == 1
 
 
 @pytest.mark.django_db

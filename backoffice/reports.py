@@ -25,6 +25,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from bookings.models import Booking, BookingLine
 from events.models import Session
@@ -37,12 +38,12 @@ from .scope import Scope
 from .tables import INT, MONEY, Column, Table
 
 GROUPS = {
-    "event": _("Event"),
-    "session": _("Date"),
-    "ticket_type": _("Ticket type"),
-    "channel": _("Channel"),
-    "platform": _("Platform"),
-    "code": _("Discount code"),
+    "event": _lazy("Event"),
+    "session": _lazy("Date"),
+    "ticket_type": _lazy("Ticket type"),
+    "channel": _lazy("Channel"),
+    "platform": _lazy("Platform"),
+    "code": _lazy("Discount code"),
 }
 THIS_SITE = "here"
 
@@ -159,16 +160,18 @@ def _external_orders(scope: Scope, filters: Filters) -> list[dict]:
     )
 
 
+# Module-level labels are lazy: translated in the request's language, not in the
+# language active when the module happened to be imported.
 SALES_COLUMNS = [
-    Column("tickets", _("Tickets"), INT),
-    Column("comps", _("of which comps"), INT),
-    Column("list", _("At list price"), MONEY),
-    Column("discounts", _("Discounts"), MONEY),
-    Column("refunds", _("Refunds"), MONEY),
-    Column("gross", _("Gross (tax included)"), MONEY),
-    Column("tax", _("Tax"), MONEY),
-    Column("net", _("Net (before tax)"), MONEY),
-    Column("fees", _("Provider fees")),
+    Column("tickets", _lazy("Tickets"), INT),
+    Column("comps", _lazy("of which comps"), INT),
+    Column("list", _lazy("At list price"), MONEY),
+    Column("discounts", _lazy("Discounts"), MONEY),
+    Column("refunds", _lazy("Refunds"), MONEY),
+    Column("gross", _lazy("Gross (tax included)"), MONEY),
+    Column("tax", _lazy("Tax"), MONEY),
+    Column("net", _lazy("Net (before tax)"), MONEY),
+    Column("fees", _lazy("Provider fees")),
 ]
 
 

@@ -12,14 +12,10 @@ from openpyxl import load_workbook
 from events.tests.factories import MembershipFactory, OrganiserFactory, UserFactory
 from invoicing.models import Invoice
 from invoicing.services import (
-    LineInput,
-    Recipient,
-    invoice_create,
-    invoice_issue,
     invoice_payment_record,
 )
 from invoicing.tests.factories import PartyFactory
-from invoicing.tests.helpers import gst
+from invoicing.tests.helpers import bill, gst
 
 pytestmark = pytest.mark.django_db
 
@@ -31,16 +27,14 @@ HEADER = [
 
 
 def _bill(party, description, price, *, issue=True):
-    bill = invoice_create(
-        organiser=party.organiser,
-        type=Invoice.Type.BILL,
-        recipient=Recipient.of_party(party),
-        party=party,
-        currency="EUR",
+    return bill(
+        party,
+        price,
+        description=description,
+        tax_rate=gst(party.organiser),
+        issue=issue,
         tax_treatment=Invoice.TaxTreatment.EXCLUSIVE,
-        lines=[LineInput(description, price, tax_rate=gst(party.organiser))],
     )
-    return invoice_issue(invoice_id=bill.pk) if issue else bill
 
 
 @pytest.fixture

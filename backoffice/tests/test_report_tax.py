@@ -13,9 +13,7 @@ from django.utils import timezone
 from backoffice import reports
 from backoffice.scope import Scope
 from bookings.models import Booking
-from bookings.services import BuyerInput, LineInput, booking_confirm, booking_create
 from bookings.tests.factories import DiscountCodeFactory
-from bookings.tests.helpers import attendees
 from events.models import Organiser
 from events.tests.factories import (
     EventFactory,
@@ -28,6 +26,8 @@ from invoicing.models import Invoice
 from payments import signals as payment_signals
 from payments.models import Refund
 from payments.tests.factories import PaymentFactory, RefundFactory
+
+from .world import booked
 
 pytestmark = pytest.mark.django_db
 
@@ -55,18 +55,9 @@ def _organiser(mode, currency, rates):
     return organiser, session, types
 
 
-def _sold(capture, session, lines, *, code="", n=[0]):  # noqa: B006 - a counter
-    n[0] += 1
+def _sold(capture, session, lines, *, code=""):
     with capture(execute=True):  # the invoice is issued after the commit
-        booking = booking_create(
-            session_id=session.pk,
-            lines=[LineInput(tt.pk, quantity) for tt, quantity in lines],
-            buyer=BuyerInput(name="Buyer", email=f"buyer{n[0]}@example.org"),
-            attendees=attendees(sum(quantity for _, quantity in lines)),
-            discount_code=code,
-        )
-        booking_confirm(booking_id=booking.pk)
-    return Booking.objects.get(pk=booking.pk)
+        return booked(session, lines, code=code)
 
 
 def _refund(capture, booking, *amounts):

@@ -111,6 +111,8 @@ def test_a_party_user_exports_only_their_own_documents(client, world):
         assert rows == []
     _, *rows = _csv(client.get(EXPORT, {"format": "csv"}))
     assert [row[0] for row in rows] == [world["jos"].display_number]
+    page = client.get(reverse("admin:invoicing_invoice_changelist"))
+    assert f"{EXPORT}?&amp;format=xlsx".encode() in page.content
 
 
 def test_a_user_with_no_organiser_and_no_party_exports_nothing(client, world):

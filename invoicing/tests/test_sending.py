@@ -171,3 +171,14 @@ def test_a_reminder_for_a_document_paid_meanwhile_is_not_sent(issued, monkeypatc
     assert outbox.dispatch() == 1
     assert mail.outbox == []
     assert OutboxMessage.objects.get(kind=REMINDER_KIND).status == "done"
+
+
+def test_a_send_task_left_in_the_broker_by_a_deploy_goes_through_the_outbox(issued):
+    from invoicing.tasks import invoice_send_task
+
+    invoice_send_task.delay(issued.pk)
+
+    [row] = OutboxMessage.objects.filter(kind=SEND_KIND)
+    assert row.status == OutboxMessage.Status.DONE
+    [email] = mail.outbox
+    _pdf_of(email)

@@ -164,7 +164,7 @@ class InvoiceAdmin(RecipientScopedAdmin, OrganiserScopedAdmin, admin.ModelAdmin)
     inlines = [InvoiceLineInline, InvoicePaymentInline]
     actions = ["issue", "issue_deposit", "record_payment", "send", "credit", "void"]
     form = InvoiceDraftForm
-    DRAFT_SHOWN = ("status", "subtotal_minor", "tax_minor", "total_minor")
+    DRAFT_SHOWN = ("status", "net_shown", "tax_shown", "total")
 
     def _editable(self, request, obj) -> bool:
         if obj is None:
@@ -180,6 +180,18 @@ class InvoiceAdmin(RecipientScopedAdmin, OrganiserScopedAdmin, admin.ModelAdmin)
         if self._editable(request, obj):
             return self.DRAFT_SHOWN
         return [field.name for field in Invoice._meta.fields]
+
+    def get_inlines(self, request, obj):
+        # Payments are recorded against issued documents (an action), never typed.
+        return self.inlines if obj is not None else [InvoiceLineInline]
+
+    @admin.display(description=_("Net"))
+    def net_shown(self, invoice):
+        return Money(invoice.subtotal_minor, invoice.currency or "EUR").format()
+
+    @admin.display(description=_("Tax"))
+    def tax_shown(self, invoice):
+        return Money(invoice.tax_minor, invoice.currency or "EUR").format()
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if not self._editable(request, obj):

@@ -51,7 +51,7 @@ def _post(shop, lines, **fields):
         "tax_treatment": "exclusive",
         "due_on": "2027-01-31",
         "notes": "",
-        "payments-TOTAL_FORMS": "0",
+        "payments-TOTAL_FORMS": "0",  # the change form has them (read-only)
         "payments-INITIAL_FORMS": "0",
         "lines-TOTAL_FORMS": str(len(lines)),
         "lines-INITIAL_FORMS": "0",

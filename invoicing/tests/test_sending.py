@@ -182,3 +182,40 @@ def test_a_send_task_left_in_the_broker_by_a_deploy_goes_through_the_outbox(issu
     assert row.status == OutboxMessage.Status.DONE
     [email] = mail.outbox
     _pdf_of(email)
+
+
+class WorkerKilled(BaseException):
+    """A SIGKILL seen from inside: nothing after it runs, no `except Exception`."""
+
+
+@pytest.mark.parametrize(
+    ("after_send", "emails"), [(False, 1), (True, 2)], ids=["before", "after-send"]
+)
+def test_a_worker_killed_mid_send_sends_at_least_once(
+    issued, monkeypatch, after_send, emails
+):
+    import dataclasses
+
+    kind = outbox.registered(SEND_KIND)
+
+    def dies(message):
+        if after_send:
+            kind.handler(message)
+        raise WorkerKilled
+
+    with monkeypatch.context() as patched:
+        patched.setitem(
+            outbox._kinds, SEND_KIND, dataclasses.replace(kind, handler=dies)
+        )
+        with pytest.raises(WorkerKilled):
+            invoice_send_queue(invoice_id=issued.pk)  # the kick's worker dies
+
+    assert outbox.dispatch() == 0  # still leased by the dead worker
+    OutboxMessage.objects.filter(kind=SEND_KIND).update(
+        leased_until=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert outbox.dispatch() == 1
+    # Killed before the send: sent once. Killed between the send and the mark: sent
+    # again (no idempotency key for email; docs/operations.md).
+    assert len(mail.outbox) == emails
+    assert OutboxMessage.objects.get(kind=SEND_KIND).status == "done"

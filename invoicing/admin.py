@@ -93,6 +93,9 @@ class InvoiceLineInline(OrganiserScopedInline, admin.TabularInline):
     def get_extra(self, request, obj=None, **kwargs):
         return 1 if _is_draft(obj) else 0
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("invoice")
+
     def has_add_permission(self, request, obj):
         return _is_draft(obj) and super().has_add_permission(request, obj)
 
@@ -232,8 +235,17 @@ class InvoiceAdmin(RecipientScopedAdmin, OrganiserScopedAdmin, admin.ModelAdmin)
 
     def save_related(self, request, form, formsets, change):
         [lines] = [formset for formset in formsets if formset.model is InvoiceLine]
+        for formset in formsets:  # nothing saved through them: an empty history
+            formset.new_objects, formset.changed_objects = [], []
+            formset.deleted_objects = []
+        try:
+            self._draft_save(request, form.instance, lines)
+        except InvoiceError as error:  # issued by someone else since the form loaded
+            self.message_user(request, error.message, messages.ERROR)
+
+    def _draft_save(self, request, invoice, lines) -> None:
         services.invoice_draft_save(
-            invoice=form.instance,
+            invoice=invoice,
             lines=[
                 services.LineInput(
                     description=data["description"],
@@ -247,9 +259,6 @@ class InvoiceAdmin(RecipientScopedAdmin, OrganiserScopedAdmin, admin.ModelAdmin)
             ],
             actor=request.user,
         )
-        for formset in formsets:  # nothing saved through them: an empty history
-            formset.new_objects, formset.changed_objects = [], []
-            formset.deleted_objects = []
 
     @admin.display(description=_("Status"), ordering="status")
     def status_shown(self, invoice):

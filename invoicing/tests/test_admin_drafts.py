@@ -150,6 +150,17 @@ def test_a_manager_drafts_a_bill_edits_it_and_issues_it(client, shop):
     assert b'name="_save"' not in page.content
     assert b'name="lines-0-description"' not in page.content
     client.post(_url("change", bill.pk), {**data, "recipient_name": "Changed"})
+    # Another post shape: refused (the form again), never a 500, nothing written.
+    response = client.post(
+        _url("change", bill.pk),
+        {
+            "lines-TOTAL_FORMS": "1",
+            "lines-INITIAL_FORMS": "1",
+            "payments-TOTAL_FORMS": "0",
+            "payments-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
     bill.refresh_from_db()
     assert bill.recipient_name == "Jo Comedy"
     assert bill.total_minor == 120000
@@ -272,3 +283,18 @@ def test_a_party_user_reads_their_draft_and_cannot_write(client, shop):
     assert client.get(_url("add")).status_code == 403
     client.post(_url("change", draft.pk), _post(shop, [_line("Changed", "1")]))
     assert InvoiceLine.objects.get().description == "Show fee"
+
+
+def test_the_draft_service_refuses_a_document_issued_meanwhile(shop):
+    from invoicing.exceptions import InvoiceNotEditable
+    from invoicing.services import LineInput, invoice_draft_save, invoice_issue
+
+    from .helpers import bill
+
+    issued = bill(shop["jo"], 1000)
+    stale = Invoice.objects.get(pk=issued.pk)
+    stale.status = Invoice.Status.DRAFT  # as the form loaded it before the issue
+    with pytest.raises(InvoiceNotEditable):
+        invoice_draft_save(invoice=stale, lines=[LineInput("Changed", 1)])
+    assert InvoiceLine.objects.get(invoice=issued).description == "Fee"
+    assert invoice_issue(invoice_id=issued.pk).total_minor == 1000

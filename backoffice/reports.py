@@ -3,14 +3,16 @@
 Each returns a `Table`. Money is summed per currency, never across currencies.
 
 Sales count what was sold in the period (bookings by their confirmation time,
-whatever happened to them after), at the price paid: gross is before discounts;
-refunds are the succeeded refunds of those bookings (a booking's refund is shared
-among its lines in proportion to their totals, to the cent), so that in every row
-net = gross - discounts - refunds and every column sums to its total. Comps count
-as tickets, with no money. Platform sales are the orders the syncs imported, at the
-totals the platform reported (a platform that reports none gives tickets only).
+whatever happened to them after): "at list price" is before discounts; gross is
+what was paid, tax included, less refunds; refunds are the succeeded refunds of
+those bookings (a booking's refund is shared among its lines in proportion to
+their totals, to the cent, as its credit note shares it), so that every column
+sums to its total. Comps count as tickets, with no money. Platform sales are the
+orders the syncs imported, at the totals the platform reported (a platform that
+reports none gives tickets only).
 Provider fees are not reported by any provider integration yet: the column says so
-rather than showing zero. Tax joins the report when the pricing function has it.
+rather than showing zero. Tax is each line's tax as priced (the invoice's) less
+the tax its refunds' credit notes take back (`refund_tax.py`); net = gross - tax.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from bookings.models import Booking, BookingLine
 from events.models import Session
@@ -30,16 +33,17 @@ from integrations.models import ExternalOrder, SyncRun
 from payments.models import Payment, Provider, Refund
 
 from . import channels
+from .refund_tax import refunds_share
 from .scope import Scope
 from .tables import INT, MONEY, Column, Table
 
 GROUPS = {
-    "event": _("Event"),
-    "session": _("Date"),
-    "ticket_type": _("Ticket type"),
-    "channel": _("Channel"),
-    "platform": _("Platform"),
-    "code": _("Discount code"),
+    "event": _lazy("Event"),
+    "session": _lazy("Date"),
+    "ticket_type": _lazy("Ticket type"),
+    "channel": _lazy("Channel"),
+    "platform": _lazy("Platform"),
+    "code": _lazy("Discount code"),
 }
 THIS_SITE = "here"
 
@@ -56,23 +60,6 @@ class Filters:
 def default_period(tz) -> tuple[dt.date, dt.date]:
     today = timezone.localtime(timezone.now(), tz).date()
     return today - dt.timedelta(days=29), today
-
-
-def _share(amount: int, weights: list[int]) -> list[int]:
-    """`amount` split in proportion to `weights`, to the cent (largest remainder)."""
-    total = sum(weights)
-    if not amount or not weights:
-        return [0] * len(weights)
-    if total <= 0:
-        weights, total = [1] * len(weights), len(weights)
-    shares = [amount * weight // total for weight in weights]
-    remainders = sorted(
-        range(len(weights)),
-        key=lambda i: (-(amount * weights[i] % total), i),
-    )
-    for index in remainders[: amount - sum(shares)]:
-        shares[index] += 1
-    return shares
 
 
 def _session_labels(session_ids) -> dict[int, str]:
@@ -113,6 +100,8 @@ def _own_lines(scope: Scope, filters: Filters) -> list[dict]:
             "subtotal_minor",
             "discount_minor",
             "total_minor",
+            "tax_minor",
+            "tax_percent",
             "booking__event_id",
             "booking__event__title",
             "booking__session_id",
@@ -122,23 +111,21 @@ def _own_lines(scope: Scope, filters: Filters) -> list[dict]:
             "booking__discount_code__code",
         ).order_by("booking_id", "id")
     )
-    refunded = dict(
+    refunds = defaultdict(list)
+    for booking_id, amount in (
         Refund.objects.filter(
             status=Refund.Status.SUCCEEDED,
             payment__booking_id__in={row["booking_id"] for row in rows},
         )
-        .values_list("payment__booking_id")
-        .annotate(Sum("amount_minor"))
-    )
+        .order_by("created_at", "pk")
+        .values_list("payment__booking_id", "amount_minor")
+    ):
+        refunds[booking_id].append(amount)
     by_booking = defaultdict(list)
     for row in rows:
         by_booking[row["booking_id"]].append(row)
     for booking_id, booking_lines in by_booking.items():
-        shares = _share(
-            refunded.get(booking_id, 0), [line["total_minor"] for line in booking_lines]
-        )
-        for line, share in zip(booking_lines, shares, strict=True):
-            line["refunds_minor"] = share
+        refunds_share(booking_lines, refunds.get(booking_id, []))
     return rows
 
 
@@ -173,14 +160,18 @@ def _external_orders(scope: Scope, filters: Filters) -> list[dict]:
     )
 
 
+# Module-level labels are lazy: translated in the request's language, not in the
+# language active when the module happened to be imported.
 SALES_COLUMNS = [
-    Column("tickets", _("Tickets"), INT),
-    Column("comps", _("of which comps"), INT),
-    Column("gross", _("Gross"), MONEY),
-    Column("discounts", _("Discounts"), MONEY),
-    Column("refunds", _("Refunds"), MONEY),
-    Column("net", _("Net"), MONEY),
-    Column("fees", _("Provider fees")),
+    Column("tickets", _lazy("Tickets"), INT),
+    Column("comps", _lazy("of which comps"), INT),
+    Column("list", _lazy("At list price"), MONEY),
+    Column("discounts", _lazy("Discounts"), MONEY),
+    Column("refunds", _lazy("Refunds"), MONEY),
+    Column("gross", _lazy("Gross (tax included)"), MONEY),
+    Column("tax", _lazy("Tax"), MONEY),
+    Column("net", _lazy("Net (before tax)"), MONEY),
+    Column("fees", _lazy("Provider fees")),
 ]
 
 
@@ -201,9 +192,11 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
                 "currency": currency,
                 "tickets": 0,
                 "comps": 0,
-                "gross": 0,
+                "list": 0,
                 "discounts": 0,
                 "refunds": 0,
+                "gross": 0,
+                "tax": 0,
                 "net": 0,
                 "fees": "—",
             },
@@ -233,10 +226,14 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
         row = row_for(key, label, line["booking__currency"])
         row["tickets"] += line["quantity"]
         row["comps"] += line["quantity"] if channel == channels.COMP else 0
-        row["gross"] += line["subtotal_minor"]
+        row["list"] += line["subtotal_minor"]
         row["discounts"] += line["discount_minor"]
         row["refunds"] += line["refunds_minor"]
-        row["net"] += line["total_minor"] - line["refunds_minor"]
+        gross = line["total_minor"] - line["refunds_minor"]
+        tax = line["tax_minor"] - line["refunded_tax_minor"]
+        row["gross"] += gross
+        row["tax"] += tax
+        row["net"] += gross - tax
     for order in orders:
         platform = order["listing__connection__platform"]
         key, label = {
@@ -260,6 +257,8 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
         currency = order["currency"] or order["listing__session__event__currency"]
         row = row_for(key, label, currency)
         row["tickets"] += order["quantity"]
+        # Platforms report a total only: it counts with no tax (see the notes).
+        row["list"] += order["total_minor"] or 0
         row["gross"] += order["total_minor"] or 0
         row["net"] += order["total_minor"] or 0
     table = Table(
@@ -268,12 +267,16 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
         rows=sorted(rows.values(), key=lambda r: (r["currency"], str(r["group"]))),
         notes=[
             _(
-                "Sales confirmed in the period, at the price paid; refunds are those "
-                "of these sales. Net = gross − discounts − refunds."
+                "Sales confirmed in the period; refunds are those of these sales. "
+                "Gross is what buyers paid, tax included, less refunds; tax is the "
+                "tax on the invoices less the tax on their credit notes; net = "
+                "gross − tax. With tax-inclusive prices, gross = at list price − "
+                "discounts − refunds; with tax-exclusive prices the tax is added."
             ),
             _(
                 "Platform sales are the orders imported from Billetweb, Humanitix "
-                "and Eventbrite, at the totals they report."
+                "and Eventbrite, at the totals they report; they report no tax, so "
+                "they count in gross and net with none."
             ),
             _("Provider fees: no provider reports them to us yet."),
         ],

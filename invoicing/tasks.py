@@ -1,15 +1,16 @@
 from celery import shared_task
 
-from .services.sending import invoice_send, overdue_reminders_queue
-
-
-@shared_task(
-    acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5
-)
-def invoice_send_task(invoice_id: int, reminder: bool = False) -> None:
-    invoice_send(invoice_id, reminder)
+from .services.sending import invoice_send_queue, overdue_reminders_queue
 
 
 @shared_task(acks_late=True)
 def invoice_overdue_reminders_task() -> int:
+    """Daily: queue (outbox rows) a reminder per overdue document, once a week."""
     return overdue_reminders_queue()
+
+
+@shared_task(acks_late=True)
+def invoice_send_task(invoice_id: int, reminder: bool = False) -> None:
+    """Only for messages queued before the outbox took the sending over (still in the
+    broker at a deploy): they become outbox rows like any new send."""
+    invoice_send_queue(invoice_id=invoice_id, actor="system", reminder=reminder)

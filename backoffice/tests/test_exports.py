@@ -111,7 +111,8 @@ def test_a_report_exports_as_csv_and_xlsx_with_its_totals(client, two_organisers
     csv_rows = _csv(
         client.get("/admin/reports/sales/", {"group": "event", "format": "csv"})
     )
-    assert csv_rows[0][:4] == ["Event", "Tickets", "of which comps", "Gross"]
+    assert csv_rows[0][:4] == ["Event", "Tickets", "of which comps", "At list price"]
+    assert csv_rows[0][6:9] == ["Gross (tax included)", "Tax", "Net (before tax)"]
     assert csv_rows[1][:4] == ["Mine", "3", "0", "75.00"]
     assert csv_rows[-1][:4] == ["Total", "3", "0", "75.00"]
     assert "Theirs" not in str(csv_rows)

@@ -6,7 +6,9 @@ import datetime as dt
 from django.utils import timezone
 
 from bookings.models import Booking
+from bookings.services import BuyerInput, LineInput, booking_confirm, booking_create
 from bookings.tests.factories import BookingFactory
+from bookings.tests.helpers import attendees
 from events.tests.factories import EventFactory, SessionFactory
 from integrations.models import Platform
 from integrations.tests.factories import (
@@ -67,3 +69,21 @@ def events_with_sales(organiser, count):
         sale(session, 1, 0, channel="admin", comp=True)
         sale(session, 1, 4500, status=Booking.Status.PENDING)
         platform_sale(session, 3)
+
+
+def booked(session, lines, *, channel="web", code="", comp=False, confirm=True):
+    """A booking through the real services (pricing, tax, discount codes), confirmed
+    unless told otherwise."""
+    booking = booking_create(
+        session_id=session.pk,
+        lines=[LineInput(tt.pk, quantity) for tt, quantity in lines],
+        buyer=BuyerInput(name="Buyer", email=f"b{session.pk}{channel}@example.org"),
+        attendees=attendees(sum(quantity for _, quantity in lines)),
+        channel=channel,
+        discount_code=code,
+        complimentary=comp,
+        confirm=channel == "admin" and not comp,
+    )
+    if confirm and booking.status == Booking.Status.PENDING:
+        booking_confirm(booking_id=booking.pk)
+    return Booking.objects.get(pk=booking.pk)

@@ -192,6 +192,39 @@ def invoice_lines_replace(
     return invoice
 
 
+# Filled in by the service, never typed in the back office's draft form.
+_DRAFT_COMPUTED = ["organiser", "party", "booking", "event", "parent", "series"]
+
+
+@transaction.atomic
+def invoice_draft_save(
+    *, invoice: Invoice, lines: Sequence[LineInput], actor=None
+) -> Invoice:
+    """Write a draft typed in the back office: a new one, or a draft's changed
+    header, with these lines in place of the ones it had; totals recomputed. The
+    series follows the type. Raises InvoiceNotEditable once it is issued."""
+    adding = invoice.pk is None
+    if not adding:
+        current = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if current.status != Status.DRAFT:
+            raise InvoiceNotEditable()
+    invoice.status = Status.DRAFT
+    invoice.series = Invoice.DEFAULT_SERIES[invoice.type]
+    invoice.full_clean(exclude=_DRAFT_COMPUTED)
+    invoice.save()
+    invoice.lines.all().delete()
+    _write_lines(invoice, lines)
+    invoice.save(update_fields=["subtotal_minor", "tax_minor", "total_minor"])
+    audit_log(
+        action="invoicing.invoice.drafted" if adding else "invoicing.invoice.changed",
+        obj=invoice,
+        organiser_id=invoice.organiser_id,
+        actor=actor,
+        data={"type": invoice.type, "total_minor": invoice.total_minor},
+    )
+    return invoice
+
+
 def _issue_locked(invoice: Invoice, issued_on: dt.date | None, actor) -> None:
     invoice.number = number_take(
         organiser_id=invoice.organiser_id, series=invoice.series

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from events.models import TaxRate
 from invoicing.models import Invoice
-from invoicing.services import LineInput, Recipient, invoice_create
+from invoicing.services import LineInput, Recipient, invoice_create, invoice_issue
 
 
 def gst(organiser, percent="10", name="GST") -> TaxRate:
@@ -30,3 +30,17 @@ def draft(organiser, *, type=Invoice.Type.SALES, lines=None, **kwargs) -> Invoic
         lines=lines,
         **kwargs,
     )
+
+
+def bill(party, amount, *, description="Fee", tax_rate=None, issue=True, **kwargs):
+    """A bill to `party` with one line, issued unless told otherwise."""
+    document = invoice_create(
+        organiser=party.organiser,
+        type=Invoice.Type.BILL,
+        recipient=Recipient.of_party(party),
+        party=party,
+        currency="EUR",
+        lines=[LineInput(description, amount, tax_rate=tax_rate)],
+        **kwargs,
+    )
+    return invoice_issue(invoice_id=document.pk) if issue else document

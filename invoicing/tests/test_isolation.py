@@ -10,20 +10,9 @@ from invoicing.models import Invoice
 from invoicing.services import LineInput, Recipient, invoice_create, invoice_issue
 
 from .factories import PartyFactory
+from .helpers import bill
 
 pytestmark = pytest.mark.django_db
-
-
-def _bill(party, amount):
-    bill = invoice_create(
-        organiser=party.organiser,
-        type=Invoice.Type.BILL,
-        recipient=Recipient.of_party(party),
-        party=party,
-        currency="EUR",
-        lines=[LineInput("Fee", amount)],
-    )
-    return invoice_issue(invoice_id=bill.pk)
 
 
 @pytest.fixture
@@ -35,9 +24,9 @@ def world():
     other_org_party = PartyFactory(name="Elsewhere", user=jo_user)
     return {
         "user": jo_user,
-        "mine": _bill(jo, 10000),
-        "mine_elsewhere": _bill(other_org_party, 30000),
-        "sams": _bill(sam, 20000),
+        "mine": bill(jo, 10000),
+        "mine_elsewhere": bill(other_org_party, 30000),
+        "sams": bill(sam, 20000),
         "unaddressed": invoice_issue(
             invoice_id=invoice_create(
                 organiser=organiser,

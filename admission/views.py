@@ -138,9 +138,7 @@ def checkin(request):
 def checkin_sessions(request):
     """Remember the sessions this user checks in (only theirs to check in)."""
     organiser_ids = _organiser_ids(request)
-    form = ChooseSessionsForm(
-        request.POST, choices=door_sessions(organiser_ids).all
-    )
+    form = ChooseSessionsForm(request.POST, choices=door_sessions(organiser_ids).all)
     if not form.is_valid():
         return _render(request, organiser_ids, choice_form=form, status=400)
     request.session[CHOSEN_SESSIONS_KEY] = form.cleaned_data["sessions"]

@@ -153,23 +153,19 @@
   }
 
   function row(type) {
-    var tr = document.createElement("tr");
-    var th = document.createElement("th");
-    var td = document.createElement("td");
-    th.scope = "row";
-    th.textContent = type.name;
+    var item = document.createElement("li");
+    var name = document.createElement("span");
+    name.className = "checkin-count__type";
+    name.textContent = type.name;
+    item.setAttribute("data-ticket-type", String(type.id));
+    item.append(name, " ");
     ["checked_in", "expected"].forEach(function (key, index) {
-      var span = document.createElement("span");
-      span.setAttribute("data-count", key);
-      td.appendChild(span);
-      if (index === 0) {
-        td.appendChild(document.createTextNode(" / "));
-      }
+      var number = document.createElement("span");
+      number.setAttribute("data-count", key);
+      item.append(index ? " / " : "", number);
     });
-    tr.setAttribute("data-ticket-type", String(type.id));
-    tr.append(th, td);
-    setCounts(tr, type);
-    return tr;
+    setCounts(item, type);
+    return item;
   }
 
   function poll() {

@@ -5,5 +5,6 @@ from bookings.tests.browser.conftest import (  # noqa: F401
     browser,
     new_page,
     page,
+    phone,
     shoot,
 )

@@ -29,7 +29,6 @@ from bookings.tests.browser.conftest import TIMEOUT_MS, _block_outside
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PHONE = {"width": 390, "height": 844}
 DOCS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 
 RECORD_VIOLATIONS = """
@@ -88,21 +87,11 @@ def door_night():
 
 
 @pytest.fixture
-def phone(browser):
-    context = browser.new_context(
-        locale="en-GB",
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.route("**/*", _block_outside)
-    page = context.new_page()
-    page.add_init_script(RECORD_VIOLATIONS)
-    yield page
-    assert page.evaluate("window.__csp") == []
-    context.close()
+def watched_phone(phone):
+    """The phone page, with the browser's own report of each blocked resource."""
+    phone.add_init_script(RECORD_VIOLATIONS)
+    yield phone
+    assert phone.evaluate("window.__csp") == []
 
 
 def _log_in(page, live_server, username: str) -> None:
@@ -129,8 +118,9 @@ def _scan(page, code: str) -> None:
 
 
 def test_the_paris_door_refuses_lyon_admits_paris_and_counts(
-    phone, new_page, live_server, shoot, door_night
+    watched_phone, new_page, live_server, shoot, door_night
 ):
+    phone = watched_phone
     paris, lyon = door_night.paris, door_night.lyon
     lyon_ticket = ticket_for(lyon, door_night.regular)
     paris_tickets = [

@@ -117,6 +117,25 @@ def page(new_page):
     return new_page()
 
 
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def phone(browser):
+    """A page on a phone (390×844, touch), in its own browser context."""
+    context = browser.new_context(
+        locale="en-GB",
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/*", _block_outside)
+    yield context.new_page()
+    context.close()
+
+
 @pytest.fixture
 def shoot(request) -> Iterator:
     """`shoot(page, "name")` saves a full-page PNG as

@@ -15,13 +15,16 @@
   if (!root) {
     return;
   }
-  var PAUSE_AFTER_SCAN_MS = 1500; // the same QR held up is not sent twice
+  var PAUSE_AFTER_SCAN_MS = 1500; // the reader rests after each code it sends
+  var SAME_CODE_IGNORED_MS = 5000; // a QR still held up is not sent again
   var POLL_MS = 4000;
   var FRAME_MS = 120;
   var form = root.querySelector("form.checkin__form");
   var input = document.getElementById("checkin-token");
   var audio = null;
   var pausedUntil = 0;
+  var lastCode = "";
+  var lastCodeAt = 0;
   var busy = false;
 
   /* -- answers ----------------------------------------------------------------- */
@@ -60,23 +63,27 @@
     }
   }
 
+  // Green, amber or red, as the banner shows it.
+  function kindOf(result) {
+    return { ok: "ok", undone: "ok", already_used: "warn" }[result] || "bad";
+  }
+
   function beep(result) {
     if (!audio) {
       return;
     }
-    var tone = { ok: 880, already_used: 440 }[result] || 220;
+    var tone = { ok: 880, warn: 440, bad: 220 }[kindOf(result)];
     var oscillator = audio.createOscillator();
     var gain = audio.createGain();
     oscillator.frequency.value = tone;
     gain.gain.value = 0.2;
     oscillator.connect(gain).connect(audio.destination);
     oscillator.start();
-    oscillator.stop(audio.currentTime + (result === "ok" ? 0.15 : 0.45));
+    oscillator.stop(audio.currentTime + (kindOf(result) === "ok" ? 0.15 : 0.45));
   }
 
   function flash(result) {
-    var kind = { ok: "ok", already_used: "warn" }[result] || "bad";
-    document.body.setAttribute("data-flash", kind);
+    document.body.setAttribute("data-flash", kindOf(result));
     window.setTimeout(function () {
       document.body.removeAttribute("data-flash");
     }, 600);
@@ -89,7 +96,11 @@
     flash(result);
     if (input) {
       input.value = "";
-      input.focus();
+      // Ready for the next typed code; not while the camera reads (on a phone the
+      // keyboard would cover the answer).
+      if (!stream) {
+        input.focus();
+      }
     }
   }
 
@@ -111,6 +122,9 @@
         }
         return response.text().then(function (html) {
           var doc = new DOMParser().parseFromString(html, "text/html");
+          if (!doc.getElementById("checkin-result")) {
+            throw new Error("HTTP " + response.status); // not the door page
+          }
           replaceFrom(doc, "checkin-result");
           replaceFrom(doc, "checkin-count");
           announce();
@@ -272,10 +286,17 @@
     }
     decode(video)
       .then(function (text) {
-        if (text) {
-          pausedUntil = Date.now() + PAUSE_AFTER_SCAN_MS;
-          return submitScan(text);
+        var now = Date.now();
+        if (!text || (text === lastCode && now - lastCodeAt < SAME_CODE_IGNORED_MS)) {
+          if (text) {
+            lastCodeAt = now; // still held up: keep ignoring it
+          }
+          return;
         }
+        lastCode = text;
+        lastCodeAt = now;
+        pausedUntil = now + PAUSE_AFTER_SCAN_MS;
+        return submitScan(text);
       })
       .catch(function () {})
       .finally(next);

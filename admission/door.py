@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 from django.utils import timezone
-from django.utils.translation import pgettext
+from django.utils.translation import gettext
 
 from bookings.models import Ticket
 from events.models import Session
@@ -29,7 +29,7 @@ def session_label(session: Session) -> str:
     """ "Lyon, 18 Jan 20:00 CET": the city and the local start, in the active
     language, as door staff say it ("Lyon, 18 jan. 20:00 CET")."""
     # Translators: a Django date format; French takes "j N H:i T" (jan., juil.).
-    label_format = pgettext("door session label", "j M H:i T")
+    label_format = gettext("j M H:i T")
     when = local_datetime(session.starts_at, session, label_format)
     return f"{session.venue.city}, {when}"
 

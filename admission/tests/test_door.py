@@ -365,3 +365,24 @@ def test_page_loads_its_script_and_the_decoder_from_this_site(tour_, door):
     assert '<script src="/static/js/checkin.js" defer></script>' in html
     assert 'data-decoder-url="/static/vendor/jsqr-1.4.0/jsQR.js"' in html
     assert "data-camera hidden" in html  # shown by the script when there is a camera
+
+
+@pytest.mark.django_db
+def test_the_door_page_in_french(tour_, door):
+    lyon_ticket = ticket_for(tour_.lyon, tour_.regular)
+    client = _client(door)
+    client.cookies["django_language"] = "fr"
+
+    asking = client.get(CHECKIN_URL).content.decode()
+    client.post(SESSIONS_URL, {"sessions": [tour_.paris.pk]})
+    refused = client.post(CHECKIN_URL, {"token": lyon_ticket.code}).content.decode()
+
+    assert "Quelles séances contrôlez-vous ?" in asking
+    assert "<legend>Aujourd'hui et à venir</legend>" in asking
+    assert "Contrôler ces séances" in asking
+    with translation.override("fr"):
+        lyon = session_label(tour_.lyon)
+    assert f"Ce billet est pour {lyon}" in refused
+    for french in ("Changer de séances", "entrés", "Scanner avec la caméra"):
+        assert french in refused
+    assert "Arrêter la caméra" in refused

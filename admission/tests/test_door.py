@@ -386,3 +386,17 @@ def test_the_door_page_in_french(tour_, door):
     for french in ("Changer de séances", "entrés", "Scanner avec la caméra"):
         assert french in refused
     assert "Arrêter la caméra" in refused
+
+
+@pytest.mark.django_db
+def test_each_chosen_session_links_its_printable_door_list(tour_, door):
+    ticket_for(tour_.paris, tour_.regular)
+    client = _client(door, tour_.paris)
+    html = client.get(CHECKIN_URL).content.decode()
+    url = f"/admin/reports/door-list/{tour_.paris.pk}/"
+
+    assert f'href="{url}" data-testid="door-list"' in html
+    # For when the network fails at the door: staff may open and print it.
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"

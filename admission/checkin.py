@@ -1,8 +1,10 @@
 """Checking tickets in at the door, and undoing the last check-in.
 
 The results are the partner API's (`POST /checkins/`): ``ok``, ``already_used``,
-``void`` and ``unknown``. A ticket of an organiser the caller does not act for is
-``unknown``, exactly like a token that matches nothing, so nothing leaks.
+``void``, ``wrong_session`` and ``unknown``. A ticket of an organiser the caller does
+not act for is ``unknown``, exactly like a token that matches nothing, so nothing
+leaks. A ticket of the caller's organiser for a session other than the ones being
+checked in is ``wrong_session`` (its session is named) and stays as it was.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ CHECK_IN_ROLES: tuple[str, ...] = (OWNER, MANAGER, STAFF)
 OK = "ok"
 ALREADY_USED = "already_used"
 VOID = "void"
+WRONG_SESSION = "wrong_session"
 UNKNOWN = "unknown"
 
 # Longer input is neither a secret (43 characters) nor a code: don't query for it.
@@ -61,7 +64,7 @@ class CheckInUndoNotCheckedIn(CheckInUndoRefused):
 
 @dataclass(frozen=True)
 class CheckInResult:
-    result: str  # OK, ALREADY_USED, VOID or UNKNOWN
+    result: str  # OK, ALREADY_USED, VOID, WRONG_SESSION or UNKNOWN
     ticket: Ticket | None = None
     attendee_name: str = ""
     ticket_type: str = ""
@@ -123,9 +126,17 @@ def _user_or_none(actor: Any):
 
 
 def ticket_check_in(
-    *, token: str, organiser_ids: Collection[int], actor: Any
+    *,
+    token: str,
+    organiser_ids: Collection[int],
+    actor: Any,
+    session_ids: Collection[int] | None = None,
 ) -> CheckInResult:
     """Check in the ticket that `token` names (see `ticket_find`).
+
+    `session_ids` are the sessions being checked in (None: any session of the
+    organisers; empty: none). A ticket of another session is ``wrong_session``
+    and is not touched, whatever its status: the door turns it away either way.
 
     Exactly one of any number of simultaneous scans of a ticket gets ``ok``: the
     change is one conditional UPDATE (``status = 'valid'``), which PostgreSQL
@@ -136,11 +147,17 @@ def ticket_check_in(
     ticket = ticket_find(token=token, organiser_ids=organiser_ids)
     if ticket is None:
         return CheckInResult(result=UNKNOWN)
+    scope = {}
+    if session_ids is not None:
+        scope["session_id__in"] = list(session_ids)
+        if ticket.session_id not in scope["session_id__in"]:
+            return _result(WRONG_SESSION, ticket)
 
     now = timezone.now()
     with transaction.atomic(durable=True):
+        # The session is in the condition too, should the ticket move meanwhile.
         updated = Ticket.objects.filter(
-            pk=ticket.pk, status=Ticket.Status.VALID
+            pk=ticket.pk, status=Ticket.Status.VALID, **scope
         ).update(
             status=Ticket.Status.USED,
             checked_in_at=now,
@@ -174,8 +191,11 @@ def ticket_check_in(
         return _result(
             ALREADY_USED, ticket, used_at=ticket.checked_in_at, used_by=used_by
         )
-    # Valid again: an undo landed between our UPDATE and this read. Scan again.
-    return ticket_check_in(token=token, organiser_ids=organiser_ids, actor=actor)
+    # Valid again (an undo landed between our UPDATE and this read), or moved to
+    # another session meanwhile: scan again.
+    return ticket_check_in(
+        token=token, organiser_ids=organiser_ids, actor=actor, session_ids=session_ids
+    )
 
 
 def ticket_check_in_undo(

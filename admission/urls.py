@@ -17,4 +17,6 @@ urlpatterns = [
     ),
     path("checkin/", views.checkin, name="checkin"),
     path("checkin/undo/", views.checkin_undo, name="checkin-undo"),
+    path("checkin/sessions/", views.checkin_sessions, name="checkin-sessions"),
+    path("checkin/count/", views.checkin_count, name="checkin-count"),
 ]

@@ -285,9 +285,16 @@ def test_undo_of_a_valid_ticket_is_refused(ticket, door):
 # -- page ---------------------------------------------------------------------------
 
 
-def _client_for(user):
+def _client_for(user, *sessions):
+    """A logged-in client that has chosen to check in `sessions` (if any)."""
     client = Client()
     client.force_login(user)
+    if sessions:
+        response = client.post(
+            reverse("admission:checkin-sessions"),
+            {"sessions": [session.pk for session in sessions]},
+        )
+        assert response.status_code == 302, response.content.decode()
     return client
 
 
@@ -343,15 +350,17 @@ def test_staff_without_any_membership_is_forbidden(ticket):
 def test_owner_and_manager_may_check_in(ticket, role):
     user = MembershipFactory(organiser=ticket.organiser, role=role).user
 
-    response = _client_for(user).post(CHECKIN_URL, {"token": ticket.secret})
+    response = _client_for(user, ticket.session).post(
+        CHECKIN_URL, {"token": ticket.secret}
+    )
 
     assert response.status_code == 200
     assert 'data-result="ok"' in response.content.decode()
 
 
 @pytest.mark.django_db
-def test_page_shows_an_autofocused_field_with_csrf(door):
-    response = _client_for(door).get(CHECKIN_URL)
+def test_page_shows_an_autofocused_field_with_csrf(ticket, door):
+    response = _client_for(door, ticket.session).get(CHECKIN_URL)
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -377,7 +386,7 @@ def test_post_without_csrf_token_is_refused(ticket, door):
 
 @pytest.mark.django_db
 def test_page_scan_valid_then_already_used_then_undo(ticket, door):
-    client = _client_for(door)
+    client = _client_for(door, ticket.session)
 
     valid = client.post(CHECKIN_URL, {"token": ticket.secret}).content.decode()
 
@@ -416,7 +425,7 @@ def test_page_scan_valid_then_already_used_then_undo(ticket, door):
 @pytest.mark.django_db
 def test_page_void_and_unknown(ticket, door):
     Ticket.objects.filter(pk=ticket.pk).update(status=Ticket.Status.VOID)
-    client = _client_for(door)
+    client = _client_for(door, ticket.session)
 
     void = client.post(CHECKIN_URL, {"token": ticket.code}).content.decode()
     unknown = client.post(CHECKIN_URL, {"token": "ZZZZ-ZZZZ"}).content.decode()
@@ -464,7 +473,8 @@ def test_page_used_on_another_day_shows_the_date(ticket, door):
     used_at = dt.datetime(2024, 3, 9, 18, 42, tzinfo=dt.UTC)  # 19:42 in Paris
     Ticket.objects.filter(pk=ticket.pk).update(checked_in_at=used_at)
 
-    html = _client_for(door).post(CHECKIN_URL, {"token": ticket.code}).content.decode()
+    client = _client_for(door, ticket.session)
+    html = client.post(CHECKIN_URL, {"token": ticket.code}).content.decode()
 
     assert "Already used on 03/09/2024 at 19:42 by door1" in html
 
@@ -473,7 +483,8 @@ def test_page_used_on_another_day_shows_the_date(ticket, door):
 def test_superuser_checks_in_any_organisers_ticket(ticket):
     admin = UserFactory(is_superuser=True)
 
-    response = _client_for(admin).post(CHECKIN_URL, {"token": ticket.secret})
+    client = _client_for(admin, ticket.session)
+    response = client.post(CHECKIN_URL, {"token": ticket.secret})
 
     assert 'data-result="ok"' in response.content.decode()
     ticket.refresh_from_db()

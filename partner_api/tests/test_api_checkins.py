@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 
+from admission.door import session_label
 from admission.models import CheckIn
 from bookings.models import Ticket
 from bookings.tests.ticket_factories import TicketFactory
@@ -38,7 +39,11 @@ def test_first_scan_is_ok_then_already_used(client, ticket, door):
         "booking": ticket.booking.reference,
         "attendee": {"name": "Ada Lovelace"},
         "ticket_type": {"id": ticket.ticket_type_id, "name": "Regular"},
-        "session": {"id": ticket.session_id},
+        "session": {
+            "id": ticket.session_id,
+            "city": ticket.session.venue.city,
+            "label": session_label(ticket.session),
+        },
         "checked_in_by": body["ticket"]["checked_in_by"],
     }
     assert body["ticket"]["checked_in_by"].startswith("api key partner (tk_")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,12 +35,13 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    """One Chromium per test module. While Playwright's sync API runs, an asyncio
-    loop counts as running in this thread, so Django's ORM (factories, the database
-    flush between tests) would refuse to run here without DJANGO_ALLOW_ASYNC_UNSAFE;
-    it is set only for as long as the browser lives."""
+@contextmanager
+def chromium(extra_args: Sequence[str] = ()) -> Iterator:
+    """Debian's Chromium under Playwright (`extra_args`: more command-line switches).
+    While Playwright's sync API runs, an asyncio loop counts as running in this
+    thread, so Django's ORM (factories, the database flush between tests) would
+    refuse to run here without DJANGO_ALLOW_ASYNC_UNSAFE; it is set only for as long
+    as the browser lives."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"Chromium is missing at {CHROMIUM}: the browser tests need it. "
@@ -58,18 +60,25 @@ def browser() -> Iterator:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args]
             )
             try:
-                yield chromium
+                yield browser
             finally:
-                chromium.close()
+                browser.close()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """One Chromium per test module."""
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(autouse=True)
@@ -115,6 +124,25 @@ def new_page(browser, request):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def phone(browser):
+    """A page on a phone (390×844, touch), in its own browser context."""
+    context = browser.new_context(
+        locale="en-GB",
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/*", _block_outside)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture

@@ -23,28 +23,10 @@ from bookings.tests.helpers import hold
 from events.tests.factories import EventFactory, SessionFactory, TicketTypeFactory
 from payments.models import Payment
 
-from .conftest import TIMEOUT_MS, _block_outside
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PHONE = {"width": 390, "height": 844}
 DOCS = Path(settings.BASE_DIR) / "docs" / "screenshots"
 BOOKING_URL = re.compile(r"/b/(?P<reference>[A-Z0-9-]+)/")
-
-
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(
-        locale="en-GB",
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    context.route("**/*", _block_outside)
-    yield context.new_page()
-    context.close()
 
 
 def _for_docs(path: Path, name: str) -> None:

@@ -81,6 +81,9 @@ class FakePlatform:
             def do_POST(self) -> None:
                 fake._handle(self)
 
+            def do_PUT(self) -> None:
+                fake._handle(self)
+
             def log_message(self, format, *args) -> None:
                 pass
 

@@ -90,17 +90,19 @@ def _money(value: Any) -> Decimal:
 def _validation(messages: list[str], element: dict | None = None) -> Reply:
     return Reply(
         400,
-        {
-            "ErrorNumber": 10,
-            "Type": "ValidationException",
-            "Message": "A validation exception occurred",
-            "Elements": [
-                {
-                    **(element or {}),
-                    "ValidationErrors": [{"Message": m} for m in messages],
-                }
-            ],
-        },
+        _jsonable(
+            {
+                "ErrorNumber": 10,
+                "Type": "ValidationException",
+                "Message": "A validation exception occurred",
+                "Elements": [
+                    {
+                        **(element or {}),
+                        "ValidationErrors": [{"Message": m} for m in messages],
+                    }
+                ],
+            }
+        ),
     )
 
 

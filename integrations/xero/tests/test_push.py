@@ -78,7 +78,8 @@ def test_an_invoice_with_two_tax_rates(connected, rates, xero_fake):
         remote["InvoiceID"],
         "AUTHORISED",
     )
-    assert document.attempts == 1 and document.pushed_at
+    assert document.attempts == 1
+    assert document.pushed_at
     connected.refresh_from_db()
     assert connected.last_push_at is not None
     # Every create carried the outbox row's key.
@@ -206,9 +207,11 @@ def test_validation_errors_are_shown_in_words_and_not_retried(
         "Account code '999' is not a valid code for this document."
     )
     row = OutboxMessage.objects.get(kind=PUSH_KIND, key=f"invoice:{invoice.pk}")
-    assert row.status == "dead" and row.attempts == 1
+    assert row.status == "dead"
+    assert row.attempts == 1
     alert = Alert.objects.get(kind="xero.push_failed")
-    assert "999" in alert.message and alert.organiser_id == connected.organiser_id
+    assert "999" in alert.message
+    assert alert.organiser_id == connected.organiser_id
     assert len([r for r in xero_fake.calls("/Invoices") if r.method == "PUT"]) == 1
     assert xero_fake.invoices == {}
 
@@ -246,7 +249,8 @@ def test_429_waits_for_retry_after_then_pushes_once(connected, rates, xero_fake)
     assert row.status == "pending"
     assert row.next_attempt_at.timestamp() - started >= 7 - 0.5  # its Retry-After
     document = XeroDocument.objects.get(invoice=invoice)
-    assert "429" in document.last_error and "minute" in document.last_error
+    assert "429" in document.last_error
+    assert "minute" in document.last_error
 
     push_all()
     assert len(xero_fake.invoices) == 1

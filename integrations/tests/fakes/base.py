@@ -19,6 +19,7 @@ Cloudflare-like HTML page), "reset" (closes the connection without answering).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -74,6 +75,12 @@ class FakePlatform:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # The answer's headers and body go out in two writes: without this
+                # the body waits for the client's delayed ACK (~40 ms a call).
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
                 fake._handle(self)

@@ -123,3 +123,28 @@ def test_reconcile_brings_payments_and_voids_since_the_last_run(
     # Our void's credit note is not pushed: Xero voided the invoice itself.
     push_all()
     assert xero_fake.credit_notes == {}
+
+
+def test_beat_reconciles_and_sweeps_events_whose_processing_was_lost(
+    client, pushed, xero_fake
+):
+    from integrations.xero.tasks import reconcile_all_task
+
+    invoice, xero_id = pushed
+    xero_fake.pay_in_xero(xero_id, "10.00")
+    body = xero_fake.webhook_body([xero_id])
+    # Stored, but its task never ran (no on-commit here: the broker was down).
+    assert _post(client, body, xero_fake.sign(body)).status_code == 200
+    event = XeroWebhookEvent.objects.get()
+    assert event.processed_at is None
+    XeroWebhookEvent.objects.filter(pk=event.pk).update(
+        created_at=timezone.now() - dt.timedelta(minutes=2)
+    )
+
+    assert reconcile_all_task() == 1
+
+    event.refresh_from_db()
+    assert event.processed_at is not None
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.paid_minor) == ("partly_paid", 1000)
+    assert invoice.payments.count() == 1

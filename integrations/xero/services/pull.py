@@ -170,9 +170,11 @@ def reconcile(*, connection_id: int) -> int:
         return 0
     started = timezone.now()
     api = api_for(connection)
+    # The first run starts at the connection: older invoices were never ours.
+    since = connection.last_reconciled_at or connection.connected_at
     read, page = 0, 1
     while True:
-        invoices = api.invoices_modified(connection.last_reconciled_at, page)
+        invoices = api.invoices_modified(since, page)
         for remote in invoices:
             invoice_apply(connection, remote)
         read += len(invoices)

@@ -111,9 +111,15 @@ class _Push:
         if known:
             return known.contact_id
         body = mapping.contact(self.invoice)
-        found = self.api.contact_find(number) or self.api.contact_create(
-            body, key=f"{self.key}-contact"
-        )
+        found = self.api.contact_find(number)
+        if not found:
+            try:
+                found = self.api.contact_create(body, key=f"{self.key}-contact")
+            except XeroValidationError:
+                # Another push created it meanwhile (Xero refuses the name twice).
+                found = self.api.contact_find(number)
+                if not found:
+                    raise
         XeroContact.objects.get_or_create(
             connection=self.connection,
             contact_number=number,
@@ -159,6 +165,10 @@ class _Push:
     def credit_note(self) -> None:
         parent = XeroDocument.objects.filter(invoice=self.invoice.parent_id).first()
         if parent is None or not parent.xero_id:
+            if parent is None or parent.state == State.SKIPPED:
+                # Issued before Xero was connected: it goes first.
+                with transaction.atomic():
+                    push_enqueue(self.invoice.parent, self.connection)
             raise XeroNotReady(_("Waiting for its invoice to reach Xero."))
         if not self.document.xero_id:
             body = mapping.document(self.invoice, self.connection, self.contact_id())

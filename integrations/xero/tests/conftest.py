@@ -60,6 +60,10 @@ def rates(organiser):
 def connected(organiser, rates, xero_fake):  # noqa: F811
     """Connected through the OAuth flow to the fake's first organisation, with the
     accounts and both tax rates mapped."""
+    return connect_organiser(organiser, rates, xero_fake)
+
+
+def connect_organiser(organiser, rates, xero_fake):  # noqa: F811
     url = connect.connect_start(organiser=organiser, redirect_uri=REDIRECT)
     answer = consent(url)
     connection = connect.connect_finish(

@@ -293,3 +293,20 @@ def test_nothing_is_pushed_without_a_connection(organiser, rates, xero_fake):
     _sales(organiser, rates)
     assert not OutboxMessage.objects.filter(kind=PUSH_KIND).exists()
     assert xero_fake.requests == []
+
+
+def test_crediting_an_invoice_from_before_connecting_pushes_the_invoice_first(
+    organiser, rates, xero_fake
+):
+    from .conftest import connect_organiser
+
+    invoice = _sales(organiser, rates)  # not connected yet: not pushed
+    connect_organiser(organiser, rates, xero_fake)
+    invoice_credit(invoice_id=invoice.pk, amount_minor=1000)
+
+    push_all()
+
+    [remote] = xero_fake.invoices.values()
+    [remote_note] = xero_fake.credit_notes.values()
+    assert remote["InvoiceNumber"] == invoice.display_number
+    assert [a["Amount"] for a in remote_note["Allocations"]] == [Decimal("10.00")]

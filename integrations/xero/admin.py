@@ -159,6 +159,10 @@ class XeroConnectionAdmin(OrganiserScopedAdmin, admin.ModelAdmin):
             (_("Failures in 24 h"), self.failures(connection)),
             (_("Pushes waiting"), waiting),
             (_("Last reconcile"), connection.last_reconciled_at or "—"),
+            (
+                _("Calls left today (Xero)"),
+                "—" if connection.day_calls_left is None else connection.day_calls_left,
+            ),
             (_("Last error"), connection.last_error or "—"),
         ]
         cells = format_html(

@@ -239,6 +239,8 @@ class XeroApi:
     def __init__(self, *, access_token: str, tenant_id: str) -> None:
         self.tenant_id = tenant_id
         self.limiter = TenantLimiter(tenant_id)
+        # Xero's X-DayLimit-Remaining on the last answer that carried it.
+        self.day_calls_left: int | None = None
         self.http = ExternalApi(
             service="xero",
             base_url=f"{settings.XERO_API_BASE.rstrip('/')}/api.xro/2.0/",
@@ -274,6 +276,9 @@ class XeroApi:
             response = self.http.send(
                 method, path, params=params, json=body, headers=headers
             )
+        left = response.headers.get("X-DayLimit-Remaining", "")
+        if left.isdigit():
+            self.day_calls_left = int(left)
         _raise_for(response, what)
         return _decode(response, what)
 

@@ -56,6 +56,8 @@ class XeroConnection(models.Model):
         help_text=_("Bank account payments are recorded in, e.g. 090"),
     )
     last_error = models.TextField(blank=True)
+    # Xero's X-DayLimit-Remaining on the last answer (shown in the health panel).
+    day_calls_left = models.PositiveIntegerField(null=True, blank=True)
     connected_at = models.DateTimeField(null=True, blank=True)
     last_push_at = models.DateTimeField(null=True, blank=True)
     last_reconciled_at = models.DateTimeField(null=True, blank=True)

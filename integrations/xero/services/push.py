@@ -265,8 +265,9 @@ def invoice_push(message: OutboxMessage) -> None:
         document = XeroDocument.objects.create(invoice=invoice, connection=connection)
     XeroDocument.objects.filter(pk=document.pk).update(attempts=F("attempts") + 1)
     key = f"outbox-{message.pk}-{message.version}"
+    api = api_for(connection)
     try:
-        _Push(api_for(connection), connection, invoice, document, key).run()
+        _Push(api, connection, invoice, document, key).run()
     except XeroValidationError as error:
         _failed(document, invoice, error)
         raise outbox.GiveUp(str(error)) from error
@@ -279,7 +280,10 @@ def invoice_push(message: OutboxMessage) -> None:
         raise
     with transaction.atomic():
         XeroConnection.objects.filter(pk=connection.pk).update(
-            last_push_at=timezone.now()
+            last_push_at=timezone.now(),
+            day_calls_left=api.day_calls_left
+            if api.day_calls_left is not None
+            else F("day_calls_left"),
         )
         alert_resolve(kind=ALERT_KIND, subject=_alert_subject(invoice))
 

@@ -84,6 +84,7 @@ def test_health_panel_and_invoice_state(client, connected, rates, xero_fake):
         reverse("admin:xero_xeroconnection_change", args=[connected.pk])
     ).content.decode()
     assert "Failures in 24 h" in page
+    assert "Calls left today (Xero)" in page
     assert "Demo Company (AU)" in page
 
     invoice_page = client.get(

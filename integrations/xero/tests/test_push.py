@@ -82,6 +82,8 @@ def test_an_invoice_with_two_tax_rates(connected, rates, xero_fake):
     assert document.pushed_at
     connected.refresh_from_db()
     assert connected.last_push_at is not None
+    # Xero's day quota as its last answer told it: 5,000 less the 5 calls so far.
+    assert connected.day_calls_left == 5000 - 5
     # Every create carried the outbox row's key.
     puts = [r for r in xero_fake.calls("/api.xro") if r.method == "PUT"]
     assert all(r.headers["idempotency-key"].startswith("outbox-") for r in puts)

@@ -120,3 +120,21 @@ def test_another_organiser_cannot_see_or_drive_the_connection(
     connected.refresh_from_db()
     assert connected.status == XeroConnection.Status.ACTIVE
     assert xero_fake.revoked == []
+
+
+def test_push_again_from_the_invoice_list(client, organiser, rates, xero_fake):
+    from .conftest import connect_organiser
+
+    _owner(client, organiser)
+    invoice = _sales(organiser, rates)  # issued before Xero was connected
+    connect_organiser(organiser, rates, xero_fake)
+
+    answer = client.post(
+        reverse("admin:invoicing_invoice_changelist"),
+        {"action": "push_to_xero", "_selected_action": [invoice.pk]},
+    )
+    assert answer.status_code == 302
+    push_all()
+    assert [i["InvoiceNumber"] for i in xero_fake.invoices.values()] == [
+        invoice.display_number
+    ]

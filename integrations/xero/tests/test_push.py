@@ -7,8 +7,13 @@ from decimal import Decimal
 import pytest
 
 from integrations.xero import mapping
-from integrations.xero.models import XeroContact, XeroDocument, XeroPayment
-from integrations.xero.services.push import PUSH_KIND
+from integrations.xero.models import (
+    XeroContact,
+    XeroDocument,
+    XeroPayment,
+    XeroTaxMapping,
+)
+from integrations.xero.services.push import PUSH_KIND, push_again
 from invoicing.models import Invoice
 from invoicing.services import (
     LineInput,
@@ -238,6 +243,15 @@ def test_an_unmapped_tax_rate_is_named_to_the_organiser(connected, xero_fake):
         "Map the tax rate “VAT” to a Xero tax type in the Xero settings."
     )
     assert xero_fake.calls("/Invoices") == []
+
+    # The organiser maps it and pushes again: it goes, and the alert is resolved.
+    XeroTaxMapping.objects.create(connection=connected, tax_rate=vat, tax_type="OUTPUT")
+    assert push_again(invoice_ids=[invoice.pk]) == 1
+    push_all()
+    document.refresh_from_db()
+    assert document.state == "pushed"
+    assert len(xero_fake.invoices) == 1
+    assert Alert.objects.get(kind="xero.push_failed").resolved_at is not None
 
 
 def test_429_waits_for_retry_after_then_pushes_once(connected, rates, xero_fake):

@@ -154,7 +154,8 @@ def choices_refresh(*, connection_id: int) -> XeroConnection:
     return XeroConnection.objects.get(pk=connection_id)
 
 
-def _broken(connection: XeroConnection, error: Exception) -> None:
+def connection_broken(connection: XeroConnection, error: Exception) -> None:
+    """Xero refused our access: the organiser must reconnect (an alert says so)."""
     from ticketing.alerts import alert_raise
 
     with transaction.atomic():
@@ -182,7 +183,7 @@ def access_token_fresh(connection: XeroConnection) -> str:
     try:
         return _refresh_locked(connection, soon)
     except ExternalAuthError as error:
-        _broken(connection, error)
+        connection_broken(connection, error)
         raise
 
 

@@ -39,7 +39,7 @@ from .. import mapping
 from ..client import XeroApi, XeroValidationError
 from ..exceptions import XeroNotReady
 from ..models import XeroConnection, XeroContact, XeroDocument, XeroPayment
-from .connection import api_for
+from .connection import api_for, connection_broken
 
 logger = logging.getLogger(__name__)
 
@@ -265,8 +265,8 @@ def invoice_push(message: OutboxMessage) -> None:
         document = XeroDocument.objects.create(invoice=invoice, connection=connection)
     XeroDocument.objects.filter(pk=document.pk).update(attempts=F("attempts") + 1)
     key = f"outbox-{message.pk}-{message.version}"
-    api = api_for(connection)
     try:
+        api = api_for(connection)
         _Push(api, connection, invoice, document, key).run()
     except XeroValidationError as error:
         _failed(document, invoice, error)
@@ -276,6 +276,11 @@ def invoice_push(message: OutboxMessage) -> None:
             last_error=str(error)[:2000], updated_at=timezone.now()
         )
         if isinstance(error, ExternalAuthError):
+            # Retried (not dead) until the organiser reconnects.
+            if XeroConnection.objects.filter(
+                pk=connection.pk, status=XeroConnection.Status.ACTIVE
+            ).exists():
+                connection_broken(connection, error)
             raise XeroNotReady(_("Xero refused our access: reconnect Xero.")) from error
         raise
     with transaction.atomic():

@@ -326,3 +326,20 @@ def test_crediting_an_invoice_from_before_connecting_pushes_the_invoice_first(
     [remote_note] = xero_fake.credit_notes.values()
     assert remote["InvoiceNumber"] == invoice.display_number
     assert [a["Amount"] for a in remote_note["Allocations"]] == [Decimal("10.00")]
+
+
+def test_access_revoked_at_xero_waits_for_reconnecting(connected, rates, xero_fake):
+    invoice = _sales(connected.organiser, rates)
+    xero_fake.expire_access_tokens()  # revoked from Xero's side
+
+    push_all(rounds=1)
+
+    row = OutboxMessage.objects.get(kind=PUSH_KIND, key=f"invoice:{invoice.pk}")
+    assert row.status == "pending"  # retried, not dead
+    connected.refresh_from_db()
+    assert connected.status == "broken"
+    assert Alert.objects.get(kind="xero.connection_broken").count == 1
+    assert XeroDocument.objects.get(invoice=invoice).last_error == (
+        "Xero refused the credentials (401)"
+    )
+    assert xero_fake.invoices == {}

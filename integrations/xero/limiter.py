@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 
 from ticketing.lib.degrade import cache_unavailable
 from ticketing.lib.http import ExternalUnavailable
@@ -138,7 +139,8 @@ class TenantLimiter:
         self._local_used: set[str] = set()
 
     def _keys(self) -> list[str]:
-        prefix = f"xero:limit:{self.tenant_id}"
+        # With the cache's prefix, as every other key this deployment keeps in Redis.
+        prefix = cache.make_key(f"xero:limit:{self.tenant_id}")
         return [f"{prefix}:minute", f"{prefix}:day", f"{prefix}:inflight"]
 
     def _try_take(self, token: str, now: float) -> float:

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "admission",
     "invoicing",
     "integrations",
+    "integrations.xero",
     "notifications",
     "partner_api",
     "backoffice",
@@ -234,6 +235,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ticketing.tasks.worker_heartbeat",
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
+    },
+    # Xero: payments and voids recorded in Xero since the last run (the webhook
+    # brings most sooner), and webhook events whose processing was lost.
+    "xero-reconcile": {
+        "task": "xero.tasks.reconcile_all",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 600},
     },
     # The outbox's net: rows whose on-commit kick was lost, failed rows past their
     # backoff and rows whose dispatcher died (ticketing/outbox.py).
@@ -569,6 +577,24 @@ HUMANITIX_API_BASE = env.str(
 EVENTBRITE_API_BASE = env.str(
     "EVENTBRITE_API_BASE", default="https://www.eventbriteapi.com/v3"
 )
+
+# Xero (integrations/xero): the app's OAuth 2 client, registered at
+# developer.xero.com with the redirect URI
+# <SITE_URL>/admin/xero/xeroconnection/callback/, and the key Xero signs webhooks
+# with. Unset: organisers cannot connect.
+XERO_CLIENT_ID = env.str("XERO_CLIENT_ID", default="")
+XERO_CLIENT_SECRET = env.str("XERO_CLIENT_SECRET", default="")
+XERO_WEBHOOK_KEY = env.str("XERO_WEBHOOK_KEY", default="")
+# Xero's hosts: the consent page, the token endpoint and the API (tests point all three
+# at a local fake).
+XERO_LOGIN_BASE = env.str("XERO_LOGIN_BASE", default="https://login.xero.com")
+XERO_IDENTITY_BASE = env.str("XERO_IDENTITY_BASE", default="https://identity.xero.com")
+XERO_API_BASE = env.str("XERO_API_BASE", default="https://api.xero.com")
+# Xero's limits per organisation (tenant), kept by a limiter shared through Redis:
+# calls in any 60 s, calls in any 24 h, calls at once.
+XERO_MINUTE_LIMIT = env.int("XERO_MINUTE_LIMIT", default=60)
+XERO_DAY_LIMIT = env.int("XERO_DAY_LIMIT", default=5000)
+XERO_CONCURRENT_LIMIT = env.int("XERO_CONCURRENT_LIMIT", default=5)
 
 # Content-Security-Policy (django-csp): pages load scripts, styles and frames from
 # this site only, with no inline script or style. The booking page adds Stripe's and

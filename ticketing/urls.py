@@ -39,5 +39,6 @@ urlpatterns = [
     path("", include("admission.urls")),
     path("", include("payments.urls")),
     path("", include("integrations.urls")),
+    path("", include("integrations.xero.urls")),
     path("", include("notifications.urls")),
 ]

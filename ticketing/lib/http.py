@@ -361,12 +361,16 @@ class ExternalApi:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """One call through the breaker and the rate limit, with the timeout, the
         retries of a GET and a log line; the answer whatever its status (a 429 or
-        5xx counts against the breaker). Raises ExternalUnavailable when no answer
-        came (ExternalTimeout for a timeout), CircuitOpen while the breaker is
-        open, ExternalRejected for a URL off the service's origin."""
+        5xx counts against the breaker). `headers` are added to the client's own
+        for this call (an idempotency key); `data` is a form body. Raises
+        ExternalUnavailable when no answer came (ExternalTimeout for a timeout),
+        CircuitOpen while the breaker is open, ExternalRejected for a URL off the
+        service's origin."""
         url = self.url(path_or_url)
         endpoint = urlsplit(url).path  # never the query: it may carry the key
         is_probe = self.breaker.before_call()
@@ -380,7 +384,8 @@ class ExternalApi:
                     url,
                     params={**self.params, **(params or {})},
                     json=json,
-                    headers=self.headers,
+                    data=data,
+                    headers={**self.headers, **(headers or {})},
                     timeout=self.timeout or settings.INTEGRATIONS_HTTP_TIMEOUT,
                     allow_redirects=False,
                 )

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+
+
+class StripeCatalogConfig(AppConfig):
+    name = "integrations.stripe_catalog"
+    label = "stripe_catalog"
+    verbose_name = "Stripe catalogue"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ticketing import health, outbox
+        from ticketing.lib.retry import RetryPolicy
+
+        from . import receivers  # noqa: F401
+        from .push import handle
+        from .selectors import catalog_oldest_due
+        from .services import KIND
+
+        # 429 and 5xx: seconds apart at first (a rate-limit storm passes quickly),
+        # Retry-After honoured; a rejected push (other 4xx) is dead at once.
+        outbox.register(KIND, handle, policy=RetryPolicy(base=5, cap=900))
+        health.register_backlog("stripe_catalog", catalog_oldest_due)

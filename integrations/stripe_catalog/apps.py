@@ -14,9 +14,15 @@ class StripeCatalogConfig(AppConfig):
         from . import receivers  # noqa: F401
         from .push import handle
         from .selectors import catalog_oldest_due
-        from .services import KIND
+        from .services import KIND, PUSH_DELAY
 
         # 429 and 5xx: seconds apart at first (a rate-limit storm passes quickly),
-        # Retry-After honoured; a rejected push (other 4xx) is dead at once.
-        outbox.register(KIND, handle, policy=RetryPolicy(base=5, cap=900))
+        # Retry-After honoured; a rejected push (other 4xx) is dead at once. An
+        # object changed while it was being pushed is pushed again PUSH_DELAY later.
+        outbox.register(
+            KIND,
+            handle,
+            policy=RetryPolicy(base=5, cap=900),
+            min_interval=PUSH_DELAY,
+        )
         health.register_backlog("stripe_catalog", catalog_oldest_due)

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class StripeCatalogConfig(AppConfig):
     name = "integrations.stripe_catalog"
     label = "stripe_catalog"
-    verbose_name = "Stripe catalogue"
+    verbose_name = _("Stripe catalogue")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

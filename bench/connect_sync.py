@@ -32,6 +32,7 @@ from pathlib import Path
 os.environ.setdefault(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_connect_sync"
 )
+os.environ.setdefault("SITE_URL", "http://localhost")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import holds as hold_bench  # noqa: E402  (database set-up shared with the hold bench)
@@ -90,29 +91,19 @@ def _fixtures(types: int, events: int, account_id: str) -> int:
     from django.db import transaction
     from django.utils import timezone
 
-    from events.models import Event, Organiser, Session, TicketType, Venue
+    from events.models import Event, Session, TicketType
     from payments.models import ConnectedAccount
 
-    stamp = f"{time.time_ns() % 10**12:012d}"
-    organiser = Organiser.objects.create(
-        name=f"Bench {stamp}",
-        slug=f"bench-connect-{stamp}",
-        country="FR",
-        currency="EUR",
-        timezone="Europe/Paris",
-        reference_prefix="C" + "".join("ABCDEFGHJK"[int(d)] for d in stamp[-5:]),
-        contact_email="bench@example.org",
+    # The hold bench's organiser, venue and event; the organiser gets its account
+    # after them, so they are not pushed.
+    session_ids, _ = hold_bench._fixtures(1, 500)
+    first = Session.objects.select_related("event__organiser", "venue").get(
+        pk=session_ids[0]
     )
+    organiser, venue = first.event.organiser, first.venue
+    stamp = organiser.slug
     ConnectedAccount.objects.create(
         organiser=organiser, account_id=account_id, charges_enabled=True
-    )
-    venue = Venue.objects.create(
-        organiser=organiser,
-        name="Hall",
-        address="1 rue",
-        city="Paris",
-        country="FR",
-        timezone="Europe/Paris",
     )
     starts = timezone.now() + dt.timedelta(days=30)
     with transaction.atomic():  # as an import would: one transaction, one row each
@@ -120,7 +111,7 @@ def _fixtures(types: int, events: int, account_id: str) -> int:
             event = Event.objects.create(
                 organiser=organiser,
                 title=f"Concert {n}",
-                slug=f"bench-connect-{stamp}-{n}",
+                slug=f"{stamp}-connect-{n}",
                 description="An evening of music. " * 20,
                 currency="EUR",
                 status=Event.Status.PUBLISHED,

@@ -9,12 +9,11 @@ class StripeCatalogConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ticketing import health, outbox
+        from ticketing import outbox
         from ticketing.lib.retry import RetryPolicy
 
         from . import receivers  # noqa: F401
         from .push import handle
-        from .selectors import catalog_oldest_due
         from .services import KIND, PUSH_DELAY
 
         # 429 and 5xx: seconds apart at first (a rate-limit storm passes quickly),
@@ -26,4 +25,3 @@ class StripeCatalogConfig(AppConfig):
             policy=RetryPolicy(base=5, cap=900),
             min_interval=PUSH_DELAY,
         )
-        health.register_backlog("stripe_catalog", catalog_oldest_due)

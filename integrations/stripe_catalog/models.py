@@ -10,19 +10,27 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class ProductLink(models.Model):
-    """An event's Product on one connected account."""
+class StripeLink(models.Model):
+    """Ours ↔ Stripe's on one connected account, and what was last pushed."""
 
     organiser_id = models.BigIntegerField(db_index=True)
-    event_id = models.BigIntegerField()
     account_id = models.CharField(max_length=64)
-    product_id = models.CharField(max_length=255)
     # sha256 of the parameters last pushed (without `last_synced`): an unchanged
-    # event is not sent again.
+    # object is not sent again.
     state_hash = models.CharField(max_length=64)
     state = models.JSONField(default=dict)
     is_active = models.BooleanField()
     synced_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class ProductLink(StripeLink):
+    """An event's Product on one connected account."""
+
+    event_id = models.BigIntegerField()
+    product_id = models.CharField(max_length=255)
 
     class Meta:
         constraints = [
@@ -35,24 +43,18 @@ class ProductLink(models.Model):
         return f"event {self.event_id} → {self.product_id} ({self.account_id})"
 
 
-class PriceLink(models.Model):
+class PriceLink(StripeLink):
     """A ticket type's current Price on one connected account. A new amount or
     currency is a new Price (Stripe's are immutable); the old one is archived, and
     `superseded_price_id` holds it until that has been done."""
 
-    organiser_id = models.BigIntegerField(db_index=True)
     ticket_type_id = models.BigIntegerField()
     event_id = models.BigIntegerField(db_index=True)
-    account_id = models.CharField(max_length=64)
     price_id = models.CharField(max_length=255)
     product_id = models.CharField(max_length=255)
     unit_amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     superseded_price_id = models.CharField(max_length=255, blank=True)
-    state_hash = models.CharField(max_length=64)
-    state = models.JSONField(default=dict)
-    is_active = models.BooleanField()
-    synced_at = models.DateTimeField()
 
     class Meta:
         constraints = [

@@ -15,9 +15,9 @@ Idempotency keys are `catalog:<outbox row>:<version>:<action>:<object>`: a row r
 again after a lost answer (a worker killed between Stripe's accept and our mark)
 replays Stripe's first answer instead of making a second object; the parameters of
 one key never change, since `last_synced` is the time of the change the row
-carries. Pushes of one event and its ticket types on one account hold a PostgreSQL
-advisory lock (a session lock, no transaction or row lock held across the call), so
-an event row and its ticket types' rows running at once make one Product, not two.
+carries. Creating an event's Product on an account takes a PostgreSQL advisory lock
+(a session lock, no transaction or row lock held across the call), so an event row
+and its ticket types' rows running at once make one Product, not two.
 """
 
 from __future__ import annotations
@@ -149,8 +149,7 @@ def event_push(event_id: int, push: Push, state: dict) -> int | None:
     if account_id is None:
         return _skipped(event.organiser_id, Entity.EVENT, event_id)
     state["account_id"] = account_id
-    with event_lock(event_id, account_id):
-        product_sync(event, account_id, push)
+    product_ensure(event, account_id, push)
     # A new currency means new Prices for every ticket type of the event.
     stale = PriceLink.objects.filter(event_id=event_id, account_id=account_id).exclude(
         currency=event.currency.lower()
@@ -159,15 +158,32 @@ def event_push(event_id: int, push: Push, state: dict) -> int | None:
     return event.organiser_id
 
 
-def product_sync(
+def product_ensure(
     event: Event, account_id: str, push: Push, *, only_if_missing: bool = False
 ) -> ProductLink:
-    """Make the event's Product on `account_id` what the event says (the caller
-    holds the event lock). With `only_if_missing`, an existing Product is kept as
-    it is (a Price push needs its parent, not a Product update)."""
+    """The event's Product on `account_id`, made what the event says. With
+    `only_if_missing`, an existing Product is kept as it is (a Price push needs its
+    parent, not a Product update). Creating it takes the event lock, so that an
+    event's push and its ticket types' pushes running at once make one Product;
+    updating needs none (one push per object at a time: the outbox key)."""
+    links = ProductLink.objects.filter(event_id=event.pk, account_id=account_id)
+    link = links.first()
+    if link is not None:
+        return product_sync(event, link, account_id, push, only_if_missing)
+    with event_lock(event.pk, account_id):
+        link = links.first()  # made by another push while we waited
+        return product_sync(event, link, account_id, push, only_if_missing)
+
+
+def product_sync(
+    event: Event,
+    link: ProductLink | None,
+    account_id: str,
+    push: Push,
+    only_if_missing: bool,
+) -> ProductLink:
     wanted = stripe_params.product_params(event)
     digest = stripe_params.digest(wanted)
-    link = ProductLink.objects.filter(event_id=event.pk, account_id=account_id).first()
     if link and (only_if_missing or (link.state_hash == digest and not push.force)):
         return link
     sent = stripe_params.with_sync_time(wanted, push.synced_at)
@@ -196,19 +212,14 @@ def product_sync(
                 stripe_params.product_create_params(sent),
                 key=push.key("product.recreate", Entity.EVENT, event.pk),
             )
+    link = link or ProductLink(event_id=event.pk, account_id=account_id)
+    link.organiser_id = event.organiser_id
+    link.product_id = product["id"]
+    link.state_hash, link.state = digest, wanted
+    link.is_active = wanted["active"]
+    link.synced_at = timezone.now()
     with transaction.atomic():
-        link, _ = ProductLink.objects.update_or_create(
-            event_id=event.pk,
-            account_id=account_id,
-            defaults={
-                "organiser_id": event.organiser_id,
-                "product_id": product["id"],
-                "state_hash": digest,
-                "state": wanted,
-                "is_active": wanted["active"],
-                "synced_at": timezone.now(),
-            },
-        )
+        link.save()
         _log(link, Entity.EVENT, event.pk, action, product["id"])
         if action == Action.RECREATE:
             _prices_follow(
@@ -232,27 +243,8 @@ def _prices_follow(links, organiser_id: int) -> None:
 
 def _products_archive(event_id: int, push: Push, state: dict) -> int | None:
     """The event was deleted: archive its Product on every account that has one."""
-    organiser_id = None
-    for link in ProductLink.objects.filter(event_id=event_id, is_active=True):
-        state["account_id"], organiser_id = link.account_id, link.organiser_id
-        try:
-            CatalogClient(link.account_id).product_update(
-                link.product_id,
-                {"active": False},
-                key=push.key("product.archive", Entity.EVENT, event_id),
-            )
-        except StripeObjectMissing:
-            logger.info(
-                "Product %s of deleted event %s already gone at Stripe",
-                link.product_id,
-                event_id,
-            )
-        link.is_active = False
-        link.state_hash = ""
-        link.synced_at = timezone.now()
-        link.save(update_fields=["is_active", "state_hash", "synced_at"])
-        _log(link, Entity.EVENT, event_id, Action.ARCHIVE, link.product_id)
-    return organiser_id
+    links = ProductLink.objects.filter(event_id=event_id, is_active=True)
+    return _archive(links, Entity.EVENT, event_id, push, state)
 
 
 # -- ticket types → Prices -----------------------------------------------------------
@@ -267,9 +259,8 @@ def ticket_type_push(type_id: int, push: Push, state: dict) -> int | None:
     if account_id is None:
         return _skipped(event.organiser_id, Entity.TICKET_TYPE, type_id)
     state["account_id"] = account_id
-    with event_lock(event.pk, account_id):
-        product = product_sync(event, account_id, push, only_if_missing=True)
-        price_sync(ticket_type, product, push)
+    product = product_ensure(event, account_id, push, only_if_missing=True)
+    price_sync(ticket_type, product, push)
     return event.organiser_id
 
 
@@ -315,24 +306,16 @@ def price_sync(ticket_type: TicketType, product: ProductLink, push: Push) -> Non
         action = Action.CREATE if link is None else Action.REPRICE
         if link is not None and link.price_id != price["id"]:
             superseded = link.price_id
+    link = link or PriceLink(ticket_type_id=ticket_type.pk, account_id=account_id)
+    link.organiser_id, link.event_id = product.organiser_id, ticket_type.event_id
+    link.price_id, link.product_id = price["id"], product.product_id
+    link.unit_amount, link.currency = wanted["unit_amount"], wanted["currency"]
+    link.superseded_price_id = superseded
+    link.state_hash, link.state = digest, wanted
+    link.is_active = wanted["active"]
+    link.synced_at = timezone.now()
     with transaction.atomic():
-        link, _ = PriceLink.objects.update_or_create(
-            ticket_type_id=ticket_type.pk,
-            account_id=account_id,
-            defaults={
-                "organiser_id": product.organiser_id,
-                "event_id": ticket_type.event_id,
-                "price_id": price["id"],
-                "product_id": product.product_id,
-                "unit_amount": wanted["unit_amount"],
-                "currency": wanted["currency"],
-                "superseded_price_id": superseded,
-                "state_hash": digest,
-                "state": wanted,
-                "is_active": wanted["active"],
-                "synced_at": timezone.now(),
-            },
-        )
+        link.save()
         _log(link, Entity.TICKET_TYPE, ticket_type.pk, action, price["id"])
     if superseded:
         _price_archive_superseded(client, link, push)
@@ -355,24 +338,34 @@ def _price_archive_superseded(client: CatalogClient, link: PriceLink, push) -> N
 
 def _prices_archive(type_id: int, push: Push, state: dict) -> int | None:
     """The ticket type was deleted: archive its Price on every account."""
+    links = PriceLink.objects.filter(ticket_type_id=type_id, is_active=True)
+    return _archive(links, Entity.TICKET_TYPE, type_id, push, state)
+
+
+def _archive(links, entity: str, object_id: int, push: Push, state: dict):
+    """Archive (`active=false`) the Stripe object of each link; one already gone at
+    Stripe counts as archived. Returns the organiser, None if there was no link."""
     organiser_id = None
-    for link in PriceLink.objects.filter(ticket_type_id=type_id, is_active=True):
+    for link in links:
         state["account_id"], organiser_id = link.account_id, link.organiser_id
+        client = CatalogClient(link.account_id)
+        if entity == Entity.EVENT:
+            stripe_id, update = link.product_id, client.product_update
+        else:
+            stripe_id, update = link.price_id, client.price_update
         try:
-            CatalogClient(link.account_id).price_update(
-                link.price_id,
+            update(
+                stripe_id,
                 {"active": False},
-                key=push.key("price.archive", Entity.TICKET_TYPE, type_id),
+                key=push.key("archive", entity, object_id),
             )
         except StripeObjectMissing:
             logger.info(
-                "Price %s of deleted ticket type %s already gone at Stripe",
-                link.price_id,
-                type_id,
+                "%s of deleted %s %s already gone", stripe_id, entity, object_id
             )
         link.is_active = False
         link.state_hash = ""
         link.synced_at = timezone.now()
         link.save(update_fields=["is_active", "state_hash", "synced_at"])
-        _log(link, Entity.TICKET_TYPE, type_id, Action.ARCHIVE, link.price_id)
+        _log(link, entity, object_id, Action.ARCHIVE, stripe_id)
     return organiser_id

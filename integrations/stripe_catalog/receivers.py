@@ -22,6 +22,13 @@ logger = logging.getLogger(__name__)
 Entity = CatalogSyncLog.Entity
 
 
+def _organiser_of(event_id: int) -> int | None:
+    """None while the event itself is being deleted (its children go first)."""
+    return (
+        Event.objects.filter(pk=event_id).values_list("organiser_id", flat=True).first()
+    )
+
+
 def _event_changed(event_id: int, organiser_id: int) -> None:
     if (
         catalog_syncs_organiser(organiser_id)
@@ -45,12 +52,8 @@ def session_changed(sender, instance: Session, raw: bool = False, **kwargs) -> N
     """Sessions make the event's start and end (Product metadata)."""
     if raw:
         return
-    organiser_id = (
-        Event.objects.filter(pk=instance.event_id)
-        .values_list("organiser_id", flat=True)
-        .first()
-    )
-    if organiser_id is not None:  # None: the event itself is being deleted
+    organiser_id = _organiser_of(instance.event_id)
+    if organiser_id is not None:
         _event_changed(instance.event_id, organiser_id)
 
 
@@ -61,11 +64,7 @@ def ticket_type_changed(
 ) -> None:
     if raw:
         return
-    organiser_id = (
-        Event.objects.filter(pk=instance.event_id)
-        .values_list("organiser_id", flat=True)
-        .first()
-    )
+    organiser_id = _organiser_of(instance.event_id)
     linked = PriceLink.objects.filter(ticket_type_id=instance.pk)
     if organiser_id is None:  # deleted with its event
         organiser_id = linked.values_list("organiser_id", flat=True).first()

@@ -1,17 +1,14 @@
-"""Reads of the catalogue sync: its health per organiser and its backlog."""
+"""Reads of the catalogue sync: its health per organiser."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from ticketing.models import OutboxMessage
-
 from .models import CatalogSyncLog
-from .services import KIND
 
 Status = CatalogSyncLog.Status
 HEALTH_WINDOW = dt.timedelta(hours=24)
@@ -57,10 +54,3 @@ def catalog_health(
     total = logs.aggregate(**figures)
     overall = CatalogHealth(organiser_id=None, organiser_name="", **total)
     return overall, rows
-
-
-def catalog_oldest_due(now: dt.datetime) -> dt.datetime | None:
-    """Since when the longest-waiting due push has been due (`/healthz/full`)."""
-    return OutboxMessage.objects.filter(
-        kind=KIND, status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now
-    ).aggregate(oldest=Min("next_attempt_at"))["oldest"]

@@ -21,6 +21,7 @@ from payments.selectors import connected_account_id
 from ticketing import outbox
 from ticketing.alerts import alert_raise, alert_resolve
 from ticketing.audit import audit_log
+from ticketing.models import Alert
 
 from .models import CatalogSyncLog, PriceLink, ProductLink
 
@@ -69,43 +70,33 @@ def catalog_resync(*, organiser_id: int, force: bool = True, actor=None) -> int:
     unchanged since their last push. Safe to run twice:
     the rows coalesce on their keys, and a push of an object Stripe already has
     updates it (no second Product or Price). Returns how many objects were queued."""
-    queued = 0
     event_ids = set(
         Event.objects.filter(organiser_id=organiser_id).values_list("pk", flat=True)
-    )
-    event_ids |= set(
+    ) | set(
         ProductLink.objects.filter(
             organiser_id=organiser_id, is_active=True
         ).values_list("event_id", flat=True)
     )
-    for event_id in sorted(event_ids):
-        catalog_push_enqueue(
-            entity=Entity.EVENT,
-            object_id=event_id,
-            organiser_id=organiser_id,
-            force=force,
-            delay=dt.timedelta(),
-        )
-        queued += 1
     type_ids = set(
         TicketType.objects.filter(event__organiser_id=organiser_id).values_list(
             "pk", flat=True
         )
-    )
-    type_ids |= set(
+    ) | set(
         PriceLink.objects.filter(organiser_id=organiser_id, is_active=True).values_list(
             "ticket_type_id", flat=True
         )
     )
-    for type_id in sorted(type_ids):
+    objects = [(Entity.EVENT, pk) for pk in sorted(event_ids)]
+    objects += [(Entity.TICKET_TYPE, pk) for pk in sorted(type_ids)]
+    for entity, object_id in objects:
         catalog_push_enqueue(
-            entity=Entity.TICKET_TYPE,
-            object_id=type_id,
+            entity=entity,
+            object_id=object_id,
             organiser_id=organiser_id,
             force=force,
             delay=dt.timedelta(),
         )
-        queued += 1
+    queued = len(objects)
     if actor is not None:
         audit_log(
             action="stripe_catalog.resync",
@@ -172,6 +163,10 @@ def push_failed(
 def push_succeeded(*, organiser_id: int | None) -> None:
     """Close the organiser's alert once no object pushed in the last hour is left
     failing (its latest log row there a failure)."""
+    if not Alert.objects.filter(
+        kind=ALERT_KIND, subject=_subject(organiser_id), resolved_at__isnull=True
+    ).exists():
+        return
     since = timezone.now() - ALERT_WINDOW
     recent = CatalogSyncLog.objects.filter(
         organiser_id=organiser_id, created_at__gte=since

@@ -35,14 +35,16 @@ def test_fifty_rapid_edits_make_a_handful_of_pushes(account, platform):
     workers = [threading.Thread(target=_worker, args=(stop,)) for _ in range(2)]
     for worker in workers:
         worker.start()
+    started = time.monotonic()
     try:
-        for n in range(1, 51):  # 50 admin saves over about 2.5 s
+        for n in range(1, 51):  # 50 admin saves, 50 ms apart
             with transaction.atomic():
                 event.title = f"Edit {n}"
                 event.save()
                 ticket_type.price_minor = 1000 + n
                 ticket_type.save()
             time.sleep(0.05)
+        editing = time.monotonic() - started
         deadline = time.monotonic() + 15
         while pending() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -56,9 +58,11 @@ def test_fifty_rapid_edits_make_a_handful_of_pushes(account, platform):
         platform.calls["products.create"] + platform.calls["products.update"]
     )
     price_pushes = platform.calls["prices.create"]
-    trace = [(r.operation, r.idempotency_key, r.status) for r in platform.requests]
-    assert 1 <= product_pushes <= 3, trace
-    assert 1 <= price_pushes <= 3, platform.calls
+    # At most one push per object per 2 s while the edits last, plus the last one.
+    most = int(editing // 2) + 2
+    assert 1 <= product_pushes <= most, (editing, platform.calls)
+    assert 1 <= price_pushes <= most, (editing, platform.calls)
+    assert product_pushes <= 10  # a handful, not 50
     [product] = platform.products_on(acct)
     assert product["name"] == "Edit 50"
     active = [p for p in platform.prices_on(acct) if p["active"]]

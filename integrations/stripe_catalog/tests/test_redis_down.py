@@ -34,7 +34,8 @@ def test_pushes_go_on_with_redis_down(account, platform, redis_server, settings)
     assert len(platform.products_on(acct)) == 1
     assert len(platform.prices_on(acct)) == 1
     counted_here = {
-        calls for (key, _window), calls in ratelimit._local_counts.items()
+        calls
+        for (key, _window), calls in ratelimit._local_counts.items()
         if key == "stripe:catalog"
     }
     assert sum(counted_here) == 2  # both calls counted in this process's share

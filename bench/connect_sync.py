@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -70,7 +71,12 @@ def _ask(pipe, command: str, account: str = ""):
     return pipe.recv()
 
 
-def _worker(env: dict[str, str], ready, go) -> None:
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _worker(env: dict[str, str], ready, go, spent) -> None:
     os.environ.update(env)
     hold_bench._django_setup()
     from integrations.stripe_catalog.services import KIND
@@ -79,10 +85,12 @@ def _worker(env: dict[str, str], ready, go) -> None:
 
     ready.wait()
     go.wait()
+    before = _cpu_seconds()
     pending = OutboxMessage.objects.filter(kind=KIND, status="pending")
     while pending.exists():
-        if not outbox.dispatch(kinds=[KIND], limit=2):
+        if not outbox.dispatch(kinds=[KIND], limit=5):
             time.sleep(0.02)  # rows held by other workers, or backing off
+    spent.put(_cpu_seconds() - before)
 
 
 def _fixtures(types: int, events: int, account_id: str) -> int:
@@ -174,8 +182,9 @@ def main() -> int:
     spawn = mp.get_context("spawn")
     ready = spawn.Barrier(args.concurrency + 1)
     go = spawn.Barrier(args.concurrency + 1)
+    spent = spawn.Queue()
     workers = [
-        spawn.Process(target=_worker, args=(dict(os.environ), ready, go))
+        spawn.Process(target=_worker, args=(dict(os.environ), ready, go, spent))
         for _ in range(args.concurrency)
     ]
     for worker in workers:
@@ -184,6 +193,7 @@ def main() -> int:
     before = _ask(parent_end, "calls")
     started = time.perf_counter()
     go.wait()
+    cpu = sum(spent.get() for _ in workers)  # pushing only, not Django's set-up
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - started
@@ -210,6 +220,11 @@ def main() -> int:
         f"{calls / elapsed:.1f} | {failed} |"
     )
     print()
+    print(
+        f"Workers' CPU: {cpu:.1f} s in all, {cpu / max(objects, 1) * 1000:.1f} ms per "
+        f"push; load average at the end {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} CPUs"
+    )
     print(
         f"Stripe side: {active_products} of {products} Products active, "
         f"{active_prices} of {prices} Prices active (expected {args.events} and "

@@ -154,7 +154,9 @@ def event_push(event_id: int, push: Push, state: dict) -> int | None:
     stale = PriceLink.objects.filter(event_id=event_id, account_id=account_id).exclude(
         currency=event.currency.lower()
     )
-    _prices_follow(stale, event.organiser_id)
+    _prices_follow(
+        list(stale.values_list("ticket_type_id", flat=True)), event.organiser_id
+    )
     return event.organiser_id
 
 
@@ -182,9 +184,11 @@ def product_sync(
     push: Push,
     only_if_missing: bool,
 ) -> ProductLink:
+    if link and only_if_missing:
+        return link
     wanted = stripe_params.product_params(event)
     digest = stripe_params.digest(wanted)
-    if link and (only_if_missing or (link.state_hash == digest and not push.force)):
+    if link and link.state_hash == digest and not push.force:
         return link
     sent = stripe_params.with_sync_time(wanted, push.synced_at)
     client = CatalogClient(account_id)
@@ -223,16 +227,22 @@ def product_sync(
         _log(link, Entity.EVENT, event.pk, action, product["id"])
         if action == Action.RECREATE:
             _prices_follow(
-                PriceLink.objects.filter(event_id=event.pk, account_id=account_id),
+                list(
+                    PriceLink.objects.filter(
+                        event_id=event.pk, account_id=account_id
+                    ).values_list("ticket_type_id", flat=True)
+                ),
                 event.organiser_id,
             )
     return link
 
 
-def _prices_follow(links, organiser_id: int) -> None:
-    """Queue the ticket types of these Price links (a new Product or currency)."""
+def _prices_follow(type_ids: list[int], organiser_id: int) -> None:
+    """Queue these ticket types' pushes (a new Product or currency)."""
+    if not type_ids:
+        return
     with transaction.atomic():
-        for type_id in links.values_list("ticket_type_id", flat=True):
+        for type_id in type_ids:
             if TicketType.objects.filter(pk=type_id).exists():
                 catalog_push_enqueue(
                     entity=Entity.TICKET_TYPE,

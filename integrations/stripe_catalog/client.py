@@ -70,7 +70,12 @@ class CatalogClient:
         try:
             return _to_dict(method(*args, params=params, options=options))
         except stripe.StripeError as exc:
-            if exc.http_status == 404:
+            # A Price for a Product gone from the account is refused with 400
+            # `resource_missing` on `product`: the Product is missing all the same.
+            product_gone = getattr(exc, "code", None) == "resource_missing" and (
+                getattr(exc, "param", None) == "product"
+            )
+            if exc.http_status == 404 or product_gone:
                 raise StripeObjectMissing(str(exc.user_message or exc)) from exc
             raise _provider_error(exc) from exc
 

@@ -22,6 +22,7 @@ and its ticket types' rows running at once make one Product, not two.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -309,10 +310,19 @@ def price_sync(ticket_type: TicketType, product: ProductLink, push: Push) -> Non
         except StripeObjectMissing:
             same_price = False
     if not same_price:
-        price = client.price_create(
-            {**sent, "product": product.product_id},
-            key=push.key("price.create", Entity.TICKET_TYPE, ticket_type.pk),
-        )
+        try:
+            price = client.price_create(
+                {**sent, "product": product.product_id},
+                key=push.key("price.create", Entity.TICKET_TYPE, ticket_type.pk),
+            )
+        except StripeObjectMissing:  # the Product went: make it again, then price
+            product = product_ensure(
+                ticket_type.event, account_id, dataclasses.replace(push, force=True)
+            )
+            price = client.price_create(
+                {**sent, "product": product.product_id},
+                key=push.key("price.create_again", Entity.TICKET_TYPE, ticket_type.pk),
+            )
         action = Action.CREATE if link is None else Action.REPRICE
         if link is not None and link.price_id != price["id"]:
             superseded = link.price_id

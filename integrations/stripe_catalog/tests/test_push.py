@@ -253,6 +253,30 @@ def test_product_missing_at_stripe_is_recreated_with_its_prices(account, platfor
     assert CatalogSyncLog.objects.filter(action="recreate").count() == 1
 
 
+def test_a_price_for_a_product_gone_at_stripe_makes_the_product_again(
+    account, platform
+):
+    organiser, acct = account
+    event, _, adult, child = _catalogue(organiser)
+    run_pushes()
+    [gone] = platform.products_on(acct)
+    platform.product_vanish(gone["id"])
+
+    with transaction.atomic():
+        adult.price_minor = 2600
+        adult.save()
+    run_pushes()
+
+    [product] = platform.products_on(acct)
+    assert product["id"] != gone["id"]
+    assert product["name"] == "Jazz night"
+    prices = _by_ticket(platform.prices_on(acct))
+    assert prices[str(adult.pk)]["unit_amount"] == 2600
+    assert {p["product"] for p in prices.values()} == {product["id"]}
+    assert set(prices) == {str(adult.pk), str(child.pk)}  # the child's came back too
+    assert not OutboxMessage.objects.filter(kind=KIND, status="dead").exists()
+
+
 def test_price_push_first_pushes_its_product(account, platform):
     organiser, acct = account
     event, _, adult, child = _catalogue(organiser)

@@ -120,6 +120,11 @@ def _log(link, entity: str, object_id: int, action: str, stripe_id: str) -> None
     )
 
 
+def _update_action(link, wanted: dict) -> str:
+    """An update that deactivates an active object archives it."""
+    return Action.ARCHIVE if link.is_active and not wanted["active"] else Action.UPDATE
+
+
 def _skipped(organiser_id: int, entity: str, object_id: int) -> int:
     logger.info(
         "No connected account for organiser %s: %s %s not pushed",
@@ -206,11 +211,7 @@ def product_sync(
                 sent,
                 key=push.key("product.update", Entity.EVENT, event.pk),
             )
-            action = (
-                Action.ARCHIVE
-                if link.is_active and not wanted["active"]
-                else (Action.UPDATE)
-            )
+            action = _update_action(link, wanted)
         except StripeObjectMissing:
             action = Action.RECREATE
             product = client.product_create(
@@ -302,11 +303,7 @@ def price_sync(ticket_type: TicketType, product: ProductLink, push: Push) -> Non
                 stripe_params.price_update_params(sent),
                 key=push.key("price.update", Entity.TICKET_TYPE, ticket_type.pk),
             )
-            action = (
-                Action.ARCHIVE
-                if link.is_active and not wanted["active"]
-                else (Action.UPDATE)
-            )
+            action = _update_action(link, wanted)
         except StripeObjectMissing:
             same_price = False
     if not same_price:

@@ -35,7 +35,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Min, Q
+from django.db.models import F, Min, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from ticketing.lib import retry
@@ -69,6 +70,7 @@ class Kind:
     handler: Handler
     policy: retry.RetryPolicy
     lease: dt.timedelta
+    min_interval: dt.timedelta = dt.timedelta()
 
 
 _kinds: dict[str, Kind] = {}
@@ -80,11 +82,16 @@ def register(
     *,
     policy: retry.RetryPolicy = retry.DEFAULT,
     lease: dt.timedelta = DEFAULT_LEASE,
+    min_interval: dt.timedelta = dt.timedelta(),
 ) -> None:
     """Make `handler(message)` the one handler of `kind`. `lease` must outlast the
     slowest handler run (timeouts included), or a second dispatcher takes the row
-    while the first still works on it."""
-    _kinds[kind] = Kind(handler=handler, policy=policy, lease=lease)
+    while the first still works on it. `min_interval`: a row changed while its
+    handler ran is run again no sooner than this after (keyed pushes: at most one
+    per object per interval, however fast the changes come)."""
+    _kinds[kind] = Kind(
+        handler=handler, policy=policy, lease=lease, min_interval=min_interval
+    )
 
 
 def registered(kind: str) -> Kind | None:
@@ -225,8 +232,16 @@ def _handle(pk: int, *, claimed_lease: dt.datetime) -> bool:
         status=Status.DONE, done_at=finished, leased_until=None, last_error=""
     ):
         # A change landed while the handler ran (or the lease was lost): the row
-        # stays pending, due now, and the next dispatch handles the newer state.
-        mine.update(leased_until=None, last_error="", attempts=0)
+        # stays pending, due now (or after the kind's min_interval), and the next
+        # dispatch handles the newer state.
+        mine.update(
+            leased_until=None,
+            last_error="",
+            attempts=0,
+            next_attempt_at=Greatest(
+                F("next_attempt_at"), Value(finished + kind.min_interval)
+            ),
+        )
     return True
 
 

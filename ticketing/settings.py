@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "invoicing",
     "integrations",
     "integrations.xero",
+    "integrations.stripe_catalog",
     "notifications",
     "partner_api",
     "backoffice",
@@ -556,6 +557,10 @@ INTEGRATIONS_RATE_LIMIT_MAX_WAIT = env.float(
 # With Redis down, client-side limits protecting a provider's quota are counted in
 # each process instead: each takes 1/PROVIDER_QUOTA_PROCESSES of the quota.
 PROVIDER_QUOTA_PROCESSES = env.int("PROVIDER_QUOTA_PROCESSES", default=4)
+# Stripe catalogue sync (integrations/stripe_catalog): calls a second to Stripe for
+# Products and Prices, shared by every worker through Redis. Stripe allows 25 a second
+# in test mode and 100 live: set "100/s" in production.
+STRIPE_CATALOG_RATE_LIMIT = env.str("STRIPE_CATALOG_RATE_LIMIT", default="25/s")
 # Listings of one connection fetched at once.
 INTEGRATIONS_SYNC_CONCURRENCY = env.int("INTEGRATIONS_SYNC_CONCURRENCY", default=8)
 # A listing fetched less than this long ago is not fetched again (forced syncs are).

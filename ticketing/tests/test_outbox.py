@@ -228,6 +228,29 @@ def test_a_change_while_the_handler_runs_is_handled_again(kind):
 
 
 @pytest.mark.django_db
+def test_a_change_while_the_handler_runs_waits_the_kinds_min_interval(kind):
+    seen = []
+
+    def handler(message):
+        seen.append(message.payload["v"])
+        if len(seen) == 1:
+            with transaction.atomic():
+                outbox.enqueue(kind, payload={"v": 2}, key="k")
+
+    outbox.register(kind, handler, min_interval=dt.timedelta(seconds=2))
+    pk = outbox.enqueue(kind, payload={"v": 1}, key="k")
+    before = timezone.now()
+    assert outbox.dispatch(kinds=[kind]) == 1
+    row = OutboxMessage.objects.get(pk=pk)
+    assert row.status == Status.PENDING
+    assert row.next_attempt_at >= before + dt.timedelta(seconds=2)
+    assert outbox.dispatch(kinds=[kind]) == 0  # not again within the interval
+    _make_due(pk)
+    assert outbox.dispatch(kinds=[kind]) == 1
+    assert seen == [1, 2]
+
+
+@pytest.mark.django_db
 def test_a_dispatcher_that_died_after_claiming_frees_the_row_after_its_lease(
     kind, monkeypatch
 ):

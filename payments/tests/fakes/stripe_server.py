@@ -6,7 +6,8 @@ JSON answers and Stripe's error JSON. Tests drive what Stripe would do on its si
 (`succeed`, `fail`, `set_status`), inject outages (`fail_next`) and sign webhook
 events (`signed_event`). Every request is recorded in `requests`, counted in `calls`.
 Stripe Connect (accounts, Account Links, `Stripe-Account`, destination charges,
-transfers and their reversals) is in `stripe_connect.py`.
+transfers and their reversals) is in `stripe_connect.py`, Products and Prices per
+account in `stripe_catalog.py`.
 
     def test_something(stripe_fake):
         provider = StripeProvider(Credentials(secret_key=stripe_fake.secret_key))
@@ -35,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from .local_server import LocalServer
+from .stripe_catalog import CatalogFake
 from .stripe_connect import ConnectFake
 
 API_VERSION = "2026-10-28.endive"
@@ -103,7 +105,7 @@ def _id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
-class StripeFake(ConnectFake):
+class StripeFake(ConnectFake, CatalogFake):
     """State and behaviour; the HTTP layer is `_Handler`. Thread-safe."""
 
     error = StripeError
@@ -128,6 +130,9 @@ class StripeFake(ConnectFake):
         self._local: LocalServer | None = None
         self._url = ""
         self._init_connect(connect_webhook_secret)
+        self._init_catalog()
+        # Seconds every answer waits (outside the lock: requests overlap), for benches.
+        self.latency = 0.0
 
     # Lifecycle
 
@@ -315,7 +320,7 @@ class StripeFake(ConnectFake):
         with self._lock:
             self.requests.append(record)
             self.calls[operation] += 1
-            delay = self._delays.pop(0) if self._delays else 0
+            delay = self._delays.pop(0) if self._delays else self.latency
         if delay:
             time.sleep(delay)
         with self._lock:
@@ -400,6 +405,9 @@ class StripeFake(ConnectFake):
             return 200, self._cancel_intent(route_args[0], params, account)
         if operation == "refunds.create":
             return 200, self._create_refund(params, account)
+        catalog = self._execute_catalog(operation, route_args, params, account)
+        if catalog is not None:
+            return catalog
         return self._execute_connect(operation, route_args, params, account)
 
     # Operations
@@ -628,6 +636,12 @@ _ROUTES = [
     ("POST", re.compile(r"/v1/account_links"), "account_links.create"),
     ("GET", re.compile(r"/v1/transfers/([^/]+)"), "transfers.retrieve"),
     ("GET", re.compile(r"/v1/application_fees/([^/]+)"), "application_fees.retrieve"),
+    ("POST", re.compile(r"/v1/products"), "products.create"),
+    ("GET", re.compile(r"/v1/products/([^/]+)"), "products.retrieve"),
+    ("POST", re.compile(r"/v1/products/([^/]+)"), "products.update"),
+    ("POST", re.compile(r"/v1/prices"), "prices.create"),
+    ("GET", re.compile(r"/v1/prices/([^/]+)"), "prices.retrieve"),
+    ("POST", re.compile(r"/v1/prices/([^/]+)"), "prices.update"),
 ]
 
 

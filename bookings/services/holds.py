@@ -191,12 +191,12 @@ def booking_create(
     or InventoryBusy (SaleShed at once when too many sales of the session are in
     flight, see bookings.shedding), and then writes nothing. `discount_code` (text
     as typed) is looked up among the organiser's codes and locked after the ticket
-    types; its price comes from `price_basket`, and a code with no use left (in all or for the
-    buyer's email) raises DiscountCodeUsedUp. From the back office only (channel
-    ADMIN): `complimentary` gives the tickets free (a comp, flagged on the booking)
-    and `confirm` sells at once, paid offline; both confirm in this transaction and
-    issue the tickets. A new booking comes
-    back with its event loaded and its lines in `written_lines`.
+    types; its price comes from `price_basket`, and a code with no use left (in all
+    or for the buyer's email) raises DiscountCodeUsedUp. From the back office only
+    (channel ADMIN): `complimentary` gives the tickets free (a comp, flagged on the
+    booking) and `confirm` sells at once, paid offline; both confirm in this
+    transaction and issue the tickets. A new booking comes back with its event
+    loaded and its lines in `written_lines`.
     """
     quantity = sum(line.quantity for line in lines)
     _validate_people(buyer, attendees, quantity)

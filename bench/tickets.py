@@ -33,7 +33,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
 import holds as hold_bench  # noqa: E402  (the same database and fixtures)
+
+# The issue's targets (issue 24): tickets/s over blank pages/s, by booking size.
+TARGETS = {1: 0.33, 10: 0.5}
 
 
 def _timed(fn, *, seconds: float, minimum: int) -> list[float]:
@@ -126,6 +130,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
+    goals = []
 
     media = tempfile.TemporaryDirectory(prefix="bench-tickets-")
     os.environ["MEDIA_ROOT"] = media.name
@@ -193,7 +198,18 @@ def main() -> int:
             f"PDF {row['pdf_kb']:.0f} KB; rows in the confirming transaction "
             f"{row['issue_ms']:.2f} ms"
         )
+        goals.append(
+            harness.goal(
+                f"tickets, {size}-ticket bookings / blank WeasyPrint pages",
+                row["tickets_per_s"],
+                blank_per_s,
+                TARGETS.get(size),
+                unit="tickets/s",
+                ms_per_booking=row["ms"],
+            )
+        )
     media.cleanup()
+    harness.record("tickets", {"goals": goals})
     return 0
 
 

@@ -30,7 +30,18 @@ BENCH = ROOT / "bench"
 HTTP = BENCH / "http"
 RESULTS = BENCH / "results"
 VENV_BIN = ROOT / ".venv" / "bin"
-SHARED = ROOT.parent / "shared" / "bench"
+# ../shared/bench beside the checkout; a git worktree sits one level deeper.
+SHARED = Path(
+    os.environ.get("BENCH_SHARED")
+    or next(
+        (
+            str(up / "shared" / "bench")
+            for up in ROOT.parents
+            if (up / "shared" / "bench").is_dir()
+        ),
+        str(ROOT.parent / "shared" / "bench"),
+    )
+)
 DJANGO_BASELINE = SHARED / "django_baseline" / "django_baseline.sh"
 PGBENCH = SHARED / "pg" / "run_pgbench.py"
 CLEAN_ENV = dict(os.environ)

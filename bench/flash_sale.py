@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
+import holds as hold_bench  # noqa: E402  (its fixtures)
 
 P99_TARGET_MS = 2000
 _CSRF_COOKIE = re.compile(r"csrftoken=([^;]+)")
@@ -48,53 +49,21 @@ _SOLD_OUT_TEXTS = ("Not enough seats left", "sold out", "Sold out")
 
 
 def _fixtures(seats: int) -> dict:
-    import datetime as dt
-
-    from django.utils import timezone
-
-    from events.models import Event, Organiser, Session, TicketType, Venue
+    """One published event of one session of `seats` seats (bench/holds.py's), its
+    paid ticket type, and a partner API key with the right to sell."""
+    from events.models import Session
     from partner_api.api_keys import ApiKey
 
-    stamp = f"{time.time_ns() % 10**12:012d}"
-    organiser = Organiser.objects.create(
-        name=f"Flash {stamp}",
-        slug=f"flash-{stamp}",
-        country="FR",
-        currency="EUR",
-        timezone="Europe/Paris",
-        reference_prefix="F" + "".join("ABCDEFGHJK"[int(d)] for d in stamp[-5:]),
-        contact_email="bench@example.org",
+    (session_id,), ticket_type_id = hold_bench._fixtures(1, seats)
+    session = Session.objects.select_related("event__organiser").get(pk=session_id)
+    key, plain = ApiKey.generate(
+        organiser=session.event.organiser, name="reseller", scopes=["write"]
     )
-    venue = Venue.objects.create(
-        organiser=organiser,
-        name="Arena",
-        address="1 rue",
-        city="Paris",
-        country="FR",
-        timezone="Europe/Paris",
-    )
-    event = Event.objects.create(
-        organiser=organiser,
-        title="Flash sale",
-        slug=f"flash-sale-{stamp}",
-        currency="EUR",
-        status=Event.Status.PUBLISHED,
-    )
-    starts = timezone.now() + dt.timedelta(days=30)
-    session = Session.objects.create(
-        event=event,
-        venue=venue,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=2),
-        capacity=seats,
-    )
-    ticket_type = TicketType.objects.create(event=event, name="Seat", price_minor=4500)
-    key, plain = ApiKey.generate(organiser=organiser, name="reseller", scopes=["write"])
     key.save()
     return {
-        "session_id": session.pk,
-        "ticket_type_id": ticket_type.pk,
-        "slug": event.slug,
+        "session_id": session_id,
+        "ticket_type_id": ticket_type_id,
+        "slug": session.event.slug,
         "api_key": plain,
     }
 

@@ -34,19 +34,16 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def tickets_pdf_render(booking: Booking, tickets: Sequence[Ticket]) -> bytes:
-    """The PDF of `tickets` (with attendee and ticket_type loaded), in the booking's
-    language, times on the session's (venue's) clock. `booking` needs event,
-    session__venue and organiser loaded."""
-    event = booking.event
+def tickets_pdf_html(booking: Booking, tickets: Sequence[Ticket]) -> str:
+    """The HTML `tickets_pdf_render` hands WeasyPrint (same arguments)."""
     session = booking.session
     # The template's date filters show times in the current zone: the session's.
     with translation.override(booking.language), timezone.override(session.tzinfo):
-        html = render_to_string(
+        return render_to_string(
             TEMPLATE,
             {
                 "booking": booking,
-                "event": event,
+                "event": booking.event,
                 "session": session,
                 "venue": session.venue,
                 "organiser": booking.organiser,
@@ -59,4 +56,14 @@ def tickets_pdf_render(booking: Booking, tickets: Sequence[Ticket]) -> bytes:
                 ],
             },
         )
-        return HTML(string=html).write_pdf(font_config=_font_config())
+
+
+def html_pdf(html: str) -> bytes:
+    return HTML(string=html).write_pdf(font_config=_font_config())
+
+
+def tickets_pdf_render(booking: Booking, tickets: Sequence[Ticket]) -> bytes:
+    """The PDF of `tickets` (with attendee and ticket_type loaded), in the booking's
+    language, times on the session's (venue's) clock. `booking` needs event,
+    session__venue and organiser loaded."""
+    return html_pdf(tickets_pdf_html(booking, tickets))

@@ -316,7 +316,10 @@ def django_baseline(duration: int, connections: int) -> dict | None:
     if not DJANGO_BASELINE.exists():
         print(f"baseline skipped: {DJANGO_BASELINE} not found")
         return None
-    with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
+    with (
+        tempfile.NamedTemporaryFile(suffix=".jsonl") as out,
+        tempfile.TemporaryDirectory(prefix="bench-djbase-") as project,
+    ):
         done = subprocess.run(
             ["bash", str(DJANGO_BASELINE)],
             env={
@@ -325,6 +328,11 @@ def django_baseline(duration: int, connections: int) -> dict | None:
                 "DURATION": str(duration),
                 "REPEATS": "1",
                 "OUT": out.name,
+                # Its own project folder and port: by default every run on the
+                # machine writes /tmp/djbase and listens on 8801, and two at once
+                # delete each other's project.
+                "PROJ": project,
+                "PORT": str(free_port()),
             },
             capture_output=True,
             text=True,

@@ -81,6 +81,7 @@ class Sale:
         self.latencies_ms: list[float] = []
         self.failures: Counter = Counter()  # resets, timeouts: must stay 0
         self.samples: dict[str, str] = {}
+        self.busy_ms: list[float] = []
 
     async def _request(self, http, method: str, path: str, **kwargs):
         started = time.perf_counter()
@@ -96,6 +97,8 @@ class Sale:
             self.failures[type(error).__name__] += 1
             return None, "", {}
         self.latencies_ms.append(1000 * (time.perf_counter() - started))
+        if response.status == 503:  # shed at once, or after the lock timeout?
+            self.busy_ms.append(self.latencies_ms[-1])
         return response.status, body, response.headers
 
     def _count(self, kind: str, status: int, body: str, headers) -> str:
@@ -301,6 +304,7 @@ def main() -> int:
         "answers": dict(sale.answers),
         "failures": dict(sale.failures),
         "answered_requests": answered,
+        "busy_latency_ms": harness.percentiles(sale.busy_ms),
         "requests_per_s": round(answered / elapsed, 1),
         "latency_ms": {k: round(v, 1) for k, v in latency.items() if v is not None},
         "other_5xx": other_5xx,
@@ -346,6 +350,13 @@ def main() -> int:
     for answer, count in sorted(sale.answers.items()):
         print(f"  {answer}: {count}")
     print(f"resets/timeouts: {dict(sale.failures) or 0}")
+    if sale.busy_ms:
+        busy = harness.percentiles(sale.busy_ms)
+        print(
+            "503 busy answered in ms (shed at once vs after the lock timeout, "
+            f"INVENTORY_LOCK_TIMEOUT_MS): p50 {busy['p50']:.0f}, p90 "
+            f"{busy['p90']:.0f}, p99 {busy['p99']:.0f}"
+        )
     print(
         f"answered requests: {answered} ({figures['requests_per_s']}/s), latency ms "
         + ", ".join(f"{k} {v:.0f}" for k, v in latency.items() if v is not None)

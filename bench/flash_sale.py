@@ -79,7 +79,7 @@ class Sale:
         self.base, self.fixtures, self.attempts = base, fixtures, attempts
         # Buyers of earlier runs in the same database keep their holds for 15
         # minutes: each run's buyers have emails and keys of their own.
-        self.run = fixtures["slug"].rsplit("-", 1)[-1]
+        self.run_id = fixtures["slug"].rsplit("-", 1)[-1]
         self.answers: Counter = Counter()
         self.latencies_ms: list[float] = []
         self.failures: Counter = Counter()  # resets, timeouts: must stay 0
@@ -125,7 +125,7 @@ class Sale:
         return outcome
 
     def _email(self, buyer: int) -> str:
-        return f"b{buyer}-{self.run}@example.org"
+        return f"b{buyer}-{self.run_id}@example.org"
 
     async def _retry_wait(self, headers) -> None:
         await asyncio.sleep(min(10, int(headers.get("Retry-After", "1"))))
@@ -139,7 +139,7 @@ class Sale:
         }
         headers = {
             "Authorization": f"Bearer {self.fixtures['api_key']}",
-            "Idempotency-Key": f"flash-{self.run}-{buyer}",
+            "Idempotency-Key": f"flash-{self.run_id}-{buyer}",
             "X-Forwarded-For": _address(buyer),
         }
         for _attempt in range(self.attempts):

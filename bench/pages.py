@@ -6,9 +6,10 @@ Django view.
 Prepares one published event (6 sessions x 4 ticket types, capacities too large to
 sell out) in the bench database (BENCH_DATABASE_URL, default postgres://postgres@
 127.0.0.1:5432/bench_holds, migrated on first use; Redis db 1), collects the static
-files into a temporary STATIC_ROOT (DEBUG=0 serves them through WhiteNoise's manifest
-storage), starts gunicorn from .venv (2 sync workers, no access log) and runs wrk
-(2 threads, --connections connections, --duration seconds) against:
+files into a STATIC_ROOT kept between runs (DEBUG=0 serves them through WhiteNoise's
+manifest storage), starts gunicorn from .venv (2 sync workers, no access log, load
+shedding off) and runs wrk (2 threads, --connections connections, --duration
+seconds), all through bench/harness.py, against:
 
 - `GET /e/<slug>/`: the event page (bench/http/page_get.lua);
 - `POST /e/<slug>/checkout/`: a real hold per request, each with its own idempotency

@@ -230,10 +230,11 @@ def _expiry_benchmark(count: int) -> dict:
               (organiser_id, event_id, session_id, reference, status, channel,
                quantity, currency, subtotal_minor, discount_minor, total_minor,
                buyer_name, buyer_email, buyer_phone, needs_attention, expires_at,
-               created_at, language)
+               created_at, language, is_complimentary)
             SELECT %s, %s, %s, %s || '-X' || g, 'pending', 'web', 1, 'EUR', 4500, 0,
                    4500, 'Stale', 'stale@example.org', '', false,
-                   now() - interval '1 minute', now() - interval '20 minutes', 'en'
+                   now() - interval '1 minute', now() - interval '20 minutes', 'en',
+                   false
             FROM generate_series(1, %s) g""",
             [session.event.organiser_id, session.event_id, session.pk, prefix, count],
         )

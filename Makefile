@@ -90,11 +90,13 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# Every benchmark (bench/run_all.py), each against its baseline in the same run, then
+# one table of ratios to the targets; figures in bench/results/<date>.json. QUICK=1:
+# shorter runs (~10 min); ONLY=holds,api picks some. Needs wrk (apt-get install wrk).
 bench: install-dev
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	  $(BIN)/python scripts/check_services.py
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-	  $(BIN)/python bench/holds.py
+	$(BIN)/python bench/run_all.py $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 clean:
 	$(BIN)/python scripts/demo.py stop 2>/dev/null || true

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Sequence
 
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from weasyprint import HTML
+from weasyprint.text.fonts import FontConfiguration
 
 from bookings.models import Booking, Ticket
 
@@ -15,24 +17,33 @@ from .qr import qr_png
 
 TEMPLATE = "admission/tickets_pdf.html"
 
+# WeasyPrint builds a FontConfiguration (fontconfig's font list) for every document
+# unless given one: ~15-25 ms of a 1-ticket PDF's ~90 ms of CPU (bench/tickets.py).
+# One per thread, kept: a worker renders one booking after another.
+_fonts = threading.local()
+
+
+def _font_config() -> FontConfiguration:
+    config = getattr(_fonts, "config", None)
+    if config is None:
+        config = _fonts.config = FontConfiguration()
+    return config
+
 
 def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def tickets_pdf_render(booking: Booking, tickets: Sequence[Ticket]) -> bytes:
-    """The PDF of `tickets` (with attendee and ticket_type loaded), in the booking's
-    language, times on the session's (venue's) clock. `booking` needs event,
-    session__venue and organiser loaded."""
-    event = booking.event
+def tickets_pdf_html(booking: Booking, tickets: Sequence[Ticket]) -> str:
+    """The HTML `tickets_pdf_render` hands WeasyPrint (same arguments)."""
     session = booking.session
     # The template's date filters show times in the current zone: the session's.
     with translation.override(booking.language), timezone.override(session.tzinfo):
-        html = render_to_string(
+        return render_to_string(
             TEMPLATE,
             {
                 "booking": booking,
-                "event": event,
+                "event": booking.event,
                 "session": session,
                 "venue": session.venue,
                 "organiser": booking.organiser,
@@ -45,4 +56,14 @@ def tickets_pdf_render(booking: Booking, tickets: Sequence[Ticket]) -> bytes:
                 ],
             },
         )
-        return HTML(string=html).write_pdf()
+
+
+def html_pdf(html: str) -> bytes:
+    return HTML(string=html).write_pdf(font_config=_font_config())
+
+
+def tickets_pdf_render(booking: Booking, tickets: Sequence[Ticket]) -> bytes:
+    """The PDF of `tickets` (with attendee and ticket_type loaded), in the booking's
+    language, times on the session's (venue's) clock. `booking` needs event,
+    session__venue and organiser loaded."""
+    return html_pdf(tickets_pdf_html(booking, tickets))

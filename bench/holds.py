@@ -28,39 +28,25 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_PGBENCH = ROOT.parent / "shared" / "bench" / "pg" / "run_pgbench.py"
-DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_holds"
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+
+ROOT = harness.ROOT
+SHARED_PGBENCH = harness.PGBENCH
+DATABASE_URL = harness.database_url("bench_holds")
 
 
 def _django_setup() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ["DATABASE_URL"] = DATABASE_URL
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
-    os.environ.setdefault("SECRET_KEY", "bench-only")
-    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
+    # These scripts call the services directly at 32 workers on one session to
+    # measure the lock-bound sale itself; load shedding (bookings/shedding.py, 8 in
+    # flight) would refuse most of them. bench/flash_sale.py measures it on.
+    os.environ.setdefault("SALE_MAX_IN_FLIGHT_PER_SESSION", "0")
+    harness.django_setup(DATABASE_URL)
 
 
 def _ensure_database() -> None:
-    import psycopg
-
-    admin_url = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    with psycopg.connect(
-        admin_url.replace("postgres://", "postgresql://", 1), autocommit=True
-    ) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+    harness.ensure_database(DATABASE_URL)
 
 
 def _fixtures(sessions: int, capacity: int) -> tuple[list[int], int]:
@@ -244,10 +230,11 @@ def _expiry_benchmark(count: int) -> dict:
               (organiser_id, event_id, session_id, reference, status, channel,
                quantity, currency, subtotal_minor, discount_minor, total_minor,
                buyer_name, buyer_email, buyer_phone, needs_attention, expires_at,
-               created_at, language)
+               created_at, language, is_complimentary)
             SELECT %s, %s, %s, %s || '-X' || g, 'pending', 'web', 1, 'EUR', 4500, 0,
                    4500, 'Stale', 'stale@example.org', '', false,
-                   now() - interval '1 minute', now() - interval '20 minutes', 'en'
+                   now() - interval '1 minute', now() - interval '20 minutes', 'en',
+                   false
             FROM generate_series(1, %s) g""",
             [session.event.organiser_id, session.event_id, session.pk, prefix, count],
         )
@@ -433,6 +420,24 @@ def main() -> int:
                 "ratio hot session 32 workers / same transaction in SQL: "
                 f"{hot32['holds_per_s'] / same_sql['tps']:.2f} (target >= 0.30)"
             )
+    figures = {
+        "rows": rows,
+        "same_transaction_sql": same_sql,
+        "oversell_check": check | {"oversold": check_oversold},
+        "expiry": expiry,
+        "baseline": baseline,
+        "goals": [
+            harness.goal(
+                "holds, hot session, 32 workers / our hold in SQL (pgbench)",
+                hot32 and hot32["holds_per_s"],
+                same_sql and same_sql.get("tps"),
+                0.60,
+                unit="holds/s",
+                oversold=oversold,
+            )
+        ],
+    }
+    harness.record("holds", figures)
     print(
         json.dumps(
             {

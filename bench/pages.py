@@ -6,9 +6,10 @@ Django view.
 Prepares one published event (6 sessions x 4 ticket types, capacities too large to
 sell out) in the bench database (BENCH_DATABASE_URL, default postgres://postgres@
 127.0.0.1:5432/bench_holds, migrated on first use; Redis db 1), collects the static
-files into a temporary STATIC_ROOT (DEBUG=0 serves them through WhiteNoise's manifest
-storage), starts gunicorn from .venv (2 sync workers, no access log) and runs wrk
-(2 threads, --connections connections, --duration seconds) against:
+files into a STATIC_ROOT kept between runs (DEBUG=0 serves them through WhiteNoise's
+manifest storage), starts gunicorn from .venv (2 sync workers, no access log, load
+shedding off) and runs wrk (2 threads, --connections connections, --duration
+seconds), all through bench/harness.py, against:
 
 - `GET /e/<slug>/`: the event page (bench/http/page_get.lua);
 - `POST /e/<slug>/checkout/`: a real hold per request, each with its own idempotency
@@ -30,33 +31,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import resource
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from holds import DATABASE_URL, _django_setup, _ensure_database  # noqa: E402
+import harness  # noqa: E402
+from harness import HTTP, django_baseline, wrk  # noqa: E402
+from holds import DATABASE_URL  # noqa: E402
 from report import print_tables  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-HTTP = ROOT / "bench" / "http"
-VENV_BIN = ROOT / ".venv" / "bin"
-SHARED = ROOT.parent / "shared" / "bench"
-BASELINE = SHARED / "django_baseline" / "django_baseline.sh"
 SESSIONS = 6
 TICKET_TYPES = 4
 NO_LIMIT = "100000000"
-# The environment as started, before Django's setup adds its own variables: the
-# baseline's throwaway project must not see DJANGO_SETTINGS_MODULE or DATABASE_URL.
-CLEAN_ENV = dict(os.environ)
+LIFTED_LIMITS = {
+    name: NO_LIMIT
+    for name in (
+        "CHECKOUT_HOLDS_PER_IP_PER_HOUR",
+        "CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR",
+        "CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL",
+        "CHECKOUT_SEATS_PER_IP_PER_HOUR",
+        "CHECKOUT_SEATS_PER_EMAIL_PER_HOUR",
+    )
+}
 
 
 def _fixtures() -> dict:
@@ -127,146 +126,17 @@ def _fixtures() -> dict:
     }
 
 
-def _server_env(static_root: str) -> dict:
-    env = dict(CLEAN_ENV)
-    env.update(
-        DATABASE_URL=DATABASE_URL,
-        REDIS_URL="redis://127.0.0.1:6379/1",
-        DEBUG="0",
-        SECRET_KEY="bench",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        CELERY_TASK_ALWAYS_EAGER="1",
-        LOG_LEVEL="WARNING",
-        CHECKOUT_HOLDS_PER_IP_PER_HOUR=NO_LIMIT,
-        CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR=NO_LIMIT,
-        CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL=NO_LIMIT,
-        CHECKOUT_SEATS_PER_IP_PER_HOUR=NO_LIMIT,
-        CHECKOUT_SEATS_PER_EMAIL_PER_HOUR=NO_LIMIT,
-        STATIC_ROOT=static_root,
+def server_env(**overrides: str) -> dict:
+    """gunicorn's environment for pages.py and api.py: the bench database, the
+    checkout limits lifted (every request comes from 127.0.0.1), shedding off (these
+    runs measure throughput at 20-32 connections, not a crowd)."""
+    return harness.server_env(
+        DATABASE_URL,
+        harness.static_root(),
+        SALE_MAX_IN_FLIGHT_PER_SESSION="0",
+        **LIFTED_LIMITS,
+        **overrides,
     )
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    return env
-
-
-def _collectstatic(env: dict) -> None:
-    done = subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode:
-        raise SystemExit(f"collectstatic failed:\n{done.stderr[-2000:]}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_gunicorn(env: dict, port: int, log, workers: int = 2) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "ticketing.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(workers),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: stopped with its workers
-    )
-
-
-def _stop_gunicorn(server: subprocess.Popen) -> None:
-    if server.poll() is not None:
-        return
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=10)
-
-
-def _wait_until_up(server: subprocess.Popen, url: str, timeout: float = 60) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer {url} in {timeout} s")
-
-
-def _cpu_snapshot():
-    """Busy and total jiffies of the machine, and CPU time per component (gunicorn,
-    postgres, redis, loadgen, other) from ../shared/bench/http/cpu_by_proc.py."""
-    with open("/proc/stat") as stat:
-        ticks = [int(x) for x in stat.readline().split()[1:]]
-    idle = ticks[3] + ticks[4]
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    waited = children.ru_utime + children.ru_stime  # wrk, once it has exited
-    try:
-        sys.path.insert(0, str(SHARED / "http"))
-        import cpu_by_proc
-    except ImportError:
-        return sum(ticks) - idle, sum(ticks), waited, None
-    return sum(ticks) - idle, sum(ticks), waited, cpu_by_proc.snapshot()
-
-
-def _cpu_since(before) -> dict:
-    busy, total, waited, components = _cpu_snapshot()
-    result = {
-        "cpu_busy_pct": round(100 * (busy - before[0]) / max(1, total - before[1]), 1)
-    }
-    if components is not None and before[3] is not None:
-        import cpu_by_proc
-
-        result["cpu_s"] = cpu_by_proc.diff(before[3], components)
-        result["cpu_s"]["loadgen"] = round(waited - before[2], 2)
-    return result
-
-
-def _wrk(url: str, script: Path, duration: int, connections: int, env=None) -> dict:
-    cpu_before = _cpu_snapshot()
-    done = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--timeout",
-            "10s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ],
-        env={**CLEAN_ENV, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)
-    if done.returncode or line is None:
-        raise SystemExit(f"wrk failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    result = json.loads(line.removeprefix("WRKJSON "))
-    result["status"] = {int(k): v for k, v in result["status"].items()}
-    return result | _cpu_since(cpu_before)
 
 
 def _checkout_credentials(url: str) -> tuple[str, str]:
@@ -320,40 +190,6 @@ def _bookings(event_id: int) -> int:
     return Booking.objects.filter(event_id=event_id).count()
 
 
-def _baseline(duration: int, connections: int) -> dict | None:
-    if not BASELINE.exists():
-        print(f"baseline skipped: {BASELINE} not found")
-        return None
-    with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
-        done = subprocess.run(
-            ["bash", str(BASELINE)],
-            env={
-                **CLEAN_ENV,
-                "CONNS": str(connections),
-                "DURATION": str(duration),
-                "REPEATS": "1",
-                "OUT": out.name,
-            },
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        rows = [json.loads(x) for x in Path(out.name).read_text().splitlines() if x]
-    by_endpoint = {
-        row["endpoint"]: row["wrk"]
-        | {
-            "status": {int(k): v for k, v in row["wrk"]["status"].items()},
-            "cpu_busy_pct": row.get("cpu_busy_pct_during_load"),
-            "cpu_s": row.get("cpu_s_by_component_during_load"),
-        }
-        for row in rows
-    }
-    if done.returncode or "buy-hot" not in by_endpoint:
-        print("baseline failed:", (done.stderr or done.stdout)[-1000:])
-        return None
-    return by_endpoint
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
@@ -361,67 +197,47 @@ def main() -> int:
     parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
 
-    _ensure_database()
-    _django_setup()
-    from django.core.management import call_command
+    harness.migrated_database(DATABASE_URL)
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     fixtures = _fixtures()
     connection.close()  # nothing of ours stays open while the server is measured
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    event_url = f"{base}/e/{fixtures['slug']}/"
-    checkout_url = f"{event_url}checkout/"
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-static-") as static_root,
-        tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log") as log,
-    ):
-        env = _server_env(static_root)
-        _collectstatic(env)
-        server = _start_gunicorn(env, port, log)
-        try:
-            _wait_until_up(server, event_url)
-            get_script = HTTP / "page_get.lua"
-            _wrk(event_url, get_script, 2, args.connections)  # warm-up
-            page = _wrk(event_url, get_script, args.duration, args.connections)
+    env = server_env()
+    harness.collectstatic(env)
+    with harness.gunicorn(env, f"/e/{fixtures['slug']}/") as served:
+        event_url = f"{served.base}/e/{fixtures['slug']}/"
+        checkout_url = f"{event_url}checkout/"
+        get_script = HTTP / "page_get.lua"
+        wrk(event_url, get_script, 2, args.connections)  # warm-up
+        page = wrk(event_url, get_script, args.duration, args.connections)
 
-            cookie, token = _checkout_credentials(checkout_url)
-            try:
-                _check_one_post(checkout_url, fixtures, cookie, token)
-            except SystemExit:
-                log.seek(0)
-                print(log.read().decode(errors="replace")[-3000:])
-                raise
-            before = _bookings(fixtures["event_id"])
-            connection.close()
-            post = _wrk(
-                checkout_url,
-                HTTP / "checkout_post.lua",
-                args.duration,
-                args.connections,
-                env={
-                    "CHECKOUT_PATH": f"/e/{fixtures['slug']}/checkout/",
-                    "CSRF_COOKIE": cookie,
-                    "CSRF_TOKEN": token,
-                    "SESSION_IDS": ",".join(map(str, fixtures["session_ids"])),
-                    "TICKET_TYPE_IDS": ",".join(map(str, fixtures["ticket_type_ids"])),
-                    "RUN_ID": f"{fixtures['slug']}-{time.time_ns()}",
-                },
-            )
-            time.sleep(3)  # requests still in gunicorn's backlog when wrk stopped
-            created = _bookings(fixtures["event_id"]) - before
-            connection.close()
-        finally:
-            _stop_gunicorn(server)
-        log.seek(0)
-        server_log = log.read().decode(errors="replace")
-    tracebacks = server_log.count("Traceback")
+        cookie, token = _checkout_credentials(checkout_url)
+        _check_one_post(checkout_url, fixtures, cookie, token)
+        before = _bookings(fixtures["event_id"])
+        connection.close()
+        post = wrk(
+            checkout_url,
+            HTTP / "checkout_post.lua",
+            args.duration,
+            args.connections,
+            env={
+                "CHECKOUT_PATH": f"/e/{fixtures['slug']}/checkout/",
+                "CSRF_COOKIE": cookie,
+                "CSRF_TOKEN": token,
+                "SESSION_IDS": ",".join(map(str, fixtures["session_ids"])),
+                "TICKET_TYPE_IDS": ",".join(map(str, fixtures["ticket_type_ids"])),
+                "RUN_ID": f"{fixtures['slug']}-{time.time_ns()}",
+            },
+        )
+        time.sleep(3)  # requests still in gunicorn's backlog when wrk stopped
+        created = _bookings(fixtures["event_id"]) - before
+        connection.close()
+    tracebacks = served.log_text().count("Traceback")
 
     baseline = None
     if not args.skip_baseline:
-        baseline = _baseline(args.duration, args.connections)
+        baseline = django_baseline(args.duration, args.connections)
 
     holds = post["status"].get(302, 0)
     post_errors = sum(v for k, v in post["status"].items() if k != 302)
@@ -460,6 +276,28 @@ def main() -> int:
             f"ratio event page / baseline buy-hot: {page['rps'] / hot:.2f}; "
             f"checkout POST / baseline buy-hot: {post['rps'] / hot:.2f}"
         )
+    harness.record(
+        "pages",
+        {
+            "goals": [
+                harness.goal(
+                    "event page GET / bare Django buy-hot",
+                    page["rps"],
+                    hot,
+                    None,
+                    unit="req/s",
+                ),
+                harness.goal(
+                    "checkout POST (holds) / bare Django buy-hot",
+                    post["rps"],
+                    hot,
+                    None,
+                    unit="req/s",
+                ),
+            ],
+            "errors": {"page": page_errors, "checkout": post_errors},
+        },
+    )
     print(
         json.dumps(
             {

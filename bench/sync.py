@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import harness  # noqa: E402
 import holds as hold_bench  # noqa: E402  (the same database and fixtures)
 
 
@@ -116,6 +117,7 @@ def main() -> int:
     print("| concurrency | calls | total s | ideal s | ratio | listings failed |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     worst = 0.0
+    goals = []
     for concurrency in args.concurrency:
         settings.INTEGRATIONS_SYNC_CONCURRENCY = concurrency
         sessions_reset()  # the connection pool is sized from the concurrency
@@ -129,6 +131,16 @@ def main() -> int:
         print(
             f"| {concurrency} | {calls} | {total:.2f} | {ideal:.2f} | "
             f"{total / ideal:.2f} | {run.listings_failed} |"
+        )
+        goals.append(
+            harness.goal(
+                f"sync, {args.listings} listings, concurrency {concurrency} / ideal",
+                total,
+                ideal,
+                1.25,
+                unit="s",
+                lower_is_better=True,
+            )
         )
     before = _calls(parent_end)
     started = time.perf_counter()
@@ -148,6 +160,7 @@ def main() -> int:
         f"External seats recorded: {sold} (expected {args.listings * args.orders * 2})"
     )
     server.terminate()
+    harness.record("sync", {"goals": goals, "external_seats": sold})
     return 0 if sold == args.listings * args.orders * 2 else 1
 
 

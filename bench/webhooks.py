@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import harness  # noqa: E402
 import holds as hold_bench  # noqa: E402  (the same database and fixtures)
 
 
@@ -120,10 +121,11 @@ def main() -> int:
         process.join()
     fake.stop()
 
-    latencies = sorted(x for c in collected for x in c["latencies"])
+    latencies = [x * 1000 for c in collected for x in c["latencies"]]
+    points = harness.percentiles(latencies)
 
     def pct(p):
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+        return points[f"p{p}"]
 
     confirmed = Booking.objects.filter(
         pk__in=booking_ids, status=Booking.Status.CONFIRMED
@@ -160,6 +162,22 @@ def main() -> int:
         )
     ok = confirmed == confirmations == stored == args.payments
     print("every booking confirmed exactly once" if ok else "MISMATCH")
+    harness.record(
+        "webhooks",
+        {
+            "goals": [
+                harness.goal(
+                    "Stripe webhook deliveries / pgbench forupdate",
+                    rate,
+                    baseline and baseline.get("tps"),
+                    None,
+                    unit="deliveries/s",
+                    p99_ms=pct(99),
+                )
+            ],
+            "confirmed_exactly_once": ok,
+        },
+    )
     return 0 if ok else 1
 
 

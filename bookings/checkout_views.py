@@ -20,6 +20,7 @@ from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from events import selectors as event_selectors
@@ -37,7 +38,7 @@ from .abuse import (
 from .access import booking_access_granted, booking_page_path, remember_booking
 from .checkout_display import error_summary, quantity_rows, sold_out_sessions
 from .discounts import discount_code_get
-from .exceptions import BasketInvalid, BookingError, SoldOut
+from .exceptions import BasketInvalid, BookingError, InventoryBusy, SoldOut
 from .forms import CheckoutForm, quantity_field_name, requested_quantities
 from .models import Booking
 from .pricing import PriceQuote, price_basket
@@ -194,6 +195,21 @@ def checkout(request, slug: str):
     except TooManyHolds as error:
         status = 429
         form.add_error(None, error.message)
+    except InventoryBusy as error:
+        # Nothing was held: the same form, filled in, to send again after the wait.
+        seconds = error.retry_after_seconds
+        form.add_error(
+            None,
+            ngettext(
+                "We're very busy right now: please try again in %(n)d second.",
+                "We're very busy right now: please try again in %(n)d seconds.",
+                seconds,
+            )
+            % {"n": seconds},
+        )
+        response = _render(request, event, form, quote, sold_out, sessions, status=503)
+        response["Retry-After"] = str(seconds)
+        return response
     except BookingError as error:
         form.add_error(None, error.message)
     else:

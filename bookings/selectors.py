@@ -14,7 +14,11 @@ from events import selectors as event_selectors
 from events.models import Event, Session, TicketType
 from ticketing.lib.degrade import cache_unavailable
 
-from .availability import SessionAvailability, compute_session_availability
+from .availability import (
+    SessionAvailability,
+    compute_session_availability,
+    seat_counts_for_sessions,
+)
 from .models import Booking
 
 _CACHE_PREFIX = "availability:session:"
@@ -56,19 +60,44 @@ def sessions_availability(
         cache_unavailable("availability read")
         cached, reachable = {}, False
     result: dict[int, SessionAvailability] = {}
+    missing = []
     for session in sessions:
         hit = cached.get(_cache_key(session.pk))
         if hit is None:
-            own_types = [tt for tt in ticket_types if tt.event_id == session.event_id]
-            hit = compute_session_availability(session, own_types)
-            if reachable:
-                try:
-                    cache.set(_cache_key(session.pk), hit, _cache_seconds(hit))
-                except Exception:  # noqa: BLE001
-                    cache_unavailable("availability write")
-                    reachable = False
-        result[session.pk] = hit
-    return result
+            missing.append(session)
+        else:
+            result[session.pk] = hit
+    if missing:
+        # Counted together: a constant number of queries however many dates miss.
+        now = timezone.now()
+        counts = seat_counts_for_sessions(missing, ticket_types, now)
+        fresh = {
+            session.pk: compute_session_availability(
+                session,
+                [tt for tt in ticket_types if tt.event_id == session.event_id],
+                now,
+                counts[session.pk],
+            )
+            for session in missing
+        }
+        result.update(fresh)
+        if reachable:
+            _cache_write(fresh)
+    return {session.pk: result[session.pk] for session in sessions}
+
+
+def _cache_write(fresh: dict[int, SessionAvailability]) -> None:
+    """One set_many per lifetime (most share AVAILABILITY_CACHE_SECONDS)."""
+    by_seconds: dict[int, dict[str, SessionAvailability]] = {}
+    for session_id, availability in fresh.items():
+        by_seconds.setdefault(_cache_seconds(availability), {})[
+            _cache_key(session_id)
+        ] = availability
+    try:
+        for seconds, entries in by_seconds.items():
+            cache.set_many(entries, seconds)
+    except Exception:  # noqa: BLE001
+        cache_unavailable("availability write")
 
 
 def session_availability(

@@ -443,6 +443,10 @@ PARTNER_WEBHOOKS_ALLOW_LOOPBACK = env.bool(
 # busy session's row lock before being told to retry.
 BOOKING_HOLD_MINUTES = env.int("BOOKING_HOLD_MINUTES", default=15)
 INVENTORY_LOCK_TIMEOUT_MS = env.int("INVENTORY_LOCK_TIMEOUT_MS", default=3000)
+# Load shedding: sales of one session in flight (waiting for or holding its row lock)
+# across all web processes; the next buyer gets 503 busy with Retry-After at once.
+# About half the web tier's worker threads (bookings/shedding.py explains); 0: off.
+SALE_MAX_IN_FLIGHT_PER_SESSION = env.int("SALE_MAX_IN_FLIGHT_PER_SESSION", default=8)
 # Checkout abuse limits: holds per client IP and per buyer email in a sliding hour,
 # and how many unpaid holds one email may keep at once.
 CHECKOUT_HOLDS_PER_IP_PER_HOUR = env.int("CHECKOUT_HOLDS_PER_IP_PER_HOUR", default=20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -30,6 +31,7 @@ from ..locks import (
 )
 from ..models import Booking, BookingLine
 from ..pricing import PriceQuote, price_basket
+from ..shedding import sale_admission
 from ..tickets.rows import tickets_issue_rows
 from ._common import after_commit
 from .hold_limits import hold_share_check
@@ -186,14 +188,15 @@ def booking_create(
     one buyer email or `client_key` (a web checkout's hashed address) may hold only
     its share of the session (`hold_limits`). Raises BasketInvalid, NotOnSale
     (SalesClosed once the session's sales window is over), HoldLimitReached, SoldOut
-    or InventoryBusy, and then writes nothing. `discount_code` (text as typed) is
-    looked up among the organiser's codes and locked after the ticket types; its
-    price comes from `price_basket`, and a code with no use left (in all or for the
-    buyer's email) raises DiscountCodeUsedUp. From the back office only (channel
-    ADMIN): `complimentary` gives the tickets free (a comp, flagged on the booking)
-    and `confirm` sells at once, paid offline; both confirm in this transaction and
-    issue the tickets. A new booking comes
-    back with its event loaded and its lines in `written_lines`.
+    or InventoryBusy (SaleShed at once when too many sales of the session are in
+    flight, see bookings.shedding), and then writes nothing. `discount_code` (text
+    as typed) is looked up among the organiser's codes and locked after the ticket
+    types; its price comes from `price_basket`, and a code with no use left (in all
+    or for the buyer's email) raises DiscountCodeUsedUp. From the back office only
+    (channel ADMIN): `complimentary` gives the tickets free (a comp, flagged on the
+    booking) and `confirm` sells at once, paid offline; both confirm in this
+    transaction and issue the tickets. A new booking comes back with its event
+    loaded and its lines in `written_lines`.
     """
     quantity = sum(line.quantity for line in lines)
     _validate_people(buyer, attendees, quantity)
@@ -249,7 +252,13 @@ def _booking_insert(
 ) -> Booking:
     if (complimentary or confirm) and channel != Booking.Channel.ADMIN:
         raise ValueError("Only the back office gives comps or sells paid offline")
-    with busy_on_lock_timeout(), transaction.atomic(durable=True):
+    # Buyers are shed when the session's queue is long; the back office never is.
+    admission = (
+        contextlib.nullcontext()
+        if channel == Booking.Channel.ADMIN
+        else sale_admission(session_id)
+    )
+    with admission, busy_on_lock_timeout(), transaction.atomic(durable=True):
         try:
             session = session_for_update(session_id, generic_plans=True)
         except Session.DoesNotExist:

@@ -314,6 +314,7 @@ def payouts_report(scope: Scope, filters: Filters) -> Table:
         payments = payments.filter(booking__session_id=filters.session_id)
         offline = offline.filter(session_id=filters.session_id)
     rows = []
+    fees = platform_fees_kept(payments)
     for row in (
         payments.values("provider", "currency")
         .annotate(
@@ -323,6 +324,7 @@ def payouts_report(scope: Scope, filters: Filters) -> Table:
         )
         .order_by("provider", "currency")
     ):
+        fee = fees.get((row["provider"], row["currency"]), 0)
         rows.append(
             {
                 "provider": str(Provider(row["provider"]).label),
@@ -330,7 +332,8 @@ def payouts_report(scope: Scope, filters: Filters) -> Table:
                 "payments": row["count"],
                 "collected": row["collected"],
                 "refunded": row["refunded"],
-                "payout": row["collected"] - row["refunded"],
+                "platform_fee": fee,
+                "payout": row["collected"] - row["refunded"] - fee,
                 "paid_by": _("the provider"),
             }
         )
@@ -346,6 +349,7 @@ def payouts_report(scope: Scope, filters: Filters) -> Table:
                 "payments": row["count"],
                 "collected": row["collected"],
                 "refunded": 0,
+                "platform_fee": 0,
                 "payout": row["collected"],
                 "paid_by": _("already with you"),
             }
@@ -359,6 +363,7 @@ def payouts_report(scope: Scope, filters: Filters) -> Table:
             Column("payments", _("Payments"), INT),
             Column("collected", _("Collected"), MONEY),
             Column("refunded", _("Refunded"), MONEY),
+            Column("platform_fee", _("Platform fee"), MONEY),
             Column("payout", _("To be paid out"), MONEY),
             Column("paid_by", _("Paid out by")),
         ],
@@ -366,13 +371,44 @@ def payouts_report(scope: Scope, filters: Filters) -> Table:
         notes=[
             _(
                 "Payments succeeded in the period; refunds are those made on them so "
-                "far. Provider fees are not reported to us yet, so payouts are "
-                "before fees."
+                "far. The platform fee is what the platform keeps from Stripe Connect "
+                "charges, less what refunds gave back; provider fees are not "
+                "reported to us yet, so payouts are before them."
             )
         ],
     )
     table.totals_by("provider", _("Total"))
     return table
+
+
+def platform_fees_kept(payments) -> dict[tuple[str, str], int]:
+    """The platform's fee on destination charges (Stripe Connect), per provider and
+    currency, less what refunds gave back. A refund that returns the fee returns its
+    share of it, rounded down; the refund that completes a payment's refunds returns
+    the rest (as `payments/tests/fakes/stripe_connect.py` plays Stripe)."""
+    charged = list(
+        payments.filter(application_fee_minor__gt=0).values(
+            "pk", "provider", "currency", "amount_minor", "application_fee_minor"
+        )
+    )
+    returned = defaultdict(list)
+    for refund in Refund.objects.filter(
+        payment_id__in=[payment["pk"] for payment in charged],
+        status=Refund.Status.SUCCEEDED,
+        refunds_application_fee=True,
+    ).values("payment_id", "amount_minor"):
+        returned[refund["payment_id"]].append(refund["amount_minor"])
+    kept: dict[tuple[str, str], int] = defaultdict(int)
+    for payment in charged:
+        fee, amount = payment["application_fee_minor"], payment["amount_minor"]
+        refunds = returned.get(payment["pk"], [])
+        given_back = (
+            fee
+            if sum(refunds) >= amount
+            else sum(fee * part // amount for part in refunds)
+        )
+        kept[(payment["provider"], payment["currency"])] += fee - given_back
+    return dict(kept)
 
 
 def _platform_totals(scope: Scope, filters: Filters) -> list[dict]:
@@ -389,6 +425,7 @@ def _platform_totals(scope: Scope, filters: Filters) -> list[dict]:
                 "payments": 0,
                 "collected": 0,
                 "refunded": 0,
+                "platform_fee": 0,
                 "payout": 0,
                 "paid_by": _("the platform"),
             },

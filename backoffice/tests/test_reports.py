@@ -178,6 +178,50 @@ def test_payouts_per_provider(known):
     assert table.totals[0]["payout"] == 8900 + 3000 + 7000
 
 
+def test_payouts_take_off_the_platform_fee_kept_on_connect_charges():
+    """Stripe Connect: the organiser is paid what was collected, less refunds, less
+    the platform's fee; a refund that returns the fee returns its share of it."""
+    organiser = OrganiserFactory()
+    session = SessionFactory(event=EventFactory(organiser=organiser))
+    ticket_type = TicketTypeFactory(event=session.event, price_minor=10000)
+
+    def connect_payment(fee):
+        return PaymentFactory(
+            organiser=organiser,
+            booking=booked(session, [(ticket_type, 1)]),
+            status="succeeded",
+            succeeded_at=timezone.now(),
+            destination_account="acct_organiser",
+            application_fee_minor=fee,
+        )
+
+    kept = connect_payment(500)  # no refund: the platform keeps 5.00
+    halved = connect_payment(500)  # half refunded, fee returned: keeps 2.50
+    halved.refunded_minor = 5000
+    halved.save(update_fields=["refunded_minor"])
+    RefundFactory(
+        organiser=organiser,
+        payment=halved,
+        amount_minor=5000,
+        status="succeeded",
+        refunds_application_fee=True,
+    )
+    whole = connect_payment(300)  # refunded in full, fee kept by policy: keeps 3.00
+    whole.refunded_minor = 10000
+    whole.save(update_fields=["refunded_minor"])
+    RefundFactory(
+        organiser=organiser, payment=whole, amount_minor=10000, status="succeeded"
+    )
+    assert kept.pk
+
+    table = reports.payouts_report(_scope(organiser), _filters())
+    [stripe] = table.rows
+    assert (stripe["collected"], stripe["refunded"]) == (30000, 15000)
+    assert stripe["platform_fee"] == 500 + 250 + 300
+    assert stripe["payout"] == 30000 - 15000 - 1050
+    assert table.totals[0]["platform_fee"] == 1050
+
+
 def test_sync_history_counts_what_each_day_added(known):
     organiser = known["organiser"]
     connection = known["first"].platform_listings.get().connection

@@ -274,12 +274,15 @@ def _fetch_and_apply(run, connection, actor, listing_ids, force, clock) -> SyncR
     if listing_ids is not None:
         listings = listings.filter(pk__in=list(listing_ids))
     listings = list(listings)
-    to_fetch = []
-    for listing in listings:
-        if not force and listing_cache.listing_cached(connection.platform, listing.pk):
-            run.listings_cached += 1
-        else:
-            to_fetch.append(listing)
+    cached = (
+        set()
+        if force
+        else listing_cache.listings_cached(
+            connection.platform, [listing.pk for listing in listings]
+        )
+    )
+    run.listings_cached += len(cached)
+    to_fetch = [listing for listing in listings if listing.pk not in cached]
     _progress_save(run)
     auth_failed = False
     if to_fetch:

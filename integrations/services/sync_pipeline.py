@@ -101,13 +101,14 @@ def fetch_then_write(
     name: str,
     tick: float,
 ) -> Iterator[Outcome | Crash | None]:
-    """Fetch every item in `fetchers` threads and write each in one of half as many
-    writer threads, as soon as it is fetched. Yields each write's outcome as it
-    comes (a Crash where a fetch or a write raised), and None when nothing came for
-    `tick` seconds. `fetch` must not raise for an expected failure: it returns it
-    for `write` to record. Every item yields exactly one outcome or Crash; after a
-    Crash the other items still go through (as a thread pool's futures would)."""
-    writers = max(1, (fetchers + 1) // 2)
+    """Fetch every item in `fetchers` threads and write each, as soon as it is
+    fetched, in one of a quarter as many writer threads (a write takes a fraction of
+    a fetch's calls). Yields each write's outcome as it comes (a Crash where a fetch
+    or a write raised), and None when nothing came for `tick` seconds. `fetch` must
+    not raise for an expected failure: it returns it for `write` to record. Every
+    item yields exactly one outcome or Crash; after a Crash the other items still go
+    through (as a thread pool's futures would)."""
+    writers = max(1, (fetchers + 3) // 4)
     pipeline = _Pipeline(items, fetch, write, fetchers, writers)
     with ThreadPoolExecutor(
         max_workers=fetchers + writers, thread_name_prefix=name

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 
@@ -288,29 +289,41 @@ def _fetch_and_apply(run, connection, actor, listing_ids, force, clock) -> SyncR
     if to_fetch:
         workers = max(1, min(settings.INTEGRATIONS_SYNC_CONCURRENCY, len(to_fetch)))
         client, platform = client_for(connection), connection.platform
-        outcomes = fetch_then_write(
-            to_fetch,
-            fetch=partial(_fetch_or_error, client),
-            write=partial(_write_listing, platform=platform),
-            fetchers=workers,
-            name=f"sync-{platform}",
-            tick=PROGRESS_SAVE_SECONDS,
-        )
-        saved_at, unsaved = time.monotonic(), False
-        for outcome in outcomes:
-            if isinstance(outcome, Crash):
-                raise outcome.error
-            if outcome is not None:
-                auth_failed |= _outcome_count(run, outcome)
-                unsaved = True
-            # Saved at most every PROGRESS_SAVE_SECONDS (and when the listings pause):
-            # one UPDATE per listing from this one thread fell behind the pool.
-            if unsaved and (
-                outcome is None or time.monotonic() - saved_at >= PROGRESS_SAVE_SECONDS
-            ):
-                _progress_save(run)
-                saved_at, unsaved = time.monotonic(), False
+        # Closed on the way out, so that a crash still waits for the threads: the
+        # run must not end while its listings are being written.
+        with closing(
+            fetch_then_write(
+                to_fetch,
+                fetch=partial(_fetch_or_error, client),
+                write=partial(_write_listing, platform=platform),
+                fetchers=workers,
+                name=f"sync-{platform}",
+                tick=PROGRESS_SAVE_SECONDS,
+            )
+        ) as outcomes:
+            auth_failed = _outcomes_count(run, outcomes)
     return _finish(run, connection, actor, clock, auth_failed)
+
+
+def _outcomes_count(run: SyncRun, outcomes) -> bool:
+    """Count the outcomes into the run as they come; returns whether the platform
+    refused the credentials. Saves the counts at most every PROGRESS_SAVE_SECONDS
+    (and when the listings pause): one UPDATE per listing from this one thread fell
+    behind the pool."""
+    auth_failed = False
+    saved_at, unsaved = time.monotonic(), False
+    for outcome in outcomes:
+        if isinstance(outcome, Crash):
+            raise outcome.error
+        if outcome is not None:
+            auth_failed |= _outcome_count(run, outcome)
+            unsaved = True
+        if unsaved and (
+            outcome is None or time.monotonic() - saved_at >= PROGRESS_SAVE_SECONDS
+        ):
+            _progress_save(run)
+            saved_at, unsaved = time.monotonic(), False
+    return auth_failed
 
 
 def _outcome_count(run: SyncRun, outcome: ListingOutcome) -> bool:

@@ -107,7 +107,8 @@ def fetch_then_write(
     or a write raised), and None when nothing came for `tick` seconds. `fetch` must
     not raise for an expected failure: it returns it for `write` to record. Every
     item yields exactly one outcome or Crash; after a Crash the other items still go
-    through (as a thread pool's futures would)."""
+    through (as a thread pool's futures would). Close the generator when leaving
+    early (contextlib.closing): that waits for the threads."""
     writers = max(1, (fetchers + 3) // 4)
     pipeline = _Pipeline(items, fetch, write, fetchers, writers)
     with ThreadPoolExecutor(

@@ -105,28 +105,18 @@ def _paris_sales(catalogue: Catalogue) -> list[Booking]:
     sessions = _sessions(catalogue.paris)
     made = []
     for n in range(8):
-        made.append(
-            _book(sessions["Paris"], f"paris-web-{n}", n, [("Regular", 1 + n % 3)])
-        )
+        made.append(_book(sessions["Paris"], f"paris-web-{n}", n,
+                          [("Regular", 1 + n % 3)]))
     for n in range(4):
-        made.append(
-            _book(
-                sessions["Paris"],
-                f"paris-api-{n}",
-                n + 3,
-                [("Early bird", 2)],
-                channel=Booking.Channel.API,
-            )
-        )
+        made.append(_book(sessions["Paris"], f"paris-api-{n}", n + 3,
+                          [("Early bird", 2)], channel=Booking.Channel.API))
     made.append(_book(sessions["Paris"], "paris-group", 4, [("Group (5 or more)", 6)]))
     for n in range(5):
         made.append(_book(sessions["Lyon"], f"lyon-web-{n}", n, [("Regular", 2)]))
-        made.append(
-            _book(sessions["Lyon"], f"lyon-free-{n}", n + 5, [("Open rehearsal", 1)])
-        )
-    made.append(
-        _book(sessions["Bordeaux"], "bordeaux-hold", 2, [("Regular", 2)], confirm=False)
-    )
+        made.append(_book(sessions["Lyon"], f"lyon-free-{n}", n + 5,
+                          [("Open rehearsal", 1)]))
+    made.append(_book(sessions["Bordeaux"], "bordeaux-hold", 2, [("Regular", 2)],
+                      confirm=False))
     for n in range(4):  # 12 seats: the Marseille hall is full
         made.append(_book(catalogue.sold_out, f"marseille-{n}", n, [("Regular", 3)]))
     return made
@@ -136,19 +126,11 @@ def _lagos_sales(catalogue: Catalogue) -> list[Booking]:
     session = _sessions(catalogue.lagos)["Lagos"]
     made = []
     for n in range(6):
-        made.append(
-            _book(session, f"lagos-web-{n}", n + 6, [("General admission", 1 + n % 4)])
-        )
+        made.append(_book(session, f"lagos-web-{n}", n + 6,
+                          [("General admission", 1 + n % 4)]))
     for n in range(3):
-        made.append(
-            _book(
-                session,
-                f"lagos-api-{n}",
-                n + 6,
-                [("VIP table", 2)],
-                channel=Booking.Channel.API,
-            )
-        )
+        made.append(_book(session, f"lagos-api-{n}", n + 6, [("VIP table", 2)],
+                          channel=Booking.Channel.API))
     return made
 
 
@@ -170,32 +152,22 @@ def _past_session_with_check_ins(catalogue: Catalogue) -> tuple[list[Booking], i
     for booking in made[:3]:
         for ticket in booking.tickets.all():
             if ticket.status == ticket.Status.VALID:
-                ticket_check_in(
-                    token=ticket.code, organiser_ids=[catalogue.paris.pk], actor=door
-                )
+                ticket_check_in(token=ticket.code, organiser_ids=[catalogue.paris.pk],
+                                actor=door)
             checked_in += 1
     return made, checked_in
 
 
-def _external_sales(
-    organiser: Organiser,
-    platform: str,
-    session: Session,
-    sold: int,
-    total: int | None,
-    orders: int,
-) -> int:
+def _external_sales(organiser: Organiser, platform: str, session: Session,
+                    sold: int, total: int | None, orders: int) -> int:
     """What a successful sync of one listing leaves behind, written by the sync's
     own writer. The connection is off: it has no credentials to call the platform
     with, and its figures stay as recorded (shown as such in admin)."""
     connection, _ = Connection.objects.get_or_create(
         organiser=organiser,
         platform=platform,
-        defaults={
-            "name": f"{Platform(platform).label} (demo)",
-            "is_enabled": False,
-            "account_id": "demo",
-        },
+        defaults={"name": f"{Platform(platform).label} (demo)", "is_enabled": False,
+                  "account_id": "demo"},
     )
     listing, _ = Listing.objects.get_or_create(
         connection=connection,
@@ -222,9 +194,8 @@ def _external_sales(
     ]
     imported, _ = listing_apply_success(
         listing,
-        ListingFetched(
-            places=Places(total=total, sold=sold), orders=fetched, started_at=now
-        ),
+        ListingFetched(places=Places(total=total, sold=sold), orders=fetched,
+                       started_at=now),
     )
     session_external_refresh(session.pk)
     if not SyncRun.objects.filter(connection=connection).exists():
@@ -275,11 +246,7 @@ def seed_sales(catalogue: Catalogue) -> SalesSummary:
         catalogue.paris, Platform.BILLETWEB, paris_sessions["Paris"], 14, 120, 5
     )
     external += _external_sales(
-        catalogue.lagos,
-        Platform.HUMANITIX,
-        _sessions(catalogue.lagos)["Lagos"],
-        9,
-        None,
-        3,
+        catalogue.lagos, Platform.HUMANITIX, _sessions(catalogue.lagos)["Lagos"],
+        9, None, 3,
     )
     return SalesSummary(len(bookings) + len(past), external, checked_in)

@@ -64,6 +64,7 @@ class _Pipeline(Generic[Item, Fetched, Outcome]):
                 except BaseException as error:
                     self.done.put(Crash(error))
         finally:
+            db_connection.close()  # a no-op unless a fetch touched the database
             with self.lock:
                 self.fetchers_left -= 1
                 last = self.fetchers_left == 0

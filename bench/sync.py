@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sync.py [--listings 200] [--latency 0.2]
                                    [--concurrency 8 16 32] [--orders 3]
+                                   [--profile N]
 
 Starts the fake Billetweb on 127.0.0.1 answering every call after `--latency`
 seconds, maps `--listings` local sessions to its dates (each with `--orders` orders

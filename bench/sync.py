@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sync.py [--listings 200] [--latency 0.2]
                                    [--concurrency 8 16 32] [--orders 3]
+                                   [--profile N]
 
 Starts the fake Billetweb on 127.0.0.1 answering every call after `--latency`
 seconds, maps `--listings` local sessions to its dates (each with `--orders` orders
@@ -16,10 +17,15 @@ the cache: no call at all.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import multiprocessing as mp
 import os
+import pstats
 import sys
+import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,6 +55,42 @@ def _serve_fake(pipe, listings: int, orders: int, latency: float) -> None:
         pipe.send(len(fake.requests))
 
 
+class _ThreadProfiles:
+    """cProfile in every thread the sync starts (threading.setprofile installs it
+    in each new thread) and in the calling thread, merged at the end."""
+
+    def __init__(self) -> None:
+        self.profiles: list[cProfile.Profile] = []
+        self._lock = threading.Lock()
+
+    def _start_in_thread(self, *_args) -> None:
+        profile = cProfile.Profile(time.thread_time)  # CPU, not waits
+        with self._lock:
+            self.profiles.append(profile)
+        sys.setprofile(None)  # this thread's hook, replaced by the profiler
+        profile.enable()
+
+    def __enter__(self):
+        threading.setprofile(self._start_in_thread)
+        self._start_in_thread()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        threading.setprofile(None)
+        for profile in self.profiles:
+            profile.disable()
+
+    def print(self, top: int, concurrency: int) -> None:
+        out = io.StringIO()
+        stats = pstats.Stats(*self.profiles, stream=out)
+        stats.sort_stats("tottime").print_stats(top)
+        # Where the CPU goes in our code and in the libraries' entry points.
+        ours = r"integrations/|bookings/|ticketing/|requests/sessions"
+        stats.sort_stats("cumulative").print_stats(ours, top)
+        print(f"\nprofile at concurrency {concurrency}, {len(self.profiles)} threads:")
+        print(out.getvalue())
+
+
 def _calls(pipe) -> int:
     pipe.send("calls")
     return pipe.recv()
@@ -60,6 +102,14 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--orders", type=int, default=3)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="cProfile the pool threads and print the N costliest functions "
+        "(by their own CPU time) of each run",
+    )
     args = parser.parse_args()
 
     parent_end, child_end = mp.Pipe()
@@ -114,23 +164,33 @@ def main() -> int:
         f"{args.latency * 1000:.0f} ms, {args.orders} orders of 2 tickets each"
     )
     print()
-    print("| concurrency | calls | total s | ideal s | ratio | listings failed |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| concurrency | calls | total s | ideal s | ratio | listings failed "
+        "| CPU s (this process) |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     worst = 0.0
     goals = []
     for concurrency in args.concurrency:
         settings.INTEGRATIONS_SYNC_CONCURRENCY = concurrency
         sessions_reset()  # the connection pool is sized from the concurrency
         before = _calls(parent_end)
-        started = time.perf_counter()
-        run = connection_sync(connection_id=connection.pk, trigger="manual", force=True)
+        profiler = _ThreadProfiles() if args.profile else None
+        started, cpu = time.perf_counter(), time.process_time()
+        with profiler or nullcontext():
+            run = connection_sync(
+                connection_id=connection.pk, trigger="manual", force=True
+            )
         total = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        if profiler:
+            profiler.print(args.profile, concurrency)
         calls = _calls(parent_end) - before
         ideal = calls * args.latency / concurrency
         worst = max(worst, total / ideal)
         print(
             f"| {concurrency} | {calls} | {total:.2f} | {ideal:.2f} | "
-            f"{total / ideal:.2f} | {run.listings_failed} |"
+            f"{total / ideal:.2f} | {run.listings_failed} | {cpu:.2f} |"
         )
         goals.append(
             harness.goal(

@@ -157,14 +157,16 @@ def session_external_refresh(session_id: int) -> ExternalSalesResult:
 
 
 def _oversold_alert_update(result: ExternalSalesResult) -> None:
+    open_alerts = OversoldAlert.objects.filter(
+        session_id=result.session_id, resolved_at__isnull=True
+    )
+    if not result.oversold_by and not open_alerts.exists():
+        # The usual case, once per listing synced: nothing to raise or resolve, so
+        # no transaction and no locking read.
+        return
     now = timezone.now()
     with transaction.atomic():
-        alert = (
-            OversoldAlert.objects.select_for_update()
-            .filter(session_id=result.session_id, resolved_at__isnull=True)
-            .select_related("session__event")
-            .first()
-        )
+        alert = open_alerts.select_for_update().select_related("session__event").first()
         numbers = {
             "capacity": result.capacity,
             "sold_here": result.sold_here,

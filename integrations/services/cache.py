@@ -28,8 +28,10 @@ def _generations(platform: str) -> tuple[int, int]:
     )
 
 
-def _listing_key(platform: str, listing_id: int) -> str:
-    global_generation, platform_generation = _generations(platform)
+def _listing_key(
+    platform: str, listing_id: int, generations: tuple[int, int] | None = None
+) -> str:
+    global_generation, platform_generation = generations or _generations(platform)
     return (
         f"integrations:listing:{listing_id}:g{global_generation}.{platform_generation}"
     )
@@ -38,6 +40,16 @@ def _listing_key(platform: str, listing_id: int) -> str:
 def listing_cached(platform: str, listing_id: int) -> dict | None:
     """What was fetched for the listing within the TTL, or None."""
     return cache.get(_listing_key(platform, listing_id))
+
+
+def listings_cached(platform: str, listing_ids: list[int]) -> set[int]:
+    """Which of `listing_ids` were fetched within the TTL: two round trips in all,
+    not two per listing."""
+    if not listing_ids:
+        return set()
+    generations = _generations(platform)
+    keys = {_listing_key(platform, pk, generations): pk for pk in listing_ids}
+    return {keys[key] for key in cache.get_many(list(keys))}
 
 
 def listing_remember(

@@ -1,13 +1,15 @@
 """Syncing one connection: fetch every enabled listing from the platform, in parallel
 up to INTEGRATIONS_SYNC_CONCURRENCY, and write each result as it arrives.
 
-Each pool thread fetches one listing, then writes it (its orders and figures in one
-transaction, then its session's external sales under the session lock), so database
-time overlaps the other listings' calls. A listing that fails keeps its last good
+Fetching threads call the platform and hand each listing to writing threads (its
+orders and figures in one transaction, then its session's external sales under the
+session lock; `sync_pipeline`), so no call waits for a write and database time
+overlaps the other listings' calls. A listing that fails keeps its last good
 figures, is marked stale with the error, and the run reports partial success. Each
 run is a SyncRun row with audit rows `integrations.sync_started` and
 `integrations.sync_completed` (or `integrations.sync_failed`); its counts are saved as
-each listing is done. Only listings of sessions that have not ended are synced.
+listings are done (at most every PROGRESS_SAVE_SECONDS). Only listings of sessions
+that have not ended are synced.
 `connection_sync` runs at once (beat, webhooks); `sync_jobs` queues a run (API, admin).
 """
 
@@ -16,11 +18,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
-from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,8 +49,12 @@ from .apply import (
     session_external_refresh,
 )
 from .locks import connection_sync_lock
+from .sync_pipeline import Crash, fetch_then_write
 
 logger = logging.getLogger(__name__)
+
+# How often a run's counts are saved while it goes on (and once at its end).
+PROGRESS_SAVE_SECONDS = 0.25
 
 
 def client_for(connection: Connection) -> PlatformClient:
@@ -86,27 +92,39 @@ def _fetch(client: PlatformClient, listing: Listing) -> ListingFetched:
     return ListingFetched(places=places, orders=orders, started_at=started_at)
 
 
-def _sync_listing(client: PlatformClient, listing: Listing) -> ListingOutcome:
-    """Runs in a pool thread: the calls, then this listing's writes in their own
-    transactions, so that database time overlaps other listings' calls."""
+def _fetch_or_error(
+    client: PlatformClient, listing: Listing
+) -> ListingFetched | Exception:
+    """Runs in a fetching thread: the calls only, no database."""
     try:
-        try:
-            fetched = _fetch(client, listing)
-            imported, sold = listing_apply_success(listing, fetched)
-        except (ExternalError, InventoryBusy) as error:
-            listing_apply_failure(listing, str(error))
-            session_error = _refresh_session(listing.session_id)
-            return ListingOutcome(listing, error=error, session_error=session_error)
-        return ListingOutcome(
-            listing,
-            imported=imported,
-            places_total=fetched.places.total,
-            places_sold=sold,
-            session_error=_refresh_session(listing.session_id),
-        )
-    finally:
-        # Pool threads are not request threads: nothing else closes their connection.
-        db_connection.close()
+        return _fetch(client, listing)
+    except ExternalError as error:
+        return error
+
+
+def _write_listing(
+    listing: Listing, fetched: ListingFetched | Exception, platform: str
+) -> ListingOutcome:
+    """Runs in a writing thread: this listing's writes, each in its own transaction,
+    while other threads go on fetching."""
+    try:
+        if isinstance(fetched, Exception):
+            raise fetched
+        imported, sold = listing_apply_success(listing, fetched)
+    except (ExternalError, InventoryBusy) as error:
+        listing_apply_failure(listing, str(error))
+        session_error = _refresh_session(listing.session_id)
+        return ListingOutcome(listing, error=error, session_error=session_error)
+    listing_cache.listing_remember(
+        platform, listing.pk, total=fetched.places.total, sold=sold
+    )
+    return ListingOutcome(
+        listing,
+        imported=imported,
+        places_total=fetched.places.total,
+        places_sold=sold,
+        session_error=_refresh_session(listing.session_id),
+    )
 
 
 def _refresh_session(session_id: int) -> InventoryBusy | None:
@@ -257,46 +275,75 @@ def _fetch_and_apply(run, connection, actor, listing_ids, force, clock) -> SyncR
     if listing_ids is not None:
         listings = listings.filter(pk__in=list(listing_ids))
     listings = list(listings)
-    to_fetch = []
-    for listing in listings:
-        if not force and listing_cache.listing_cached(connection.platform, listing.pk):
-            run.listings_cached += 1
-        else:
-            to_fetch.append(listing)
+    cached = (
+        set()
+        if force
+        else listing_cache.listings_cached(
+            connection.platform, [listing.pk for listing in listings]
+        )
+    )
+    run.listings_cached += len(cached)
+    to_fetch = [listing for listing in listings if listing.pk not in cached]
     _progress_save(run)
     auth_failed = False
     if to_fetch:
-        client = client_for(connection)
         workers = max(1, min(settings.INTEGRATIONS_SYNC_CONCURRENCY, len(to_fetch)))
-        with ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix=f"sync-{connection.platform}"
-        ) as pool:
-            futures = [pool.submit(_sync_listing, client, item) for item in to_fetch]
-            for future in as_completed(futures):
-                outcome = future.result()
-                listing = outcome.listing
-                if outcome.session_error is not None:
-                    run.errors.append(
-                        {
-                            "session": listing.session_id,
-                            "code": outcome.session_error.code,
-                            "message": outcome.session_error.message,
-                        }
-                    )
-                if outcome.error is not None:
-                    auth_failed |= isinstance(outcome.error, ExternalAuthError)
-                    _listing_failed(run, listing, outcome.error)
-                else:
-                    run.listings_synced += 1
-                    run.orders_imported += outcome.imported
-                    listing_cache.listing_remember(
-                        connection.platform,
-                        listing.pk,
-                        total=outcome.places_total,
-                        sold=outcome.places_sold,
-                    )
-                _progress_save(run)
+        client, platform = client_for(connection), connection.platform
+        # Closed on the way out, so that a crash still waits for the threads: the
+        # run must not end while its listings are being written.
+        with closing(
+            fetch_then_write(
+                to_fetch,
+                fetch=partial(_fetch_or_error, client),
+                write=partial(_write_listing, platform=platform),
+                fetchers=workers,
+                name=f"sync-{platform}",
+                tick=PROGRESS_SAVE_SECONDS,
+            )
+        ) as outcomes:
+            auth_failed = _outcomes_count(run, outcomes)
     return _finish(run, connection, actor, clock, auth_failed)
+
+
+def _outcomes_count(run: SyncRun, outcomes) -> bool:
+    """Count the outcomes into the run as they come; returns whether the platform
+    refused the credentials. Saves the counts at most every PROGRESS_SAVE_SECONDS
+    (and when the listings pause): one UPDATE per listing from this one thread fell
+    behind the pool."""
+    auth_failed = False
+    saved_at, unsaved = time.monotonic(), False
+    for outcome in outcomes:
+        if isinstance(outcome, Crash):
+            raise outcome.error
+        if outcome is not None:
+            auth_failed |= _outcome_count(run, outcome)
+            unsaved = True
+        if unsaved and (
+            outcome is None or time.monotonic() - saved_at >= PROGRESS_SAVE_SECONDS
+        ):
+            _progress_save(run)
+            saved_at, unsaved = time.monotonic(), False
+    return auth_failed
+
+
+def _outcome_count(run: SyncRun, outcome: ListingOutcome) -> bool:
+    """Add a listing's outcome to the run; returns whether the platform refused the
+    credentials."""
+    listing = outcome.listing
+    if outcome.session_error is not None:
+        run.errors.append(
+            {
+                "session": listing.session_id,
+                "code": outcome.session_error.code,
+                "message": outcome.session_error.message,
+            }
+        )
+    if outcome.error is not None:
+        _listing_failed(run, listing, outcome.error)
+        return isinstance(outcome.error, ExternalAuthError)
+    run.listings_synced += 1
+    run.orders_imported += outcome.imported
+    return False
 
 
 def _listing_failed(run: SyncRun, listing: Listing, error: Exception) -> None:

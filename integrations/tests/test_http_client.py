@@ -619,3 +619,49 @@ def test_sixteen_threads_share_the_client(fake, api):
 
     assert paths == [[f"/api/items/{n}-{i}" for i in range(5)] for n in range(16)]
     assert len(fake.calls()) == 80
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.test/api/x?key=secret",
+        "http://127.0.0.1:9/a",
+        "https://billing.internal/x",
+        "http://example.test:81/",
+    ],
+)
+@pytest.mark.parametrize(
+    ("proxies", "verify"),
+    [({}, None), ({"https": "http://other:1"}, True), ({}, False)],
+)
+def test_the_environment_read_once_gives_what_requests_reads_each_call(
+    monkeypatch, url, proxies, verify
+):
+    import requests
+
+    from ticketing.lib.http import _Session, sessions_reset
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://plain-proxy.test:8080")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,.internal")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    sessions_reset()  # forgets what an earlier test's environment gave
+    ours = _Session().merge_environment_settings(url, dict(proxies), None, verify, None)
+    theirs = requests.Session().merge_environment_settings(
+        url, dict(proxies), None, verify, None
+    )
+    sessions_reset()
+
+    assert ours == theirs
+    bypassed = "internal" in url or "127.0.0.1" in url  # NO_PROXY
+    assert dict(ours["proxies"]) == (
+        proxies
+        if bypassed
+        else {
+            "https": "http://proxy.test:3128",
+            "http": "http://plain-proxy.test:8080",
+            "no": "127.0.0.1,.internal",
+            **proxies,
+        }
+    )
+    assert ours["verify"] == ("/etc/ssl/bundle.pem" if verify is not False else False)

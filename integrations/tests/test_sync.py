@@ -355,3 +355,33 @@ def test_only_listings_of_sessions_that_have_not_ended_are_synced(fake, connecti
     assert (ended.places_sold, ended.values_synced_at) == (0, None)
     assert not fake.calls(f"/event/{ended.external_event_id}/")
     assert Session.objects.get(pk=ended.session_id).external_sold_count == 0
+
+
+def test_a_bug_while_writing_one_listing_fails_the_run_and_the_others_are_written(
+    fake, connection, settings, monkeypatch
+):
+    from integrations.services import apply as apply_module
+    from integrations.services import sync as sync_module
+
+    settings.INTEGRATIONS_SYNC_CONCURRENCY = 4
+    listings = [_listing(fake, connection, sold=2) for _ in range(6)]
+    broken = listings[2]
+    write = apply_module.listing_apply_success
+
+    def apply_or_bug(listing, fetched):
+        if listing.pk == broken.pk:
+            raise RuntimeError("a bug")
+        return write(listing, fetched)
+
+    monkeypatch.setattr(sync_module, "listing_apply_success", apply_or_bug)
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        _sync(connection)
+
+    run = SyncRun.objects.get(connection=connection)
+    assert run.status == "failed"
+    assert run.errors[-1]["code"] == "internal_error"
+    written = Listing.objects.filter(connection=connection, places_sold=2)
+    assert set(written.values_list("pk", flat=True)) == {
+        listing.pk for listing in listings if listing.pk != broken.pk
+    }

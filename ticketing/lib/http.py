@@ -30,6 +30,7 @@ Failures are typed: `ExternalUnavailable` (retryable), `ExternalAuthError`,
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -43,6 +44,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from requests.sessions import merge_setting
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
@@ -205,8 +207,39 @@ _sessions_lock = threading.Lock()
 
 
 @cache
+def _environment_of(scheme: str, netloc: str) -> tuple[dict[str, str], str | None]:
+    """The proxies the environment gives an origin, and its CA bundle variable."""
+    proxies = requests.utils.get_environ_proxies(f"{scheme}://{netloc}/")
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return proxies, bundle
+
+
+class _Session(requests.Session):
+    """requests reads the proxy variables on every call, walking the whole
+    environment twice (~0.3 ms of CPU a call, a tenth of a sync's call); a running
+    process's environment does not change, so this reads it once per origin (what
+    it finds depends only on the host and port: NO_PROXY)."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        if self.trust_env and not (proxies or {}).get("no_proxy"):
+            env_proxies, bundle = _environment_of(*_origin(url))
+            proxies = {} if proxies is None else proxies
+            for name, value in env_proxies.items():
+                proxies.setdefault(name, value)
+            if verify is True or verify is None:
+                verify = bundle or verify
+            return {
+                "proxies": merge_setting(proxies, self.proxies),
+                "stream": merge_setting(stream, self.stream),
+                "verify": merge_setting(verify, self.verify),
+                "cert": merge_setting(cert, self.cert),
+            }
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+
+@cache
 def _session(service: str, retries: int | None) -> requests.Session:
-    session = requests.Session()
+    session = _Session()
     adapter = HTTPAdapter(
         max_retries=_retry_policy(retries),
         pool_connections=4,
@@ -233,6 +266,7 @@ def sessions_reset() -> None:
     """Forget the pooled sessions (tests change retry settings)."""
     with _sessions_lock:
         _session.cache_clear()
+        _environment_of.cache_clear()
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -7,16 +7,23 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: 32 clients connecting at once
+    # overflowed it, and each dropped connection waited for the kernel's SYN retry
+    # (1 s). A real platform's edge takes them all.
+    request_queue_size = 128
+
+
 class LocalServer:
     def __init__(self, handler: type[BaseHTTPRequestHandler], name: str) -> None:
         self._handler = handler
         self._name = name
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> str:
         """Start serving; returns the base address, e.g. http://127.0.0.1:43127."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler)
+        self._server = _Server(("127.0.0.1", 0), self._handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -106,6 +106,8 @@ def _profile(call, requests: int, top: int) -> str:
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
+    # Python function calls per request: unlike CPU time, not swayed by neighbours.
+    out.write(f"function calls per request: {stats.total_calls / requests:.0f}\n")
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
     return out.getvalue()

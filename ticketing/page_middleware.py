@@ -1,13 +1,13 @@
 """Middleware that only pages need, stepped around for partner API requests.
 
 A request under `/api/v1/` carries a Bearer key, no cookies, and gets JSON back: it
-has no session, no signed-in user, no CSRF token, no flash messages, no admin
-second factor and no HTML for a Content-Security-Policy to
-protect. Each of those middlewares still cost it CPU on every call (issue 24 measured
-the stack at a tenth to a fifth of a booking POST: bench/api_profile.py), so settings.MIDDLEWARE lists these
-wrappers in their place: for pages they are the wrapped middleware, hooks and all;
-for the JSON API they pass the request straight on. The API's own docs page
-(`/api/docs/`) is HTML and keeps every header, so it is not under the prefix.
+has no session, no signed-in user, no CSRF token, no flash messages, no admin second
+factor and no HTML for a Content-Security-Policy to protect. Those middlewares still
+cost it CPU on every call (bench/api_profile.py's profile: a tenth to a fifth of a
+booking POST), so settings.MIDDLEWARE lists these wrappers in their place: for pages
+they are the wrapped middleware, hooks and all; for the JSON API they pass the
+request straight on. The API's own docs page (`/api/docs/`) is HTML and keeps every
+header, so it is not under the prefix.
 
 LocaleMiddleware is not wrapped: the API answers in the language the partner asks
 for (Accept-Language), and without it a thread would keep the language of the last

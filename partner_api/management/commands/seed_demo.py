@@ -66,12 +66,10 @@ class Command(BaseCommand):
     def _report(self, logins: list[Login], api_key: str, sales, demo: bool) -> None:
         site = settings.SITE_URL
         write = self.stdout.write
-        write(
-            self.style.SUCCESS(
-                f"Demo data ready: {sales.bookings} bookings, {sales.external_orders} "
-                f"external orders, {sales.checked_in} tickets checked in."
-            )
-        )
+        write(self.style.SUCCESS(
+            f"Demo data ready: {sales.bookings} bookings, {sales.external_orders} "
+            f"external orders, {sales.checked_in} tickets checked in."
+        ))
         write(f"  Shop:      {site}/")
         write(f"  Admin:     {site}/admin/")
         write(f"  Check-in:  {site}/checkin/")
@@ -83,9 +81,7 @@ class Command(BaseCommand):
         write(f"Partner API key (Paris Masterclass): {api_key}")
         write(f"  curl -H 'Authorization: Bearer {api_key}' {site}/api/v1/events/")
         if not demo:
-            write(
-                self.style.WARNING(
-                    "DEBUG is off: these passwords and this key are shown once. Change "
-                    "or remove these users before going live."
-                )
-            )
+            write(self.style.WARNING(
+                "DEBUG is off: these passwords and this key are shown once. Change "
+                "or remove these users before going live."
+            ))

@@ -23,7 +23,9 @@ IDLE_SECONDS = 5.0
 
 def _recently_used(**kwargs) -> None:
     # Runs after Django's close_old_connections (connected when django.db was
-    # imported), which has just asked for a check on the next query.
+    # imported), which has just asked for a check on the next query. (Django's test
+    # client reconnects that receiver after each request, so under it the check is
+    # always made: the safe side.)
     now = time.monotonic()
     for conn in connections.all(initialized_only=True):
         last = getattr(conn, "last_request_finished_at", None)

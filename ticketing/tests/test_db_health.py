@@ -4,27 +4,19 @@ backend is really terminated between two requests; the request cycle is driven b
 its signals, as the WSGI handler sends them (the test client mutes Django's own
 receivers)."""
 
-import psycopg
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import OperationalError, connection
 
 from ticketing import db_health
+from ticketing.tests.test_faults_postgres import _connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _terminate_own_backend() -> None:
-    params = connection.settings_dict
     pid = connection.connection.info.backend_pid
-    with psycopg.connect(
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-        dbname=params["NAME"],
-        autocommit=True,
-    ) as other:
+    with _connect() as other:
         assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
 
 
@@ -40,6 +32,11 @@ def _request_that_queries() -> int:
 
 @pytest.fixture
 def health_checks_on():
+    # As in a web process, after Django's close_old_connections: the test client
+    # reconnects that one after each of its requests, which puts it last.
+    request_started.disconnect(dispatch_uid="ticketing.db_health")
+    request_finished.disconnect(dispatch_uid="ticketing.db_health")
+    db_health.connect_signals()
     connection.ensure_connection()
     before = connection.health_check_enabled
     connection.health_check_enabled = True

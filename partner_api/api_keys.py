@@ -105,26 +105,42 @@ class ApiKey(models.Model):
     @classmethod
     def find(cls, plain: str) -> ApiKey | None:
         """The active key for `plain`, or None (unknown, wrong, revoked, expired)."""
-        parts = plain.split("_", 2)
-        if (
-            len(parts) != 3
-            or parts[0] != "tk"
-            or not _PREFIX_FORMAT.fullmatch(parts[1])
-        ):
-            return None
-        key = cls._cached(parts[1])
-        if key is None or not hmac.compare_digest(key.secret_hash, _digest(parts[2])):
-            return None
-        return key if key.is_active else None
+        return cls.find_reading(plain)[0]
 
     @classmethod
-    def _cached(cls, prefix: str) -> ApiKey | None:
-        entry_key, generation_key = _cache_keys(prefix)
+    def find_reading(
+        cls, plain: str, also: list[str] | tuple[str, ...] = (), read_many=None
+    ) -> tuple[ApiKey | None, dict]:
+        """find(plain), reading the cache keys `also` in the same round trip (the
+        authentication's failure count: one round trip per request, not two).
+        Returns the key or None, and {key in `also`: its value or None}; with the
+        cache unreachable, every value is None and the key comes from the database.
+        `read_many` (default cache.get_many) reads a list of cache keys.
+        """
+        prefix = key_prefix(plain)
+        wanted = [*also, *(_cache_keys(prefix) if prefix else ())]
         try:
-            found = cache.get_many([entry_key, generation_key])
+            found = (read_many or cache.get_many)(wanted) if wanted else {}
         except Exception:  # noqa: BLE001 - the database still answers
             logger.warning("API key cache unreachable", exc_info=True)
+            found = None
+        extras = {name: (found or {}).get(name) for name in also}
+        if prefix is None:
+            return None, extras
+        key = cls._cached(prefix, found)
+        if key is None or not hmac.compare_digest(
+            key.secret_hash, _digest(plain.split("_", 2)[2])
+        ):
+            return None, extras
+        return (key if key.is_active else None), extras
+
+    @classmethod
+    def _cached(cls, prefix: str, found: dict | None) -> ApiKey | None:
+        """The key for `prefix` from `found` (the cache's answer, None if it was
+        unreachable) or from the database, then cached."""
+        if found is None:
             return cls._from_database(prefix)
+        entry_key, generation_key = _cache_keys(prefix)
         # Read before the database, so that a change made meanwhile outdates what
         # we are about to cache.
         generation = found.get(generation_key, "")
@@ -183,6 +199,14 @@ class ApiKey(models.Model):
 @receiver(post_delete, sender=ApiKey)
 def _api_key_changed(sender, instance: ApiKey, **kwargs) -> None:
     instance.forget_cached()
+
+
+def key_prefix(plain: str) -> str | None:
+    """The prefix of a well-formed `tk_<prefix>_<secret>`, else None."""
+    parts = plain.split("_", 2)
+    if len(parts) != 3 or parts[0] != "tk" or not _PREFIX_FORMAT.fullmatch(parts[1]):
+        return None
+    return parts[1]
 
 
 def _cache_keys(prefix: str) -> tuple[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -11,7 +13,7 @@ from partner_api.throttling import SlidingWindowThrottle
 from ticketing.lib.clientip import client_bucket
 from ticketing.lib.ratelimit import FailureLimiter, RateLimit
 
-from .api_keys import ApiKey
+from .api_keys import ApiKey, key_prefix
 
 
 class ApiKeyUser:
@@ -54,17 +56,32 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         client, limit = client_bucket(request), auth_failure_limit()
-        if wait := auth_failures.retry_after(client, limit):
+        scheme, _, plain = header.partition(" ")
+        well_formed = scheme.lower() == self.keyword.lower() and plain.strip()
+        # The failure count, the cached key and the key's throttle count in one
+        # cache round trip.
+        failures_key = auth_failures.current_key(client, limit)
+        prefix = key_prefix(plain.strip()) if well_formed else None
+        key, read = ApiKey.find_reading(
+            plain.strip() if well_formed else "",
+            [failures_key] if failures_key else [],
+            read_many=(
+                functools.partial(ApiKeyRateThrottle().count_and_read, request, prefix)
+                if prefix
+                else None
+            ),
+        )
+        if wait := auth_failures.retry_after_from(read.get(failures_key), limit):
+            ApiKeyRateThrottle.uncount(request)
             raise exceptions.Throttled(
                 wait=wait,
                 detail="Too many failed authentications from this address.",
             )
-        scheme, _, plain = header.partition(" ")
-        if scheme.lower() != self.keyword.lower() or not plain.strip():
+        if not well_formed:
             auth_failures.record(client, limit)
             raise exceptions.AuthenticationFailed("Send the key as 'Bearer <key>'.")
-        key = ApiKey.find(plain.strip())
         if key is None:
+            ApiKeyRateThrottle.uncount(request)
             auth_failures.record(client, limit)
             raise exceptions.AuthenticationFailed("Unknown, revoked or expired key.")
         key.mark_used(timezone.now())
@@ -82,7 +99,10 @@ class HasScope(permissions.BasePermission):
     def has_permission(self, request, view):
         if not isinstance(request.user, ApiKeyUser):
             return False
-        return request.user.key.has_scope(getattr(view, "required_scope", "read"))
+        if request.user.key.has_scope(getattr(view, "required_scope", "read")):
+            return True
+        ApiKeyRateThrottle.uncount(request)  # refused before the throttle counts
+        return False
 
 
 class ApiKeyRateThrottle(SlidingWindowThrottle):
@@ -93,7 +113,9 @@ class ApiKeyRateThrottle(SlidingWindowThrottle):
     def get_ident(self, request, view):
         if not isinstance(request.user, ApiKeyUser):
             return None
-        return str(request.user.key.pk)
+        # The prefix (unique, like the id) is known before the key is looked up,
+        # so authentication counts the request in its own cache round trip.
+        return request.user.key.prefix
 
 
 class ApiKeySchema(OpenApiAuthenticationExtension):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import NamedTuple
 
 from django.core.cache import cache
 from rest_framework.settings import api_settings
@@ -71,11 +72,50 @@ class _Counter:
         cache.add(current_key, 0, ttl)
         return cache.incr(current_key), cache.get(previous_key) or 0
 
+    def hit_and_read(
+        self, current_key: str, previous_key: str, ttl: int, reads: list[str]
+    ) -> tuple[int, int, dict]:
+        """hit(), and the cache values of `reads` (absent ones left out, as
+        cache.get_many does) in the same round trip."""
+        if self._redis is None:
+            current, previous = self.hit(current_key, previous_key, ttl)
+            return current, previous, cache.get_many(reads)
+        pipe = self._redis.pipeline(transaction=False)
+        for name in reads:
+            pipe.get(cache.make_key(name))
+        pipe.incr(cache.make_key(current_key))
+        pipe.expire(cache.make_key(current_key), ttl)
+        pipe.get(cache.make_key(previous_key))
+        *values, current, _expire, previous = pipe.execute()
+        decode = cache.client.decode
+        found = {
+            n: decode(v) for n, v in zip(reads, values, strict=True) if v is not None
+        }
+        return int(current), int(previous or 0), found
+
     def undo(self, current_key: str) -> None:
         if self._redis is not None:
             self._redis.decr(cache.make_key(current_key))
         else:
             cache.decr(current_key)
+
+
+class Window(NamedTuple):
+    limit: int
+    duration: int
+    elapsed: float  # seconds into the current window
+    current_key: str
+    previous_key: str
+
+
+class Counted(NamedTuple):
+    """A request counted ahead of the throttle (count_and_read)."""
+
+    scope: str
+    ident: str
+    window: Window
+    current: int
+    previous: int
 
 
 class SlidingWindowThrottle(BaseThrottle):
@@ -88,27 +128,86 @@ class SlidingWindowThrottle(BaseThrottle):
     def get_ident(self, request, view) -> str | None:
         raise NotImplementedError
 
-    def allow_request(self, request, view) -> bool:
+    def window(self, ident: str) -> Window | None:
+        """Where this request of `ident` is counted; None when there is no limit."""
         parsed = parse_rate(self.THROTTLE_RATES.get(self.scope))
-        ident = self.get_ident(request, view)
-        if parsed is None or ident is None:
-            return True
+        if parsed is None:
+            return None
         limit, duration = parsed
         now = time.time()
         window = int(now // duration)
-        elapsed = now - window * duration
         base = f"throttle:{self.scope}:{ident}:{duration}"
-        current_key = f"{base}:{window}"
-        previous_key = f"{base}:{window - 1}"
-        counter = _Counter()
+        return Window(
+            limit,
+            duration,
+            now - window * duration,
+            f"{base}:{window}",
+            f"{base}:{window - 1}",
+        )
+
+    def count_and_read(self, request, ident: str, reads: list[str]) -> dict:
+        """Count this request now, with the cache keys `reads` read in the same round
+        trip (authentication's), and leave the counts on `request` for
+        allow_request. Returns the values read."""
+        window = self.window(ident)
+        if window is None:
+            return cache.get_many(reads)
+        current, previous, found = _Counter().hit_and_read(
+            window.current_key, window.previous_key, 2 * window.duration, reads
+        )
+        request.throttle_counted = Counted(self.scope, ident, window, current, previous)
+        return found
+
+    @staticmethod
+    def uncount(request) -> None:
+        """Take back a count_and_read count of a request refused before the
+        throttle decided (bad key, missing scope): those never counted."""
+        counted = getattr(request, "throttle_counted", None)
+        if counted is None:
+            return
+        request.throttle_counted = None
         try:
-            current, previous = counter.hit(current_key, previous_key, 2 * duration)
-            estimate = previous * (duration - elapsed) / duration + current
-            if estimate <= limit:
+            _Counter().undo(counted.window.current_key)
+        except Exception:  # noqa: BLE001 - the window expires it anyway
+            logger.warning("Throttle cache unreachable", exc_info=True)
+
+    def allow_request(self, request, view) -> bool:
+        ident = self.get_ident(request, view)
+        if ident is None:
+            return True
+        counted = getattr(request, "throttle_counted", None)
+        if counted is not None and (counted.scope, counted.ident) == (
+            self.scope,
+            ident,
+        ):
+            window, current, previous = (
+                counted.window,
+                counted.current,
+                counted.previous,
+            )
+            counter = _Counter()
+        else:
+            window = self.window(ident)
+            if window is None:
                 return True
-            # A refused request does not count: a client that waits as told gets in.
-            counter.undo(current_key)
-        except Exception:  # noqa: BLE001 - any cache failure: fail open, see above
+            counter = _Counter()
+            try:
+                current, previous = counter.hit(
+                    window.current_key, window.previous_key, 2 * window.duration
+                )
+            except Exception:  # noqa: BLE001 - any cache failure: fail open, see above
+                logger.warning(
+                    "Throttle cache unreachable; request let through", exc_info=True
+                )
+                return True
+        limit, duration, elapsed = window.limit, window.duration, window.elapsed
+        estimate = previous * (duration - elapsed) / duration + current
+        if estimate <= limit:
+            return True
+        # A refused request does not count: a client that waits as told gets in.
+        try:
+            counter.undo(window.current_key)
+        except Exception:  # noqa: BLE001 - fail open, as for the count
             logger.warning(
                 "Throttle cache unreachable; request let through", exc_info=True
             )

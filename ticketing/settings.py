@@ -79,6 +79,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Page-only middlewares are wrapped so that JSON API requests (/api/v1/) step
+    # around them (ticketing/page_middleware.py).
     # Times checkouts for /metrics (ticketing/metrics.py).
     "ticketing.metrics.CheckoutTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -86,16 +88,16 @@ MIDDLEWARE = [
     # refused before sessions or views (ticketing/middleware.py).
     "ticketing.middleware.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "ticketing.page_middleware.PageSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
-    "ticketing.login.AdminOTPMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "ticketing.page_middleware.PageCsrfViewMiddleware",
+    "ticketing.page_middleware.PageAuthenticationMiddleware",
+    "ticketing.page_middleware.PageOTPMiddleware",
+    "ticketing.page_middleware.PageAdminOTPMiddleware",
+    "ticketing.page_middleware.PageMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "ticketing.page_middleware.PageCSPMiddleware",
     # Last, as django-axes asks: it turns a lockout raised in a view into its page.
     "axes.middleware.AxesMiddleware",
     # A view's lost or timed-out database connection: 503 with Retry-After.

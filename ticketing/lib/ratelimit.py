@@ -178,17 +178,30 @@ class FailureLimiter:
 
     def retry_after(self, ident: str, limit: RateLimit | None) -> int:
         """Seconds `ident` must wait before trying again, 0 when it may try now."""
-        if limit is None:
+        key = self.current_key(ident, limit)
+        if key is None:
             return 0
-        now = time.time()
-        window = int(now // limit.period_seconds)
         try:
-            failures = cache.get(self._key(ident, window)) or 0
+            failures = cache.get(key)
         except Exception:  # noqa: BLE001 - fail open, see the class docstring
             logger.warning("Failure limiter cache unreachable", exc_info=True)
             return 0
-        if failures < limit.calls:
+        return self.retry_after_from(failures, limit)
+
+    def current_key(self, ident: str, limit: RateLimit | None) -> str | None:
+        """The cache key of `ident`'s failures in the current window (None without a
+        limit), for a caller that reads it with other keys in one round trip."""
+        if limit is None:
+            return None
+        return self._key(ident, int(time.time() // limit.period_seconds))
+
+    @staticmethod
+    def retry_after_from(failures: int | None, limit: RateLimit | None) -> int:
+        """retry_after, given the value read at current_key (None: none counted)."""
+        if limit is None or (failures or 0) < limit.calls:
             return 0
+        now = time.time()
+        window = int(now // limit.period_seconds)
         return max(1, math.ceil((window + 1) * limit.period_seconds - now))
 
     def record(self, ident: str, limit: RateLimit | None) -> None:

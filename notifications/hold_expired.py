@@ -23,7 +23,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bookings.models import Booking
-from ticketing import outbox
 
 from . import services
 from .models import Notification
@@ -118,15 +117,7 @@ def _queue_chunk(booking_ids: list[int]) -> int:
                 },
             )
             written = cursor.fetchall()
-        outbox.enqueue_many(
-            services.SEND_KIND,
-            [
-                outbox.Entry(
-                    key=f"notification:{pk}",
-                    payload={"notification_id": pk},
-                    organiser_id=organiser_id,
-                )
-                for pk, _booking_id, organiser_id in written
-            ],
+        services.sends_enqueue(
+            (pk, organiser_id) for pk, _booking_id, organiser_id in written
         )
     return len({booking_id for _pk, booking_id, _organiser_id in written})

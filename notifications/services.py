@@ -150,18 +150,24 @@ def notifications_write(notifications: list[Notification]) -> list[Notification]
     if not notifications:
         return []
     Notification.objects.bulk_create(notifications)
+    sends_enqueue((n.pk, n.organiser_id) for n in notifications)
+    return notifications
+
+
+def sends_enqueue(rows: Iterable[tuple[int, int]]) -> None:
+    """The outbox rows that send stored notifications, (id, organiser id) each, in
+    one statement (inside the transaction that wrote them)."""
     outbox.enqueue_many(
         SEND_KIND,
         [
             outbox.Entry(
-                key=f"notification:{notification.pk}",
-                payload={"notification_id": notification.pk},
-                organiser_id=notification.organiser_id,
+                key=f"notification:{pk}",
+                payload={"notification_id": pk},
+                organiser_id=organiser_id,
             )
-            for notification in notifications
+            for pk, organiser_id in rows
         ],
     )
-    return notifications
 
 
 def notification_send_handler(message) -> None:

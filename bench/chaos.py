@@ -57,7 +57,8 @@ DATABASE_URL = os.environ.get(
 NO_LIMIT = "100000000"
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 TOKEN = re.compile(r'name="token" value="([^"]+)"')
-DESIGNED = ("Not enough seats left", "busy, please try again", "not on sale")
+# The shop's 400s that are designed answers (sold out is 409, busy 503).
+DESIGNED = ("busy, please try again", "not on sale")
 
 
 def log(message: str) -> None:
@@ -177,7 +178,7 @@ class Tally:
                 status < 400
                 or status in (409, 429)
                 or (status == 503 and "Retry-After" in response.headers)
-                # The shop answers a sold out or busy session with its form again.
+                # The shop answers a session no longer on sale with its form again.
                 or (status == 400 and any(text in response.text for text in DESIGNED))
             )
             if not designed:

@@ -43,9 +43,9 @@ _CSRF_COOKIE = re.compile(r"csrftoken=([^;]+)")
 _SESSION_COOKIE = re.compile(r"sessionid=([^;]+)")
 _CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _TOKEN_FIELD = re.compile(r'name="token" value="([^"]+)"')
-# What the checkout page says when the seats are gone (bookings/exceptions.py and
-# the form's refusal of a session no longer on offer).
-_SOLD_OUT_TEXTS = ("Not enough seats left", "sold out", "Sold out")
+# What the checkout page says, with its 409, when the seats are gone
+# (bookings/exceptions.py's SoldOut); the API says `"code": "sold_out"`.
+_PAGE_SOLD_OUT_TEXT = "Not enough seats left"
 
 
 def _fixtures(seats: int) -> dict:
@@ -110,9 +110,7 @@ class Sale:
             outcome = "busy" if has_wait else "503 WITHOUT Retry-After"
         elif status in (201, 302):
             outcome = "sold"
-        elif status == 409 and '"sold_out"' in body:
-            outcome = "sold_out"
-        elif status == 400 and any(text in body for text in _SOLD_OUT_TEXTS):
+        elif status == 409 and ('"sold_out"' in body or _PAGE_SOLD_OUT_TEXT in body):
             outcome = "sold_out"
         elif status == 429:
             outcome = "limited"
@@ -181,7 +179,8 @@ class Sale:
         )
         csrf, token = _CSRF_FIELD.search(text), _TOKEN_FIELD.search(text)
         if not csrf or not token:  # the form offers no session: sold out
-            return self._count("page-get", 400, "sold out", headers)
+            self.answers["page-get 200 sold_out (no date on offer)"] += 1
+            return "sold_out"
         form = {
             "csrfmiddlewaretoken": csrf.group(1),
             "token": token.group(1),

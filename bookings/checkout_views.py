@@ -3,7 +3,9 @@
 One form, usable without JavaScript: "Update" re-renders it with one row per ticket
 and the server's price summary; "Book" holds the seats and goes to the booking page.
 Prices and availability shown here are the server's; the hold decides again under the
-locks.
+locks. A refused "Book" shows the same form, filled in, with its status saying why:
+400 for what the buyer can fix in the form, 409 sold out, 429 over a hold limit, 503
+busy (with Retry-After).
 
 The form's token stops a double submit from holding twice: it becomes the booking's
 idempotency key, but only bound to the browser session and to the basket (session,
@@ -190,6 +192,9 @@ def checkout(request, slug: str):
     except BasketInvalid as error:
         form.add_service_errors(error.fields, lines)
     except SoldOut as error:
+        # 409 as on the API (ARCHITECTURE, "Rules the issues assume"): the form was
+        # fine, the seats are gone; the page shows what is left.
+        status = 409
         sold_out = error
         form.add_error(None, error.message)
     except TooManyHolds as error:

@@ -19,7 +19,7 @@ from django.dispatch import receiver
 from bookings import signals
 from bookings.models import Booking
 
-from . import services
+from . import hold_expired, services
 from .models import Notification
 
 logger = logging.getLogger(__name__)
@@ -41,9 +41,8 @@ def queue_status_notice(sender, booking_id, status, **kwargs):
 @receiver(signals.bookings_expired, dispatch_uid="notifications.hold_expired")
 def queue_hold_expired_notices(sender, booking_ids, **kwargs):
     """Tell each buyer whose hold ran out unpaid, once (the expiry sends this after
-    its batch commits, outside the lock)."""
-    for booking_id in booking_ids:
-        _queue(booking_id, Notification.Template.HOLD_EXPIRED)
+    its batch commits, outside the lock): a whole batch in a few statements."""
+    hold_expired.hold_expired_notices_queue(booking_ids)
 
 
 @receiver(signals.buyer_message_requested, dispatch_uid="notifications.requested")

@@ -111,6 +111,19 @@ def notification_queue(
     """Write one row per channel (SMS only when the buyer gave a phone) in the
     current transaction and send each after commit; nothing is sent if it rolls
     back. Call it inside the transaction of the change that causes the message."""
+    return notifications_write(
+        notification_rows(booking=booking, template=template, channels=channels)
+    )
+
+
+def notification_rows(
+    *,
+    booking: Booking,
+    template: str,
+    channels: Iterable[str] = (Channel.EMAIL, Channel.SMS),
+) -> list[Notification]:
+    """The unsaved rows of one message to a buyer, one per channel they gave.
+    Raises ValidationError for a row that could not be stored."""
     language = _language(booking.language)
     recipients = {Channel.EMAIL: booking.buyer_email, Channel.SMS: booking.buyer_phone}
     notifications = []
@@ -125,19 +138,35 @@ def notification_queue(
             recipient=recipients[channel],
             language=language,
         )
-        notification.full_clean()
-        notification.save()
+        # The booking is at hand: no query to check that it and its organiser exist.
+        notification.clean_fields(exclude={"booking", "organiser"})
         notifications.append(notification)
-        _outbox_enqueue(notification)
     return notifications
 
 
-def _outbox_enqueue(notification: Notification) -> None:
-    outbox.enqueue(
+def notifications_write(notifications: list[Notification]) -> list[Notification]:
+    """Store `notifications` and their outbox rows, two statements however many
+    (inside the caller's transaction)."""
+    if not notifications:
+        return []
+    Notification.objects.bulk_create(notifications)
+    sends_enqueue((n.pk, n.organiser_id) for n in notifications)
+    return notifications
+
+
+def sends_enqueue(rows: Iterable[tuple[int, int]]) -> None:
+    """The outbox rows that send stored notifications, (id, organiser id) each, in
+    one statement (inside the transaction that wrote them)."""
+    outbox.enqueue_many(
         SEND_KIND,
-        key=f"notification:{notification.pk}",
-        payload={"notification_id": notification.pk},
-        organiser_id=notification.organiser_id,
+        [
+            outbox.Entry(
+                key=f"notification:{pk}",
+                payload={"notification_id": pk},
+                organiser_id=organiser_id,
+            )
+            for pk, organiser_id in rows
+        ],
     )
 
 

@@ -121,9 +121,12 @@ def test_sold_out_says_so_and_offers_another_date(client, url, session, ticket_t
     Session.objects.filter(pk=session.pk).update(sold_count=session.capacity - 1)
     response = _post(client, url, session, ticket_type, 2)
     page = response.content.decode()
+    # Sold out is 409, as on the API; the same form comes back, filled in.
+    assert response.status_code == 409
     assert "Not enough seats left" in page
     assert "Pick another date" in page
     assert "1 left" in page
+    assert 'value="Ada Lovelace"' in page
     assert Booking.objects.count() == 0
 
 

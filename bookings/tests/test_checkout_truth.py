@@ -178,7 +178,7 @@ def test_sold_out_answer_is_in_the_summary_and_links_to_the_quantity(
         },
     )
     page = response.content.decode()
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert re.search(
         rf'<a href="#id_qty_{ticket_type.pk}">[^<]*Not enough seats', page
     ), page

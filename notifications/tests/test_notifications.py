@@ -345,15 +345,18 @@ def test_beat_dispatch_picks_up_lost_kicks_and_leaves_final_rows(
     def row(**fields):
         # Written with its outbox row, whose on-commit kick is lost (never run).
         with transaction.atomic():
-            notification = Notification.objects.create(
-                booking=booking,
-                organiser=booking.organiser,
-                channel="email",
-                template="payment_failed",
-                recipient="ada@example.org",
-                **fields,
+            [notification] = services.notifications_write(
+                [
+                    Notification(
+                        booking=booking,
+                        organiser=booking.organiser,
+                        channel="email",
+                        template="payment_failed",
+                        recipient="ada@example.org",
+                        **fields,
+                    )
+                ]
             )
-            services._outbox_enqueue(notification)
         Notification.objects.filter(pk=notification.pk).update(updated_at=old)
         return notification.pk
 

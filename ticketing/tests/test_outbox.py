@@ -107,6 +107,57 @@ def test_changes_to_one_key_coalesce_into_one_row(kind):
 
 
 @pytest.mark.django_db
+def test_many_rows_in_one_statement_coalesce_like_one_at_a_time(kind):
+    pending = outbox.enqueue(kind, payload={"v": 0}, key="seat:1")
+    Entry = outbox.Entry
+    ids = outbox.enqueue_many(
+        kind,
+        [
+            Entry("seat:1", {"v": 1}, organiser_id=4),  # absorbed by the pending row
+            Entry("seat:2", {"v": 1}),
+            Entry("seat:2", {"v": 2}),  # the later entry of a key wins
+            Entry("", {"v": 1}),  # unkeyed rows never coalesce
+            Entry("", {"v": 1}, organiser_id=None),
+        ],
+    )
+
+    assert pending in ids
+    assert len(ids) == len(set(ids)) == 4
+    rows = OutboxMessage.objects.filter(kind=kind).order_by("key", "pk")
+    assert [(row.key, row.payload, row.version) for row in rows] == [
+        ("", {"v": 1}, 1),
+        ("", {"v": 1}, 1),
+        ("seat:1", {"v": 1}, 2),
+        ("seat:2", {"v": 2}, 1),
+    ]
+    assert rows.get(key="seat:1").pk == pending
+    assert rows.get(key="seat:1").organiser_id is None  # the pending row's own
+    assert outbox.enqueue_many(kind, []) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_rows_kick_a_dispatch_per_batch_and_all_are_handled(kind):
+    handler = Recorder()
+    outbox.register(kind, handler)
+    with transaction.atomic():
+        ids = outbox.enqueue_many(
+            kind, [outbox.Entry(f"n:{n}", {"n": n}) for n in range(outbox.BATCH + 1)]
+        )
+    # Two kicks (eager in tests) for BATCH + 1 rows: none is left to beat.
+    assert sorted(handler.calls) == sorted(ids)
+    assert set(
+        OutboxMessage.objects.filter(kind=kind).values_list("status", flat=True)
+    ) == {Status.DONE}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue_many_outside_a_transaction_is_refused(kind):
+    with pytest.raises(outbox.OutboxError, match="outside a transaction"):
+        outbox.enqueue_many(kind, [outbox.Entry("k")])
+    assert OutboxMessage.objects.count() == 0
+
+
+@pytest.mark.django_db
 def test_a_delayed_row_becomes_due_no_later_than_a_new_change(kind):
     pk = outbox.enqueue(kind, key="k", delay=dt.timedelta(seconds=2))
     later = OutboxMessage.objects.get(pk=pk).next_attempt_at

@@ -323,6 +323,14 @@ def check_in(buyer: Browser, door: Browser, reference: str) -> None:
     if not codes:
         raise SmokeFailure(f"No ticket code on the booking page of {reference}")
     door.get("/checkin/")
+    if 'data-testid="chosen-sessions"' not in door.html:
+        # The door asks which sessions it checks in first: all of those offered.
+        choose = door.form(lambda f: f.attrs.get("action", "").endswith("/sessions/"))
+        offered = re.findall(r'name="sessions" value="(\d+)"', door.html)
+        if not offered:
+            raise SmokeFailure("The door page offers no session to check in")
+        door.post(choose.attrs["action"], {**choose.fields, "sessions": offered})
+        say(f"chose {len(offered)} session(s) at the door")
     form = door.form(lambda f: "token" in f.fields)
     door.post("/checkin/", {**form.fields, "token": codes[0]})
     if "checkin-result--ok" not in door.html:

@@ -24,8 +24,10 @@ logger = logging.getLogger(__name__)
 
 KIND = "payments.refund_cancelled"
 REASON = "booking cancelled"
-# A provider answering 5xx for a while: keep asking, an hour apart at most, for
-# about a day and a half; then the dead row raises the "work out of retries" alert.
+# A provider that surely did not refund (429, an open circuit) is asked again, an
+# hour apart at most, for about a day and a half; then the dead row raises the
+# "work out of retries" alert. A 5xx or a timeout may have refunded: the refund
+# stays pending and counted, for its webhook or the reconcile task to settle.
 POLICY = retry.RetryPolicy(base=30, cap=3600, max_attempts=40)
 
 

@@ -456,17 +456,25 @@ def test_a_cancellation_refund_stripe_did_not_confirm_is_asked_once(
     assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CANCELLED
 
 
-@pytest.mark.django_db
-def test_a_cancellation_refund_is_owed_with_the_cancel_and_paid_once(
+@pytest.fixture
+def paid_two(
     stripe_keys, session, ticket_type, client, django_capture_on_commit_callbacks
 ):
-    booking, payment = _paid(
+    """A booking of two tickets, paid with Stripe and confirmed."""
+    return _paid(
         stripe_keys,
         client,
         session,
         (ticket_type, 2),
         django_capture_on_commit_callbacks,
     )
+
+
+@pytest.mark.django_db
+def test_a_cancellation_refund_is_owed_with_the_cancel_and_paid_once(
+    stripe_keys, paid_two, django_capture_on_commit_callbacks
+):
+    booking, payment = paid_two
     # No worker ran: the refund is a row committed with the cancellation.
     booking_cancel(booking_id=booking.pk, reason="buyer asked")
     row = OutboxMessage.objects.get(kind=REFUND_KIND)
@@ -485,15 +493,9 @@ def test_a_cancellation_refund_is_owed_with_the_cancel_and_paid_once(
 
 @pytest.mark.django_db
 def test_a_cancellation_after_a_partial_refund_pays_back_the_rest(
-    stripe_keys, session, ticket_type, client, django_capture_on_commit_callbacks
+    stripe_keys, paid_two, django_capture_on_commit_callbacks
 ):
-    booking, payment = _paid(
-        stripe_keys,
-        client,
-        session,
-        (ticket_type, 2),
-        django_capture_on_commit_callbacks,
-    )
+    booking, payment = paid_two
     refund_issue(payment_id=payment.pk, amount_minor=2000, reason="one seat moved")
     with django_capture_on_commit_callbacks(execute=True):
         booking_cancel(booking_id=booking.pk, reason="buyer asked")
@@ -508,15 +510,9 @@ def test_a_cancellation_after_a_partial_refund_pays_back_the_rest(
 
 @pytest.mark.django_db
 def test_a_cancellation_refund_waits_out_stripe_refusing_for_a_while(
-    stripe_keys, session, ticket_type, client, django_capture_on_commit_callbacks
+    stripe_keys, paid_two, django_capture_on_commit_callbacks
 ):
-    booking, payment = _paid(
-        stripe_keys,
-        client,
-        session,
-        (ticket_type, 2),
-        django_capture_on_commit_callbacks,
-    )
+    booking, payment = paid_two
     booking_cancel(booking_id=booking.pk, reason="buyer asked")
     stripe_keys.fail_next(429, times=20)  # surely not refunded: asked again later
     outbox.dispatch()
@@ -532,9 +528,12 @@ def test_a_cancellation_refund_waits_out_stripe_refusing_for_a_while(
     payment.refresh_from_db()
     assert row.status == OutboxMessage.Status.DONE
     assert payment.refunded_minor == 9000
-    assert Refund.objects.filter(payment=payment).exclude(
-        status=Refund.Status.FAILED
-    ).count() == 1
+    assert (
+        Refund.objects.filter(payment=payment)
+        .exclude(status=Refund.Status.FAILED)
+        .count()
+        == 1
+    )
 
 
 @pytest.mark.django_db

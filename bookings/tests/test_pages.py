@@ -289,6 +289,32 @@ def test_detail_hides_inactive_ticket_types_and_past_sessions(client, masterclas
     assert f"session={old.pk}" not in page
 
 
+def test_detail_lists_a_long_run_of_dates_a_page_at_a_time(client):
+    event = EventFactory(slug="long-run")
+    venue = VenueFactory(organiser=event.organiser, city="Paris")
+    TicketTypeFactory(event=event)
+    dates = [
+        SessionFactory(event=event, venue=venue, starts_at=_in_days(day))
+        for day in range(1, 46)
+    ]
+
+    first = client.get("/e/long-run/")
+    second = client.get("/e/long-run/?page=2")
+    beyond = client.get("/e/long-run/?page=99")
+
+    first_text, second_text = _text(first), _text(second)
+    assert f"session={dates[0].pk}" in first_text
+    assert f"session={dates[39].pk}" in first_text
+    assert f"session={dates[40].pk}" not in first_text
+    assert "Dates 1–40 of 45" in first_text and "Later dates" in first_text
+    assert f"session={dates[40].pk}" in second_text
+    assert f"session={dates[44].pk}" in second_text
+    assert f"session={dates[0].pk}" not in second_text
+    assert "Earlier dates" in second_text and "Later dates" not in second_text
+    # A page past the end shows the last one rather than an error.
+    assert beyond.status_code == 200 and f"session={dates[44].pk}" in _text(beyond)
+
+
 def test_detail_shows_paused_sessions_without_booking(client, masterclass):
     lyon = masterclass["lyon"]
     Session.objects.filter(pk=lyon.pk).update(sale_status=Session.SaleStatus.PAUSED)

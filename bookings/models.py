@@ -267,6 +267,12 @@ class Booking(models.Model):
                 condition=Q(status="pending"),
                 name="booking_pending_by_email",
             ),
+            # The back office's list of an organiser's bookings, newest first: without
+            # it PostgreSQL walks every organiser's bookings by date (issue 24).
+            models.Index(
+                fields=["organiser", "-created_at", "-id"],
+                name="booking_by_organiser_newest",
+            ),
             # Seats one client address holds (bookings.services.hold_limits).
             models.Index(
                 fields=["client_key", "expires_at"],

@@ -162,6 +162,29 @@ def scope_queryset(
     return queryset.filter(**{f"{path}__in": user_organiser_ids(request, roles)})
 
 
+class ScopedRelatedFieldListFilter(admin.RelatedOnlyFieldListFilter):
+    """A relation's filter listing the related rows of the user's organisers.
+
+    Read from the related table by its organiser path, not, as Django's
+    RelatedOnlyFieldListFilter does, by a DISTINCT over every row of the list: that
+    cost ~60 ms per filter on a changelist of 100,000 bookings. A related model with
+    no organiser path falls back to the rows present in the list.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        path = organiser_path_for(field.related_model)
+        organiser_ids = user_organiser_ids(request)
+        # A recipient-only user (a party reading its invoices) has no organiser:
+        # the rows in their list are the choices.
+        if path is None or not organiser_ids or is_superuser(request):
+            return super().field_choices(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            limit_choices_to={f"{path}__in": organiser_ids},
+            ordering=self.field_admin_ordering(field, request, model_admin),
+        )
+
+
 class _ScopingBase:
     """What the model admin and the inline mixins share."""
 
@@ -303,7 +326,7 @@ class OrganiserScopedAdmin(_ScopingBase):
         return form
 
     def get_list_filter(self, request):
-        """Relation filters list only values present in the user's rows."""
+        """Relation filters list only the user's organisers' rows."""
         filters = super().get_list_filter(request)
         if is_superuser(request):
             return filters
@@ -315,7 +338,7 @@ class OrganiserScopedAdmin(_ScopingBase):
                 except (FieldDoesNotExist, NotRelationField):
                     field = None
                 if field is not None and field.is_relation:
-                    item = (item, admin.RelatedOnlyFieldListFilter)
+                    item = (item, ScopedRelatedFieldListFilter)
             scoped.append(item)
         return scoped
 

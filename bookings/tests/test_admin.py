@@ -110,3 +110,36 @@ def test_changelist_filters_by_status_and_session(staff_client, session, ticket_
 
     assert [b.pk for b in by_session.context["cl"].result_list] == [here.pk]
     assert [b.pk for b in by_status.context["cl"].result_list] == [there.pk]
+
+
+def _filter_choices(response, title):
+    spec = next(s for s in response.context["cl"].filter_specs if s.title == title)
+    return {label for _, label in spec.lookup_choices}
+
+
+def test_event_and_session_filters_list_only_the_organisers_own(
+    staff_client, session, ticket_type
+):
+    from events.tests.factories import EventFactory
+
+    organiser = session.event.organiser
+    second = EventFactory(organiser=organiser, title="Second show")
+    later = SessionFactory(event=second, venue=session.venue)
+    long_ago = SessionFactory(
+        event=session.event,
+        venue=session.venue,
+        starts_at=session.starts_at.replace(year=session.starts_at.year - 2),
+        ends_at=session.ends_at.replace(year=session.ends_at.year - 2),
+    )
+    stranger = SessionFactory()  # another organiser's, never offered
+    url = reverse("admin:bookings_booking_changelist")
+
+    page = staff_client.get(url)
+    by_event = staff_client.get(url, {"event__id__exact": session.event_id})
+
+    assert _filter_choices(page, "event") == {session.event.title, "Second show"}
+    # Recent and coming sessions by default; an event chosen lists all of its own.
+    assert _filter_choices(page, "session") == {str(session), str(later)}
+    assert _filter_choices(by_event, "session") == {str(session), str(long_ago)}
+    assert str(stranger) not in _filter_choices(page, "session")
+    assert stranger.event.title not in _filter_choices(page, "event")

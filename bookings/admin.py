@@ -177,21 +177,21 @@ class BookingAdmin(LocalTimeAdminMixin, OrganiserScopedAdmin, admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """The words as one phrase, in the booking's fields or an attendee's name.
-        The attendee match is a semi-join, not Django's join plus DISTINCT, which
-        cost ~200 ms over 10,000 bookings."""
+
+        One set of ids, the union of the booking matches and the attendee matches:
+        each side is answered by its trigram indexes (bookings migration 0015).
+        Written as "these fields OR an attendee", PostgreSQL read every booking of
+        the organiser (200 ms at 100,000); Django's join plus DISTINCT was worse."""
         term = search_term.strip()
         if not term:
             return queryset, False
+        bookings = Booking.objects.filter(
+            Q(reference__icontains=term)
+            | Q(buyer_email__icontains=term)
+            | Q(buyer_name__icontains=term)
+        ).values("pk")
         attendees = Attendee.objects.filter(name__icontains=term).values("booking_id")
-        return (
-            queryset.filter(
-                Q(reference__icontains=term)
-                | Q(buyer_email__icontains=term)
-                | Q(buyer_name__icontains=term)
-                | Q(pk__in=attendees)
-            ),
-            False,
-        )
+        return queryset.filter(pk__in=bookings.union(attendees)), False
 
     def add_view(self, request, form_url="", extra_context=None):
         from .admin_manual import manual_booking_view

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -273,6 +274,21 @@ class Booking(models.Model):
                 fields=["organiser", "-created_at", "-id"],
                 name="booking_by_organiser_newest",
             ),
+            # The back office's search ("contains", any case) by reference, buyer
+            # email or name: trigram indexes answer a LIKE '%…%' without reading
+            # every booking.
+            GinIndex(
+                OpClass(Upper("reference"), name="gin_trgm_ops"),
+                name="booking_reference_trgm",
+            ),
+            GinIndex(
+                OpClass(Upper("buyer_email"), name="gin_trgm_ops"),
+                name="booking_buyer_email_trgm",
+            ),
+            GinIndex(
+                OpClass(Upper("buyer_name"), name="gin_trgm_ops"),
+                name="booking_buyer_name_trgm",
+            ),
             # Seats one client address holds (bookings.services.hold_limits).
             models.Index(
                 fields=["client_key", "expires_at"],
@@ -374,6 +390,13 @@ class Attendee(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            # The bookings search by attendee name (BookingAdmin.get_search_results).
+            GinIndex(
+                OpClass(Upper("name"), name="gin_trgm_ops"),
+                name="attendee_name_trgm",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -3,12 +3,15 @@
 # missing: with apt-get as root, otherwise print the exact command and stop.
 set -euo pipefail
 packages="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core"
+# HarfBuzz's subsetter too: without it WeasyPrint falls back to fontTools, which spent
+# ~90 % of a 1-ticket PDF's CPU subsetting the fonts (bench/README.md, Tickets).
 if ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' \
-   && ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so'; then
+   && ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so' \
+   && ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so'; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "WeasyPrint needs Pango (libpango-1.0, libpangoft2-1.0) and HarfBuzz." >&2
+  echo "WeasyPrint needs Pango (libpango-1.0, libpangoft2-1.0) and HarfBuzz (with hb-subset)." >&2
   echo "Install them with your system's package manager, then run make again." >&2
   exit 1
 fi

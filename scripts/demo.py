@@ -1,7 +1,8 @@
 """`make run` and `make manage`: the demo on an embedded PostgreSQL, or on yours.
 
     python scripts/demo.py run [--port 8000]     migrate, seed, serve until Ctrl-C
-    python scripts/demo.py manage ARGS...        one management command, same database
+    python scripts/demo.py manage [--port 8000] ARGS...
+                                                 one management command, same database
     python scripts/demo.py stop                  stop the embedded server if it runs
 
 With DATABASE_URL in the environment (or in `.env`) the demo uses that database;
@@ -141,11 +142,11 @@ def run(port: int) -> int:
         database.close()
 
 
-def manage(arguments: list[str]) -> int:
+def manage(arguments: list[str], port: int) -> int:
     database = Database()
     try:
         environment = _environment(database.url, os.environ.get(
-            "SITE_URL", "http://127.0.0.1:8000"))
+            "SITE_URL", f"http://127.0.0.1:{port}"))
         return subprocess.run([*MANAGE, *arguments], env=environment).returncode
     finally:
         database.close()
@@ -164,13 +165,16 @@ def main() -> int:
     run_parser = commands.add_parser("run")
     run_parser.add_argument("--port", type=int, default=8000)
     manage_parser = commands.add_parser("manage")
+    manage_parser.add_argument(
+        "--port", type=int, default=8000, help="SITE_URL's port"
+    )
     manage_parser.add_argument("arguments", nargs=argparse.REMAINDER)
     commands.add_parser("stop")
     options = parser.parse_args()
     if options.command == "run":
         return run(options.port)
     if options.command == "manage":
-        return manage(options.arguments)
+        return manage(options.arguments, options.port)
     return stop_embedded()
 
 

@@ -54,7 +54,15 @@ class Database:
         self.started = False
         self.url = _users_database_url()
         if self.url is None:
-            self.server, self.started = demo_postgres.start(DATA_DIR)
+            pgdata = DATA_DIR / "postgres"
+            running_before = demo_postgres.running_port(pgdata) is not None
+            try:
+                self.server, self.started = demo_postgres.start(DATA_DIR)
+            except BaseException:
+                # Ctrl-C in the middle of starting: stop what this call started.
+                if not running_before and (port := demo_postgres.running_port(pgdata)):
+                    demo_postgres.stop(demo_postgres.Server(pgdata, port))
+                raise
             self.url = self.server.url
 
     def close(self) -> None:
@@ -94,10 +102,14 @@ def _wait_until_serving(url: str, server: subprocess.Popen, seconds: float) -> b
 def run(port: int) -> int:
     started = time.monotonic()
     site_url = f"http://127.0.0.1:{port}"
-    database = Database()
+    database = None
     server = None
 
     def stop(signum, _frame):
+        # Once: a second Ctrl-C must not cut the way out short and leave the
+        # embedded PostgreSQL running (its fast shutdown takes about a second).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     # Both, explicitly: a shell that starts `make run` in the background leaves
@@ -105,6 +117,7 @@ def run(port: int) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
+        database = Database()
         environment = _environment(database.url, site_url)
         subprocess.run([*MANAGE, "migrate", "--noinput", "-v", "0"],
                        env=environment, check=True)
@@ -139,7 +152,8 @@ def run(port: int) -> int:
                 server.wait(10)
             except subprocess.TimeoutExpired:
                 server.kill()
-        database.close()
+        if database is not None:
+            database.close()
 
 
 def manage(arguments: list[str], port: int) -> int:

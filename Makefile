@@ -48,9 +48,10 @@ run: sysdeps $(VENV)/.installed-demo messages
 	$(BIN)/python scripts/demo.py run --port $(PORT)
 
 # One management command against the demo's database, e.g.
-#   make manage ARGS="create_api_key paris-masterclass 'Box office'"
+#   make manage ARGS="create_api_key paris-masterclass --name 'Box office'"
+# Links it prints point at PORT, as `make run PORT=...` serves them.
 manage: $(VENV)/.installed-demo
-	$(BIN)/python scripts/demo.py manage $(ARGS)
+	$(BIN)/python scripts/demo.py manage --port $(PORT) $(ARGS)
 
 # The whole suite against PostgreSQL and Redis, after the apps' import layers
 # (pyproject.toml, [tool.importlinter]).

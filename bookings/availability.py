@@ -93,8 +93,8 @@ def ticket_type_taken(
 def _seat_counts(
     session: Session, ticket_types: list[TicketType], now: dt.datetime
 ) -> SeatCounts:
-    # The same counts as bookings.locks._counted_sql, which sales use on PostgreSQL
-    # (one statement with the ticket-type lock); change both together.
+    # The same counts as bookings.locks._counted_sql, which sales use (one statement
+    # with the ticket-type lock); change both together.
     holds = (
         Booking.objects.filter(session_id=session.pk)
         .holding(now)

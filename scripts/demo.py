@@ -1,7 +1,8 @@
 """`make run` and `make manage`: the demo on an embedded PostgreSQL, or on yours.
 
     python scripts/demo.py run [--port 8000]     migrate, seed, serve until Ctrl-C
-    python scripts/demo.py manage ARGS...        one management command, same database
+    python scripts/demo.py manage [--port 8000] ARGS...
+                                                 one management command, same database
     python scripts/demo.py stop                  stop the embedded server if it runs
 
 With DATABASE_URL in the environment (or in `.env`) the demo uses that database;
@@ -53,7 +54,15 @@ class Database:
         self.started = False
         self.url = _users_database_url()
         if self.url is None:
-            self.server, self.started = demo_postgres.start(DATA_DIR)
+            pgdata = DATA_DIR / "postgres"
+            running_before = demo_postgres.running_port(pgdata) is not None
+            try:
+                self.server, self.started = demo_postgres.start(DATA_DIR)
+            except BaseException:
+                # Ctrl-C in the middle of starting: stop what this call started.
+                if not running_before and (port := demo_postgres.running_port(pgdata)):
+                    demo_postgres.stop(demo_postgres.Server(pgdata, port))
+                raise
             self.url = self.server.url
 
     def close(self) -> None:
@@ -93,10 +102,14 @@ def _wait_until_serving(url: str, server: subprocess.Popen, seconds: float) -> b
 def run(port: int) -> int:
     started = time.monotonic()
     site_url = f"http://127.0.0.1:{port}"
-    database = Database()
+    database = None
     server = None
 
     def stop(signum, _frame):
+        # Once: a second Ctrl-C must not cut the way out short and leave the
+        # embedded PostgreSQL running (its fast shutdown takes about a second).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     # Both, explicitly: a shell that starts `make run` in the background leaves
@@ -104,6 +117,7 @@ def run(port: int) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
+        database = Database()
         environment = _environment(database.url, site_url)
         subprocess.run([*MANAGE, "migrate", "--noinput", "-v", "0"],
                        env=environment, check=True)
@@ -138,14 +152,15 @@ def run(port: int) -> int:
                 server.wait(10)
             except subprocess.TimeoutExpired:
                 server.kill()
-        database.close()
+        if database is not None:
+            database.close()
 
 
-def manage(arguments: list[str]) -> int:
+def manage(arguments: list[str], port: int) -> int:
     database = Database()
     try:
         environment = _environment(database.url, os.environ.get(
-            "SITE_URL", "http://127.0.0.1:8000"))
+            "SITE_URL", f"http://127.0.0.1:{port}"))
         return subprocess.run([*MANAGE, *arguments], env=environment).returncode
     finally:
         database.close()
@@ -164,13 +179,16 @@ def main() -> int:
     run_parser = commands.add_parser("run")
     run_parser.add_argument("--port", type=int, default=8000)
     manage_parser = commands.add_parser("manage")
+    manage_parser.add_argument(
+        "--port", type=int, default=8000, help="SITE_URL's port"
+    )
     manage_parser.add_argument("arguments", nargs=argparse.REMAINDER)
     commands.add_parser("stop")
     options = parser.parse_args()
     if options.command == "run":
         return run(options.port)
     if options.command == "manage":
-        return manage(options.arguments)
+        return manage(options.arguments, options.port)
     return stop_embedded()
 
 

@@ -4,9 +4,13 @@
    collectstatic, then gunicorn, a Celery worker and Celery beat (DEBUG off, Redis
    broker, nothing eager) on the test PostgreSQL and Redis. A free ticket is booked
    over HTTP, and the worker must deliver its confirmation email with a PDF attached.
+   Before any of it, `pip check` must pass there and the worker's broker transport
+   must import (kombu's Redis transport once needed `packaging`, which only the dev
+   requirements brought).
 2. `make run` on a free port with no DATABASE_URL (its embedded PostgreSQL): a free
    booking and an offline-payment booking through the HTML pages, the second marked
-   paid in the admin, both checked in at /checkin/.
+   paid in the admin, both checked in at /checkin/. Then Ctrl-C (SIGINT) must stop it
+   and the embedded PostgreSQL it started.
 
 Everything started here is stopped by process id, whatever happens. Any 5xx answer, a
 traceback in a server's log, or a missing step fails the run with the reason.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +37,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = os.environ.get("PYTHON", sys.executable)
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+DEMO_PGDATA = BASE_DIR / ".demo" / "postgres"
 
 
 def say(message: str) -> None:
@@ -44,6 +50,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def demo_database_running() -> bool:
+    """Whether the demo's embedded PostgreSQL runs: its postmaster.pid names a live
+    process (scripts/demo_postgres.running_port, without its imports)."""
+    try:
+        pid = int((DEMO_PGDATA / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, IndexError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by the server's own user
+    return True
+
+
+def demo_database_stop() -> None:
+    subprocess.run(
+        [str(BASE_DIR / ".venv" / "bin" / "python"),
+         str(BASE_DIR / "scripts" / "demo.py"), "stop"],
+        check=False,
+    )
+
+
 class Processes:
     """Everything this run started, each in its own process group, stopped by id."""
 
@@ -51,6 +81,9 @@ class Processes:
         self.logs = logs
         self.started: list[tuple[str, subprocess.Popen]] = []
         self.stopped: set[str] = set()  # stopped on purpose: no longer checked
+        # A demo someone left running is theirs: `make run` reuses it, and neither it
+        # nor this run may stop it.
+        self.demo_database_before = demo_database_running()
 
     def start(self, name: str, command: list[str], env: dict, cwd=BASE_DIR):
         log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the run
@@ -74,7 +107,8 @@ class Processes:
                 raise SmokeFailure(f"{name} exited with {process.returncode}:\n"
                                    + self.log_of(name)[-3000:])
 
-    def stop(self, name: str, sig=15, wait: float = 30, group=False) -> None:
+    def stop(self, name: str, sig=signal.SIGTERM, wait: float = 30,
+             group=False) -> None:
         """Stop `name` by its process id: gunicorn and Celery stop their own children
         (a signal to the whole group would kill a worker's pool under it); `group`
         for `make run`, whose make, script and server all take the signal."""
@@ -95,20 +129,20 @@ class Processes:
 
     def stop_all(self) -> None:
         for name, _process in reversed(self.started):
-            self.stop(name, group=name == "make-run")
+            self.stop(name, sig=signal.SIGINT if name == "make-run" else signal.SIGTERM,
+                      group=name == "make-run")
         for _name, process in self.started:  # children left in their groups
             try:
                 os.killpg(process.pid, 9)
             except ProcessLookupError:
                 pass
         # The demo's PostgreSQL runs in a session of its own (pg_ctl starts it so):
-        # stop it too if `make run` could not.
-        demo_python = BASE_DIR / ".venv" / "bin" / "python"
-        if (BASE_DIR / ".demo" / "postgres" / "postmaster.pid").exists():
-            subprocess.run(
-                [str(demo_python), str(BASE_DIR / "scripts" / "demo.py"), "stop"],
-                check=False,
-            )
+        # stop it too if `make run` started it and could not.
+        if self.demo_database_left_running():
+            demo_database_stop()
+
+    def demo_database_left_running(self) -> bool:
+        return demo_database_running() and not self.demo_database_before
 
     def assert_no_server_errors(self) -> None:
         for name, _process in self.running():
@@ -176,6 +210,25 @@ def reference_of(url: str) -> str:
 # 1. The deployment ---------------------------------------------------------------
 
 
+def runtime_checks(venv: Path) -> None:
+    """The requirements agree with each other, and the worker's broker transport
+    imports from them alone: a module only the dev requirements bring in fails here,
+    not in production's first task."""
+    python = str(venv / "bin/python")
+    for what, command in (
+        ("pip check", [python, "-m", "pip", "check", "--disable-pip-version-check"]),
+        ("import kombu.transport.redis, celery, redis",
+         [python, "-c", "import kombu.transport.redis, celery, redis"]),
+    ):
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode:
+            raise SmokeFailure(
+                f"`{what}` failed in the virtualenv built from requirements.txt "
+                f"alone (exit {result.returncode}):\n{result.stdout}{result.stderr}"
+            )
+    say("pip check passed; kombu's Redis transport and Celery import")
+
+
 def deployment(work: Path, processes: Processes) -> None:
     venv = work / "venv"
     say("building a virtualenv from requirements.txt alone")
@@ -187,6 +240,7 @@ def deployment(work: Path, processes: Processes) -> None:
     )
     if installed.returncode:
         raise SmokeFailure(f"pip install -r requirements.txt:\n{installed.stderr}")
+    runtime_checks(venv)
     database = DATABASE_URL.rsplit("/", 1)[0] + "/smoke_deploy"
     subprocess.run(
         [str(venv / "bin/python"), "-c",
@@ -286,9 +340,18 @@ def demo(work: Path, processes: Processes) -> None:
     for reference in (reference_of(free), offline_ref):
         check_in(browser, door, reference)
     processes.assert_no_server_errors()
-    processes.stop("make-run", sig=15, wait=60, group=True)
-    if demo_process.returncode not in (0, -15):
-        raise SmokeFailure(f"make run exited with {demo_process.returncode}")
+    # Ctrl-C, as a user stops it: the terminal sends SIGINT to the whole foreground
+    # group (make, scripts/demo.py, runserver). make dies of it (-2) once demo.py is
+    # done, or exits 0 when it was started with SIGINT ignored.
+    processes.stop("make-run", sig=signal.SIGINT, wait=60, group=True)
+    if demo_process.returncode not in (0, -signal.SIGINT):
+        raise SmokeFailure(f"make run exited with {demo_process.returncode} on "
+                           "Ctrl-C:\n" + processes.log_of("make-run")[-3000:])
+    if processes.demo_database_left_running():
+        demo_database_stop()
+        raise SmokeFailure("Ctrl-C stopped make run but left its embedded PostgreSQL "
+                           "running (stopped now by the smoke)")
+    say("Ctrl-C stopped make run and its embedded PostgreSQL")
 
 
 def pay_offline(browser: Browser, reference: str) -> None:
@@ -340,12 +403,15 @@ def check_in(buyer: Browser, door: Browser, reference: str) -> None:
 
 
 def main() -> int:
+    parts = sys.argv[1:] or ["deployment", "demo"]
+    if unknown := set(parts) - {"deployment", "demo"}:
+        print(f"usage: smoke.py [deployment] [demo]\n\n{__doc__}", file=sys.stderr)
+        return 0 if unknown <= {"-h", "--help"} else 2
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="ticketing-smoke-"))
     logs = work / "logs"
     logs.mkdir()
     processes = Processes(logs)
-    parts = sys.argv[1:] or ["deployment", "demo"]
     try:
         if "deployment" in parts:
             deployment(work, processes)

@@ -41,7 +41,7 @@ def web_timeouts_disable() -> None:
 
 
 def _set_timeouts(sender, connection, **kwargs) -> None:
-    if not _web["enabled"] or connection.vendor != "postgresql":
+    if not _web["enabled"]:
         return
     statement = int(settings.DATABASE_STATEMENT_TIMEOUT_MS)
     lock = int(settings.DATABASE_LOCK_TIMEOUT_MS)

@@ -21,7 +21,6 @@ import math
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Sum
 
 from events.models import Session
 
@@ -62,17 +61,6 @@ def hold_share_check(
 def _held_by(
     session_id: int, email: str, client_key: str | None, now: dt.datetime
 ) -> tuple[int, int]:
-    if connection.vendor != "postgresql":
-        holding = Booking.objects.holding(now).filter(session_id=session_id)
-        by_email = holding.filter(buyer_email__iexact=email).aggregate(
-            n=Sum("quantity")
-        )["n"]
-        by_client = (
-            holding.filter(client_key=client_key).aggregate(n=Sum("quantity"))["n"]
-            if client_key
-            else 0
-        )
-        return by_email or 0, by_client or 0
     with connection.cursor() as cursor:
         cursor.execute(
             _held_by_sql(),

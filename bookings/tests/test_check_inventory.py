@@ -1,6 +1,5 @@
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from bookings.services import booking_confirm
 from events.models import Session
@@ -34,10 +33,6 @@ def test_check_inventory_reports_and_fixes_drift(session, ticket_type, capsys):
     assert entry.data == {"before": 7, "after": 3}
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the held ceiling is kept (and checked) on PostgreSQL only",
-)
 def test_check_inventory_raises_a_held_ceiling_below_the_holds(
     session, ticket_type, capsys
 ):

@@ -274,6 +274,12 @@ class Booking(models.Model):
                 fields=["organiser", "-created_at", "-id"],
                 name="booking_by_organiser_newest",
             ),
+            # The dashboard's "needs attention" list: a handful among all bookings.
+            models.Index(
+                fields=["organiser", "-created_at"],
+                condition=Q(needs_attention=True),
+                name="booking_needs_attention",
+            ),
             # The back office's search ("contains", any case) by reference, buyer
             # email or name: trigram indexes answer a LIKE '%…%' without reading
             # every booking.

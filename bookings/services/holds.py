@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from events import selectors as event_selectors
 from events.models import Event, Session
@@ -104,10 +105,11 @@ def _validate_people(
         raise BasketInvalid(errors)
 
 
+# Lazy: an eager gettext here runs once at import, in English, for every buyer.
 _NOT_ON_SALE_MESSAGES = {
-    event_selectors.NOT_PUBLISHED: _("This event is not on sale."),
-    event_selectors.NOT_YET: _("Sales have not started yet."),
-    event_selectors.EVENT_SALES_ENDED: _("Sales have ended."),
+    event_selectors.NOT_PUBLISHED: gettext_lazy("This event is not on sale."),
+    event_selectors.NOT_YET: gettext_lazy("Sales have not started yet."),
+    event_selectors.EVENT_SALES_ENDED: gettext_lazy("Sales have ended."),
 }
 
 

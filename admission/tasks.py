@@ -5,22 +5,21 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
 
+from ticketing.lib.retry import TASK_RETRIES, celery_retry_options
+
 from . import services
 
 # Storage is local disk or S3: a full disk, a network error or S3 throttling heals.
-_RETRY_ON = (OSError, BotoCoreError, ClientError)
+_RETRYING = {
+    "bind": True,
+    "acks_late": True,
+    "autoretry_for": (OSError, BotoCoreError, ClientError),
+    **celery_retry_options(TASK_RETRIES),
+    "ignore_result": True,
+}
 
 
-@shared_task(
-    name="bookings.tickets.booking_document_render",
-    bind=True,
-    acks_late=True,
-    autoretry_for=_RETRY_ON,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    ignore_result=True,
-)
+@shared_task(name="bookings.tickets.booking_document_render", **_RETRYING)
 def booking_document_render_task(self, booking_id: int) -> str:
     """Idempotent: an existing PDF is kept; a booking released meanwhile is skipped."""
     try:
@@ -29,15 +28,6 @@ def booking_document_render_task(self, booking_id: int) -> str:
         return ""
 
 
-@shared_task(
-    name="bookings.tickets.booking_document_delete",
-    bind=True,
-    acks_late=True,
-    autoretry_for=_RETRY_ON,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    ignore_result=True,
-)
+@shared_task(name="bookings.tickets.booking_document_delete", **_RETRYING)
 def booking_document_delete_task(self, booking_id: int) -> bool:
     return services.booking_document_delete(booking_id)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from events.models import Session
+from events.selectors import sessions_upcoming
 from integrations.models import Connection, ExternalOrder, Listing, OversoldAlert
 from payments.models import Refund
 from ticketing.models import Alert
@@ -133,7 +134,7 @@ def _sessions(scope: Scope, now) -> list[SessionFill]:
     # The next sessions first, then their sums: summing every upcoming session's
     # bookings before the LIMIT cost more than the rest of the page.
     upcoming = scope.filter(
-        Session.objects.filter(ends_at__gte=now), "event__organiser_id"
+        sessions_upcoming(now=now), "event__organiser_id"
     ).order_by("starts_at", "pk")[:UPCOMING_SESSIONS]
     sessions = list(
         Session.objects.filter(pk__in=Subquery(upcoming.values("pk")))

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from events.models import Session
+from events.selectors import ticket_types_active
 from ticketing.admin_scoping import (
     MANAGER,
     OWNER,
@@ -153,9 +154,7 @@ def manual_booking_view(model_admin, request):
         context.update(_admin_form_context(form, ["session"]), session_form=form)
         return TemplateResponse(request, "admin/bookings/manual_booking.html", context)
 
-    ticket_types = session.event.ticket_types.filter(is_active=True).order_by(
-        "position", "pk"
-    )
+    ticket_types = ticket_types_active(session.event)
     if request.method == "POST":
         form = ManualBookingForm(request.POST, ticket_types=ticket_types)
         if form.is_valid() and (booking := _book(request, form, session)):

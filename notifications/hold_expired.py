@@ -1,21 +1,23 @@
 """The hold-expired notice of every booking an expiry batch turned EXPIRED.
 
-`bookings_expired` comes once per expiry batch (up to 20,000 bookings) after its
-commit. The notices are written a chunk of bookings at a time in four statements
-(lock the chunk's bookings; find those told already; insert the notices of the
-others, server-side; insert their outbox rows), not a transaction per booking
-(bench/README.md has what that cost).
+`bookings_expiring` comes once per expiry batch (up to 20,000 bookings) INSIDE the
+batch's transaction, so the notices and their outbox rows commit with the expiry or
+not at all: no crash between the two can lose them. They are written a chunk of
+bookings at a time in four statements (lock the chunk's bookings; find those told
+already; insert the notices of the others, server-side; insert their outbox rows),
+not a statement per booking (bench/README.md has what that cost). A failure raises:
+the expiry batch is rolled back and the next run expires those holds again.
 
 Exactly once per booking, as `booking_notice_queue` does it for one: the bookings are
-locked (in id order, so two runs at once queue behind each other instead of
-deadlocking) before the query that looks for notices written already, so a replayed
-signal or a second run finds the first one's rows and writes nothing. A booking paid
-meanwhile (no longer EXPIRED) gets nothing.
+locked (in the expiry, the batch holds those locks already; a direct call takes them
+in id order, so two runs at once queue behind each other instead of deadlocking)
+before the query that looks for notices written already, so a replayed signal or a
+second run finds the first one's rows and writes nothing. A booking paid meanwhile
+(no longer EXPIRED) gets nothing.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -27,31 +29,21 @@ from bookings.models import Booking
 from . import services
 from .models import Notification
 
-logger = logging.getLogger(__name__)
-
-# Bookings per transaction: their rows stay locked only while the chunk is written
-# (a late payment of one of them waits that long), and a failure costs one chunk.
+# Bookings per statement: bounds the id arrays sent and the rows one RETURNING
+# brings back, whatever the expiry's batch size.
 CHUNK = 1000
 TEMPLATE = Notification.Template.HOLD_EXPIRED
 
 
 def hold_expired_notices_queue(booking_ids: Iterable[int]) -> int:
     """Queue the notice of every EXPIRED booking of `booking_ids` not told yet;
-    returns how many bookings got one. A chunk that fails is logged and skipped
-    (the expiry is committed already; it must not be undone or stopped by this)."""
+    returns how many bookings got one. Raises on failure: the caller's transaction
+    (the expiry batch) is meant to roll back with it, not commit untold holds."""
     ids = sorted(set(booking_ids))
     queued = 0
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        try:
-            queued += _queue_chunk(chunk)
-        except Exception:
-            logger.exception(
-                "Could not queue the hold-expired notices of %d bookings (ids %s-%s)",
-                len(chunk),
-                chunk[0],
-                chunk[-1],
-            )
+    with transaction.atomic():  # a savepoint inside the expiry batch
+        for start in range(0, len(ids), CHUNK):
+            queued += _queue_chunk(ids[start : start + CHUNK])
     return queued
 
 
@@ -80,44 +72,43 @@ RETURNING id, booking_id, organiser_id
 
 
 def _queue_chunk(booking_ids: list[int]) -> int:
-    with transaction.atomic():  # a savepoint when called inside a transaction
-        locked = list(
-            Booking.objects.filter(pk__in=booking_ids, status=Booking.Status.EXPIRED)
-            .order_by("pk")
-            .select_for_update()
-            .values_list("pk", flat=True)
+    locked = list(
+        Booking.objects.filter(pk__in=booking_ids, status=Booking.Status.EXPIRED)
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
+    # After the lock, in a statement of its own: under READ COMMITTED it sees the
+    # notices of a run that held the lock before us. (Not a NOT EXISTS in the
+    # insert: with the table's fresh rows unanalysed, the planner scanned it
+    # whole for every booking.)
+    told = set(
+        Notification.objects.filter(
+            booking_id__in=locked, template=TEMPLATE
+        ).values_list("booking_id", flat=True)
+    )
+    untold = [booking_id for booking_id in locked if booking_id not in told]
+    if not untold:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _NOTICES_SQL.format(
+                notification=Notification._meta.db_table,
+                booking=Booking._meta.db_table,
+            ),
+            {
+                "template": TEMPLATE,
+                "languages": [code for code, _name in settings.LANGUAGES],
+                "default_language": settings.LANGUAGE_CODE,
+                "queued": Notification.Status.QUEUED,
+                "now": timezone.now(),
+                "email": Notification.Channel.EMAIL,
+                "sms": Notification.Channel.SMS,
+                "ids": untold,
+            },
         )
-        # After the lock, in a statement of its own: under READ COMMITTED it sees the
-        # notices of a run that held the lock before us. (Not a NOT EXISTS in the
-        # insert: with the table's fresh rows unanalysed, the planner scanned it
-        # whole for every booking.)
-        told = set(
-            Notification.objects.filter(
-                booking_id__in=locked, template=TEMPLATE
-            ).values_list("booking_id", flat=True)
-        )
-        untold = [booking_id for booking_id in locked if booking_id not in told]
-        if not untold:
-            return 0
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _NOTICES_SQL.format(
-                    notification=Notification._meta.db_table,
-                    booking=Booking._meta.db_table,
-                ),
-                {
-                    "template": TEMPLATE,
-                    "languages": [code for code, _name in settings.LANGUAGES],
-                    "default_language": settings.LANGUAGE_CODE,
-                    "queued": Notification.Status.QUEUED,
-                    "now": timezone.now(),
-                    "email": Notification.Channel.EMAIL,
-                    "sms": Notification.Channel.SMS,
-                    "ids": untold,
-                },
-            )
-            written = cursor.fetchall()
-        services.sends_enqueue(
-            (pk, organiser_id) for pk, _booking_id, organiser_id in written
-        )
+        written = cursor.fetchall()
+    services.sends_enqueue(
+        (pk, organiser_id) for pk, _booking_id, organiser_id in written
+    )
     return len({booking_id for _pk, booking_id, _organiser_id in written})

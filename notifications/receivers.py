@@ -1,11 +1,12 @@
 """What notifications do when selling or the email provider tells them something.
 
-Connected by `NotificationsConfig.ready()`. Both booking signals come inside the
-transaction of the change, so the `Notification` rows and their outbox rows commit
+Connected by `NotificationsConfig.ready()`. The booking signals heard here come inside
+the transaction of the change, so the `Notification` rows and their outbox rows commit
 with it or not at all: a crash after the commit still finds them, and a rolled-back
 change sends nothing. A status change's messages are written in a savepoint, and a
 failure there is logged, not raised: a bug in a message must not undo a sale.
-`buyer_message_requested` (asked for by the change itself) fails with its sender.
+`buyer_message_requested` (asked for by the change itself) and the hold-expired notices
+(the expiry is retried, so rolling it back loses nothing) fail with their sender.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ def queue_status_notice(sender, booking_id, status, **kwargs):
         _queue(booking_id, _NOTICES[status])
 
 
-@receiver(signals.bookings_expired, dispatch_uid="notifications.hold_expired")
+@receiver(signals.bookings_expiring, dispatch_uid="notifications.hold_expired")
 def queue_hold_expired_notices(sender, booking_ids, **kwargs):
-    """Tell each buyer whose hold ran out unpaid, once (the expiry sends this after
-    its batch commits, outside the lock): a whole batch in a few statements."""
+    """Tell each buyer whose hold ran out unpaid, once: inside the expiry batch's
+    transaction, under its locks, a whole batch in a few statements."""
     hold_expired.hold_expired_notices_queue(booking_ids)
 
 

@@ -46,7 +46,7 @@ from notifications import sms
 from ticketing import outbox
 from ticketing.audit import audit_log
 from ticketing.lib.localtime import local_datetime
-from ticketing.lib.retry import RetryPolicy
+from ticketing.lib.retry import RetryPolicy, is_retryable_status
 from ticketing.templatetags.money import money
 
 from .models import Notification
@@ -504,7 +504,7 @@ def _send_email(notification: Notification) -> tuple[str, bool]:
         status = getattr(error, "status_code", None)
         label = f"{connection.esp_name} answered {status or 'nothing'}"
         logger.warning("Email notification %s: %s", notification.pk, error)
-        if status is None or status == 429 or status >= 500:
+        if is_retryable_status(status):
             raise NotificationTemporaryError(label) from error
         raise _Rejected(label) from error
     except smtplib.SMTPRecipientsRefused as error:

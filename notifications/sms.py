@@ -18,29 +18,30 @@ import requests
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from ticketing.lib.http_errors import (
+    ExternalError,
+    ExternalRejected,
+    ExternalUnavailable,
+)
+from ticketing.lib.retry import is_retryable_status
+
 logger = logging.getLogger(__name__)
 
 # (connect, read) seconds for each call to the provider.
 TWILIO_TIMEOUT = (3.05, 15)
 
 
-class SmsError(Exception):
+# The shared failure classes (status, `retryable`), named for SMS so that callers
+# and stored errors ("SmsUnavailable: ...") say what failed.
+class SmsError(ExternalError):
     """Sending failed; `retryable` says whether trying later may help."""
 
-    retryable = False
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class SmsUnavailable(SmsError):
+class SmsUnavailable(SmsError, ExternalUnavailable):
     """Network error, timeout, 429 or 5xx: try again later."""
 
-    retryable = True
 
-
-class SmsRejected(SmsError):
+class SmsRejected(SmsError, ExternalRejected):
     """The provider refused this message (4xx: bad number, bad credentials...):
     sending it again as is will fail again."""
 
@@ -147,7 +148,7 @@ class TwilioBackend(BaseSmsBackend):
 
 
 def _error_for_status(status: int | None, message: str) -> SmsError:
-    if status is None or status == 429 or status >= 500:
+    if is_retryable_status(status):
         return SmsUnavailable(message, status=status)
     return SmsRejected(message, status=status)
 

@@ -7,6 +7,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from ticketing.lib.retry import TASK_RETRIES, celery_retry_options
+
 from . import services
 from .models import Payment, Provider, Refund
 from .providers.base import ProviderError, ProviderUnavailable
@@ -17,14 +19,16 @@ _RETRYING = {
     "bind": True,
     "acks_late": True,
     "autoretry_for": (ProviderUnavailable,),
-    "retry_backoff": True,
-    "retry_jitter": True,
-    "max_retries": 5,
+    **celery_retry_options(TASK_RETRIES),
     "ignore_result": True,
 }
 
 
-@shared_task(name="payments.tasks.webhook_process", **_RETRYING)
+# No autoretry: `webhook_process` stores any failure on the delivery with its next
+# attempt (PAYMENT_WEBHOOKS) and returns, and the beat sweep runs it again.
+@shared_task(
+    name="payments.tasks.webhook_process", bind=True, acks_late=True, ignore_result=True
+)
 def webhook_process_task(self, delivery_id: int) -> bool:
     return services.webhook_process(delivery_id=delivery_id)
 

@@ -178,3 +178,26 @@ def test_the_dashboard_runs_a_constant_number_of_queries(
     assert page.count('<svg class="fill-bar"') == 12  # the upcoming dates shown
     assert page.count('<svg class="daily-chart"') == 6
     assert with_3 <= 20
+
+
+def test_upcoming_sessions_are_those_not_ended_as_everywhere_else():
+    """The dashboard's "next sessions" use the one selector: a session ending at this
+    very moment has ended (as on the event page and in the API)."""
+    from backoffice.scope import Scope
+    from backoffice.selectors import dashboard_get
+
+    now = timezone.now()
+    ending_now = SessionFactory(
+        starts_at=now - dt.timedelta(hours=2), ends_at=now, event__title="Over"
+    )
+    organiser = ending_now.event.organiser
+    running = SessionFactory(
+        event=ending_now.event,
+        starts_at=now - dt.timedelta(hours=1),
+        ends_at=now + dt.timedelta(seconds=1),
+    )
+    scope = Scope(organiser_ids=[organiser.pk], organisers=[organiser], selected=None)
+
+    listed = [fill.session for fill in dashboard_get(scope, now=now).sessions]
+
+    assert listed == [running]

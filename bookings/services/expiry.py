@@ -1,8 +1,9 @@
 """Marking stale holds EXPIRED, in bulk.
 
 Availability never waits for this: an expired hold stops counting the moment its
-`expires_at` passes. This flips the status, writes the audit trail and tells payments
-(after commit) so that open payment attempts can be cancelled.
+`expires_at` passes. This flips the status, writes the audit trail, lets the layers
+above write their rows in the same transaction (`bookings_expiring`: the buyers'
+notices) and tells payments after commit so that open payment attempts can be cancelled.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def booking_expire_stale(
     *, now: dt.datetime | None = None, batch_size: int = 20_000
 ) -> int:
     """Expire every pending booking whose hold has passed; returns how many. Safe to run
-    twice at once. Each batch commits on its own with its audit rows."""
+    twice at once. Each batch commits on its own with its audit rows and its
+    notices; a batch whose notices cannot be written is rolled back and raised."""
     now = now or timezone.now()
     total = 0
     while True:
@@ -82,6 +84,18 @@ def booking_expire_stale(
                 break
             session_ids = {session_id for _, session_id in expired}
             booking_ids = [booking_id for booking_id, _ in expired]
+            try:
+                # Inside the batch: the notices commit with the expiry. A failure
+                # undoes the batch (expiring again is harmless) rather than commit
+                # holds whose buyers are never told.
+                signals.bookings_expiring.send(sender=Booking, booking_ids=booking_ids)
+            except Exception:
+                logger.exception(
+                    "Expiring %d holds failed; the batch is rolled back and the "
+                    "next run tries it again",
+                    len(booking_ids),
+                )
+                raise
             transaction.on_commit(lambda ids=session_ids: availability_invalidate(ids))
             transaction.on_commit(
                 lambda ids=booking_ids: signals.bookings_expired.send(

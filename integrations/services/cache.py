@@ -37,11 +37,6 @@ def _listing_key(
     )
 
 
-def listing_cached(platform: str, listing_id: int) -> dict | None:
-    """What was fetched for the listing within the TTL, or None."""
-    return cache.get(_listing_key(platform, listing_id))
-
-
 def listings_cached(platform: str, listing_ids: list[int]) -> set[int]:
     """Which of `listing_ids` were fetched within the TTL: two round trips in all,
     not two per listing."""

@@ -55,7 +55,3 @@ def connection_sync_lock(connection_id: int) -> Iterator[bool]:
     finally:
         if taken:
             connection_sync_lock_release(connection_id, token)
-
-
-def connection_sync_running(connection_id: int) -> bool:
-    return connection_sync_lock_owner(connection_id) is not None

@@ -71,6 +71,26 @@ def test_group_minimum_and_maximum_are_in_availability_and_catalogue(client, sho
         assert "max_tickets_per_order" in schema[name]["properties"]
 
 
+def test_availability_lists_the_active_ticket_types_in_order_as_the_selector_does(
+    client, shop
+):
+    """The endpoint's raw SQL must agree with `events.selectors.ticket_types_active`:
+    a withdrawn ticket type is not offered, the rest come in display order."""
+    from events.selectors import ticket_types_active
+
+    event = shop["session"].event
+    type(shop["regular"]).objects.filter(pk=shop["regular"].pk).update(position=5)
+    first = TicketTypeFactory(event=event, name="Early", position=1)
+    withdrawn = TicketTypeFactory(event=event, name="Withdrawn", is_active=False)
+    availability = get(
+        client, f"/api/v1/sessions/{shop['session'].pk}/availability/", shop["plain"]
+    ).json()
+    listed = [entry["id"] for entry in availability["ticket_types"]]
+    assert withdrawn.pk not in listed
+    assert listed[0] == first.pk
+    assert listed == list(ticket_types_active(event).values_list("pk", flat=True))
+
+
 def test_availability_of_a_paused_session_is_not_on_sale(client, shop):
     Session.objects.filter(pk=shop["session"].pk).update(
         sale_status=Session.SaleStatus.PAUSED

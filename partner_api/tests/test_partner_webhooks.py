@@ -187,6 +187,37 @@ def test_a_500_fails_with_backoff_and_a_retry_succeeds(
 
 
 @pytest.mark.django_db
+def test_a_429_with_retry_after_waits_as_asked_up_to_the_cap(
+    session, ticket_type, django_capture_on_commit_callbacks, mocked
+):
+    """Any non-2xx is retried; a Retry-After longer than the backoff is honoured (the
+    one parser: seconds or an HTTP date), but never past the policy's cap."""
+    PartnerWebhookFactory(organiser=session.event.organiser, url=URL)
+    mocked.post(URL, status=429, headers={"Retry-After": "600"})
+    before = timezone.now()
+
+    _confirmed(session, ticket_type, django_capture_on_commit_callbacks)
+
+    delivery = PartnerWebhookDelivery.objects.get()
+    assert (delivery.status, delivery.last_status_code) == (Status.FAILED, 429)
+    assert (
+        before + dt.timedelta(seconds=600)
+        <= delivery.next_attempt_at
+        <= timezone.now() + dt.timedelta(seconds=600)
+    )
+
+    PartnerWebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    mocked.replace(responses.POST, URL, status=503, headers={"Retry-After": "86400"})
+    before = timezone.now()
+    services.delivery_send(delivery.pk)
+    delivery.refresh_from_db()
+    cap = dt.timedelta(seconds=services.RETRY_POLICY.cap)
+    assert before + cap <= delivery.next_attempt_at <= timezone.now() + cap
+
+
+@pytest.mark.django_db
 def test_network_errors_are_logged_and_it_gives_up_after_max_attempts(mocked):
     webhook = PartnerWebhookFactory(url=URL)
     delivery = PartnerWebhookDelivery.objects.create(

@@ -10,7 +10,7 @@ from django.db import connection as db_connection
 
 from events.tests.factories import OrganiserFactory
 from integrations.models import SyncRun
-from integrations.services.locks import connection_sync_lock, connection_sync_running
+from integrations.services.locks import connection_sync_lock, connection_sync_lock_owner
 from integrations.tests.factories import ListingFactory
 from integrations.tests.fakes.billetweb_server import billetweb_fake  # noqa: F401
 from partner_api.tests.api_fixtures import api_key, get, post
@@ -301,7 +301,7 @@ def test_a_broker_that_is_down_fails_the_run_and_frees_the_connection(
     assert response.json()["errors"] == [
         {"code": "not_queued", "message": "The sync could not be queued."}
     ]
-    assert not connection_sync_running(connection.pk)
+    assert connection_sync_lock_owner(connection.pk) is None
 
 
 def test_a_run_is_seen_only_by_its_organiser_and_platform(client, fake, connection):

@@ -31,7 +31,7 @@ from admission.models import CheckIn
 from bookings.models import Booking
 from ticketing import outbox
 from ticketing.lib.netguard import REFUSED_ERRORS, endpoint_problem, guarded_session
-from ticketing.lib.retry import RetryPolicy
+from ticketing.lib.retry import RetryPolicy, retry_after_seconds
 
 from .models import TICKET_CHECKED_IN, PartnerWebhook, PartnerWebhookDelivery
 
@@ -186,7 +186,8 @@ def delivery_send(delivery_id: int) -> str:
     Claims the row (pending, failed or lost while sending, and due) with a
     conditional UPDATE, so a second run finds nothing to claim and posts nothing.
     2xx is success; anything else (a redirect is not followed) and network errors
-    are failures, retried per RETRY_POLICY until `MAX_ATTEMPTS`, except 410 Gone.
+    are failures, retried per RETRY_POLICY until `MAX_ATTEMPTS` (later when the
+    answer's Retry-After asks, up to the cap), except 410 Gone.
     """
     now = timezone.now()
     claimed = PartnerWebhookDelivery.objects.filter(
@@ -211,6 +212,7 @@ def delivery_send(delivery_id: int) -> str:
     webhook = delivery.webhook
 
     status_code: int | None = None
+    retry_after: float | None = None
     error = ""
     started = time.monotonic()
     if not webhook.is_active:
@@ -249,6 +251,9 @@ def delivery_send(delivery_id: int) -> str:
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}: {response.text[:200]}"[:_ERROR_MAX]
+                # A partner that says when to come back (429, 503) is heard, up to
+                # the policy's cap; any other non-2xx just backs off.
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
     duration_ms = int((time.monotonic() - started) * 1000)
 
     finished = timezone.now()
@@ -273,7 +278,9 @@ def delivery_send(delivery_id: int) -> str:
             status=Status.FAILED,
             next_attempt_at=None
             if final
-            else RETRY_POLICY.next_attempt_at(delivery.attempts, now=finished),
+            else RETRY_POLICY.next_attempt_at(
+                delivery.attempts, now=finished, retry_after=retry_after
+            ),
         )
     PartnerWebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
     if error and fields["next_attempt_at"] is None:

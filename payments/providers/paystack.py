@@ -1,4 +1,5 @@
-"""Paystack over its REST API (https://api.paystack.co), with `requests`.
+"""Paystack over its REST API (https://api.paystack.co), through the shared HTTP
+client (`ticketing.lib.http`).
 
 Wire facts this module relies on (see docs/specs external-apis.md section 5):
 

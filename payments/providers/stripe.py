@@ -18,7 +18,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 
-from ticketing.lib.retry import retry_after_seconds
+from ticketing.lib.retry import is_retryable_status, retry_after_seconds
 
 from .base import (
     EventKind,
@@ -131,9 +131,10 @@ def _provider_error(exc: stripe.StripeError) -> ProviderError:
     ):
         return ProviderRejected(message, status=status)
     if isinstance(exc, stripe.APIError):
-        # 5xx, or no usable answer at all; 409 (concurrent use of an idempotency key
-        # or lock timeout) and 424 (a dependency failed) also clear up on a retry.
-        if status is None or status >= 500 or status in (409, 424, 429):
+        # The shared rule (no answer, 429, 5xx), plus two Stripe documents as
+        # passing: 409 (concurrent use of an idempotency key, or a lock timeout) and
+        # 424 (a dependency failed) clear up on a retry with the same key.
+        if is_retryable_status(status) or status in (409, 424):
             return ProviderUnavailable(
                 message, status=status, retry_after=_retry_after(exc.headers)
             )

@@ -14,6 +14,9 @@ retries of a GET) asks this module three things:
   spreads out), a Retry-After honoured up to the cap, and `max_attempts` after which
   the work is given up (dead, kept for a person to look at).
 
+A Celery task that retries itself (`autoretry_for`) takes its options from a policy
+too: `celery_retry_options(policy)`.
+
 Kinds of work pick their policy (attempt limits differ: a partner webhook is worth
 more tries than a platform hint that the next scheduled sync covers anyway).
 """
@@ -136,3 +139,20 @@ DEFAULT = RetryPolicy(base=30, cap=3600, max_attempts=10)
 PAYMENT_WEBHOOKS = RetryPolicy(base=120, cap=6 * 3600, max_attempts=None)
 # A platform webhook is a hint that the next scheduled sync also covers.
 PLATFORM_WEBHOOKS = RetryPolicy(base=60, cap=3600, max_attempts=8)
+# A Celery task's own retries of a call that failed for a passing reason (storage,
+# a provider briefly down): seconds apart, a few tries; beat's sweeps take over after.
+TASK_RETRIES = RetryPolicy(base=2, cap=600, max_attempts=6)
+
+
+def celery_retry_options(policy: RetryPolicy) -> dict:
+    """`shared_task(autoretry_for=..., **celery_retry_options(policy))`: Celery's own
+    backoff set from the policy. Celery waits `base * 2**retries` capped at `cap`,
+    the policy's backoff; its jitter is a draw in [0, wait] (it too only shortens a
+    wait, more than the policy's); `max_attempts` counts the first try, Celery's
+    `max_retries` does not."""
+    return {
+        "retry_backoff": policy.base,
+        "retry_backoff_max": int(policy.cap),
+        "retry_jitter": policy.jitter > 0,
+        "max_retries": None if policy.max_attempts is None else policy.max_attempts - 1,
+    }

@@ -157,3 +157,37 @@ def test_the_http_clients_waits_between_attempts_follow_the_policy(settings):
         waits = [first.new(history=history).get_backoff_time() for _ in range(50)]
         assert 0.8 * full <= min(waits)
         assert max(waits) <= full
+
+
+def test_celery_tasks_retry_per_the_policy():
+    """A task's own retries wait what the policy says: Celery's countdown for retry n
+    is the policy's backoff after n + 1 attempts (jitter aside), and the attempt
+    limit counts the first try."""
+    from celery.utils.time import get_exponential_backoff_interval
+
+    from admission.tasks import booking_document_render_task
+    from payments.tasks import payment_cancel_open_task
+    from ticketing.lib.retry import TASK_RETRIES, celery_retry_options
+
+    policy = RetryPolicy(base=2, cap=600, max_attempts=6, jitter=0)
+    options = celery_retry_options(policy)
+    for retries in range(12):
+        countdown = get_exponential_backoff_interval(
+            factor=int(options["retry_backoff"]),
+            retries=retries,
+            maximum=options["retry_backoff_max"],
+            full_jitter=options["retry_jitter"],
+        )
+        assert countdown == policy.backoff(retries + 1)
+    assert options["max_retries"] == 5
+    assert (
+        celery_retry_options(RetryPolicy(base=1, cap=2, max_attempts=None))[
+            "max_retries"
+        ]
+        is None
+    )
+
+    for task in (booking_document_render_task, payment_cancel_open_task):
+        assert task.max_retries == TASK_RETRIES.max_attempts - 1
+        assert task.retry_backoff == TASK_RETRIES.base
+        assert task.retry_backoff_max == TASK_RETRIES.cap

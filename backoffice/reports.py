@@ -2,8 +2,9 @@
 
 Each returns a `Table`. Money is summed per currency, never across currencies.
 
-Sales count what was sold in the period (bookings by their confirmation time,
-whatever happened to them after): "at list price" is before discounts; gross is
+Sales count what was sold in the period (bookings by their confirmation time; one
+cancelled since counts only if a provider took its money, see `sold.py`): "at list
+price" is before discounts; gross is
 what was paid, tax included, less refunds; refunds are the succeeded refunds of
 those bookings (a booking's refund is shared among its lines in proportion to
 their totals, to the cent, as its credit note shares it), so that every column
@@ -35,6 +36,7 @@ from payments.models import Payment, Provider, Refund
 from . import channels
 from .refund_tax import refunds_share
 from .scope import Scope
+from .sold import counted_as_sold
 from .tables import INT, MONEY, Column, Table
 
 GROUPS = {
@@ -76,7 +78,7 @@ def _own_lines(scope: Scope, filters: Filters) -> list[dict]:
         BookingLine.objects.filter(
             booking__confirmed_at__gte=filters.start,
             booking__confirmed_at__lt=filters.end,
-        ),
+        ).filter(counted_as_sold("booking__")),
         "booking__organiser_id",
     )
     if filters.event_id:
@@ -274,6 +276,11 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
                 "discounts − refunds; with tax-exclusive prices the tax is added."
             ),
             _(
+                "A sale cancelled since still counts when a payment provider took "
+                "its money (its refunds show); a cancelled offline sale or comp "
+                "does not count."
+            ),
+            _(
                 "Platform sales are the orders imported from Billetweb, Humanitix "
                 "and Eventbrite, at the totals they report; they report no tax, so "
                 "they count in gross and net with none."
@@ -304,7 +311,7 @@ def payouts_report(scope: Scope, filters: Filters) -> Table:
             is_complimentary=False,
             confirmed_at__gte=filters.start,
             confirmed_at__lt=filters.end,
-        ),
+        ).filter(counted_as_sold()),
         "organiser_id",
     )
     if filters.event_id:

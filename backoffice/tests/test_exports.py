@@ -111,15 +111,21 @@ def test_a_report_exports_as_csv_and_xlsx_with_its_totals(client, two_organisers
     csv_rows = _csv(
         client.get("/admin/reports/sales/", {"group": "event", "format": "csv"})
     )
-    assert csv_rows[0][:4] == ["Event", "Tickets", "of which comps", "At list price"]
-    assert csv_rows[0][6:9] == ["Gross (tax included)", "Tax", "Net (before tax)"]
-    assert csv_rows[1][:4] == ["Mine", "3", "0", "75.00"]
-    assert csv_rows[-1][:4] == ["Total", "3", "0", "75.00"]
+    assert csv_rows[0][:5] == [
+        "Event",
+        "Tickets",
+        "of which comps",
+        "of which no amount reported",
+        "At list price",
+    ]
+    assert csv_rows[0][7:10] == ["Gross (tax included)", "Tax", "Net (before tax)"]
+    assert csv_rows[1][:5] == ["Mine", "3", "0", "0", "75.00"]
+    assert csv_rows[-1][:5] == ["Total", "3", "0", "0", "75.00"]
     assert "Theirs" not in str(csv_rows)
     rows, _sheet = _xlsx(
         client.get("/admin/reports/sales/", {"group": "event", "format": "xlsx"})
     )
-    assert rows[1][:4] == ["Mine", 3, 0, 75]
+    assert rows[1][:5] == ["Mine", 3, 0, 0, 75]
     assert rows[-1][0] == "Total"
 
 

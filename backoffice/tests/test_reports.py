@@ -107,6 +107,8 @@ def _filters(**kwargs):
 
 # No tax in these sales: gross (tax included) is the net too.
 COLUMNS = ("tickets", "comps", "list", "discounts", "refunds", "gross")
+# Humanitix reported no total for its order: a ticket, and no amount (not a zero).
+UNREPORTED = (1, 0, None, None, None, None)
 
 
 def _cells(table):
@@ -123,13 +125,20 @@ def test_sales_by_channel_every_cell_and_channels_sum_to_the_total(known):
         "Back office (paid offline)": (3, 0, 3000, 0, 0, 3000),
         "Comps": (2, 2, 0, 0, 0, 0),
         "Billetweb": (2, 0, 7000, 0, 0, 7000),
-        "Humanitix": (1, 0, 0, 0, 0, 0),
+        "Humanitix": UNREPORTED,
         "TOTAL": (13, 2, 26500, 1100, 2000, 23400),
     }
     assert [t["currency"] for t in table.totals] == ["EUR"]
     for row in [*table.rows, *table.totals]:
+        if row["list"] is None:
+            continue
         assert row["gross"] == row["list"] - row["discounts"] - row["refunds"]
         assert (row["tax"], row["net"]) == (0, row["gross"])
+    # The totals say they leave out what Humanitix did not report.
+    assert [row["unpriced"] for row in table.rows if row["group"] == "Humanitix"] == [1]
+    assert table.totals[0]["unpriced"] == 1
+    assert table.totals[0]["group"] == "Total (without the amounts not reported)"
+    assert any("did not report" in note for note in table.notes)
 
 
 def test_the_dashboard_counts_what_the_report_counts(known):
@@ -152,7 +161,7 @@ def test_sales_by_ticket_type_share_the_refund_to_the_cent(known):
         "Opera · B": (1, 0, 2000, 200, 182, 1618),
         "Ballet · C": (6, 2, 4000, 0, 1000, 3000),
         "Opera · Billetweb": (2, 0, 7000, 0, 0, 7000),
-        "Ballet · Humanitix": (1, 0, 0, 0, 0, 0),
+        "Ballet · Humanitix": UNREPORTED,
         "TOTAL": (13, 2, 26500, 1100, 2000, 23400),
     }
 
@@ -167,7 +176,7 @@ def test_sales_by_event_session_and_platform_reconcile(known):
     assert by_platform == {
         "This site": (10, 2, 19500, 1100, 2000, 16400),
         "Billetweb": (2, 0, 7000, 0, 0, 7000),
-        "Humanitix": (1, 0, 0, 0, 0, 0),
+        "Humanitix": UNREPORTED,
         "TOTAL": (13, 2, 26500, 1100, 2000, 23400),
     }
     first = known["first"]
@@ -184,7 +193,7 @@ def test_sales_by_discount_code(known):
         "TEN": (3, 0, 11000, 1100, 1000, 8900),
         "(no code)": (7, 2, 8500, 0, 1000, 7500),
         "Billetweb": (2, 0, 7000, 0, 0, 7000),
-        "Humanitix": (1, 0, 0, 0, 0, 0),
+        "Humanitix": UNREPORTED,
         "TOTAL": (13, 2, 26500, 1100, 2000, 23400),
     }
 
@@ -210,8 +219,10 @@ def test_payouts_per_provider(known):
     assert rows["Stripe"]["payout"] == 8900
     assert rows["Back office (paid offline)"]["collected"] == 3000
     assert rows["Billetweb"]["payout"] == 7000
-    assert rows["Humanitix"]["payout"] == 0
+    humanitix = rows["Humanitix (1 order with no amount reported)"]
+    assert (humanitix["payments"], humanitix["payout"]) == (1, None)
     assert table.totals[0]["payout"] == 8900 + 3000 + 7000
+    assert table.totals[0]["provider"] == "Total (without the amounts not reported)"
 
 
 def test_payouts_take_off_the_platform_fee_kept_on_connect_charges():
@@ -289,6 +300,13 @@ def test_the_report_page_shows_the_rows_and_totals_of_the_members_organiser_only
     assert "Not mine" not in page
     assert 'data-testid="totals"' in page
     assert "234.00" in page  # the net total
+    by_channel = client.get("/admin/reports/sales/", {"group": "channel"})
+    by_channel = by_channel.content.decode()
+    humanitix = by_channel[by_channel.index('data-column="group">Humanitix<') :]
+    humanitix = humanitix[: humanitix.index("</tr>")]
+    assert '<td class="num" data-column="gross">—</td>' in humanitix
+    assert "0.00" not in humanitix
+    assert "the platform did not report them" in by_channel
     # A filter naming another organiser's event is refused, not obeyed.
     refused = client.get(
         "/admin/reports/sales/", {"event": other.event_id, "group": "event"}

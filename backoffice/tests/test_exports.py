@@ -191,3 +191,14 @@ def test_an_organiser_filter_cannot_reach_another_organiser(client, two_organise
         {"format": "csv", "organiser": theirs.event.organiser_id},
     )
     assert two_organisers["their_booking"].reference not in response.content.decode()
+
+
+def test_the_session_list_links_each_date_to_its_door_list(client, two_organisers):
+    mine = two_organisers["mine"]
+    page = client.get("/admin/events/session/").content.decode()
+    pdf = f'href="/admin/reports/door-list/{mine.pk}/"'
+    assert pdf in page
+    assert f'href="/admin/reports/door-list/{mine.pk}/?format=csv"' in page
+    assert f'/door-list/{two_organisers["theirs"].pk}/' not in page
+    rows = _csv(client.get(f"/admin/reports/door-list/{mine.pk}/", {"format": "csv"}))
+    assert "Ada Lovelace" in str(rows)

@@ -2,8 +2,9 @@
 
 Each returns a `Table`. Money is summed per currency, never across currencies.
 
-Sales count what was sold in the period (bookings by their confirmation time,
-whatever happened to them after): "at list price" is before discounts; gross is
+Sales count what was sold in the period (bookings by their confirmation time; one
+cancelled since counts only if a provider took its money, see `sold.py`): "at list
+price" is before discounts; gross is
 what was paid, tax included, less refunds; refunds are the succeeded refunds of
 those bookings (a booking's refund is shared among its lines in proportion to
 their totals, to the cent, as its credit note shares it), so that every column
@@ -26,6 +27,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 
 from bookings.models import Booking, BookingLine
 from events.models import Session
@@ -35,6 +37,7 @@ from payments.models import Payment, Provider, Refund
 from . import channels
 from .refund_tax import refunds_share
 from .scope import Scope
+from .sold import counted_as_sold
 from .tables import INT, MONEY, Column, Table
 
 GROUPS = {
@@ -76,7 +79,7 @@ def _own_lines(scope: Scope, filters: Filters) -> list[dict]:
         BookingLine.objects.filter(
             booking__confirmed_at__gte=filters.start,
             booking__confirmed_at__lt=filters.end,
-        ),
+        ).filter(counted_as_sold("booking__")),
         "booking__organiser_id",
     )
     if filters.event_id:
@@ -165,6 +168,7 @@ def _external_orders(scope: Scope, filters: Filters) -> list[dict]:
 SALES_COLUMNS = [
     Column("tickets", _lazy("Tickets"), INT),
     Column("comps", _lazy("of which comps"), INT),
+    Column("unpriced", _lazy("of which no amount reported"), INT),
     Column("list", _lazy("At list price"), MONEY),
     Column("discounts", _lazy("Discounts"), MONEY),
     Column("refunds", _lazy("Refunds"), MONEY),
@@ -173,6 +177,7 @@ SALES_COLUMNS = [
     Column("net", _lazy("Net (before tax)"), MONEY),
     Column("fees", _lazy("Provider fees")),
 ]
+MONEY_KEYS = [column.key for column in SALES_COLUMNS if column.kind == MONEY]
 
 
 def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
@@ -192,6 +197,7 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
                 "currency": currency,
                 "tickets": 0,
                 "comps": 0,
+                "unpriced": 0,
                 "list": 0,
                 "discounts": 0,
                 "refunds": 0,
@@ -202,6 +208,7 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
             },
         )
 
+    priced: set[tuple] = set()  # rows with at least one amount in them
     for line in lines:
         channel = channels.own_channel(
             line["booking__channel"], line["booking__is_complimentary"]
@@ -224,6 +231,7 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
             ),
         }[group]
         row = row_for(key, label, line["booking__currency"])
+        priced.add((key, line["booking__currency"]))
         row["tickets"] += line["quantity"]
         row["comps"] += line["quantity"] if channel == channels.COMP else 0
         row["list"] += line["subtotal_minor"]
@@ -257,10 +265,19 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
         currency = order["currency"] or order["listing__session__event__currency"]
         row = row_for(key, label, currency)
         row["tickets"] += order["quantity"]
+        if order["total_minor"] is None:
+            # Not a zero: the platform did not say. Counted apart, never as money.
+            row["unpriced"] += order["quantity"]
+            continue
+        priced.add((key, currency))
         # Platforms report a total only: it counts with no tax (see the notes).
-        row["list"] += order["total_minor"] or 0
-        row["gross"] += order["total_minor"] or 0
-        row["net"] += order["total_minor"] or 0
+        row["list"] += order["total_minor"]
+        row["gross"] += order["total_minor"]
+        row["net"] += order["total_minor"]
+    for key, row in rows.items():
+        if key not in priced:
+            for column in MONEY_KEYS:
+                row[column] = None
     table = Table(
         title=_("Sales by %(group)s") % {"group": GROUPS[group].lower()},
         columns=[Column("group", GROUPS[group]), *SALES_COLUMNS],
@@ -274,17 +291,37 @@ def sales_report(scope: Scope, filters: Filters, group: str) -> Table:
                 "discounts − refunds; with tax-exclusive prices the tax is added."
             ),
             _(
+                "A sale cancelled since still counts when a payment provider took "
+                "its money (its refunds show); a cancelled offline sale or comp "
+                "does not count."
+            ),
+            _(
                 "Platform sales are the orders imported from Billetweb, Humanitix "
                 "and Eventbrite, at the totals they report; they report no tax, so "
                 "they count in gross and net with none."
             ),
             _("Provider fees: no provider reports them to us yet."),
+            *_unpriced_notes(rows.values()),
         ],
     )
     table.totals_by("group", _("Total"))
     for total in table.totals:
         total["fees"] = "—"
+        if total.get("unpriced"):
+            total["group"] = _("Total (without the amounts not reported)")
     return table
+
+
+def _unpriced_notes(rows) -> list[str]:
+    if not any(row["unpriced"] for row in rows):
+        return []
+    return [
+        _(
+            "Some platform orders came without amounts: the platform did not report "
+            "them. Their tickets count; their money is shown as — and every amount "
+            "and total leaves it out."
+        )
+    ]
 
 
 def payouts_report(scope: Scope, filters: Filters) -> Table:
@@ -304,7 +341,7 @@ def payouts_report(scope: Scope, filters: Filters) -> Table:
             is_complimentary=False,
             confirmed_at__gte=filters.start,
             confirmed_at__lt=filters.end,
-        ),
+        ).filter(counted_as_sold()),
         "organiser_id",
     )
     if filters.event_id:
@@ -354,8 +391,9 @@ def payouts_report(scope: Scope, filters: Filters) -> Table:
                 "paid_by": _("already with you"),
             }
         )
-    for row in _platform_totals(scope, filters):
-        rows.append(row)
+    platform_rows = _platform_totals(scope, filters)
+    rows.extend(platform_rows)
+    unreported = any(row["unreported"] for row in platform_rows)
     table = Table(
         title=_("Payouts to be, per provider"),
         columns=[
@@ -374,10 +412,27 @@ def payouts_report(scope: Scope, filters: Filters) -> Table:
                 "far. The platform fee is what the platform keeps from Stripe Connect "
                 "charges, less what refunds gave back; provider fees are not "
                 "reported to us yet, so payouts are before them."
-            )
+            ),
+            *(
+                [
+                    _(
+                        "Some platform orders came without amounts: the platform "
+                        "did not report them. They are shown as — and the totals "
+                        "leave them out."
+                    )
+                ]
+                if unreported
+                else []
+            ),
         ],
     )
     table.totals_by("provider", _("Total"))
+    for total in table.totals:
+        if any(
+            row["unreported"] and row["currency"] == total["currency"]
+            for row in platform_rows
+        ):
+            total["provider"] = _("Total (without the amounts not reported)")
     return table
 
 
@@ -428,12 +483,27 @@ def _platform_totals(scope: Scope, filters: Filters) -> list[dict]:
                 "platform_fee": 0,
                 "payout": 0,
                 "paid_by": _("the platform"),
+                "unreported": 0,
             },
         )
         row["payments"] += 1
-        row["collected"] += order["total_minor"] or 0
-        row["payout"] += order["total_minor"] or 0
-    return [totals[key] for key in sorted(totals)]
+        if order["total_minor"] is None:
+            row["unreported"] += 1  # the platform did not say: not a zero
+            continue
+        row["collected"] += order["total_minor"]
+        row["payout"] += order["total_minor"]
+    rows = [totals[key] for key in sorted(totals)]
+    for row in rows:
+        unreported = row["unreported"]
+        if unreported == row["payments"]:
+            row["collected"] = row["payout"] = None
+        if unreported:
+            row["provider"] = ngettext(
+                "%(platform)s (%(count)s order with no amount reported)",
+                "%(platform)s (%(count)s orders with no amount reported)",
+                unreported,
+            ) % {"platform": row["provider"], "count": unreported}
+    return rows
 
 
 def sync_history_report(scope: Scope, filters: Filters) -> Table:

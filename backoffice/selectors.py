@@ -8,7 +8,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Q, Subquery, Sum
+from django.db.models import F, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from ticketing.models import Alert
 
 from . import channels
 from .scope import Scope
+from .sold import counted_as_sold, refunded_minor
 
 UPCOMING_SESSIONS = 12
 CHART_EVENTS = 6
@@ -83,15 +84,16 @@ def _period_starts(now: dt.datetime, tz) -> dict[str, dt.datetime]:
 
 
 def _totals(scope: Scope, starts) -> list[Totals]:
-    sold = Q(status=Booking.Status.CONFIRMED)
+    # The sales report's figures for the same days: its tickets, and its gross
+    # (paid, less the refunds of those sales).
     aggregates = {}
     for period, start in starts.items():
         aggregates[f"t_{period}"] = Sum("quantity", filter=Q(confirmed_at__gte=start))
         aggregates[f"r_{period}"] = Sum(
-            "total_minor", filter=Q(confirmed_at__gte=start)
+            F("total_minor") - refunded_minor(), filter=Q(confirmed_at__gte=start)
         )
     rows = (
-        scope.filter(Booking.objects.filter(sold), "organiser_id")
+        scope.filter(Booking.objects.filter(counted_as_sold()), "organiser_id")
         .filter(confirmed_at__gte=starts["30d"])
         .values("currency")
         .annotate(**aggregates)
@@ -188,9 +190,7 @@ def _charts(scope: Scope, starts, now, tz) -> list[EventChart]:
 
     own = (
         scope.filter(
-            Booking.objects.filter(
-                status=Booking.Status.CONFIRMED, confirmed_at__gte=start
-            ),
+            Booking.objects.filter(counted_as_sold(), confirmed_at__gte=start),
             "organiser_id",
         )
         .annotate(day=TruncDate("confirmed_at", tzinfo=tz))

@@ -7,7 +7,7 @@ import datetime as dt
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -58,9 +58,15 @@ class ReportFilterForm(forms.Form):
         ]
 
     def filters(self) -> reports.Filters:
+        """The filters asked for, each one that is valid. A page shows the errors
+        of the others (`ignored`); an export refuses them (`refusal`)."""
         tz = self.scope.tzinfo
         first, last = reports.default_period(tz)
-        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        data = {}
+        if self.is_bound:
+            self.is_valid()
+            data = self.cleaned_data  # the valid fields only
+
         first = data.get("start") or first
         last = data.get("end") or last
         return reports.Filters(
@@ -71,6 +77,20 @@ class ReportFilterForm(forms.Form):
             event_id=data["event"].pk if data.get("event") else None,
             session_id=data["session"].pk if data.get("session") else None,
             channel=data.get("channel") or "",
+        )
+
+    def refusal(self) -> HttpResponseBadRequest | None:
+        """A 400 naming the invalid filters, for an export: a download must hold
+        what was asked for, never more."""
+        if not self.errors:
+            return None
+        lines = [_("These filters are not valid; nothing was exported:")]
+        for name, errors in self.errors.items():
+            label = self.fields[name].label if name in self.fields else name
+            lines.append(f"{label}: {' '.join(errors)}")
+        return HttpResponseBadRequest(
+            "\n".join(str(line) for line in lines),
+            content_type="text/plain; charset=utf-8",
         )
 
 
@@ -103,6 +123,9 @@ def report_view(request, kind: str):
     if export:
         from .exports import table_response
 
+        if refused := form.refusal():
+            return refused
+
         return table_response(table, export, f"{kind}-{filters.start:%Y%m%d}")
     query = request.GET.copy()
     query.pop("format", None)
@@ -111,9 +134,15 @@ def report_view(request, kind: str):
         "title": table.title,
         "table": table,
         "form": form,
+        "organiser": scope.selected,
         "kind": kind,
         "reports": [
-            (key, label, reverse("backoffice:report", args=[key]))
+            (
+                key,
+                label,
+                reverse("backoffice:report", args=[key])
+                + (f"?organiser={scope.selected.pk}" if scope.selected else ""),
+            )
             for key, label in REPORTS.items()
         ],
         "query": query.urlencode(),
@@ -133,7 +162,10 @@ def list_export(request, kind: str):
     scope = scope_for(request)
     if not request.user.is_superuser and not scope.organisers:
         raise PermissionDenied
-    filters = ReportFilterForm(request.GET or None, scope=scope).filters()
+    form = ReportFilterForm(request.GET or None, scope=scope)
+    filters = form.filters()
+    if refused := form.refusal():
+        return refused
     table = builders[kind](scope, filters)
     return table_response(
         table, request.GET.get("format", "csv"), f"{kind}-{filters.start:%Y%m%d}"

@@ -64,26 +64,47 @@ def discount_code_for_update(*, organiser_id: int, text: str) -> DiscountCode | 
     return code
 
 
-def _in_use(code: DiscountCode, now: dt.datetime):
-    return Booking.objects.filter(discount_code=code).filter(
+def discount_code_lock(code_id: int) -> DiscountCode:
+    """Lock a code known by id (a booking's) FOR UPDATE, as `discount_code_for_update`
+    does for a code typed by a buyer."""
+    return DiscountCode.objects.select_for_update(of=("self",)).get(pk=code_id)
+
+
+def _in_use(code: DiscountCode, now: dt.datetime, excluding: int | None = None):
+    in_use = Booking.objects.filter(discount_code=code).filter(
         Q(status=Booking.Status.CONFIRMED)
         | Q(status=Booking.Status.PENDING, expires_at__gt=now)
     )
+    return in_use.exclude(pk=excluding) if excluding is not None else in_use
 
 
-def discount_code_uses(code: DiscountCode, now: dt.datetime) -> int:
-    return _in_use(code, now).count()
+def discount_code_uses(
+    code: DiscountCode, now: dt.datetime, excluding: int | None = None
+) -> int:
+    return _in_use(code, now, excluding).count()
 
 
 def discount_code_check_uses(
-    code: DiscountCode, *, email: str, now: dt.datetime
+    code: DiscountCode,
+    *,
+    email: str,
+    now: dt.datetime,
+    excluding: int | None = None,
 ) -> None:
-    """Raise DiscountCodeUsedUp when one more booking would pass a usage limit. Exact
-    only with the code's row locked (`discount_code_for_update`)."""
-    if code.max_uses is not None and discount_code_uses(code, now) >= code.max_uses:
+    """Raise DiscountCodeUsedUp when one more booking (other than the booking
+    `excluding`) would pass a usage limit. Exact only with the code's row locked
+    (`discount_code_for_update`, `discount_code_lock`)."""
+    if (
+        code.max_uses is not None
+        and discount_code_uses(code, now, excluding) >= code.max_uses
+    ):
         raise DiscountCodeUsedUp()
     if code.max_uses_per_email is not None and email:
-        mine = _in_use(code, now).filter(buyer_email__iexact=email.strip()).count()
+        mine = (
+            _in_use(code, now, excluding)
+            .filter(buyer_email__iexact=email.strip())
+            .count()
+        )
         if mine >= code.max_uses_per_email:
             raise DiscountCodeUsedUp(
                 _("This code has already been used with this email address.")

@@ -15,6 +15,8 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -451,6 +453,7 @@ class SessionAdmin(CatalogueAdmin):
         "sold_count",
         "external_sold_count",
         "sale_status",
+        "door_list",
     )
     list_filter = (SessionWhenFilter, "sale_status", "event__organiser")
     list_select_related = ("event", "venue")
@@ -465,6 +468,17 @@ class SessionAdmin(CatalogueAdmin):
     @admin.display(description=_("Starts (local time)"), ordering="starts_at")
     def local_starts_at(self, obj):
         return local_datetime(obj.starts_at, obj, "admin")
+
+    @admin.display(description=_("Door list"))
+    def door_list(self, obj):
+        # The back office serves it (a URL, not an import: events sits below it).
+        url = reverse("backoffice:door-list", args=[obj.pk])
+        return format_html(
+            '<a href="{}" data-testid="door-list-pdf">PDF</a> · '
+            '<a href="{}?format=csv">CSV</a>',
+            url,
+            url,
+        )
 
     def admin_zone(self, request, obj):
         return obj.tzinfo

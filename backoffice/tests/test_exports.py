@@ -25,7 +25,9 @@ def _sold(session, buyer_name, names, confirm=True):
     booking = hold(
         session,
         (ticket_type, len(names)),
-        buyer=BuyerInput(name=buyer_name, email="buyer@example.org"),
+        buyer=BuyerInput(
+            name=buyer_name, email="buyer@example.org", phone="+33612345678"
+        ),
     )
     if names:
         from bookings.models import Attendee
@@ -90,6 +92,7 @@ def test_bookings_csv_is_escaped_and_holds_only_the_organisers_rows(
     references = [row[0] for row in rows[1:]]
     assert references == [two_organisers["my_booking"].reference]
     assert rows[1][6] == "'" + EVIL
+    assert rows[1][8] == "'+33612345678"  # CSV has no types: escaped all the same
     assert rows[1][9] == "3"  # tickets
     assert rows[1][12] == "75.00"  # total, in major units
     assert two_organisers["their_booking"].reference not in str(rows)
@@ -101,25 +104,57 @@ def test_attendees_xlsx_is_escaped_and_holds_only_the_organisers_rows(
     response = client.get("/admin/reports/export/attendees/", {"format": "xlsx"})
     rows, sheet = _xlsx(response)
     names = sorted(row[0] for row in rows[1:])
-    assert names == ["'+SUM(A1:A9)", "'@cmd", "Ada Lovelace"]
+    # XLSX cells are typed: text starting with + or @ is text, kept as it is.
+    assert names == ["+SUM(A1:A9)", "@cmd", "Ada Lovelace"]
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
     assert "Bravo Guest" not in str(rows)
     assert all(row[3] for row in rows[1:])  # every confirmed attendee has a code
+
+
+def test_bookings_xlsx_keeps_text_as_it_is_and_never_writes_a_formula(
+    client, two_organisers
+):
+    response = client.get("/admin/reports/export/bookings/", {"format": "xlsx"})
+    rows, sheet = _xlsx(response)
+    assert rows[0][6] == "Buyer"
+    assert rows[0][-1] == "Currency"
+    assert (rows[1][6], rows[1][8]) == (EVIL, "+33612345678")
+    buyer = sheet.cell(row=2, column=7)
+    # Text, and marked so that Excel keeps it text even when the cell is edited.
+    assert (buyer.data_type, buyer.quotePrefix) == ("s", True)
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+def test_the_currency_heading_is_translated(client, two_organisers):
+    rows, _sheet = _xlsx(
+        client.get(
+            "/admin/reports/export/bookings/",
+            {"format": "xlsx"},
+            HTTP_ACCEPT_LANGUAGE="fr",
+        )
+    )
+    assert rows[0][-1] == "Devise"
 
 
 def test_a_report_exports_as_csv_and_xlsx_with_its_totals(client, two_organisers):
     csv_rows = _csv(
         client.get("/admin/reports/sales/", {"group": "event", "format": "csv"})
     )
-    assert csv_rows[0][:4] == ["Event", "Tickets", "of which comps", "At list price"]
-    assert csv_rows[0][6:9] == ["Gross (tax included)", "Tax", "Net (before tax)"]
-    assert csv_rows[1][:4] == ["Mine", "3", "0", "75.00"]
-    assert csv_rows[-1][:4] == ["Total", "3", "0", "75.00"]
+    assert csv_rows[0][:5] == [
+        "Event",
+        "Tickets",
+        "of which comps",
+        "of which no amount reported",
+        "At list price",
+    ]
+    assert csv_rows[0][7:10] == ["Gross (tax included)", "Tax", "Net (before tax)"]
+    assert csv_rows[1][:5] == ["Mine", "3", "0", "0", "75.00"]
+    assert csv_rows[-1][:5] == ["Total", "3", "0", "0", "75.00"]
     assert "Theirs" not in str(csv_rows)
     rows, _sheet = _xlsx(
         client.get("/admin/reports/sales/", {"group": "event", "format": "xlsx"})
     )
-    assert rows[1][:4] == ["Mine", 3, 0, 75]
+    assert rows[1][:5] == ["Mine", 3, 0, 0, 75]
     assert rows[-1][0] == "Total"
 
 
@@ -156,3 +191,14 @@ def test_an_organiser_filter_cannot_reach_another_organiser(client, two_organise
         {"format": "csv", "organiser": theirs.event.organiser_id},
     )
     assert two_organisers["their_booking"].reference not in response.content.decode()
+
+
+def test_the_session_list_links_each_date_to_its_door_list(client, two_organisers):
+    mine = two_organisers["mine"]
+    page = client.get("/admin/events/session/").content.decode()
+    pdf = f'href="/admin/reports/door-list/{mine.pk}/"'
+    assert pdf in page
+    assert f'href="/admin/reports/door-list/{mine.pk}/?format=csv"' in page
+    assert f'/door-list/{two_organisers["theirs"].pk}/' not in page
+    rows = _csv(client.get(f"/admin/reports/door-list/{mine.pk}/", {"format": "csv"}))
+    assert "Ada Lovelace" in str(rows)

@@ -7,7 +7,9 @@ from django.utils import timezone
 
 from backoffice import reports
 from backoffice.scope import Scope
+from backoffice.selectors import dashboard_get
 from bookings.models import Booking
+from bookings.services import booking_cancel
 from bookings.tests.factories import DiscountCodeFactory
 from events.models import Membership
 from events.tests.factories import (
@@ -16,6 +18,7 @@ from events.tests.factories import (
     OrganiserFactory,
     SessionFactory,
     TicketTypeFactory,
+    UserFactory,
 )
 from integrations.models import Platform, SyncRun
 from integrations.tests.factories import SyncRunFactory
@@ -59,8 +62,30 @@ def known():
     ).update(total_minor=7000, currency="EUR")
     platform_sale(second, 1, Platform.HUMANITIX)  # no total reported
 
-    # Not in the report: a hold, a sale before the period, another organiser's.
+    # Paid by card, then cancelled and refunded in full: a sale, with its refund.
+    returned = booked(second, [(c, 1)])  # 1000
+    RefundFactory(
+        organiser=organiser,
+        payment=PaymentFactory(
+            organiser=organiser,
+            booking=returned,
+            status="succeeded",
+            succeeded_at=timezone.now(),
+            refunded_minor=1000,
+        ),
+        amount_minor=1000,
+        status="succeeded",
+    )
+    booking_cancel(booking_id=returned.pk, reason="refunded")
+
+    # Not in the report: a hold, a sale before the period, another organiser's,
+    # and sales no provider took money for, cancelled since (an offline sale, a comp).
     booked(first, [(a, 1)], confirm=False)
+    for offline in (
+        booked(second, [(c, 3)], channel="admin"),
+        booked(second, [(c, 1)], channel="admin", comp=True),
+    ):
+        booking_cancel(booking_id=offline.pk, reason="changed their mind")
     old = booked(second, [(c, 1)], channel="api")
     Booking.objects.filter(pk=old.pk).update(
         confirmed_at=timezone.now() - dt.timedelta(days=40)
@@ -83,6 +108,8 @@ def _filters(**kwargs):
 
 # No tax in these sales: gross (tax included) is the net too.
 COLUMNS = ("tickets", "comps", "list", "discounts", "refunds", "gross")
+# Humanitix reported no total for its order: a ticket, and no amount (not a zero).
+UNREPORTED = (1, 0, None, None, None, None)
 
 
 def _cells(table):
@@ -94,18 +121,36 @@ def _cells(table):
 def test_sales_by_channel_every_cell_and_channels_sum_to_the_total(known):
     table = reports.sales_report(_scope(known["organiser"]), _filters(), "channel")
     assert _cells(table) == {
-        "Web shop": (3, 0, 11000, 1100, 1000, 8900),
+        "Web shop": (4, 0, 12000, 1100, 2000, 8900),
         "Partner API": (1, 0, 4500, 0, 0, 4500),
         "Back office (paid offline)": (3, 0, 3000, 0, 0, 3000),
         "Comps": (2, 2, 0, 0, 0, 0),
         "Billetweb": (2, 0, 7000, 0, 0, 7000),
-        "Humanitix": (1, 0, 0, 0, 0, 0),
-        "TOTAL": (12, 2, 25500, 1100, 1000, 23400),
+        "Humanitix": UNREPORTED,
+        "TOTAL": (13, 2, 26500, 1100, 2000, 23400),
     }
     assert [t["currency"] for t in table.totals] == ["EUR"]
     for row in [*table.rows, *table.totals]:
+        if row["list"] is None:
+            continue
         assert row["gross"] == row["list"] - row["discounts"] - row["refunds"]
         assert (row["tax"], row["net"]) == (0, row["gross"])
+    # The totals say they leave out what Humanitix did not report.
+    assert [row["unpriced"] for row in table.rows if row["group"] == "Humanitix"] == [1]
+    assert table.totals[0]["unpriced"] == 1
+    assert table.totals[0]["group"] == "Total (without the amounts not reported)"
+    assert any("did not report" in note for note in table.notes)
+
+
+def test_the_dashboard_counts_what_the_report_counts(known):
+    """Tickets and revenue on the admin home are the report's tickets and gross
+    for this site: the cancelled offline sale and comp in neither, the refunded
+    card sale's tickets in both and its money in neither."""
+    scope = _scope(known["organiser"])
+    [totals] = dashboard_get(scope).totals
+    here = _cells(reports.sales_report(scope, _filters(), "platform"))["This site"]
+    assert (totals.tickets["30d"], totals.revenue["30d"]) == (here[0], here[-1])
+    assert (totals.tickets["30d"], totals.revenue["30d"]) == (10, 16400)
 
 
 def test_sales_by_ticket_type_share_the_refund_to_the_cent(known):
@@ -115,25 +160,25 @@ def test_sales_by_ticket_type_share_the_refund_to_the_cent(known):
     assert _cells(table) == {
         "Opera · A": (3, 0, 13500, 900, 818, 11782),
         "Opera · B": (1, 0, 2000, 200, 182, 1618),
-        "Ballet · C": (5, 2, 3000, 0, 0, 3000),
+        "Ballet · C": (6, 2, 4000, 0, 1000, 3000),
         "Opera · Billetweb": (2, 0, 7000, 0, 0, 7000),
-        "Ballet · Humanitix": (1, 0, 0, 0, 0, 0),
-        "TOTAL": (12, 2, 25500, 1100, 1000, 23400),
+        "Ballet · Humanitix": UNREPORTED,
+        "TOTAL": (13, 2, 26500, 1100, 2000, 23400),
     }
 
 
 def test_sales_by_event_session_and_platform_reconcile(known):
     scope = _scope(known["organiser"])
     by_event = _cells(reports.sales_report(scope, _filters(), "event"))
-    assert by_event["TOTAL"] == (12, 2, 25500, 1100, 1000, 23400)
+    assert by_event["TOTAL"] == (13, 2, 26500, 1100, 2000, 23400)
     assert by_event["Opera"] == (6, 0, 22500, 1100, 1000, 20400)
-    assert by_event["Ballet"] == (6, 2, 3000, 0, 0, 3000)
+    assert by_event["Ballet"] == (7, 2, 4000, 0, 1000, 3000)
     by_platform = _cells(reports.sales_report(scope, _filters(), "platform"))
     assert by_platform == {
-        "This site": (9, 2, 18500, 1100, 1000, 16400),
+        "This site": (10, 2, 19500, 1100, 2000, 16400),
         "Billetweb": (2, 0, 7000, 0, 0, 7000),
-        "Humanitix": (1, 0, 0, 0, 0, 0),
-        "TOTAL": (12, 2, 25500, 1100, 1000, 23400),
+        "Humanitix": UNREPORTED,
+        "TOTAL": (13, 2, 26500, 1100, 2000, 23400),
     }
     first = known["first"]
     by_session = reports.sales_report(scope, _filters(session_id=first.pk), "session")
@@ -147,10 +192,10 @@ def test_sales_by_discount_code(known):
     table = reports.sales_report(_scope(known["organiser"]), _filters(), "code")
     assert _cells(table) == {
         "TEN": (3, 0, 11000, 1100, 1000, 8900),
-        "(no code)": (6, 2, 7500, 0, 0, 7500),
+        "(no code)": (7, 2, 8500, 0, 1000, 7500),
         "Billetweb": (2, 0, 7000, 0, 0, 7000),
-        "Humanitix": (1, 0, 0, 0, 0, 0),
-        "TOTAL": (12, 2, 25500, 1100, 1000, 23400),
+        "Humanitix": UNREPORTED,
+        "TOTAL": (13, 2, 26500, 1100, 2000, 23400),
     }
 
 
@@ -159,23 +204,26 @@ def test_filters_by_channel_and_event(known):
     web = reports.sales_report(scope, _filters(channel="web"), "event")
     assert _cells(web) == {
         "Opera": (3, 0, 11000, 1100, 1000, 8900),
-        "TOTAL": (3, 0, 11000, 1100, 1000, 8900),
+        "Ballet": (1, 0, 1000, 0, 1000, 0),
+        "TOTAL": (4, 0, 12000, 1100, 2000, 8900),
     }
     ballet = reports.sales_report(
         scope, _filters(event_id=known["second"].event_id), "channel"
     )
-    assert _cells(ballet)["TOTAL"] == (6, 2, 3000, 0, 0, 3000)
+    assert _cells(ballet)["TOTAL"] == (7, 2, 4000, 0, 1000, 3000)
 
 
 def test_payouts_per_provider(known):
     table = reports.payouts_report(_scope(known["organiser"]), _filters())
     rows = {row["provider"]: row for row in table.rows}
-    assert (rows["Stripe"]["collected"], rows["Stripe"]["refunded"]) == (9900, 1000)
+    assert (rows["Stripe"]["collected"], rows["Stripe"]["refunded"]) == (10900, 2000)
     assert rows["Stripe"]["payout"] == 8900
     assert rows["Back office (paid offline)"]["collected"] == 3000
     assert rows["Billetweb"]["payout"] == 7000
-    assert rows["Humanitix"]["payout"] == 0
+    humanitix = rows["Humanitix (1 order with no amount reported)"]
+    assert (humanitix["payments"], humanitix["payout"]) == (1, None)
     assert table.totals[0]["payout"] == 8900 + 3000 + 7000
+    assert table.totals[0]["provider"] == "Total (without the amounts not reported)"
 
 
 def test_payouts_take_off_the_platform_fee_kept_on_connect_charges():
@@ -253,6 +301,13 @@ def test_the_report_page_shows_the_rows_and_totals_of_the_members_organiser_only
     assert "Not mine" not in page
     assert 'data-testid="totals"' in page
     assert "234.00" in page  # the net total
+    by_channel = client.get("/admin/reports/sales/", {"group": "channel"})
+    by_channel = by_channel.content.decode()
+    humanitix = by_channel[by_channel.index('data-column="group">Humanitix<') :]
+    humanitix = humanitix[: humanitix.index("</tr>")]
+    assert '<td class="num" data-column="gross">—</td>' in humanitix
+    assert "0.00" not in humanitix
+    assert "the platform did not report them" in by_channel
     # A filter naming another organiser's event is refused, not obeyed.
     refused = client.get(
         "/admin/reports/sales/", {"event": other.event_id, "group": "event"}
@@ -262,3 +317,47 @@ def test_the_report_page_shows_the_rows_and_totals_of_the_members_organiser_only
 
 def test_reports_need_a_staff_member(client):
     assert client.get("/admin/reports/sales/").status_code == 302  # to the login
+
+
+def test_a_superusers_organiser_survives_the_filter_form(client, known):
+    client.force_login(UserFactory(is_superuser=True))
+    organiser = known["organiser"]
+    page = client.get(
+        "/admin/reports/sales/", {"organiser": organiser.pk}
+    ).content.decode()
+    form = page[page.index('<form method="get" class="bo-report-filters"') :]
+    form = form[: form.index("</form>")]
+    assert f'<input type="hidden" name="organiser" value="{organiser.pk}">' in form
+    assert f'href="/admin/reports/payouts/?organiser={organiser.pk}"' in page
+
+
+def test_an_invalid_filter_is_shown_and_the_valid_ones_kept(client, known):
+    member = MembershipFactory(
+        organiser=known["organiser"], role=Membership.Role.VIEWER
+    )
+    client.force_login(member.user)
+    other = SessionFactory(event__title="Not mine")
+    page = client.get(
+        "/admin/reports/sales/",
+        {"event": other.event_id, "channel": "web", "group": "event"},
+    ).content.decode()
+    assert 'data-testid="filter-errors"' in page
+    assert "Select a valid choice" in page
+    # The channel filter still holds: web sales only (4 tickets, not 13).
+    totals = page[page.index('data-testid="totals"') :]
+    assert '<td class="num" data-column="tickets">4</td>' in totals
+    assert "Not mine" not in page
+
+
+@pytest.mark.parametrize(
+    "url", ["/admin/reports/sales/", "/admin/reports/export/bookings/"]
+)
+def test_an_export_with_an_invalid_filter_is_refused_not_widened(client, known, url):
+    member = MembershipFactory(
+        organiser=known["organiser"], role=Membership.Role.VIEWER
+    )
+    client.force_login(member.user)
+    response = client.get(url, {"format": "csv", "channel": "web", "start": "soon"})
+    assert response.status_code == 400
+    assert "nothing was exported" in response.content.decode()
+    assert "From: Enter a valid date." in response.content.decode()

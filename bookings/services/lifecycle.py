@@ -17,7 +17,8 @@ from ticketing.audit import audit_log
 
 from .. import signals
 from ..availability import compute_session_availability
-from ..exceptions import InvalidTransition, SoldOut
+from ..discounts import discount_code_check_uses, discount_code_lock
+from ..exceptions import DiscountCodeUsedUp, InvalidTransition, SoldOut
 from ..locks import (
     busy_on_lock_timeout,
     session_for_update,
@@ -45,11 +46,13 @@ def booking_confirm(*, booking_id: int, actor=None) -> Booking:
     returned as it is.
 
     An unexpired hold moves its seats from held to sold. A hold that has expired (late
-    payment) re-takes its seats if they are still free; if not, the booking is flagged
-    `needs_attention` for the organiser and SoldOut is raised. Cancelled and refunded
-    bookings are refused with InvalidTransition.
+    payment) re-takes its seats if they are still free, and its discount code's use
+    if the code has one left; if not, the booking is flagged `needs_attention` for
+    the organiser and SoldOut (or DiscountCodeUsedUp) is raised, and the payment is
+    given back by the caller. Cancelled and refunded bookings are refused with
+    InvalidTransition.
     """
-    sold_out: SoldOut | None = None
+    sold_out: SoldOut | DiscountCodeUsedUp | None = None
     with busy_on_lock_timeout(), transaction.atomic(durable=True):
         session, booking = _locked_booking(booking_id)
         now = timezone.now()
@@ -86,6 +89,8 @@ def booking_confirm(*, booking_id: int, actor=None) -> Booking:
                 sold_out = SoldOut(
                     session_available=availability.available, ticket_types_available={}
                 )
+        if was_late and sold_out is None and booking.discount_code_id is not None:
+            sold_out = _late_code_used_up(booking, now, actor)
         if sold_out is None:
             booking.status = Booking.Status.CONFIRMED
             booking.confirmed_at = now
@@ -109,6 +114,30 @@ def booking_confirm(*, booking_id: int, actor=None) -> Booking:
     if sold_out is not None:
         raise sold_out
     return booking
+
+
+def _late_code_used_up(booking: Booking, now, actor) -> DiscountCodeUsedUp | None:
+    """A late booking's code use: its hold gave the use back when it expired, and
+    another buyer may have taken it since. The code is locked last, as a sale locks
+    it (after the session and ticket types), and its uses counted without this
+    booking; a code with none left flags the booking as a sold-out seat does."""
+    code = discount_code_lock(booking.discount_code_id)
+    try:
+        discount_code_check_uses(
+            code, email=booking.buyer_email, now=now, excluding=booking.pk
+        )
+    except DiscountCodeUsedUp as used_up:
+        booking.needs_attention = True
+        booking.save(update_fields=["needs_attention"])
+        audit_log(
+            action="bookings.booking.late_payment_code_used_up",
+            obj=booking,
+            organiser_id=booking.organiser_id,
+            actor=actor,
+            data={"reference": booking.reference, "code": code.code},
+        )
+        return used_up
+    return None
 
 
 def booking_hold_extend(

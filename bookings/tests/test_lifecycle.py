@@ -3,9 +3,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from bookings.exceptions import InvalidTransition, SoldOut
+from bookings.exceptions import DiscountCodeUsedUp, InvalidTransition, SoldOut
 from bookings.models import Booking
 from bookings.services import (
+    BuyerInput,
     booking_cancel,
     booking_confirm,
     booking_expire_stale,
@@ -80,6 +81,57 @@ def test_late_payment_when_seats_are_gone_is_flagged_not_confirmed(
     assert AuditEntry.objects.filter(
         action="bookings.booking.late_payment_sold_out", object_id=str(late.pk)
     ).exists()
+
+
+def _one_use_code(session):
+    from .factories import DiscountCodeFactory
+
+    return DiscountCodeFactory(
+        organiser=session.event.organiser, code="ONCE", percent=10, max_uses=1
+    )
+
+
+def test_late_payment_whose_code_was_used_since_is_flagged_not_confirmed(
+    session, ticket_type
+):
+    """The late buyer's hold gave the code's one use back when it expired; another
+    buyer took it. Paying late must not make it two uses."""
+    code = _one_use_code(session)
+    late = hold(session, (ticket_type, 1), discount_code="ONCE")
+    _expire(late)
+    other = hold(
+        session,
+        (ticket_type, 1),
+        discount_code="ONCE",
+        buyer=BuyerInput(name="Bo", email="bo@example.org"),
+    )
+    booking_confirm(booking_id=other.pk)
+    with pytest.raises(DiscountCodeUsedUp):
+        booking_confirm(booking_id=late.pk)
+    late.refresh_from_db()
+    assert late.status == Booking.Status.PENDING
+    assert late.needs_attention is True
+    assert _seats(session) == 1
+    assert (
+        Booking.objects.filter(
+            discount_code=code, status=Booking.Status.CONFIRMED
+        ).count()
+        == 1
+    )
+    assert AuditEntry.objects.filter(
+        action="bookings.booking.late_payment_code_used_up", object_id=str(late.pk)
+    ).exists()
+
+
+def test_late_payment_retakes_its_codes_use_when_one_is_left(session, ticket_type):
+    code = _one_use_code(session)
+    late = hold(session, (ticket_type, 1), discount_code="ONCE")
+    _expire(late)
+    booking_expire_stale()
+    confirmed = booking_confirm(booking_id=late.pk)
+    assert confirmed.status == Booking.Status.CONFIRMED
+    assert confirmed.needs_attention is False
+    assert confirmed.discount_code_id == code.pk
 
 
 def test_cancel_pending_and_confirmed_return_seats(session, ticket_type):

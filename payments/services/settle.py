@@ -7,7 +7,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.exceptions import InvalidTransition, SoldOut
+from bookings.exceptions import DiscountCodeUsedUp, InvalidTransition, SoldOut
 from bookings.models import Booking
 from bookings.services import booking_confirm, booking_release_unpaid
 from ticketing.audit import audit_log
@@ -178,12 +178,11 @@ def _fulfil(payment: Payment) -> None:
             booking_id=payment.booking_id, actor=f"{payment.provider} payment"
         )
         return
-    except (SoldOut, InvalidTransition) as error:
-        reason = (
-            "seats no longer available"
-            if isinstance(error, SoldOut)
-            else "booking no longer open"
-        )
+    except (SoldOut, DiscountCodeUsedUp, InvalidTransition) as error:
+        reason = {
+            SoldOut: "seats no longer available",
+            DiscountCodeUsedUp: "discount code used up",
+        }.get(type(error), "booking no longer open")
     Booking.objects.filter(pk=payment.booking_id).update(needs_attention=True)
     if payment.refunds.exclude(status="failed").exists():
         return  # the automatic refund was already asked for

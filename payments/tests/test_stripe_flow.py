@@ -284,6 +284,47 @@ def test_late_payment_without_seats_is_refunded_and_flagged(
 
 
 @pytest.mark.django_db
+def test_late_payment_whose_code_is_used_up_is_refunded_and_flagged(
+    stripe_keys,
+    session,
+    ticket_type,
+    client,
+    django_capture_on_commit_callbacks,
+):
+    from bookings.services import BuyerInput, booking_confirm
+    from bookings.tests.factories import DiscountCodeFactory
+
+    code = DiscountCodeFactory(
+        organiser=session.event.organiser, code="ONCE", percent=10, max_uses=1
+    )
+    late = hold(session, (ticket_type, 2), discount_code="ONCE")
+    payment = _start(late)
+    Booking.objects.filter(pk=late.pk).update(
+        expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    other = hold(  # the code's one use went to someone else; seats are plenty
+        session,
+        (ticket_type, 1),
+        discount_code="ONCE",
+        buyer=BuyerInput(name="Bo", email="bo@example.org"),
+    )
+    booking_confirm(booking_id=other.pk)
+    body, signature = _succeeded_event(stripe_keys, payment)
+
+    _deliver(client, body, signature, django_capture_on_commit_callbacks)
+
+    late.refresh_from_db()
+    refund = Refund.objects.get()
+    assert late.status == Booking.Status.PENDING
+    assert late.needs_attention is True
+    assert (refund.amount_minor, refund.status) == (8100, Refund.Status.SUCCEEDED)
+    assert code.bookings.filter(status=Booking.Status.CONFIRMED).count() == 1
+    assert AuditEntry.objects.get(action="payments.payment.unfulfilled").data[
+        "reason"
+    ] == "discount code used up"
+
+
+@pytest.mark.django_db
 def test_partial_then_full_refund(
     stripe_keys, session, ticket_type, client, django_capture_on_commit_callbacks
 ):

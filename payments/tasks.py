@@ -7,6 +7,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from bookings.models import Booking
+
 from . import services
 from .models import Payment, Provider, Refund
 from .providers.base import ProviderError, ProviderUnavailable
@@ -51,6 +53,16 @@ def payments_reconcile_task(self) -> int:
     stale = Payment.objects.filter(
         status=Payment.Status.PENDING, updated_at__lt=cutoff
     ).exclude(provider=Provider.OFFLINE)
+    # Open attempts of bookings that no longer hold seats (released after a failed
+    # attempt, expired): their cancel task was lost if the broker was down.
+    # Read before the settling below touches `updated_at`.
+    orphaned = list(
+        stale.filter(
+            booking__status__in=[Booking.Status.CANCELLED, Booking.Status.EXPIRED]
+        )
+        .values_list("booking_id", flat=True)
+        .distinct()[:200]
+    )
     for payment_id in stale.values_list("pk", flat=True)[:200]:
         try:
             services.payment_settle(payment_id=payment_id, source="reconcile")
@@ -58,6 +70,8 @@ def payments_reconcile_task(self) -> int:
             logger.warning("Reconciling payment %s failed", payment_id, exc_info=True)
             continue
         settled += 1
+    if orphaned:
+        services.payment_cancel_open(booking_ids=orphaned)
     # A pending refund with an error and without the provider's id: never answered.
     unconfirmed = Refund.objects.filter(
         status=Refund.Status.PENDING, provider_refund_id="", created_at__lt=cutoff

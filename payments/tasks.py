@@ -36,6 +36,11 @@ def webhooks_retry_due_task(self) -> int:
     return services.webhooks_retry_due()
 
 
+@shared_task(name="payments.tasks.webhooks_rejected_purge", ignore_result=True)
+def webhooks_rejected_purge_task() -> int:
+    return services.webhooks_rejected_purge()
+
+
 @shared_task(name="payments.tasks.payment_cancel_open", **_RETRYING)
 def payment_cancel_open_task(self, booking_ids: list[int]) -> int:
     return services.payment_cancel_open(booking_ids=booking_ids)

@@ -649,7 +649,11 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
     # The site is served over HTTPS (by the proxy or by redirecting here): browsers
     # are then told to keep to HTTPS for a year unless SECURE_HSTS_SECONDS says else.
-    USE_TLS = env.bool("USE_TLS", default=SECURE_SSL_REDIRECT)
+    # An https:// SITE_URL says so already; USE_TLS=0 still turns HSTS off.
+    USE_TLS = env.bool(
+        "USE_TLS",
+        default=SECURE_SSL_REDIRECT or SITE_URL.lower().startswith("https://"),
+    )
     SECURE_HSTS_SECONDS = env.int(
         "SECURE_HSTS_SECONDS", default=31536000 if USE_TLS else 0
     )

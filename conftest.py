@@ -72,6 +72,17 @@ def _language_back_to_default():
 
 
 @pytest.fixture(autouse=True)
+def _healthz_summary_forgotten():
+    """`/healthz` caches its broker and backlog summary per process for a few
+    seconds: each test computes its own."""
+    from ticketing import health
+
+    health.summary_forget()
+    yield
+    health.summary_forget()
+
+
+@pytest.fixture(autouse=True)
 def _api_auth_failures_forgotten():
     """Every test client calls from 127.0.0.1, and failed API authentications are
     counted per address in the run's Redis: one test's wrong keys must not throttle

@@ -8,16 +8,22 @@ locks. A refused "Book" shows the same form, filled in, with its status saying w
 busy (with Retry-After).
 
 The form's token stops a double submit from holding twice: it becomes the booking's
-idempotency key, but only bound to the browser session and to the basket (session,
-ticket types, quantities, buyer email). The same token posted from another browser, or
+idempotency key, but only bound to the browser and to the basket (session, ticket
+types, quantities, buyer email). The same token posted from another browser, or
 with another basket, is a new attempt: it never leads to the booking it first made.
+The browser is a random id in a cookie set by the form's page, not a Django session:
+anonymous page views write no session row; one is made only when a booking is.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
+import secrets
 import uuid
 
+from django.conf import settings
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.utils.crypto import salted_hmac
@@ -55,10 +61,34 @@ from .services import (
 logger = logging.getLogger(__name__)
 
 
-def _ensure_browser_session(request) -> str:
-    if not request.session.session_key:
-        request.session.create()  # marked modified: the response sets its cookie
-    return request.session.session_key
+BROWSER_COOKIE = "checkout_browser"
+_BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
+def _browser_id(request) -> str:
+    """This browser's checkout id: its cookie, or a new one the response sets."""
+    value = request.COOKIES.get(BROWSER_COOKIE, "")
+    if not _BROWSER_ID.fullmatch(value):
+        value = getattr(request, "_new_browser_id", "") or secrets.token_urlsafe(24)
+        request._new_browser_id = value
+    return value
+
+
+def _sets_browser_cookie(view):
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if new := getattr(request, "_new_browser_id", ""):
+            response.set_cookie(
+                BROWSER_COOKIE,
+                new,
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response
+
+    return wrapped
 
 
 def _idempotency_key(request, form: CheckoutForm, lines) -> str:
@@ -70,7 +100,7 @@ def _idempotency_key(request, form: CheckoutForm, lines) -> str:
     material = "|".join(
         [
             form.cleaned_data["token"],
-            _ensure_browser_session(request),
+            _browser_id(request),
             str(form.cleaned_data["session"]),
             basket,
             form.cleaned_data["buyer_email"].strip().lower(),
@@ -81,6 +111,7 @@ def _idempotency_key(request, form: CheckoutForm, lines) -> str:
 
 
 @require_http_methods(["GET", "POST"])
+@_sets_browser_cookie
 def checkout(request, slug: str):
     event = get_object_or_404(
         event_selectors.published_events().select_related("organiser"), slug=slug
@@ -98,7 +129,7 @@ def checkout(request, slug: str):
     }
 
     if request.method == "GET":
-        _ensure_browser_session(request)  # so that a double submit shares it
+        _browser_id(request)  # so that a double submit shares it
         initial, attendee_count = _initial(request, event, sessions, sold_out_ids)
         form = CheckoutForm(
             initial=initial, attendee_count=attendee_count, **form_kwargs

@@ -82,3 +82,8 @@ def platform_webhook_process_task(self, webhook_id: int) -> str:
 @shared_task(name="integrations.tasks.platform_webhooks_retry_due", **_TASK)
 def platform_webhooks_retry_due_task(self) -> int:
     return webhooks.platform_webhooks_retry_due()
+
+
+@shared_task(name="integrations.tasks.platform_webhooks_rejected_purge", **_TASK)
+def platform_webhooks_rejected_purge_task(self) -> int:
+    return webhooks.platform_webhooks_rejected_purge()

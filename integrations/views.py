@@ -7,15 +7,15 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from bookings.abuse import client_ip
 from ticketing.inbound import body_size_limited
+from ticketing.lib.clientip import client_bucket
 
 from .services.webhooks import platform_webhook_receive
 
 
 def _receive(request: HttpRequest, platform: str, token: str) -> JsonResponse:
     received = platform_webhook_receive(
-        platform=platform, token=token, body=request.body, source=client_ip(request)
+        platform=platform, token=token, body=request.body, source=client_bucket(request)
     )
     return JsonResponse({"status": received.message}, status=received.status_code)
 

@@ -7,6 +7,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from bookings.models import Booking
 from ticketing.lib.retry import TASK_RETRIES, celery_retry_options
 
 from . import services
@@ -38,6 +39,11 @@ def webhooks_retry_due_task(self) -> int:
     return services.webhooks_retry_due()
 
 
+@shared_task(name="payments.tasks.webhooks_rejected_purge", ignore_result=True)
+def webhooks_rejected_purge_task() -> int:
+    return services.webhooks_rejected_purge()
+
+
 @shared_task(name="payments.tasks.payment_cancel_open", **_RETRYING)
 def payment_cancel_open_task(self, booking_ids: list[int]) -> int:
     return services.payment_cancel_open(booking_ids=booking_ids)
@@ -55,6 +61,16 @@ def payments_reconcile_task(self) -> int:
     stale = Payment.objects.filter(
         status=Payment.Status.PENDING, updated_at__lt=cutoff
     ).exclude(provider=Provider.OFFLINE)
+    # Open attempts of bookings that no longer hold seats (released after a failed
+    # attempt, expired): their cancel task was lost if the broker was down.
+    # Read before the settling below touches `updated_at`.
+    orphaned = list(
+        stale.filter(
+            booking__status__in=[Booking.Status.CANCELLED, Booking.Status.EXPIRED]
+        )
+        .values_list("booking_id", flat=True)
+        .distinct()[:200]
+    )
     for payment_id in stale.values_list("pk", flat=True)[:200]:
         try:
             services.payment_settle(payment_id=payment_id, source="reconcile")
@@ -62,6 +78,8 @@ def payments_reconcile_task(self) -> int:
             logger.warning("Reconciling payment %s failed", payment_id, exc_info=True)
             continue
         settled += 1
+    if orphaned:
+        services.payment_cancel_open(booking_ids=orphaned)
     # A pending refund with an error and without the provider's id: never answered.
     unconfirmed = Refund.objects.filter(
         status=Refund.Status.PENDING, provider_refund_id="", created_at__lt=cutoff

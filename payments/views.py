@@ -6,9 +6,9 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from bookings.abuse import client_ip
 from bookings.exceptions import InventoryBusy
 from ticketing.inbound import body_size_limited
+from ticketing.lib.clientip import client_bucket
 
 from .accounts import connect_webhook_verifiers
 from .models import Payment, Provider
@@ -24,7 +24,7 @@ def _receive(provider: str, request, verifiers=None) -> JsonResponse:
             provider=provider,
             body=request.body,
             headers=request.headers,
-            source=client_ip(request),
+            source=client_bucket(request),
             verifiers=verifiers,
         )
     except WebhookSignatureError:

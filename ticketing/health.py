@@ -1,7 +1,12 @@
 """Health: `/healthz` for load balancers, `/healthz/full` for monitors.
 
 `/healthz` answers 200 while the database and the cache answer, else 503: a web
-process that can reach both can serve. `/healthz/full`, behind METRICS_TOKEN, adds
+process that can reach both can serve. Its body also says whether the broker can be
+reached and whether each backlog is moving ("status": "degraded" when not, still
+200: the web keeps selling and stored work waits for the sweep). That part is
+computed at most once every HEALTHZ_SUMMARY_SECONDS per process, so a load balancer
+polling every second does not open a broker connection and run the backlog queries
+each time. `/healthz/full`, behind METRICS_TOKEN, adds
 what keeps work moving: the broker (a real connection, with a short timeout), a
 worker heartbeat (a beat task a worker runs every minute), every backlog of stored
 work (the longest a row has waited while due), and each platform connection's last
@@ -35,6 +40,7 @@ HEARTBEAT_KEY = "health:worker-heartbeat"
 HEARTBEAT_MAX_AGE = dt.timedelta(minutes=2)
 BACKLOG_MAX_AGE = dt.timedelta(minutes=5)
 BROKER_TIMEOUT_SECONDS = 2
+HEALTHZ_SUMMARY_SECONDS = 5
 
 Component = dict[str, object]
 
@@ -144,6 +150,41 @@ def _run(components: dict[str, Callable[[dt.datetime], Component]]) -> dict:
     return results
 
 
+_summary: tuple[float, dict] | None = None
+
+
+def summary_forget() -> None:
+    """Drop `/healthz`'s cached broker and backlog summary (tests)."""
+    global _summary
+    _summary = None
+
+
+def _broker_and_backlogs() -> dict:
+    """`{"broker": status, "backlogs": {name: status}}` for `/healthz`, cached per
+    process for HEALTHZ_SUMMARY_SECONDS."""
+    global _summary
+    if (
+        _summary is not None
+        and time.monotonic() - _summary[0] < HEALTHZ_SUMMARY_SECONDS
+    ):
+        return _summary[1]
+    results = _run(
+        {
+            "broker": _broker,
+            **{
+                name: _backlog(backlog.oldest_due)
+                for name, backlog in _backlogs.items()
+            },
+        }
+    )
+    summary = {
+        "broker": results.pop("broker")["status"],
+        "backlogs": {name: result["status"] for name, result in results.items()},
+    }
+    _summary = (time.monotonic(), summary)
+    return summary
+
+
 # -- views -----------------------------------------------------------------------
 
 
@@ -152,10 +193,17 @@ def _run(components: dict[str, Callable[[dt.datetime], Component]]) -> dict:
 def healthz(request):
     checks = _run({"database": _database, "cache": _cache})
     healthy = all(check["status"] == "ok" for check in checks.values())
+    # Informational: a broker down or a stuck backlog does not take this web process
+    # out of the load balancer (it still sells), but the body says so.
+    summary = _broker_and_backlogs()
+    moving = summary["broker"] == "ok" and all(
+        status == "ok" for status in summary["backlogs"].values()
+    )
     return JsonResponse(
         {
-            "status": "ok" if healthy else "down",
+            "status": "down" if not healthy else "ok" if moving else "degraded",
             **{name: check["status"] for name, check in checks.items()},
+            **summary,
         },
         status=200 if healthy else 503,
     )

@@ -3,19 +3,25 @@
 Anyone can POST to a webhook URL. A body over WEBHOOK_MAX_BODY_BYTES is refused from
 its Content-Length, before it is read. A delivery that fails authentication is kept
 for diagnosis only as an excerpt (the first REJECTED_EXCERPT_CHARS characters), its
-size and its SHA-256, and at most WEBHOOK_REJECTIONS_PER_MINUTE of them a minute per
-source address; beyond that it is only logged.
+size and its SHA-256, with a few headers cut to REJECTED_HEADER_CHARS each, and at
+most WEBHOOK_REJECTIONS_PER_MINUTE of them a minute per source (an IPv4 address or an
+IPv6 /64, `ticketing.lib.clientip.client_bucket`); beyond that it is only logged.
+Rejected rows are deleted after WEBHOOK_REJECTED_RETENTION_DAYS (a daily beat task
+per app: `rejected_before` gives the cutoff).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from ticketing.lib.ratelimit import window_allows
@@ -23,6 +29,8 @@ from ticketing.lib.ratelimit import window_allows
 logger = logging.getLogger(__name__)
 
 REJECTED_EXCERPT_CHARS = 2048
+REJECTED_HEADER_CHARS = 512
+REJECTED_HEADERS_MAX = 8
 
 
 def _declared_length(request) -> int:
@@ -100,3 +108,25 @@ def rejection_may_be_stored(source: str, address: str) -> bool:
             "Rejected %s webhook not stored: over the per-source cap", source
         )
     return allowed
+
+
+def headers_kept(headers: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    """The headers named in `names` (lower case), each value cut to
+    REJECTED_HEADER_CHARS and at most REJECTED_HEADERS_MAX of them: a forged
+    signature header can be as long as the server accepts."""
+    wanted = set(names)
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        name = name.lower()
+        if name in wanted and name not in kept:
+            kept[name] = str(value)[:REJECTED_HEADER_CHARS].replace("\x00", "\ufffd")
+            if len(kept) >= REJECTED_HEADERS_MAX:
+                break
+    return kept
+
+
+def rejected_before(now: dt.datetime | None = None) -> dt.datetime:
+    """Rejected deliveries received before this are deleted by the retention purge."""
+    return (now or timezone.now()) - dt.timedelta(
+        days=settings.WEBHOOK_REJECTED_RETENTION_DAYS
+    )

@@ -268,6 +268,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 280},
     },
+    # Rejected webhook deliveries past WEBHOOK_REJECTED_RETENTION_DAYS.
+    "payments-rejected-webhooks-purge": {
+        "task": "payments.tasks.webhooks_rejected_purge",
+        "schedule": crontab(minute=23, hour=3),
+        "options": {"expires": 3000},
+    },
+    "integrations-rejected-webhooks-purge": {
+        "task": "integrations.tasks.platform_webhooks_rejected_purge",
+        "schedule": crontab(minute=27, hour=3),
+        "options": {"expires": 3000},
+    },
+    # Expired Django sessions (every anonymous checkout has one).
+    "ticketing-clear-sessions": {
+        "task": "ticketing.tasks.sessions_clear",
+        "schedule": crontab(minute=31, hour=3),
+        "options": {"expires": 3000},
+    },
     # Payments left pending: ask the provider and settle them either way.
     "payments-reconcile": {
         "task": "payments.tasks.payments_reconcile",
@@ -514,6 +531,8 @@ PAYSTACK_API_BASE = env.str("PAYSTACK_API_BASE", default="https://api.paystack.c
 # only as a 2 KB excerpt, its size and hash, at most this many a minute per address.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 WEBHOOK_REJECTIONS_PER_MINUTE = env.int("WEBHOOK_REJECTIONS_PER_MINUTE", default=10)
+# Days a rejected delivery is kept for diagnosis before the daily purge deletes it.
+WEBHOOK_REJECTED_RETENTION_DAYS = env.int("WEBHOOK_REJECTED_RETENTION_DAYS", default=30)
 # Bearer token of /healthz/full and /metrics (monitors); unset, both answer 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Errors (web, Celery) to Sentry when set, secrets scrubbed (ticketing/sentry.py).
@@ -632,7 +651,11 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
     # The site is served over HTTPS (by the proxy or by redirecting here): browsers
     # are then told to keep to HTTPS for a year unless SECURE_HSTS_SECONDS says else.
-    USE_TLS = env.bool("USE_TLS", default=SECURE_SSL_REDIRECT)
+    # An https:// SITE_URL says so already; USE_TLS=0 still turns HSTS off.
+    USE_TLS = env.bool(
+        "USE_TLS",
+        default=SECURE_SSL_REDIRECT or SITE_URL.lower().startswith("https://"),
+    )
     SECURE_HSTS_SECONDS = env.int(
         "SECURE_HSTS_SECONDS", default=31536000 if USE_TLS else 0
     )

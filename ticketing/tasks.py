@@ -27,3 +27,12 @@ def alerts_check_task() -> int:
     from . import alerts_checks
 
     return alerts_checks.alerts_check()
+
+
+@shared_task(name="ticketing.tasks.sessions_clear", ignore_result=True)
+def sessions_clear_task() -> None:
+    """Beat, daily: delete expired Django sessions. Every anonymous checkout and
+    booking page visit can leave one, and Django deletes none by itself."""
+    from django.core.management import call_command
+
+    call_command("clearsessions")

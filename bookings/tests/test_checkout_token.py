@@ -1,12 +1,16 @@
 """The checkout form's token (issue 16, item 7): bound to the browser session and
 the basket, so that posting someone else's token never leads to their booking."""
 
+import datetime as dt
 import re
 import uuid
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session as DjangoSession
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from bookings import abuse
 from bookings.models import Booking
@@ -119,3 +123,49 @@ def test_the_seats_of_a_double_submit_are_counted_once(
 
 def _window() -> int:
     return int(abuse._now() // abuse.HOUR)
+
+
+def test_viewing_the_checkout_writes_no_session_row(checkout_url, session, ticket_type):
+    """Every anonymous view of the form used to write a django_session row that
+    nothing deleted; the browser's checkout id is a cookie, and a session row is
+    made only when a booking needs one."""
+    ada = Client()
+    for _ in range(3):
+        token = _token(ada, checkout_url, session)
+    assert DjangoSession.objects.count() == 0
+    assert ada.cookies["checkout_browser"]["httponly"]
+
+    answer = _book(ada, checkout_url, session, ticket_type, token, email="ada@x.org")
+
+    assert answer.status_code == 302
+    assert DjangoSession.objects.count() == 1  # the booking page's access
+    assert ada.get(answer["Location"].split("?")[0]).status_code == 200
+
+
+def test_a_forged_browser_cookie_is_replaced(checkout_url, session):
+    ada = Client()
+    ada.cookies["checkout_browser"] = "\x00" * 40
+    ada.get(checkout_url)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", ada.cookies["checkout_browser"].value)
+
+
+def test_expired_sessions_are_cleared_daily(settings):
+    from ticketing.tasks import sessions_clear_task
+
+    store = SessionStore()
+    store["x"] = 1
+    store.create()
+    expired = SessionStore()
+    expired.create()
+    DjangoSession.objects.filter(session_key=expired.session_key).update(
+        expire_date=timezone.now() - dt.timedelta(seconds=1)
+    )
+
+    sessions_clear_task.apply()
+
+    assert list(DjangoSession.objects.values_list("session_key", flat=True)) == [
+        store.session_key
+    ]
+    assert "ticketing.tasks.sessions_clear" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }

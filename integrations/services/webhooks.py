@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from ticketing.inbound import body_summary, rejection_may_be_stored
+from ticketing.inbound import body_summary, rejected_before, rejection_may_be_stored
 from ticketing.lib import retry
 from ticketing.sweep import enqueue_on_commit, sweep
 
@@ -140,6 +140,16 @@ def platform_webhook_receive(
         webhook.save()
         _enqueue(webhook.pk)
     return Received(200, webhook, "queued")
+
+
+def platform_webhooks_rejected_purge(now: dt.datetime | None = None) -> int:
+    """Delete rejected deliveries past WEBHOOK_REJECTED_RETENTION_DAYS (beat, daily)."""
+    deleted, _ = PlatformWebhook.objects.filter(
+        status=PlatformWebhook.Status.REJECTED, received_at__lt=rejected_before(now)
+    ).delete()
+    if deleted:
+        logger.info("Purged %d rejected platform webhooks", deleted)
+    return deleted
 
 
 def _enqueue(webhook_id: int) -> None:

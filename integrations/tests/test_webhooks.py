@@ -799,3 +799,20 @@ def test_a_delivery_claimed_by_one_sweep_is_not_taken_by_the_next(
     assert seen == [webhook.pk]
     webhook.refresh_from_db()
     assert webhook.next_attempt_at > timezone.now()  # leased while processed
+
+
+def test_rejected_platform_webhooks_are_purged_after_the_retention(
+    client, eb, eb_connection, settings
+):
+    from integrations.tasks import platform_webhooks_rejected_purge_task
+
+    for _ in range(2):
+        assert _post(client, _url(eb_connection), b"not json").status_code == 400
+    old, recent = PlatformWebhook.objects.order_by("pk")
+    PlatformWebhook.objects.filter(pk=old.pk).update(
+        received_at=timezone.now() - dt.timedelta(days=31)
+    )
+
+    assert platform_webhooks_rejected_purge_task.apply().get() == 1
+
+    assert list(PlatformWebhook.objects.values_list("pk", flat=True)) == [recent.pk]

@@ -15,7 +15,12 @@ from .refunds import (
 )
 from .settle import payment_record_state, payment_settle, payment_settle_reference
 from .start import payment_cancel_open, payment_start
-from .webhooks import webhook_process, webhook_receive, webhooks_retry_due
+from .webhooks import (
+    webhook_process,
+    webhook_receive,
+    webhooks_rejected_purge,
+    webhooks_retry_due,
+)
 
 __all__ = [
     "offline_instructions",
@@ -32,5 +37,6 @@ __all__ = [
     "refund_retry_unconfirmed",
     "webhook_process",
     "webhook_receive",
+    "webhooks_rejected_purge",
     "webhooks_retry_due",
 ]

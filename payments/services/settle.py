@@ -11,6 +11,7 @@ from bookings.exceptions import DiscountCodeUsedUp, InvalidTransition, SoldOut
 from bookings.models import Booking
 from bookings.services import booking_confirm, booking_release_unpaid
 from ticketing.audit import audit_log
+from ticketing.sweep import enqueue_on_commit
 
 from ..accounts import provider_for_payment
 from ..exceptions import RefundOutcomeUnknown
@@ -156,18 +157,15 @@ def _release_after_failure(payment: Payment) -> None:
     # paid after its seats went back (a late payment would be confirmed only if
     # the seats are still free, else refunded). Outside any lock; best effort.
     try:
-        provider_for_payment(payment).cancel_payment(
-            payment.provider_reference
-        )
+        provider_for_payment(payment).cancel_payment(payment.provider_reference)
     except ProviderError:
         logger.warning("Could not close failed payment %s", payment.pk, exc_info=True)
-    transaction.on_commit(lambda: _cancel_open_attempts(booking.pk))
-
-
-def _cancel_open_attempts(booking_id: int) -> None:
+    # The booking's older open attempts are closed by a task after commit. A broker
+    # that cannot be reached is logged, never raised: the buyer's return page (or
+    # the webhook) has its answer, and `payments_reconcile` closes what is left open.
     from ..tasks import payment_cancel_open_task
 
-    payment_cancel_open_task.delay([booking_id])
+    enqueue_on_commit(payment_cancel_open_task, [booking.pk])
 
 
 def _fulfil(payment: Payment) -> None:

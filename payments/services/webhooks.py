@@ -23,7 +23,12 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from ticketing.audit import audit_log
-from ticketing.inbound import body_summary, rejection_may_be_stored
+from ticketing.inbound import (
+    body_summary,
+    headers_kept,
+    rejected_before,
+    rejection_may_be_stored,
+)
 from ticketing.lib import retry
 from ticketing.sweep import claim, enqueue_on_commit
 
@@ -97,11 +102,7 @@ def webhook_receive(
     unless `source` (the client address) has sent too many this minute.
     `verifiers` replaces the provider's keys for an endpoint with its own secret
     (Stripe Connect's)."""
-    kept = {
-        name: value
-        for name, value in ((name.lower(), value) for name, value in headers.items())
-        if name in _KEPT_HEADERS
-    }
+    kept = headers_kept(headers, _KEPT_HEADERS)
     if verifiers is None:
         verifiers = webhook_verifiers(provider)
     event, organiser_id = _verify(verifiers, body, headers)
@@ -158,6 +159,19 @@ def _store_rejected(
         signature_valid=False,
         status=WebhookDelivery.Status.REJECTED,
     )
+
+
+def webhooks_rejected_purge(now: dt.datetime | None = None) -> int:
+    """Delete rejected deliveries past WEBHOOK_REJECTED_RETENTION_DAYS (beat, daily):
+    kept for diagnosis only, they must not grow without end."""
+    deleted, _ = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.REJECTED,
+        signature_valid=False,
+        received_at__lt=rejected_before(now),
+    ).delete()
+    if deleted:
+        logger.info("Purged %d rejected webhook deliveries", deleted)
+    return deleted
 
 
 def _verify(

@@ -5,9 +5,11 @@ the return page. Providers are the local fakes, speaking their wire formats."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core import mail
-from django.utils import translation
+from django.utils import timezone, translation
 
 from bookings.access import booking_page_path
 from bookings.models import Booking
@@ -21,6 +23,9 @@ from payments.services import (
     payment_offline_choose,
     payment_start,
 )
+from payments.tasks import payments_reconcile_task
+from payments.tests.factories import PaymentFactory
+from ticketing.tests.broker import broker_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +127,64 @@ def test_failed_verify_on_return_shows_the_reason_and_try_again(
     assert "seats have been released" in page
     assert_links_to_rebook(page, booking)
     assert _available(session, ticket_type) == 10
+
+
+def test_declined_on_return_with_the_broker_down_answers_and_releases(
+    lagos, paystack_fake, client, broker, django_capture_on_commit_callbacks
+):
+    """Closing the booking's older open attempt is a task enqueued after commit.
+    With the broker down the buyer still gets the return page, the seats go back,
+    and the reconcile sweep closes the attempt once the broker is back."""
+    session, ticket_type = lagos
+    booking = hold(session, (ticket_type, 2))
+    client.get(booking_page_path(booking.reference))  # remembers the booking
+    payment = payment_start(
+        booking_id=booking.pk, provider="paystack", return_url=PAYSTACK_RETURN
+    )
+    with paystack_fake._lock:  # an earlier attempt, still open at Paystack
+        paystack_fake._new_transaction(
+            reference="older-attempt",
+            amount=booking.total_minor,
+            currency="NGN",
+            email=booking.buyer_email,
+            callback_url="",
+            metadata={},
+        )
+    older = PaymentFactory(
+        organiser=booking.organiser,
+        booking=booking,
+        provider="paystack",
+        provider_reference="older-attempt",
+    )
+    Payment.objects.filter(pk=older.pk).update(
+        created_at=payment.created_at - dt.timedelta(minutes=5)
+    )
+    paystack_fake.fail(payment.provider_reference, "Declined")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(
+            "/payments/paystack/return/", {"reference": payment.provider_reference}
+        )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/b/{booking.reference}/"
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-state="payment_failed"' in page
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED
+    assert _available(session, ticket_type) == 10
+    older.refresh_from_db()
+    assert older.status == Payment.Status.PENDING  # its cancel task was lost
+
+    broker.up()
+    Payment.objects.filter(pk=older.pk).update(
+        updated_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    payments_reconcile_task.apply()
+
+    older.refresh_from_db()
+    assert older.status == Payment.Status.CANCELED
+    assert older.events.filter(action="canceled.expired").count() == 1
 
 
 def test_abandoned_paystack_attempt_keeps_the_hold(lagos, paystack_fake, client):

@@ -4,14 +4,18 @@ as an excerpt, its size and hash otherwise, and only so many a minute per addres
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import types
 
 import pytest
+from django.utils import timezone
 
 from payments.models import WebhookDelivery
-from ticketing.inbound import REJECTED_EXCERPT_CHARS
+from payments.tasks import webhooks_rejected_purge_task
+from payments.tests.factories import WebhookDeliveryFactory
+from ticketing.inbound import REJECTED_EXCERPT_CHARS, REJECTED_HEADER_CHARS
 from ticketing.lib import ratelimit
 
 pytestmark = pytest.mark.django_db
@@ -28,9 +32,7 @@ def stripe_keys(stripe_fake, settings):
 def one_minute(monkeypatch):
     """Every hit counted in the same one-minute window, wherever the test starts."""
     frozen = (int(ratelimit.time.time()) // 60) * 60 + 30.0
-    monkeypatch.setattr(
-        ratelimit, "time", types.SimpleNamespace(time=lambda: frozen)
-    )
+    monkeypatch.setattr(ratelimit, "time", types.SimpleNamespace(time=lambda: frozen))
 
 
 def _unsigned(size: int) -> bytes:
@@ -126,3 +128,79 @@ def test_a_body_nested_too_deep_is_rejected_not_a_500(client, stripe_keys):
     # Refused before the view (ticketing.middleware): a body no provider sends is
     # not worth even a bounded excerpt.
     assert WebhookDelivery.objects.count() == 0
+
+
+def test_kept_headers_are_cut_short(client, stripe_keys):
+    response = client.post(
+        "/webhooks/stripe/",
+        data=_unsigned(500),
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE="t=1,v1=" + "f" * 20_000,
+        HTTP_USER_AGENT="u" * 5_000,
+        HTTP_COOKIE="session=secret",
+    )
+
+    assert response.status_code == 400
+    headers = WebhookDelivery.objects.get().headers
+    assert set(headers) == {"content-type", "user-agent", "stripe-signature"}
+    assert len(headers["stripe-signature"]) == REJECTED_HEADER_CHARS
+    assert headers["stripe-signature"].startswith("t=1,v1=fff")
+    assert len(headers["user-agent"]) == REJECTED_HEADER_CHARS
+
+
+def test_an_ipv6_client_is_capped_by_its_whole_64(
+    client, stripe_keys, settings, one_minute
+):
+    """One client usually owns a /64: rotating the low bits must not buy more rows."""
+    settings.WEBHOOK_REJECTIONS_PER_MINUTE = 2
+
+    for suffix in range(1, 5):
+        assert (
+            _post(client, _unsigned(500), f"2001:db8:1:2::{suffix}").status_code == 400
+        )
+    assert WebhookDelivery.objects.count() == 2
+
+    assert _post(client, _unsigned(500), "2001:db8:1:3::1").status_code == 400
+    assert WebhookDelivery.objects.count() == 3
+
+
+def test_rejected_deliveries_are_purged_after_the_retention(
+    client, stripe_keys, settings
+):
+    settings.WEBHOOK_REJECTED_RETENTION_DAYS = 30
+    old_rejected, recent_rejected = (
+        WebhookDeliveryFactory(
+            event_id="", signature_valid=False, status=WebhookDelivery.Status.REJECTED
+        )
+        for _ in range(2)
+    )
+    old_verified = WebhookDeliveryFactory(
+        signature_valid=True, status=WebhookDelivery.Status.PROCESSED
+    )
+    now = timezone.now()
+    WebhookDelivery.objects.filter(pk__in=[old_rejected.pk, old_verified.pk]).update(
+        received_at=now - dt.timedelta(days=31)
+    )
+    WebhookDelivery.objects.filter(pk=recent_rejected.pk).update(
+        received_at=now - dt.timedelta(days=29)
+    )
+
+    assert webhooks_rejected_purge_task.apply().get() == 1
+
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {
+        recent_rejected.pk,
+        old_verified.pk,
+    }
+    settings.WEBHOOK_REJECTED_RETENTION_DAYS = 7
+    assert webhooks_rejected_purge_task.apply().get() == 1
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [
+        old_verified.pk
+    ]
+
+
+def test_the_purges_are_scheduled_daily(settings):
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {
+        "payments.tasks.webhooks_rejected_purge",
+        "integrations.tasks.platform_webhooks_rejected_purge",
+    } <= tasks

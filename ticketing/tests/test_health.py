@@ -20,7 +20,15 @@ from ticketing.tasks import worker_heartbeat_task
 from ticketing.tests.broker import Broker, dead_port
 from ticketing.tests.health import TOKEN, full, monitored_fixture  # noqa: F401
 
-# -- /healthz: database and cache only ------------------------------------------------
+BACKLOGS = (
+    "outbox",
+    "partner_webhook_deliveries",
+    "payment_webhooks",
+    "platform_webhooks",
+    "xero_webhooks",
+)
+
+# -- /healthz: database and cache decide; broker and backlogs are reported ------------
 
 
 @pytest.mark.django_db
@@ -31,7 +39,13 @@ def test_healthz_reports_database_and_cache_ok(client):
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "cache": "ok",
+        "broker": "ok",
+        "backlogs": {name: "ok" for name in BACKLOGS},
+    }
 
 
 @pytest.fixture
@@ -64,7 +78,8 @@ def test_healthz_is_503_when_the_database_is_unreachable(
         response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "down", "database": "error", "cache": "ok"}
+    body = response.json()
+    assert (body["status"], body["database"], body["cache"]) == ("down", "error", "ok")
     assert "Health check database failed" in caplog.text
     assert "OperationalError" in caplog.text
 
@@ -87,14 +102,16 @@ def test_healthz_is_503_when_the_cache_is_unreachable(
         response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "down", "database": "ok", "cache": "error"}
+    body = response.json()
+    assert (body["status"], body["database"], body["cache"]) == ("down", "ok", "error")
     assert "Health check cache failed" in caplog.text
 
 
 @pytest.mark.django_db
-def test_healthz_does_not_depend_on_the_broker(client):
+def test_healthz_reports_a_broker_down_but_stays_200(client):
     """A load balancer must not take every web process out because the broker is
-    down: the web still sells, and stored webhooks wait for the sweep."""
+    down: the web still sells, and stored webhooks wait for the sweep. The body
+    says the broker cannot be reached."""
     broker = Broker()
     broker.down()
     try:
@@ -103,6 +120,38 @@ def test_healthz_does_not_depend_on_the_broker(client):
         broker.up()
 
     assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert (body["database"], body["cache"], body["broker"]) == ("ok", "ok", "error")
+
+    # Cached a few seconds: a load balancer's polling does not reconnect each time.
+    assert client.get("/healthz").json()["broker"] == "error"
+    health.summary_forget()
+    body = client.get("/healthz").json()
+    assert (body["status"], body["broker"]) == ("ok", "ok")
+
+
+@pytest.mark.django_db
+def test_healthz_reports_a_backlog_that_is_not_moving(client):
+    from django.db import transaction
+
+    from ticketing import outbox
+    from ticketing.models import OutboxMessage
+
+    with transaction.atomic():
+        pk = outbox.enqueue("test.stuck")
+    OutboxMessage.objects.filter(pk=pk).update(
+        next_attempt_at=timezone.now() - dt.timedelta(minutes=6)
+    )
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["broker"] == "ok"
+    assert body["backlogs"]["outbox"] == "error"
+    assert body["backlogs"]["payment_webhooks"] == "ok"
 
 
 @pytest.mark.django_db
@@ -139,9 +188,7 @@ def test_full_reports_every_component_ok(client, monitored):
     body = response.json()
     assert body["status"] == "ok"
     components = body["components"]
-    assert {
-        name: component["status"] for name, component in components.items()
-    } == {
+    assert {name: component["status"] for name, component in components.items()} == {
         "database": "ok",
         "cache": "ok",
         "broker": "ok",
@@ -150,6 +197,7 @@ def test_full_reports_every_component_ok(client, monitored):
         "backlog:platform_webhooks": "ok",
         "backlog:partner_webhook_deliveries": "ok",
         "backlog:outbox": "ok",
+        "backlog:xero_webhooks": "ok",
         "connections": "ok",
     }
     assert components["worker"]["heartbeat_age_seconds"] <= 5

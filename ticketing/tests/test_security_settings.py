@@ -108,15 +108,18 @@ def test_debug_may_run_tracking_without_a_secret(load):
 @pytest.mark.parametrize(
     ("extra", "hsts"),
     [
-        ({}, 0),
-        ({"SECURE_SSL_REDIRECT": "1"}, 31536000),
-        ({"USE_TLS": "1"}, 31536000),
+        ({}, 31536000),  # SITE_URL is https://: the site is served over TLS
+        ({"USE_TLS": "0"}, 0),
+        ({"SITE_URL": "http://tickets.example"}, 0),
+        ({"SITE_URL": "HTTPS://tickets.example"}, 31536000),
+        ({"SITE_URL": "http://tickets.example", "SECURE_SSL_REDIRECT": "1"}, 31536000),
+        ({"SITE_URL": "http://tickets.example", "USE_TLS": "1"}, 31536000),
         ({"USE_TLS": "1", "SECURE_HSTS_SECONDS": "3600"}, 3600),
         ({"SECURE_SSL_REDIRECT": "1", "USE_TLS": "0"}, 0),
     ],
 )
 def test_hsts_is_on_by_default_when_tls_is(load, extra, hsts):
-    assert _values(load(**PRODUCTION, **extra))["hsts"] == hsts
+    assert _values(load(**{**PRODUCTION, **extra}))["hsts"] == hsts
 
 
 def test_the_policy_allows_this_site_only(load):

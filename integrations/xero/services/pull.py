@@ -19,6 +19,7 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from invoicing.exceptions import InvoiceError
@@ -47,8 +48,11 @@ def signature_valid(body: bytes, signature: str) -> bool:
 
 
 def webhook_receive(*, body: bytes, signature: str) -> tuple[int, list[int]]:
-    """(status, ids of new events). 401 for a signature that does not verify (also
-    Xero's "intent to receive" check), 200 once the events are stored."""
+    """(status, ids of the events to process). 401 for a signature that does not
+    verify (also Xero's "intent to receive" check), 200 once the events are stored.
+    An event stored by an earlier delivery but not processed yet is returned again:
+    deduplication is on "handled", not "stored", so Xero's retry after a lost
+    enqueue (broker down) gets the event processed."""
     if not signature_valid(body, signature):
         logger.warning(
             "Xero webhook with a bad signature refused (%d bytes)", len(body)
@@ -59,7 +63,7 @@ def webhook_receive(*, body: bytes, signature: str) -> tuple[int, list[int]]:
     except (ValueError, AttributeError):
         logger.warning("Signed Xero webhook whose body is not a JSON object")
         return 400, []
-    created_ids = []
+    due_ids = []
     with transaction.atomic():
         for event in events:
             if not isinstance(event, dict):
@@ -74,9 +78,9 @@ def webhook_receive(*, body: bytes, signature: str) -> tuple[int, list[int]]:
                     "payload": event,
                 },
             )
-            if created:
-                created_ids.append(row.pk)
-    return 200, created_ids
+            if created or row.processed_at is None:
+                due_ids.append(row.pk)
+    return 200, due_ids
 
 
 def webhook_event_process(event_id: int) -> None:
@@ -183,6 +187,17 @@ def reconcile(*, connection_id: int) -> int:
         page += 1
     XeroConnection.objects.filter(pk=connection_id).update(last_reconciled_at=started)
     return read
+
+
+def webhook_events_oldest_due(now: dt.datetime) -> dt.datetime | None:
+    """Since when the longest-waiting unprocessed event has been due (None: none
+    is), for the health check. An event is due a minute after it is stored, when
+    the sweep would pick it up; one given up on (20 attempts) still counts: it is
+    stored work that is not moving."""
+    oldest = XeroWebhookEvent.objects.filter(processed_at__isnull=True).aggregate(
+        oldest=Min("created_at")
+    )["oldest"]
+    return oldest + dt.timedelta(minutes=1) if oldest else None
 
 
 def webhook_events_due() -> list[int]:

@@ -10,6 +10,8 @@ from integrations.xero.models import XeroDocument, XeroPayment, XeroWebhookEvent
 from integrations.xero.services.pull import reconcile
 from integrations.xero.tests.fakes.xero_server import XeroFake
 from invoicing.models import Invoice, InvoicePayment
+from ticketing.tests.broker import broker_fixture  # noqa: F401
+from ticketing.tests.health import full, monitored_fixture  # noqa: F401
 
 from .conftest import push_all
 from .test_push import _sales
@@ -126,21 +128,25 @@ def test_reconcile_brings_payments_and_voids_since_the_last_run(
 
 
 def test_beat_reconciles_and_sweeps_events_whose_processing_was_lost(
-    client, pushed, xero_fake
+    client, pushed, xero_fake, broker, django_capture_on_commit_callbacks
 ):
     from integrations.xero.tasks import reconcile_all_task
 
     invoice, xero_id = pushed
     xero_fake.pay_in_xero(xero_id, "10.00")
     body = xero_fake.webhook_body([xero_id])
-    # Stored, but its task never ran (no on-commit here: the broker was down).
-    assert _post(client, body, xero_fake.sign(body)).status_code == 200
+    # The broker is down: the event is stored, its task cannot be enqueued, and
+    # Xero still gets its 200 (a 500 here would only make it retry).
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(client, body, xero_fake.sign(body)).status_code == 200
     event = XeroWebhookEvent.objects.get()
     assert event.processed_at is None
+    assert event.attempts == 0
     XeroWebhookEvent.objects.filter(pk=event.pk).update(
         created_at=timezone.now() - dt.timedelta(minutes=2)
     )
 
+    broker.up()
     assert reconcile_all_task() == 1
 
     event.refresh_from_db()
@@ -148,3 +154,52 @@ def test_beat_reconciles_and_sweeps_events_whose_processing_was_lost(
     invoice.refresh_from_db()
     assert (invoice.status, invoice.paid_minor) == ("partly_paid", 1000)
     assert invoice.payments.count() == 1
+
+
+def test_xeros_retry_after_a_lost_enqueue_processes_the_stored_event_once(
+    client, pushed, xero_fake, broker, django_capture_on_commit_callbacks
+):
+    """Deduplication is on "processed", not on "stored": Xero's retry of a delivery
+    whose task was lost gets it processed, and later retries change nothing."""
+    invoice, xero_id = pushed
+    xero_fake.pay_in_xero(xero_id, "10.00")
+    body = xero_fake.webhook_body([xero_id])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(client, body, xero_fake.sign(body)).status_code == 200
+        assert _post(client, body, xero_fake.sign(body)).status_code == 200
+    assert XeroWebhookEvent.objects.get().processed_at is None
+    invoice.refresh_from_db()
+    assert invoice.payments.count() == 0
+
+    broker.up()
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _post(client, body, xero_fake.sign(body)).status_code == 200
+
+    event = XeroWebhookEvent.objects.get()
+    assert event.processed_at is not None
+    assert event.attempts == 1
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.paid_minor) == ("partly_paid", 1000)
+    assert invoice.payments.count() == 1
+
+
+def test_health_reports_xero_events_that_are_not_moving(
+    client, pushed, xero_fake, broker, monitored, django_capture_on_commit_callbacks
+):
+    invoice, xero_id = pushed
+    body = xero_fake.webhook_body([xero_id])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _post(client, body, xero_fake.sign(body)).status_code == 200
+    broker.up()  # the backlog alone, not the broker, is what fails below
+
+    component = full(client).json()["components"]["backlog:xero_webhooks"]
+    assert component["status"] == "ok"
+
+    XeroWebhookEvent.objects.update(created_at=timezone.now() - dt.timedelta(minutes=7))
+    answer = full(client)
+    assert answer.status_code == 503
+    component = answer.json()["components"]["backlog:xero_webhooks"]
+    assert component["status"] == "error"
+    assert component["oldest_due_seconds"] >= 6 * 60

@@ -19,11 +19,11 @@ WITH new_booking AS (
         organiser_id, event_id, session_id, reference, status, channel, quantity,
         currency, subtotal_minor, discount_minor, total_minor, buyer_name,
         buyer_email, buyer_phone, idempotency_key, needs_attention, expires_at,
-        created_at, confirmed_at, language)
+        created_at, confirmed_at, language, is_complimentary)
     VALUES (:organiser_id, :event_id, :session_id,
             'PGB-' || substr(md5(random()::text), 1, 12), 'pending', 'web', 1, 'EUR',
             4500, 0, 4500, 'Bench Buyer', 'buyer@example.org', '', NULL, false,
-            now() + interval '15 minutes', now(), NULL, 'en')
+            now() + interval '15 minutes', now(), NULL, 'en', false)
     RETURNING id
 ), new_line AS (
     INSERT INTO bookings_bookingline (booking_id, ticket_type_id, quantity,

@@ -55,14 +55,19 @@ manage: $(VENV)/.installed-demo
 
 # The whole suite against PostgreSQL and Redis, after the apps' import layers
 # (pyproject.toml, [tool.importlinter]).
+# With no PostgreSQL at the default URL, the embedded one (scripts/test_database.py).
 test: install-dev messages browser
 	$(BIN)/lint-imports
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-	  $(BIN)/python scripts/check_services.py
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	@database=$$(DATABASE_URL=$(TEST_DATABASE_URL) \
+	  EMBEDDED_FALLBACK=$(if $(filter file,$(origin TEST_DATABASE_URL)),1,0) \
+	  $(BIN)/python scripts/test_database.py start) || exit 1; \
+	DATABASE_URL=$$database REDIS_URL=$(TEST_REDIS_URL) \
+	  $(BIN)/python scripts/check_services.py || exit 1; \
+	DATABASE_URL=$$database REDIS_URL=$(TEST_REDIS_URL) \
 	  SECRET_KEY=test-only-secret ALLOWED_HOSTS=testserver,localhost,127.0.0.1 \
 	  SITE_URL=http://testserver \
-	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python scripts/test_database.py stop; exit $$status
 
 # What users start, started as they would: a deployment built from requirements.txt
 # alone (gunicorn, a Celery worker and beat on PostgreSQL and Redis) and `make run`.

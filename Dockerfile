@@ -44,11 +44,13 @@ COPY . .
 # load with DEBUG off unless SECRET_KEY, ALLOWED_HOSTS, SITE_URL and DATABASE_URL are
 # set: the dummy values below exist for this step only (nothing connects) and are not
 # kept in the image.
+# The metrics directory is left out of this step (no root-owned files in it) and made
+# for the app user, who runs every process.
 RUN DEBUG=0 SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
         SITE_URL=http://localhost DATABASE_URL=postgres://unused@localhost/unused \
-        python manage.py collectstatic --noinput \
-    && mkdir -p /app/media \
-    && chown app:app /app/media
+        env -u PROMETHEUS_MULTIPROC_DIR python manage.py collectstatic --noinput \
+    && mkdir -p /app/media "$PROMETHEUS_MULTIPROC_DIR" \
+    && chown app:app /app/media "$PROMETHEUS_MULTIPROC_DIR"
 
 USER app
 

@@ -22,8 +22,10 @@ def on_starting(server):
         return
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
+    mine = f"_{os.getpid()}.db"  # made if the app was preloaded: still in use
     for stale in path.glob("*.db"):
-        stale.unlink(missing_ok=True)
+        if not stale.name.endswith(mine):
+            stale.unlink(missing_ok=True)
 
 
 def child_exit(server, worker):

@@ -18,6 +18,12 @@ from prometheus_client import Counter, Histogram
 
 logger = logging.getLogger(__name__)
 
+# prometheus-client opens a file there for each metric as it is created below: a
+# process started before anything made the directory (a Celery worker, beat,
+# manage.py in a fresh container) would fail to import this module.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 DEGRADED = Counter(
     "ticketing_degraded_total",
     "Operations that went on without a failed service (the cache) instead of failing",
@@ -200,8 +206,10 @@ def worker_metrics_serve(sender=None, **kwargs):
     if directory:
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
+        mine = f"_{os.getpid()}.db"  # this process's own, in use (a solo pool)
         for stale in path.glob("*.db"):
-            stale.unlink(missing_ok=True)
+            if not stale.name.endswith(mine):
+                stale.unlink(missing_ok=True)
     server, _thread = start_http_server(
         port, addr=settings.METRICS_WORKER_ADDR, registry=_processes_registry()
     )

@@ -102,6 +102,12 @@ def test_gunicorn_empties_the_directory_at_start_and_forgets_exited_workers(
     assert any(path.name.startswith("counter_") for path in multiproc_dir.iterdir())
 
 
+def test_a_process_started_before_the_directory_exists_makes_it(tmp_path):
+    directory = tmp_path / "not-made-yet"
+    _count_in_another_process(directory)  # a worker starting in a fresh container
+    assert any(path.name.startswith("counter_") for path in directory.iterdir())
+
+
 def test_gunicorn_hooks_do_nothing_without_the_directory(tmp_path, monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     hooks = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))

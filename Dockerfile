@@ -9,14 +9,17 @@
 # release before starting the new web processes (docker-compose.yml does it for you).
 FROM python:3.11-slim-bookworm
 
-# gunicorn reads its number of worker processes from WEB_CONCURRENCY.
+# gunicorn reads its number of worker processes from WEB_CONCURRENCY. Several processes
+# each count their own metrics: they write them under PROMETHEUS_MULTIPROC_DIR for
+# /metrics to add up; gunicorn.conf.py (read from /app) empties it at each start.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONPATH=/app \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DJANGO_SETTINGS_MODULE=ticketing.settings \
-    WEB_CONCURRENCY=2
+    WEB_CONCURRENCY=2 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 
 # WeasyPrint (PDF tickets) needs Pango and HarfBuzz from the system, and a font.
 RUN apt-get update \
@@ -41,11 +44,13 @@ COPY . .
 # load with DEBUG off unless SECRET_KEY, ALLOWED_HOSTS, SITE_URL and DATABASE_URL are
 # set: the dummy values below exist for this step only (nothing connects) and are not
 # kept in the image.
+# The metrics directory is left out of this step (no root-owned files in it) and made
+# for the app user, who runs every process.
 RUN DEBUG=0 SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
         SITE_URL=http://localhost DATABASE_URL=postgres://unused@localhost/unused \
-        python manage.py collectstatic --noinput \
-    && mkdir -p /app/media \
-    && chown app:app /app/media
+        env -u PROMETHEUS_MULTIPROC_DIR python manage.py collectstatic --noinput \
+    && mkdir -p /app/media "$PROMETHEUS_MULTIPROC_DIR" \
+    && chown app:app /app/media "$PROMETHEUS_MULTIPROC_DIR"
 
 USER app
 

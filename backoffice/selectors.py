@@ -16,6 +16,7 @@ from bookings.models import Booking
 from events.models import Session
 from events.selectors import sessions_upcoming
 from integrations.models import Connection, ExternalOrder, Listing, OversoldAlert
+from payments.alerting import REFUND_UNKNOWN_AFTER
 from payments.models import Refund
 from ticketing.models import Alert
 
@@ -231,7 +232,7 @@ def _charts(scope: Scope, starts, now, tz) -> list[EventChart]:
     return ranked[:CHART_EVENTS]
 
 
-def _alerts(scope: Scope) -> dict[str, list]:
+def _alerts(scope: Scope, now: dt.datetime) -> dict[str, list]:
     return {
         "oversold": list(
             scope.filter(
@@ -247,10 +248,12 @@ def _alerts(scope: Scope) -> dict[str, list]:
                 "organiser_id",
             ).order_by("-last_sync_at")[:ALERTS_SHOWN]
         ),
+        # Pending with an error, or for longer than the refund_unknown alert
+        # waits: every refund that alert mails about is shown here too.
         "refunds": list(
             scope.filter(
-                Refund.objects.filter(status=Refund.Status.PENDING).exclude(
-                    last_error=""
+                Refund.objects.filter(status=Refund.Status.PENDING).filter(
+                    ~Q(last_error="") | Q(created_at__lt=now - REFUND_UNKNOWN_AFTER)
                 ),
                 "organiser_id",
             ).select_related("payment__booking")[:ALERTS_SHOWN]
@@ -286,5 +289,5 @@ def dashboard_get(scope: Scope, now: dt.datetime | None = None) -> Dashboard:
         external_tickets=_external_totals(scope, starts),
         sessions=_sessions(scope, now),
         charts=_charts(scope, starts, now, tz),
-        alerts=_alerts(scope),
+        alerts=_alerts(scope, now),
     )

@@ -11,5 +11,9 @@ class IntegrationsConfig(AppConfig):
         from .health import connections_check
         from .services.webhooks import platform_webhooks_oldest_due
 
-        health.register_backlog("platform_webhooks", platform_webhooks_oldest_due)
+        health.register_backlog(
+            "platform_webhooks",
+            platform_webhooks_oldest_due,
+            link=lambda: health.admin_link("integrations_platformwebhook"),
+        )
         health.register_check("connections", connections_check)

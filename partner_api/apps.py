@@ -14,7 +14,9 @@ class PartnerApiConfig(AppConfig):
         from .webhooks import services as webhooks
 
         health.register_backlog(
-            "partner_webhook_deliveries", webhooks.deliveries_oldest_due
+            "partner_webhook_deliveries",
+            webhooks.deliveries_oldest_due,
+            link=lambda: health.admin_link("partner_api_partnerwebhookdelivery"),
         )
         outbox.register(
             webhooks.DELIVERY_KIND,

@@ -10,7 +10,11 @@ class PaymentsConfig(AppConfig):
         from . import receivers  # noqa: F401  (connects the signal receivers)
         from .services.webhooks import webhooks_oldest_due
 
-        health.register_backlog("payment_webhooks", webhooks_oldest_due)
+        health.register_backlog(
+            "payment_webhooks",
+            webhooks_oldest_due,
+            link=lambda: health.admin_link("payments_webhookdelivery"),
+        )
 
         from ticketing import outbox
 

@@ -13,6 +13,9 @@ since (`alerts_notify_due`, beat every 5 minutes, writes those rows). Rows of on
 alert coalesce (key `alert:<id>`), and the handler claims the alert's hourly slot
 before sending, so a row handled twice sends once.
 
+A stuck backlog (`backlog_stuck`) is mailed directly instead, right after its
+transaction commits: the outbox may be the very thing that is stuck.
+
 Recipients come from the apps above the core (`register_recipients`), since the core
 cannot import the organiser's members.
 """
@@ -62,7 +65,6 @@ def alert_raise(
     an Organiser, its id, or None for the site's admins only. Mailed after commit."""
     now = timezone.now()
     organiser_id = _organiser_id(organiser)
-    metrics.ALERTS.labels(kind=kind).inc()
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -74,6 +76,7 @@ def alert_raise(
                     message=message,
                     link=link or F("link"),
                 )
+                _count_on_commit(kind)
                 if bumped:
                     return Alert.objects.get(
                         kind=kind, subject=subject, resolved_at__isnull=True
@@ -105,17 +108,40 @@ def alert_resolve(*, kind: str, subject: str) -> int:
     return resolved
 
 
+def _count_on_commit(kind: str) -> None:
+    # Counted once the raise commits: an attempt rolled back (and retried, by the
+    # loop above or by the caller's task) must not count twice.
+    transaction.on_commit(lambda: metrics.ALERTS.labels(kind=kind).inc())
+
+
 EMAIL_KIND = "ticketing.alert_email"
+
+# Mailed without the outbox: when the outbox itself stops moving, an alert about it
+# queued behind the stuck rows would never be sent.
+DIRECT_KINDS = frozenset({Alert.Kind.BACKLOG_STUCK})
 
 
 def _email_enqueue(alert: Alert) -> None:
-    """In the caller's transaction: the alert's email, as an outbox row."""
+    """In the caller's transaction: the alert's email, as an outbox row (or, for
+    DIRECT_KINDS, sent straight after the commit)."""
+    if alert.kind in DIRECT_KINDS:
+        alert_id = alert.pk
+        transaction.on_commit(lambda: _notify_direct(alert_id))
+        return
     outbox.enqueue(
         EMAIL_KIND,
         key=f"alert:{alert.pk}",
         payload={"alert_id": alert.pk},
         organiser_id=alert.organiser_id,
     )
+
+
+def _notify_direct(alert_id: int) -> None:
+    try:
+        alert_notify(alert_id)
+    except Exception:  # mail down: the next check (5 minutes) bumps it and tries again
+        Alert.objects.filter(pk=alert_id).update(emailed_at=None, emailed_count=0)
+        logger.exception("Could not email alert %s", alert_id)
 
 
 def alert_email_handler(message) -> None:

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from django.db.models import Count, Max
 from django.urls import reverse
 from django.utils import timezone
 
@@ -50,7 +51,7 @@ def backlogs_check(now: dt.datetime) -> None:
                     f"Stored work in {name} has waited {minutes} minutes: workers or "
                     "beat are down, or every attempt fails. See /healthz/full."
                 ),
-                link=reverse("admin:index"),
+                link=backlog.link() if backlog.link else reverse("admin:index"),
             )
         else:
             alert_resolve(kind=Alert.Kind.BACKLOG_STUCK, subject=subject)
@@ -58,23 +59,33 @@ def backlogs_check(now: dt.datetime) -> None:
 
 def outbox_dead_check(now: dt.datetime) -> None:
     """Outbox rows out of attempts (an email, an SMS, a push): nothing retries them
-    until a person does ("retry now" in the admin)."""
+    until a person does ("retry now" in the admin). One alert per outbox kind and
+    organiser, with how many rows are dead: an outage that kills a thousand emails
+    is one alert, not a thousand."""
     dead = OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).exclude(
         kind=EMAIL_KIND  # an alert about an alert's email would loop
     )
+    groups = (
+        dead.values("kind", "organiser_id")
+        .annotate(rows=Count("pk"), latest=Max("pk"))
+        .order_by("kind", "organiser_id")
+    )
     dead_subjects = set()
-    for message in dead.order_by("pk")[:200]:
-        subject = f"outbox:{message.pk}"
+    for group in groups:
+        kind, organiser_id = group["kind"], group["organiser_id"]
+        subject = _dead_subject(kind, organiser_id)
         dead_subjects.add(subject)
+        latest = OutboxMessage.objects.get(pk=group["latest"])
         alert_raise(
             kind=Alert.Kind.DELIVERY_EXHAUSTED,
-            organiser=message.organiser_id,
+            organiser=organiser_id,
             subject=subject,
             message=(
-                f"{message.kind} ({message.key or message.pk}) was given up after "
-                f"{message.attempts} attempts: {message.last_error[:500]}"
+                f"{group['rows']} {kind} row(s) given up after their last attempt. "
+                f"Latest: {latest.key or latest.pk}, {latest.attempts} attempts: "
+                f"{latest.last_error[:500]}"
             ),
-            link=reverse("admin:ticketing_outboxmessage_change", args=[message.pk]),
+            link=health.admin_link("ticketing_outboxmessage", status="dead", kind=kind),
         )
     for subject in Alert.objects.filter(
         kind=Alert.Kind.DELIVERY_EXHAUSTED,
@@ -83,6 +94,12 @@ def outbox_dead_check(now: dt.datetime) -> None:
     ).values_list("subject", flat=True):
         if subject not in dead_subjects:
             alert_resolve(kind=Alert.Kind.DELIVERY_EXHAUSTED, subject=subject)
+
+
+def _dead_subject(kind: str, organiser_id: int | None) -> str:
+    # One open alert per subject site-wide: the organiser is part of it.
+    who = f"organiser:{organiser_id}" if organiser_id is not None else "site"
+    return f"outbox:{kind}:{who}"
 
 
 def alerts_check(now: dt.datetime | None = None) -> int:

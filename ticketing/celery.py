@@ -20,6 +20,8 @@ def _count_task_outcomes() -> None:
     signals.task_retry.connect(metrics.task_retried, weak=False)
     signals.task_revoked.connect(metrics.task_revoked, weak=False)
     signals.task_rejected.connect(metrics.task_rejected, weak=False)
+    signals.worker_init.connect(metrics.worker_metrics_serve, weak=False)
+    signals.worker_process_shutdown.connect(metrics.worker_process_exited, weak=False)
 
 
 _count_task_outcomes()

@@ -25,11 +25,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -49,6 +51,7 @@ Component = dict[str, object]
 class Backlog:
     oldest_due: Callable[[dt.datetime], dt.datetime | None]
     depth: Callable[[dt.datetime], int] | None = None
+    link: Callable[[], str] | None = None
 
 
 _backlogs: dict[str, Backlog] = {}
@@ -59,16 +62,26 @@ def register_backlog(
     name: str,
     oldest_due: Callable[[dt.datetime], dt.datetime | None],
     depth: Callable[[dt.datetime], int] | None = None,
+    link: Callable[[], str] | None = None,
 ) -> None:
     """`oldest_due(now)`: since when the longest-waiting due row has been due, or
     None when nothing is due. Over BACKLOG_MAX_AGE, `/healthz/full` fails.
     `depth(now)`, when given: how many rows are due (the `ticketing_backlog_depth`
-    metric)."""
-    _backlogs[name] = Backlog(oldest_due, depth)
+    metric). `link()`, when given: the admin page of its waiting rows (the
+    `backlog_stuck` alert's link; a callable, as URLs cannot be reversed in ready())."""
+    _backlogs[name] = Backlog(oldest_due, depth, link)
 
 
 def backlogs() -> dict[str, Backlog]:
     return dict(_backlogs)
+
+
+def admin_link(model: str, **exact: str) -> str:
+    """The admin list of `model` ("<app label>_<model name>"), filtered on the
+    fields given (`status="pending"`: `?status__exact=pending`)."""
+    url = reverse(f"admin:{model}_changelist")
+    query = urlencode({f"{field}__exact": value for field, value in exact.items()})
+    return f"{url}?{query}" if query else url
 
 
 def register_check(name: str, check: Callable[[dt.datetime], Component]) -> None:

@@ -9,9 +9,20 @@ apps register with `ticketing.health`. docs/operations.md says what each one mea
 
 from __future__ import annotations
 
+import logging
+import os
 import time
+from pathlib import Path
 
 from prometheus_client import Counter, Histogram
+
+logger = logging.getLogger(__name__)
+
+# prometheus-client opens a file there for each metric as it is created below: a
+# process started before anything made the directory (a Celery worker, beat,
+# manage.py in a fresh container) would fail to import this module.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 DEGRADED = Counter(
     "ticketing_degraded_total",
@@ -156,21 +167,62 @@ class BacklogCollector:
         yield depth
 
 
-def registry():
-    """What `/metrics` serves: this process's metrics, or every process's through
-    PROMETHEUS_MULTIPROC_DIR, plus the backlogs."""
-    import os
-
+def _processes_registry():
+    """This process's metrics, or every process's through PROMETHEUS_MULTIPROC_DIR."""
     from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
+    combined = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        combined = CollectorRegistry()
         multiprocess.MultiProcessCollector(combined)
     else:
-        combined = CollectorRegistry()
         combined.register(_Forward(REGISTRY))
+    return combined
+
+
+def registry():
+    """What `/metrics` serves: the processes' metrics plus the backlogs."""
+    combined = _processes_registry()
     combined.register(BacklogCollector())
     return combined
+
+
+# -- the Celery worker's own endpoint (connected in ticketing.celery) --------------
+
+
+def worker_metrics_serve(sender=None, **kwargs):
+    """`worker_init`: with METRICS_WORKER_PORT set, the worker's main process serves
+    its pool's metrics (task outcomes, external calls) on that port, since a worker
+    machine has no `/metrics` of its own. Prefork children record in their own
+    processes, so this needs PROMETHEUS_MULTIPROC_DIR (a directory of the worker's
+    own, emptied here before the pool starts); without it only a solo or threads
+    pool's figures are seen. No token: keep the port off public networks."""
+    from django.conf import settings
+    from prometheus_client import start_http_server
+
+    port = settings.METRICS_WORKER_PORT
+    if not port:
+        return None
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        mine = f"_{os.getpid()}.db"  # this process's own, in use (a solo pool)
+        for stale in path.glob("*.db"):
+            if not stale.name.endswith(mine):
+                stale.unlink(missing_ok=True)
+    server, _thread = start_http_server(
+        port, addr=settings.METRICS_WORKER_ADDR, registry=_processes_registry()
+    )
+    logger.info("Worker metrics on %s:%s", settings.METRICS_WORKER_ADDR, port)
+    return server
+
+
+def worker_process_exited(sender=None, pid=None, **kwargs):
+    """`worker_process_shutdown`: a pool child's live gauges stop counting."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
 
 
 class _Forward:

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditEntry(models.Model):
@@ -107,12 +108,18 @@ class Alert(models.Model):
     """
 
     class Kind(models.TextChoices):
-        OVERSOLD = "oversold", "Session oversold"
-        SYNC_FAILING = "sync_failing", "Platform sync failing"
-        WEBHOOK_EXHAUSTED = "webhook_exhausted", "Webhook retries exhausted"
-        DELIVERY_EXHAUSTED = "delivery_exhausted", "Delivery retries exhausted"
-        REFUND_UNKNOWN = "refund_unknown", "Refund of unknown outcome"
-        BACKLOG_STUCK = "backlog_stuck", "Stored work not moving"
+        OVERSOLD = "oversold", _("Session oversold")
+        SYNC_FAILING = "sync_failing", _("Platform sync failing")
+        WEBHOOK_EXHAUSTED = "webhook_exhausted", _("Webhook retries exhausted")
+        DELIVERY_EXHAUSTED = "delivery_exhausted", _("Delivery retries exhausted")
+        REFUND_UNKNOWN = "refund_unknown", _("Refund of unknown outcome")
+        BACKLOG_STUCK = "backlog_stuck", _("Stored work not moving")
+        STRIPE_CATALOG_FAILING = (
+            "stripe_catalog_failing",
+            _("Stripe catalogue push failing"),
+        )
+        XERO_PUSH_FAILED = "xero.push_failed", _("Xero refused a document")
+        XERO_CONNECTION_BROKEN = "xero.connection_broken", _("Xero connection broken")
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     organiser_id = models.BigIntegerField(null=True, blank=True, db_index=True)

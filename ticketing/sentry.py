@@ -1,8 +1,11 @@
 """Errors to Sentry when SENTRY_DSN is set (sentry-sdk, Django and Celery).
 
-No personal data is sent (`send_default_pii=False`), and `scrub` drops what could
-still carry a secret: Authorization and cookie headers, and any value whose key
-names a key, token, secret, password or signature, wherever it sits in the event.
+No personal data is sent: no user, IP or cookies (`send_default_pii=False`), no
+request bodies (`max_request_body_size="never"`: a checkout's form carries the
+buyer's name and email) and no local variables of the stack frames (a booking in a
+local is the same data). `scrub` drops what could still carry a secret:
+Authorization and cookie headers, the query string, and any value whose key names
+a key, token, secret, password or signature, wherever it sits in the event.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ def init(dsn: str, *, environment: str, release: str, traces_sample_rate: float)
         dsn=dsn,
         integrations=[DjangoIntegration(), CeleryIntegration()],
         send_default_pii=False,
+        max_request_body_size="never",
+        include_local_variables=False,
         before_send=scrub,
         environment=environment or None,
         release=release or None,

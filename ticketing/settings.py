@@ -535,6 +535,9 @@ WEBHOOK_REJECTIONS_PER_MINUTE = env.int("WEBHOOK_REJECTIONS_PER_MINUTE", default
 WEBHOOK_REJECTED_RETENTION_DAYS = env.int("WEBHOOK_REJECTED_RETENTION_DAYS", default=30)
 # Bearer token of /healthz/full and /metrics (monitors); unset, both answer 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# A Celery worker's own metrics endpoint (no token; see docs/operations.md); unset: off.
+METRICS_WORKER_PORT = env.int("METRICS_WORKER_PORT", default=0)
+METRICS_WORKER_ADDR = env.str("METRICS_WORKER_ADDR", default="127.0.0.1")
 # Errors (web, Celery) to Sentry when set, secrets scrubbed (ticketing/sentry.py).
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="")

@@ -104,6 +104,27 @@ def test_alerts_that_need_action(client):
     assert f"Booking {flagged.reference} needs attention" in page
 
 
+def test_a_refund_pending_for_a_day_without_an_error_is_shown_like_its_alert(
+    client,
+):
+    from payments.alerting import refunds_unknown_check
+
+    organiser = OrganiserFactory()
+    stale = RefundFactory(organiser=organiser, status="pending")
+    RefundFactory(organiser=organiser, status="pending")  # asked for just now
+    type(stale).objects.filter(pk=stale.pk).update(
+        created_at=timezone.now() - dt.timedelta(hours=25)
+    )
+    refunds_unknown_check(timezone.now())  # the alert that emails about it
+    _member(client, organiser)
+
+    page = _dashboard(client.get("/admin/").content.decode())
+
+    assert page.count('data-kind="refund"') == 1
+    assert stale.payment.booking.reference in page
+    assert 'data-kind="refund_unknown"' not in page  # not listed twice
+
+
 def test_open_alerts_of_other_kinds_are_listed_with_a_link(client):
     from ticketing.tests.factories import AlertFactory
 

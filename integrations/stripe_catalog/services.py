@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 KIND = "stripe_catalog.push"
 # At most one push per object per PUSH_DELAY (ARCHITECTURE: coalesced pushes).
 PUSH_DELAY = dt.timedelta(seconds=2)
-ALERT_KIND = "stripe_catalog_failing"
+ALERT_KIND = Alert.Kind.STRIPE_CATALOG_FAILING
 ALERT_WINDOW = dt.timedelta(hours=1)
 
 Entity = CatalogSyncLog.Entity

@@ -34,8 +34,10 @@ from integrations.tests.factories import ConnectionFactory, ListingFactory
 from integrations.tests.fakes.base import Reply
 from integrations.tests.fakes.eventbrite_server import eventbrite_fake  # noqa: F401
 from integrations.tests.fakes.humanitix_server import humanitix_fake  # noqa: F401
+from ticketing.alerts import EMAIL_KIND
 from ticketing.inbound import REJECTED_EXCERPT_CHARS
 from ticketing.lib import ratelimit
+from ticketing.models import Alert, OutboxMessage
 from ticketing.tests.broker import broker_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -628,6 +630,7 @@ def test_retries_stop_after_the_last_attempt(client, eb, eb_connection, eb_listi
     webhook = _only_webhook()
     delays = []
     while webhook.next_attempt_at is not None:
+        assert not Alert.objects.exists()  # retries left: nobody is told yet
         delays.append(webhook.next_attempt_at)
         platform_webhooks_retry_due(now=webhook.next_attempt_at)
         webhook.refresh_from_db()
@@ -637,6 +640,16 @@ def test_retries_stop_after_the_last_attempt(client, eb, eb_connection, eb_listi
     assert len(delays) == 7
     far_future = timezone.now() + dt.timedelta(days=365)
     assert platform_webhooks_retry_due(now=far_future) == 0
+    # The organiser hears of it once, with a link to the delivery in the admin.
+    alert = Alert.objects.get()
+    assert (alert.kind, alert.subject) == (
+        Alert.Kind.WEBHOOK_EXHAUSTED,
+        f"platform-webhook:{webhook.pk}",
+    )
+    assert alert.organiser_id == eb_connection.organiser_id
+    assert alert.link == f"/admin/integrations/platformwebhook/{webhook.pk}/change/"
+    assert "8 attempts" in alert.message
+    assert OutboxMessage.objects.filter(kind=EMAIL_KIND).count() == 1
 
 
 def test_a_delivery_whose_task_was_never_queued_is_picked_up_later(

@@ -108,18 +108,24 @@ def test_the_email_is_an_outbox_row_sent_once_however_often_it_is_handled(
     assert alerts_check() == 0
 
 
-def test_a_stuck_backlog_alerts_the_site_admins_and_clears(organiser, monkeypatch):
+def test_a_stuck_backlog_alerts_the_site_admins_and_clears(
+    organiser, monkeypatch, django_capture_on_commit_callbacks
+):
     oldest = {"at": timezone.now() - dt.timedelta(minutes=12)}
     monkeypatch.setattr(health, "_backlogs", {})
     health.register_backlog("test_rows", lambda now: oldest["at"])
 
-    alerts_check()
-    outbox.dispatch()
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts_check()
 
     alert = Alert.objects.get(kind=Alert.Kind.BACKLOG_STUCK)
     assert (alert.subject, alert.organiser_id) == ("backlog:test_rows", None)
     assert "12 minutes" in alert.message
+    assert alert.link == "/admin/"  # the backlog registered no page of its own
+    # Mailed at once, not queued behind the stuck work: no dispatch ran.
     assert mail.outbox[0].to == ["root@x.org"]
+    assert mail.outbox[0].subject == "[Alert] Stored work not moving: backlog:test_rows"
+    assert not OutboxMessage.objects.filter(kind=alerts.EMAIL_KIND).exists()
 
     oldest["at"] = None
     alerts_check()
@@ -184,3 +190,158 @@ def test_the_admin_lists_an_organisers_own_alerts_only(client, organiser):
     assert response.status_code == 302
     mine.refresh_from_db()
     assert mine.resolved_at is not None
+
+
+def test_a_stuck_outbox_links_to_its_pending_rows_and_is_mailed_without_it(
+    organiser, django_capture_on_commit_callbacks
+):
+    OutboxMessage.objects.create(
+        kind="test.kind", next_attempt_at=timezone.now() - dt.timedelta(minutes=20)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts_check()
+
+    alert = Alert.objects.get(kind=Alert.Kind.BACKLOG_STUCK, subject="backlog:outbox")
+    assert alert.link == "/admin/ticketing/outboxmessage/?status__exact=pending"
+    assert len(mail.outbox) == 1
+    assert "http://testserver/admin/ticketing/outboxmessage/?status__exact=pending" in (
+        mail.outbox[0].body
+    )
+    assert not OutboxMessage.objects.filter(kind=alerts.EMAIL_KIND).exists()
+
+
+def test_a_stuck_backlog_whose_email_fails_is_mailed_by_the_next_check(
+    organiser, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(health, "_backlogs", {})
+    health.register_backlog("test_rows", lambda now: now - dt.timedelta(minutes=30))
+
+    def smtp_down(**kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(alerts, "send_mail", smtp_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts_check()
+    alert = Alert.objects.get(kind=Alert.Kind.BACKLOG_STUCK)
+    assert alert.emailed_at is None  # not marked as told
+
+    monkeypatch.undo()
+    monkeypatch.setattr(health, "_backlogs", {})
+    health.register_backlog("test_rows", lambda now: now - dt.timedelta(minutes=35))
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts_check()
+    assert len(mail.outbox) == 1
+    alert.refresh_from_db()
+    assert alert.emailed_at is not None
+
+
+def _dead(kind, organiser_id=None, **fields):
+    return OutboxMessage.objects.create(
+        kind=kind,
+        organiser_id=organiser_id,
+        status=OutboxMessage.Status.DEAD,
+        attempts=5,
+        last_error="550 mailbox unavailable",
+        next_attempt_at=timezone.now(),
+        **fields,
+    )
+
+
+def test_dead_outbox_rows_make_one_alert_per_kind_and_organiser_until_retried(
+    organiser, django_capture_on_commit_callbacks
+):
+    rows = [
+        _dead("notifications.email", organiser.pk, key=f"booking:{n}") for n in range(3)
+    ]
+    _dead("notifications.email")  # site-wide: an alert of its own
+    _dead(alerts.EMAIL_KIND, organiser.pk)  # an alert's own email: never alerted
+
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts_check()
+        alerts_check()  # seen again: the same alerts, bumped
+
+    open_alerts = Alert.objects.filter(
+        kind=Alert.Kind.DELIVERY_EXHAUSTED, resolved_at__isnull=True
+    )
+    assert sorted(open_alerts.values_list("subject", flat=True)) == [
+        f"outbox:notifications.email:organiser:{organiser.pk}",
+        "outbox:notifications.email:site",
+    ]
+    mine = open_alerts.get(organiser_id=organiser.pk)
+    assert mine.count == 2
+    assert mine.message.startswith("3 notifications.email row(s) given up")
+    assert "booking:2, 5 attempts: 550 mailbox unavailable" in mine.message
+    assert mine.link == (
+        "/admin/ticketing/outboxmessage/"
+        "?status__exact=dead&kind__exact=notifications.email"
+    )
+    outbox.dispatch()
+    assert sorted(len(m.to) for m in mail.outbox) == [1, 2]  # site; owner + root
+
+    # A person retries them and they go through: the organiser's alert closes.
+    OutboxMessage.objects.filter(pk__in=[r.pk for r in rows]).update(
+        status=OutboxMessage.Status.DONE
+    )
+    alerts_check()
+    mine.refresh_from_db()
+    assert mine.resolved_at is not None
+    assert open_alerts.get().subject == "outbox:notifications.email:site"
+
+
+def test_the_alert_counter_counts_committed_raises_only(
+    organiser, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+    from prometheus_client import REGISTRY
+
+    def counted():
+        return (
+            REGISTRY.get_sample_value(
+                "ticketing_alerts_raised_total", {"kind": "oversold"}
+            )
+            or 0.0
+        )
+
+    before = counted()
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                alerts.alert_raise(
+                    kind=Alert.Kind.OVERSOLD,
+                    organiser=organiser,
+                    subject="session:1",
+                    message="oversold",
+                )
+                raise RuntimeError("the caller's work failed: rolled back")
+        except RuntimeError:
+            pass
+    assert counted() == before
+    assert not Alert.objects.exists()
+
+    _raise(organiser, django_capture_on_commit_callbacks)
+    _raise(organiser, django_capture_on_commit_callbacks)
+    assert counted() == before + 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "label"),
+    [
+        ("stripe_catalog_failing", "Stripe catalogue push failing"),
+        ("xero.push_failed", "Xero refused a document"),
+        ("xero.connection_broken", "Xero connection broken"),
+    ],
+)
+def test_every_kind_raised_has_a_label_in_the_email_and_the_admin(
+    organiser, client, django_capture_on_commit_callbacks, kind, label
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts.alert_raise(
+            kind=kind, organiser=organiser, subject="xero:1", message="refused"
+        )
+    outbox.dispatch()
+
+    assert mail.outbox[0].subject == f"[Alert] {label}: xero:1"
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    page = client.get("/admin/ticketing/alert/").content.decode()
+    assert label in page

@@ -16,6 +16,7 @@ import logging
 import secrets
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -157,17 +158,19 @@ def choices_refresh(*, connection_id: int) -> XeroConnection:
 def connection_broken(connection: XeroConnection, error: Exception) -> None:
     """Xero refused our access: the organiser must reconnect (an alert says so)."""
     from ticketing.alerts import alert_raise
+    from ticketing.models import Alert
 
     with transaction.atomic():
         XeroConnection.objects.filter(pk=connection.pk).update(
             status=Status.BROKEN, last_error=str(error)[:500]
         )
         alert_raise(
-            kind="xero.connection_broken",
+            kind=Alert.Kind.XERO_CONNECTION_BROKEN,
             organiser=connection.organiser_id,
             subject=f"xero:{connection.pk}",
             message=_("Xero refused our access: reconnect Xero in the admin (%(e)s).")
             % {"e": error},
+            link=reverse("admin:xero_xeroconnection_change", args=[connection.pk]),
         )
 
 

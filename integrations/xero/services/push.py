@@ -25,6 +25,7 @@ import logging
 
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,7 +34,7 @@ from ticketing import outbox
 from ticketing.alerts import alert_raise, alert_resolve
 from ticketing.lib.http import ExternalAuthError, ExternalError
 from ticketing.lib.retry import RetryPolicy
-from ticketing.models import OutboxMessage
+from ticketing.models import Alert, OutboxMessage
 
 from .. import mapping
 from ..client import XeroApi, XeroValidationError
@@ -52,7 +53,7 @@ PUSH_LEASE = dt.timedelta(minutes=15)
 # Changes to one document within this long are pushed once (ARCHITECTURE: at most
 # one push per object per 2 s).
 COALESCE = dt.timedelta(seconds=2)
-ALERT_KIND = "xero.push_failed"
+ALERT_KIND = Alert.Kind.XERO_PUSH_FAILED
 
 State = XeroDocument.State
 Status = Invoice.Status
@@ -241,6 +242,7 @@ def _failed(document: XeroDocument, invoice: Invoice, error: XeroValidationError
             subject=_alert_subject(invoice),
             message=_("Xero refused %(doc)s: %(why)s")
             % {"doc": invoice, "why": message},
+            link=reverse("admin:invoicing_invoice_change", args=[invoice.pk]),
         )
 
 

@@ -108,7 +108,9 @@ def test_a_refused_refresh_marks_the_connection_for_reconnecting(connected, xero
     assert connected.status == XeroConnection.Status.BROKEN
     from ticketing.models import Alert
 
-    assert Alert.objects.filter(kind="xero.connection_broken").count() == 1
+    alert = Alert.objects.get(kind="xero.connection_broken")
+    assert alert.link == f"/admin/xero/xeroconnection/{connected.pk}/change/"
+    assert alert.get_kind_display() == "Xero connection broken"
 
 
 def test_disconnect_revokes_and_forgets(connected, xero_fake):

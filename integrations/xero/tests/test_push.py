@@ -219,6 +219,8 @@ def test_validation_errors_are_shown_in_words_and_not_retried(
     alert = Alert.objects.get(kind="xero.push_failed")
     assert "999" in alert.message
     assert alert.organiser_id == connected.organiser_id
+    assert alert.link == f"/admin/invoicing/invoice/{invoice.pk}/change/"
+    assert alert.get_kind_display() == "Xero refused a document"
     assert len([r for r in xero_fake.calls("/Invoices") if r.method == "PUT"]) == 1
     assert xero_fake.invoices == {}
 

@@ -21,6 +21,7 @@ SALES_HEADINGS = [
     "Événement",
     "Billets",
     "dont invitations",
+    "dont montant non communiqué",
     "Au prix catalogue",
     "Remises",
     "Remboursements",

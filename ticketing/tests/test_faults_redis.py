@@ -232,7 +232,10 @@ def test_provider_quota_falls_back_to_a_per_process_share(own_redis, settings):
 
 
 def test_a_paid_booking_cancelled_with_redis_down_is_refunded_once_it_returns(
-    client, own_redis, stripe_fake, settings  # noqa: F811
+    client,
+    own_redis,
+    stripe_fake,  # noqa: F811
+    settings,
 ):
     from bookings.tests.factories import BookingFactory
     from payments.models import Refund

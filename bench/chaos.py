@@ -392,7 +392,8 @@ def main() -> int:
             thread.join(120)
         beat_thread.join(30)
         log("load stopped; letting the sweeps catch up")
-        interrupted = settle(orphans, timeout=60 + duration)
+        # The work left to catch up grows with the load: as long again, plus a minute.
+        interrupted = settle(orphans, timeout=max(120.0, 60 + duration))
         ok = report(tally, stripe, work, interrupted)
         ok = platform_report(billetweb, platform) and ok
         print("OK: zero drift, exactly once" if ok else "FAILED")

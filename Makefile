@@ -76,9 +76,10 @@ smoke: sysdeps
 	  $(PYTHON) scripts/smoke.py
 	$(MAKE) faults
 
-# Fault tests that start processes (a real Celery worker, SIGKILLed mid-task, on a
-# redis-server of their own), then the short chaos run (bench/chaos.py --short: sales,
-# webhook storms, a worker killed and Redis restarted; zero drift, exactly once).
+# Fault tests that start processes (a real Celery worker, SIGKILLed mid-task for each
+# task kind, on a redis-server of their own), then the short chaos run (bench/chaos.py
+# --short, about 2.5 min: sales, webhook storms, platform syncs through faults, a worker
+# killed and Redis restarted; zero drift, exactly once).
 faults: install-dev
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	  SECRET_KEY=test-only-secret ALLOWED_HOSTS=testserver,localhost,127.0.0.1 \

@@ -45,6 +45,10 @@ def _test_settings(settings, _media_root):
             "KEY_PREFIX": f"{default['KEY_PREFIX']}-{uuid.uuid4().hex[:8]}",
         },
     }
+    # Limits counted in-process while Redis is down: each test starts with none.
+    from ticketing.lib import ratelimit
+
+    ratelimit._local_counts.clear()
     # Load shedding off: the races elsewhere count exact outcomes for 40 threads on
     # one session; bookings/tests/test_shedding.py turns it on and tests it.
     settings.SALE_MAX_IN_FLIGHT_PER_SESSION = 0

@@ -16,8 +16,13 @@ Counters live in the Django cache (Redis in production): one key per identity an
 fixed window of `window_seconds`, created with `cache.add` and bumped with
 `cache.incr`, which is a single atomic INCR on Redis, so concurrent requests never
 both take the last slot. Keys hold a keyed hash of the IP or email, never the value.
-With Redis down these limits fail open (a warning and `ticketing_degraded_total`):
-they guard against abuse, and stopping every sale for them would be the outage.
+
+With Redis down these limits fail closed, not open: each guards a write from a client
+nobody authenticated (a hold takes seats from everyone else, a lookup sends an email),
+so a flood must stay bounded. Each process then counts alone and allows its share,
+limit / PROVIDER_QUOTA_PROCESSES (at least one), as the provider quotas of
+`ticketing.lib.ratelimit` do; buyers within their share still book, with a warning
+and `ticketing_degraded_total`. Reads (pages, availability) are not limited here.
 """
 
 from __future__ import annotations
@@ -35,7 +40,11 @@ from django.utils.translation import gettext_lazy as _
 
 from ticketing.lib.clientip import client_ip  # noqa: F401 - re-exported
 from ticketing.lib.degrade import cache_unavailable
-from ticketing.lib.ratelimit import window_count
+from ticketing.lib.ratelimit import (
+    local_window_count,
+    local_window_release,
+    window_count,
+)
 
 from .exceptions import BookingError
 from .models import Booking
@@ -86,22 +95,29 @@ def rate_limit_hit(key: str, limit: int, window_seconds: int) -> int | None:
     until the window resets. Refused hits are counted too but do not extend the
     window. Atomic across processes on Redis; `key` must not contain personal data.
     """
-    _window_key, count, remaining = _count(key, window_seconds, 1)
+    _window_key, count, remaining = _count(key, window_seconds, 1, limit)
     return None if count <= limit else remaining
 
 
-def _count(key: str, window_seconds: int, amount: int) -> tuple[str, int, int]:
+# Marks a window counted in this process because the cache was down.
+_LOCAL = "local:"
+
+
+def _count(
+    key: str, window_seconds: int, amount: int, limit: int
+) -> tuple[str, int, int]:
     """Add `amount` to `key`'s current window: (window key, new count, seconds left).
-    With the cache unreachable the count is 0: these limits fail open (module
-    docstring), the sale is decided in PostgreSQL all the same."""
+    With the cache unreachable this process counts alone against its share of
+    `limit` (module docstring): the count returned exceeds `limit` once it is spent."""
+    moment = _now()
     try:
-        counted = window_count(key, window_seconds, amount, now=_now())
-    except Exception:  # noqa: BLE001 - Redis down: let the buyer through
+        counted = window_count(key, window_seconds, amount, now=moment)
+    except Exception:  # noqa: BLE001 - Redis down: a per-process share instead
         cache_unavailable("checkout limit")
-        moment = _now()
         window = int(moment // window_seconds)
         remaining = max(1, math.ceil((window + 1) * window_seconds - moment))
-        return f"{key}:{window}", 0, remaining
+        count = local_window_count(key, window, amount, limit)
+        return f"{_LOCAL}{key}:{window}", count, remaining
     return counted.key, counted.count, counted.remaining
 
 
@@ -114,11 +130,15 @@ class SeatReservation:
 
     def release(self) -> None:
         for window_key, amount in self._window_keys:
+            if window_key.startswith(_LOCAL):
+                key, _, window = window_key.removeprefix(_LOCAL).rpartition(":")
+                local_window_release(key, int(window), amount)
+                continue
             try:
                 cache.decr(window_key, amount)
             except ValueError:  # the window ended meanwhile: nothing left to give back
                 pass
-            except Exception:  # noqa: BLE001 - Redis down: nothing was counted
+            except Exception:  # noqa: BLE001 - Redis down: the window is lost anyway
                 cache_unavailable("checkout limit release")
         self._window_keys = []
 
@@ -134,7 +154,7 @@ def seats_reserve(*, ip: str, email: str, seats: int) -> SeatReservation:
     taken: list[tuple[str, int]] = []
     retry_after = 0
     for key, limit in budgets:
-        window_key, count, remaining = _count(f"{key}:seats", HOUR, seats)
+        window_key, count, remaining = _count(f"{key}:seats", HOUR, seats, limit)
         taken.append((window_key, seats))
         if count > limit:
             retry_after = max(retry_after, remaining)

@@ -584,8 +584,10 @@ INTEGRATIONS_BREAKER_RESET_SECONDS = env.float(
 INTEGRATIONS_RATE_LIMIT_MAX_WAIT = env.float(
     "INTEGRATIONS_RATE_LIMIT_MAX_WAIT", default=65.0
 )
-# With Redis down, client-side limits protecting a provider's quota are counted in
-# each process instead: each takes 1/PROVIDER_QUOTA_PROCESSES of the quota.
+# With Redis down, client-side limits protecting a provider's quota, and limits on
+# writes from unknown clients (checkout holds and seats, lookups, stored webhook
+# rejections), are counted in each process instead: each takes
+# 1/PROVIDER_QUOTA_PROCESSES of the limit.
 PROVIDER_QUOTA_PROCESSES = env.int("PROVIDER_QUOTA_PROCESSES", default=4)
 # Stripe catalogue sync (integrations/stripe_catalog): calls a second to Stripe for
 # Products and Prices, shared by every worker through Redis. Stripe allows 25 a second

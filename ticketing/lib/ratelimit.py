@@ -2,7 +2,8 @@
 external APIs (see `ticketing.lib.http`, which re-exports these names), limits on
 our own clients' failures (`FailureLimiter`) and `window_allows` for limits against
 abuse. All of them (and the checkout limits of `bookings.abuse`) count with
-`window_count`."""
+`window_count`; with the cache down, provider quotas and the limits on writes from
+unknown clients fall back to `local_window_count`, a per-process share."""
 
 from __future__ import annotations
 
@@ -144,17 +145,33 @@ class RateLimiter:
 
     def _count_locally(self, window: int, calls: int) -> int:
         """Without the shared cache, this process spends only its share of the
-        provider's quota (PROVIDER_QUOTA_PROCESSES processes share it), so that all
-        of them together still stay under it. Returns the count scaled to the whole
-        quota, for `acquire` to compare with `limit.calls`."""
-        share = max(1, self.limit.calls // max(1, settings.PROVIDER_QUOTA_PROCESSES))
-        with _local_lock:
-            key = (self.key, window)
-            _local_counts[key] = _local_counts.get(key, 0) + calls
-            for stale in [k for k in _local_counts if k[1] < window - 1]:
-                del _local_counts[stale]
-            used = _local_counts[key]
-        return self.limit.calls + 1 if used > share else used
+        provider's quota (see `local_window_count`)."""
+        return local_window_count(self.key, window, calls, self.limit.calls)
+
+
+def local_window_count(key: str, window: int, amount: int, limit: int) -> int:
+    """Count `amount` against `key`'s `window` in this process alone, for when the
+    shared cache cannot be reached. Each process takes only its share of `limit`
+    (PROVIDER_QUOTA_PROCESSES processes share it), so that all of them together
+    still stay under it. Returns the count scaled to the whole limit: `limit + 1`
+    once this process's share is spent, for the caller to compare with `limit`."""
+    share = max(1, limit // max(1, settings.PROVIDER_QUOTA_PROCESSES))
+    with _local_lock:
+        counted = (key, window)
+        _local_counts[counted] = _local_counts.get(counted, 0) + amount
+        for stale in [k for k in _local_counts if k[1] < window - 1]:
+            del _local_counts[stale]
+        used = _local_counts[counted]
+    return limit + 1 if used > share else used
+
+
+def local_window_release(key: str, window: int, amount: int) -> None:
+    """Give back `amount` counted by `local_window_count` (a checkout that made no
+    hold returns its seats)."""
+    with _local_lock:
+        counted = (key, window)
+        if counted in _local_counts:
+            _local_counts[counted] = max(0, _local_counts[counted] - amount)
 
 
 class FailureLimiter:
@@ -221,13 +238,14 @@ class FailureLimiter:
 
 def window_allows(key: str, limit: int, window_seconds: int) -> bool:
     """Count one hit against `key` in the current fixed window of `window_seconds`;
-    False once more than `limit` hits were counted in it. A limit against abuse, so
-    a cache that cannot be reached lets the hit through, with a warning."""
+    False once more than `limit` hits were counted in it. Callers guard writes from
+    clients nobody authenticated, so a cache that cannot be reached does not let
+    them all through: this process counts its share of `limit` itself
+    (`local_window_count`), which still bounds a flood."""
     try:
         count = window_count(f"limit:{key}", window_seconds).count
-    except Exception:  # the cache is down: fail open, never stop the service for it
-        logger.warning(
-            "Rate limit %s not counted: the cache failed", key, exc_info=True
-        )
-        return True
+    except Exception:  # noqa: BLE001 - the cache is down: count in this process
+        cache_unavailable(f"limit {key.partition(':')[0]}")
+        window = int(time.time() // window_seconds)
+        count = local_window_count(f"limit:{key}", window, 1, limit)
     return count <= limit

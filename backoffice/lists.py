@@ -10,7 +10,7 @@ from bookings.models import Attendee, Booking, Ticket
 from events.models import Session
 
 from . import channels
-from .reports import Filters
+from .reports.filters import Filters
 from .scope import Scope
 from .tables import INT, MONEY, Column, Table
 

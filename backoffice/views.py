@@ -15,7 +15,11 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from events.models import Event, Session
 
-from . import channels, reports
+from . import channels
+from .reports.filters import Filters, default_period
+from .reports.payouts import payouts_report
+from .reports.sales import GROUPS, sales_report
+from .reports.sync_history import sync_history_report
 from .scope import Scope, scope_for
 
 REPORTS = {
@@ -40,7 +44,7 @@ class ReportFilterForm(forms.Form):
     )
     channel = forms.ChoiceField(required=False, label=_lazy("Channel"))
     group = forms.ChoiceField(
-        required=False, label=_lazy("Group by"), choices=reports.GROUPS.items()
+        required=False, label=_lazy("Group by"), choices=GROUPS.items()
     )
 
     def __init__(self, *args, scope: Scope, **kwargs):
@@ -57,11 +61,11 @@ class ReportFilterForm(forms.Form):
             (key, label) for key, label in channels.LABELS.items()
         ]
 
-    def filters(self) -> reports.Filters:
+    def filters(self) -> Filters:
         """The filters asked for, each one that is valid. A page shows the errors
         of the others (`ignored`); an export refuses them (`refusal`)."""
         tz = self.scope.tzinfo
-        first, last = reports.default_period(tz)
+        first, last = default_period(tz)
         data = {}
         if self.is_bound:
             self.is_valid()
@@ -69,7 +73,7 @@ class ReportFilterForm(forms.Form):
 
         first = data.get("start") or first
         last = data.get("end") or last
-        return reports.Filters(
+        return Filters(
             start=dt.datetime.combine(first, dt.time.min, tzinfo=tz),
             end=dt.datetime.combine(
                 last + dt.timedelta(days=1), dt.time.min, tzinfo=tz
@@ -103,13 +107,13 @@ def report_table(request, kind: str):
     filters = form.filters()
     if kind == "sales":
         group = request.GET.get("group") or "event"
-        if group not in reports.GROUPS:
+        if group not in GROUPS:
             group = "event"
-        table = reports.sales_report(scope, filters, group)
+        table = sales_report(scope, filters, group)
     elif kind == "payouts":
-        table = reports.payouts_report(scope, filters)
+        table = payouts_report(scope, filters)
     elif kind == "sync-history":
-        table = reports.sync_history_report(scope, filters)
+        table = sync_history_report(scope, filters)
     else:
         raise Http404
     return scope, form, filters, table

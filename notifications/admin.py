@@ -11,7 +11,7 @@ from bookings.admin import BookingAdmin, _ReadOnlyInline
 from bookings.exceptions import BookingError
 
 from .models import Notification
-from .services import notification_resend
+from .services.queueing import notification_resend
 
 
 class NotificationInline(_ReadOnlyInline):

@@ -7,14 +7,13 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from ticketing import outbox
 
-        from . import (
-            receivers,  # noqa: F401  (connects the signal receivers)
-            services,
-        )
+        from . import receivers  # noqa: F401  (connects the signal receivers)
+        from .services import sending
+        from .services.queueing import SEND_KIND
 
         outbox.register(
-            services.SEND_KIND,
-            services.notification_send_handler,
-            policy=services.SEND_POLICY,
-            lease=services.SEND_LEASE,
+            SEND_KIND,
+            sending.notification_send_handler,
+            policy=sending.SEND_POLICY,
+            lease=sending.SEND_LEASE,
         )

@@ -26,8 +26,8 @@ from django.utils import timezone
 
 from bookings.models import Booking
 
-from . import services
 from .models import Notification
+from .services.queueing import sends_enqueue
 
 # Bookings per statement: bounds the id arrays sent and the rows one RETURNING
 # brings back, whatever the expiry's batch size.
@@ -49,7 +49,7 @@ def hold_expired_notices_queue(booking_ids: Iterable[int]) -> int:
 
 # One statement writes a chunk's notices server-side (20,000 rows never become
 # Python objects): one row per channel the buyer gave, in their language as
-# `services._language` picks it.
+# `queueing._language` picks it.
 _NOTICES_SQL = """
 INSERT INTO {notification} (booking_id, organiser_id, channel, template, recipient,
                             language, status, attempts, provider_message_id,
@@ -108,7 +108,5 @@ def _queue_chunk(booking_ids: list[int]) -> int:
             },
         )
         written = cursor.fetchall()
-    services.sends_enqueue(
-        (pk, organiser_id) for pk, _booking_id, organiser_id in written
-    )
+    sends_enqueue((pk, organiser_id) for pk, _booking_id, organiser_id in written)
     return len({booking_id for _pk, booking_id, _organiser_id in written})

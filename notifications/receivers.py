@@ -20,8 +20,10 @@ from django.dispatch import receiver
 from bookings import signals
 from bookings.models import Booking
 
-from . import hold_expired, services
+from . import hold_expired
 from .models import Notification
+from .services.delivery_reports import notification_status_update
+from .services.queueing import booking_notice_queue, notification_queue
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +53,9 @@ def queue_requested_message(
     sender, booking, template, channels=None, once=False, **kwargs
 ):
     if once:
-        services.booking_notice_queue(booking_id=booking.pk, template=template)
+        booking_notice_queue(booking_id=booking.pk, template=template)
     else:
-        services.notification_queue(
+        notification_queue(
             booking=booking,
             template=template,
             channels=channels or (Notification.Channel.EMAIL, Notification.Channel.SMS),
@@ -63,7 +65,7 @@ def queue_requested_message(
 def _queue(booking_id: int, template: str) -> None:
     try:
         with transaction.atomic():  # a savepoint: a failure leaves the sale alone
-            services.booking_notice_queue(booking_id=booking_id, template=template)
+            booking_notice_queue(booking_id=booking_id, template=template)
     except Exception:
         logger.exception(
             "Could not queue the %s notice of booking %s", template, booking_id
@@ -84,7 +86,7 @@ def email_delivery_report(sender, event, esp_name, **kwargs):
     status = _EMAIL_STATUSES.get(event.event_type)
     if status is None or not event.message_id:
         return
-    services.notification_status_update(
+    notification_status_update(
         channel=Notification.Channel.EMAIL,
         provider_message_id=event.message_id,
         status=status,

@@ -8,7 +8,10 @@ from celery import shared_task
 
 from ticketing import outbox
 
-from . import services
+from .models import Notification
+from .services.channels import NotificationTemporaryError
+from .services.queueing import SEND_KIND, hold_reminders_queue
+from .services.sending import notification_send
 
 
 @shared_task(
@@ -20,9 +23,9 @@ def notification_send_task(notification_id: int) -> str:
     """A send queued before the outbox; a failure is left to the row's outbox
     message, which retries it."""
     try:
-        return services.notification_send(notification_id)
-    except services.NotificationTemporaryError:
-        return services.Status.FAILED
+        return notification_send(notification_id)
+    except NotificationTemporaryError:
+        return Notification.Status.FAILED
 
 
 @shared_task(
@@ -31,7 +34,7 @@ def notification_send_task(notification_id: int) -> str:
     ignore_result=True,
 )
 def notifications_retry_due_task() -> int:
-    return outbox.dispatch(kinds=[services.SEND_KIND])
+    return outbox.dispatch(kinds=[SEND_KIND])
 
 
 @shared_task(
@@ -40,4 +43,4 @@ def notifications_retry_due_task() -> int:
     ignore_result=True,
 )
 def hold_reminders_queue_task() -> int:
-    return services.hold_reminders_queue()
+    return hold_reminders_queue()

@@ -17,8 +17,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from . import services
 from .models import Notification
+from .services.delivery_reports import notification_status_update
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def twilio_status(request):
     status = _STATUSES.get(request.POST.get("MessageStatus", ""))
     if status is not None:
         error_code = request.POST.get("ErrorCode", "")
-        services.notification_status_update(
+        notification_status_update(
             channel=Notification.Channel.SMS,
             provider_message_id=request.POST.get("MessageSid", ""),
             status=status,

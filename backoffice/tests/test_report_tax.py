@@ -10,7 +10,8 @@ import pytest
 from django.db.models import Sum
 from django.utils import timezone
 
-from backoffice import reports
+from backoffice.reports.filters import Filters
+from backoffice.reports.sales import sales_report
 from backoffice.scope import Scope
 from bookings.models import Booking
 from bookings.tests.factories import DiscountCodeFactory
@@ -119,13 +120,11 @@ def sales(django_capture_on_commit_callbacks):
 
 def _report(organisers, group="event"):
     now = timezone.now()
-    filters = reports.Filters(
-        start=now - dt.timedelta(days=30), end=now + dt.timedelta(days=1)
-    )
+    filters = Filters(start=now - dt.timedelta(days=30), end=now + dt.timedelta(days=1))
     scope = Scope(
         organiser_ids=[o.pk for o in organisers], organisers=organisers, selected=None
     )
-    return reports.sales_report(scope, filters, group)
+    return sales_report(scope, filters, group)
 
 
 def _totals(table):

@@ -14,7 +14,7 @@ from bookings.models import Booking
 from bookings.services import booking_expire_stale
 from bookings.tests.factories import BookingFactory
 from notifications.models import Notification
-from notifications.services import SEND_KIND
+from notifications.services.queueing import SEND_KIND
 from ticketing import outbox
 from ticketing.models import OutboxMessage
 

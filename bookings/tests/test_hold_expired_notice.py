@@ -18,7 +18,7 @@ from bookings.services import booking_expire_stale
 from bookings.tests.helpers import assert_links_to_rebook, hold
 from notifications import hold_expired
 from notifications.models import Notification
-from notifications.services import SEND_KIND
+from notifications.services.queueing import SEND_KIND
 from ticketing.models import AuditEntry, OutboxMessage
 
 pytestmark = pytest.mark.django_db

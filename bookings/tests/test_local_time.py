@@ -28,7 +28,7 @@ from events.tests.factories import (
 )
 from notifications import sms
 from notifications.models import Notification
-from notifications.services import notification_queue
+from notifications.services.queueing import notification_queue
 from ticketing.lib.localtime import local_datetime, zone_label
 
 from .helpers import BUYER, hold

@@ -13,7 +13,7 @@ from bookings.models import Booking
 from bookings.services import booking_confirm
 from events.models import Organiser
 from events.tests.factories import TaxRateFactory
-from notifications.services import notification_send
+from notifications.services.sending import notification_send
 from partner_api.endpoints.serializers import BookingOutput, booking_output
 from partner_api.tests.api_fixtures import book, get, money, shop_fixture  # noqa: F401
 

@@ -17,7 +17,7 @@ from events.tests.factories import SessionFactory, TaxRateFactory, TicketTypeFac
 from invoicing.models import Invoice
 from invoicing.pdf import invoice_pdf_render
 from notifications.models import Notification
-from notifications.services import notification_send
+from notifications.services.sending import notification_send
 from payments import signals as payment_signals
 from payments.models import Refund
 

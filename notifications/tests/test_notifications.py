@@ -28,8 +28,9 @@ from bookings.services import (
     booking_mark_refunded,
 )
 from bookings.tests.helpers import BUYER, hold
-from notifications import services, sms
+from notifications import sms
 from notifications.models import Notification
+from notifications.services import channels, delivery_reports, queueing, sending
 from notifications.tasks import notification_send_task
 from ticketing.models import AuditEntry, OutboxMessage
 from ticketing.tests.outbox import beat_dispatch
@@ -94,7 +95,7 @@ def _confirmed(session, ticket_type, capture, *, buyer=BUYER, quantity=2, **kwar
 
 
 def _beat_dispatch(capture, *, later=dt.timedelta(0)) -> int:
-    return beat_dispatch(services.SEND_KIND, capture, later=later)
+    return beat_dispatch(queueing.SEND_KIND, capture, later=later)
 
 
 def _rows(booking):
@@ -189,7 +190,7 @@ def test_a_replayed_confirmation_signal_queues_nothing_more(
 def _queue_then_fail(booking, template):
     """A service that queues a message, then fails: its transaction rolls back."""
     with transaction.atomic():
-        services.notification_queue(booking=booking, template=template)
+        queueing.notification_queue(booking=booking, template=template)
         raise RuntimeError("the service failed after queueing")
 
 
@@ -217,7 +218,7 @@ def test_on_a_real_transaction_sending_waits_for_commit(session, ticket_type):
     assert mail.outbox == []
 
     with transaction.atomic():
-        [row] = services.notification_queue(booking=booking, template="payment_failed")
+        [row] = queueing.notification_queue(booking=booking, template="payment_failed")
         assert mail.outbox == []  # not before commit
     assert len(mail.outbox) == 1
     row.refresh_from_db()
@@ -229,12 +230,12 @@ def test_the_send_task_run_twice_sends_one_email(
 ):
     booking = hold(session, (ticket_type, 1), buyer=NO_PHONE)
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
-        [row] = services.notification_queue(booking=booking, template="payment_failed")
+        [row] = queueing.notification_queue(booking=booking, template="payment_failed")
     assert len(callbacks) == 1  # enqueued after commit, not yet run
 
     notification_send_task.delay(row.pk)
     notification_send_task.delay(row.pk)
-    assert services.notification_send(row.pk) == Status.SENT
+    assert sending.notification_send(row.pk) == Status.SENT
 
     assert len(mail.outbox) == 1
     row.refresh_from_db()
@@ -257,7 +258,7 @@ def test_two_workers_claiming_at_once_send_one_email(session, ticket_type):
     def worker():
         start.wait()
         try:
-            results.append(services.notification_send(row.pk))
+            results.append(sending.notification_send(row.pk))
         finally:
             connection.close()
 
@@ -290,7 +291,7 @@ def test_every_template_renders_in_both_languages(
         if template == Notification.Template.CONFIRMATION:
             booking_confirm(booking_id=booking.pk)  # the receiver queues it
         else:
-            services.notification_queue(booking=booking, template=template)
+            queueing.notification_queue(booking=booking, template=template)
     rows = Notification.objects.filter(booking=booking, template=template)
     assert sorted(rows.values_list("channel", "status")) == [
         ("email", Status.SENT),
@@ -345,7 +346,7 @@ def test_beat_dispatch_picks_up_lost_kicks_and_leaves_final_rows(
     def row(**fields):
         # Written with its outbox row, whose on-commit kick is lost (never run).
         with transaction.atomic():
-            [notification] = services.notifications_write(
+            [notification] = queueing.notifications_write(
                 [
                     Notification(
                         booking=booking,
@@ -363,7 +364,7 @@ def test_beat_dispatch_picks_up_lost_kicks_and_leaves_final_rows(
     lost_queued = row(status=Status.QUEUED)
     lost_sending = row(status=Status.SENDING, attempts=1)
     rejected = row(status=Status.FAILED, attempts=1, last_error="rejected: 400")
-    exhausted = row(status=Status.FAILED, attempts=services.MAX_ATTEMPTS)
+    exhausted = row(status=Status.FAILED, attempts=sending.MAX_ATTEMPTS)
     delivery_failed = row(
         status=Status.FAILED, attempts=1, provider_message_id="<x@relay>"
     )
@@ -382,7 +383,7 @@ def test_beat_dispatch_picks_up_lost_kicks_and_leaves_final_rows(
     assert len(mail.outbox) == 2
     # Every outbox row is settled: nothing is handed out again.
     assert set(
-        OutboxMessage.objects.filter(kind=services.SEND_KIND).values_list(
+        OutboxMessage.objects.filter(kind=queueing.SEND_KIND).values_list(
             "status", flat=True
         )
     ) == {OutboxMessage.Status.DONE}
@@ -407,10 +408,10 @@ def test_a_confirmation_waits_for_the_tickets_pdf_then_goes_without(
     row = _rows(booking)["email"]
     assert (row.status, row.last_error) == (Status.FAILED, "tickets PDF: OSError")
     assert mail.outbox == []
-    for _attempt in range(services.PDF_ATTEMPTS - 1):
+    for _attempt in range(channels.PDF_ATTEMPTS - 1):
         _beat_dispatch(django_capture_on_commit_callbacks, later=dt.timedelta(hours=2))
     row.refresh_from_db()
-    assert (row.status, row.attempts) == (Status.SENT, services.PDF_ATTEMPTS)
+    assert (row.status, row.attempts) == (Status.SENT, channels.PDF_ATTEMPTS)
     [message] = mail.outbox
     assert message.attachments == []
     assert "attached to this email" not in message.body
@@ -532,7 +533,7 @@ def test_brevo_request_carries_recipient_content_and_pdf(
 
     [call] = brevo.calls
     assert call.request.headers["api-key"] == "xkeysib-test"
-    assert call.request.req_kwargs["timeout"] == services.EMAIL_HTTP_TIMEOUT
+    assert call.request.req_kwargs["timeout"] == channels.EMAIL_HTTP_TIMEOUT
     body = json.loads(call.request.body)
     assert body["to"] == [{"email": "ada@example.org"}]
     assert body["sender"] == {"email": "tickets@example.org"}
@@ -565,7 +566,7 @@ def test_brevo_503_fails_then_retry_sends(
     assert (row.status, row.last_error) == (Status.FAILED, "Brevo answered 503")
     assert len(brevo.calls) == row.attempts == 1
     # The outbox retries it with backoff: 30 s, 1 min, 2 min ... (less jitter).
-    [message] = OutboxMessage.objects.filter(kind=services.SEND_KIND)
+    [message] = OutboxMessage.objects.filter(kind=queueing.SEND_KIND)
     assert message.last_error == "NotificationTemporaryError: Brevo answered 503"
     wait = message.next_attempt_at - timezone.now()
     assert dt.timedelta(seconds=20) < wait <= dt.timedelta(seconds=30)
@@ -689,7 +690,7 @@ def test_a_report_before_the_message_id_is_stored_finds_the_row(
         attempts=1,
     )
     assert (
-        services.notification_status_update(
+        delivery_reports.notification_status_update(
             channel="email",
             provider_message_id=BREVO_ID,
             status=Status.DELIVERED,
@@ -698,7 +699,7 @@ def test_a_report_before_the_message_id_is_stored_finds_the_row(
         == 1
     )
     # The send finishing afterwards keeps the report's status.
-    services._finish(row.pk, status=Status.SENT, provider_message_id=BREVO_ID)
+    sending._finish(row.pk, status=Status.SENT, provider_message_id=BREVO_ID)
     row.refresh_from_db()
     assert (row.status, row.provider_message_id) == (Status.DELIVERED, BREVO_ID)
     assert row.sent_at is not None
@@ -910,9 +911,9 @@ def test_an_unpaid_hold_gets_one_reminder_within_its_organisers_window(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.hold_reminders_queue(now=now) == 1
+        assert queueing.hold_reminders_queue(now=now) == 1
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.hold_reminders_queue(now=now) == 0  # once per booking
+        assert queueing.hold_reminders_queue(now=now) == 0  # once per booking
 
     rows = _rows(soon)
     assert {row.template for row in rows.values()} == {"hold_expiring"}
@@ -925,7 +926,7 @@ def test_an_unpaid_hold_gets_one_reminder_within_its_organisers_window(
 
     # Six minutes later the second hold is inside the window too.
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.hold_reminders_queue(now=now + dt.timedelta(minutes=6)) == 1
+        assert queueing.hold_reminders_queue(now=now + dt.timedelta(minutes=6)) == 1
     assert _rows(later)["email"].template == "hold_expiring"
 
 
@@ -936,7 +937,7 @@ def test_no_reminder_without_the_setting_or_once_paid(
     Booking.objects.filter(pk=pending.pk).update(
         expires_at=timezone.now() + dt.timedelta(minutes=1)
     )
-    assert services.hold_reminders_queue() == 0  # the organiser did not ask
+    assert queueing.hold_reminders_queue() == 0  # the organiser did not ask
 
     organiser = session.event.organiser
     organiser.hold_reminder_minutes = 10
@@ -945,6 +946,6 @@ def test_no_reminder_without_the_setting_or_once_paid(
     Booking.objects.filter(pk=pending.pk).update(status=Booking.Status.CANCELLED)
     mail.outbox.clear()
 
-    assert services.hold_reminders_queue() == 0
+    assert queueing.hold_reminders_queue() == 0
     assert not Notification.objects.filter(template="hold_expiring").exists()
     assert paid.status == Booking.Status.CONFIRMED

@@ -15,8 +15,8 @@ from django.utils import timezone
 from bookings.models import Booking
 from bookings.services import booking_confirm, lifecycle
 from bookings.tests.helpers import BuyerInput, hold
-from notifications import services
 from notifications.models import Notification
+from notifications.services import queueing
 from ticketing import outbox
 from ticketing.models import OutboxMessage
 
@@ -40,7 +40,7 @@ class WorkerKilled(BaseException):
 def _kill(monkeypatch, *, after_send: bool) -> None:
     """The send handler's worker dies: before it sends, or after the send was
     recorded but before the outbox row is marked done."""
-    kind = outbox.registered(services.SEND_KIND)
+    kind = outbox.registered(queueing.SEND_KIND)
 
     def dies(message):
         if after_send:
@@ -48,12 +48,12 @@ def _kill(monkeypatch, *, after_send: bool) -> None:
         raise WorkerKilled
 
     monkeypatch.setitem(
-        outbox._kinds, services.SEND_KIND, dataclasses.replace(kind, handler=dies)
+        outbox._kinds, queueing.SEND_KIND, dataclasses.replace(kind, handler=dies)
     )
 
 
 def _lease_lapses() -> None:
-    OutboxMessage.objects.filter(kind=services.SEND_KIND).update(
+    OutboxMessage.objects.filter(kind=queueing.SEND_KIND).update(
         leased_until=timezone.now() - dt.timedelta(seconds=1)
     )
 
@@ -71,7 +71,7 @@ def test_a_worker_killed_after_the_commit_delivers_exactly_once(
             booking_confirm(booking_id=booking.pk)
 
     assert Booking.objects.get(pk=booking.pk).status == Booking.Status.CONFIRMED
-    [message] = OutboxMessage.objects.filter(kind=services.SEND_KIND)
+    [message] = OutboxMessage.objects.filter(kind=queueing.SEND_KIND)
     assert message.status == OutboxMessage.Status.PENDING
     assert message.leased_until > timezone.now()
     assert len(mail.outbox) == (1 if after_send else 0)
@@ -100,7 +100,7 @@ def test_a_rolled_back_confirmation_leaves_no_message_and_no_outbox_row(
     def then_crash(*args, **kwargs):
         real(*args, **kwargs)  # the messages are queued, in the transaction...
         queued_inside.append(
-            OutboxMessage.objects.filter(kind=services.SEND_KIND).count()
+            OutboxMessage.objects.filter(kind=queueing.SEND_KIND).count()
         )
         raise RuntimeError("crash before the commit")  # ...which rolls back
 
@@ -184,7 +184,7 @@ def test_a_worker_killed_after_the_mark_sends_nothing_again(
         with pytest.raises(WorkerKilled):
             booking_confirm(booking_id=booking.pk)
 
-    [message] = OutboxMessage.objects.filter(kind=services.SEND_KIND)
+    [message] = OutboxMessage.objects.filter(kind=queueing.SEND_KIND)
     assert message.status == OutboxMessage.Status.DONE
     _lease_lapses()
     assert outbox.dispatch() == 0

@@ -8,7 +8,7 @@ from .base import Credentials, PaymentProvider
 
 _PROVIDERS = {
     "stripe": "payments.providers.stripe.StripeProvider",
-    "paystack": "payments.providers.paystack.PaystackProvider",
+    "paystack": "payments.providers.paystack.provider.PaystackProvider",
     "free": "payments.providers.free.FreeProvider",
     "offline": "payments.providers.offline.OfflineProvider",
 }

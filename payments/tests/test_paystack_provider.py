@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from payments.providers import get_provider, paystack
+from payments.providers import get_provider
 from payments.providers.base import (
     Credentials,
     EventKind,
@@ -20,7 +20,8 @@ from payments.providers.base import (
     ProviderUnavailable,
     WebhookSignatureError,
 )
-from payments.providers.paystack import PaystackProvider
+from payments.providers.paystack.client import SERVICE
+from payments.providers.paystack.provider import PaystackProvider
 from payments.tests.fakes.paystack_server import PaystackFake
 from ticketing.lib.http import CircuitOpen, session_for
 from ticketing.lib.http_errors import MalformedResponse
@@ -93,7 +94,7 @@ def test_timeout_from_settings_on_every_call(
     provider, paystack_fake, monkeypatch, settings
 ):
     seen = []
-    session = session_for(paystack.SERVICE, retries=0)
+    session = session_for(SERVICE, retries=0)
     original = session.request
 
     def spy(*args, **kwargs):

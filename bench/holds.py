@@ -408,7 +408,8 @@ def main() -> int:
         if hot32:
             print(
                 f"ratio hot session 32 workers / pgbench: "
-                f"{hot32['holds_per_s'] / baseline['tps']:.2f} (target >= 0.30)"
+                f"{hot32['holds_per_s'] / baseline['tps']:.2f} (no target: the"
+                " issue's is against our own hold in SQL, below)"
             )
     if same_sql:
         print(
@@ -418,7 +419,7 @@ def main() -> int:
         if hot32:
             print(
                 "ratio hot session 32 workers / same transaction in SQL: "
-                f"{hot32['holds_per_s'] / same_sql['tps']:.2f} (target >= 0.30)"
+                f"{hot32['holds_per_s'] / same_sql['tps']:.2f} (target >= 0.60)"
             )
     figures = {
         "rows": rows,

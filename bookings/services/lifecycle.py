@@ -74,17 +74,11 @@ def booking_confirm(*, booking_id: int, actor=None) -> Booking:
                 availability.for_ticket_type(line.ticket_type_id) < line.quantity
                 for line in lines
             ):
-                booking.needs_attention = True
-                booking.save(update_fields=["needs_attention"])
-                audit_log(
-                    action="bookings.booking.late_payment_sold_out",
-                    obj=booking,
-                    organiser_id=booking.organiser_id,
-                    actor=actor,
-                    data={
-                        "reference": booking.reference,
-                        "available": availability.available,
-                    },
+                _flag_late_payment(
+                    booking,
+                    "bookings.booking.late_payment_sold_out",
+                    actor,
+                    available=availability.available,
                 )
                 sold_out = SoldOut(
                     session_available=availability.available, ticket_types_available={}
@@ -127,17 +121,25 @@ def _late_code_used_up(booking: Booking, now, actor) -> DiscountCodeUsedUp | Non
             code, email=booking.buyer_email, now=now, excluding=booking.pk
         )
     except DiscountCodeUsedUp as used_up:
-        booking.needs_attention = True
-        booking.save(update_fields=["needs_attention"])
-        audit_log(
-            action="bookings.booking.late_payment_code_used_up",
-            obj=booking,
-            organiser_id=booking.organiser_id,
-            actor=actor,
-            data={"reference": booking.reference, "code": code.code},
+        _flag_late_payment(
+            booking, "bookings.booking.late_payment_code_used_up", actor, code=code.code
         )
         return used_up
     return None
+
+
+def _flag_late_payment(booking: Booking, action: str, actor, **data) -> None:
+    """A late payment that cannot become a sale: flagged for the organiser, with why
+    in the audit trail."""
+    booking.needs_attention = True
+    booking.save(update_fields=["needs_attention"])
+    audit_log(
+        action=action,
+        obj=booking,
+        organiser_id=booking.organiser_id,
+        actor=actor,
+        data={"reference": booking.reference, **data},
+    )
 
 
 def booking_hold_extend(

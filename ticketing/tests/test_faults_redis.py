@@ -8,7 +8,6 @@ into the broker once Redis is back.
 
 import pytest
 import redis
-import requests
 from django.core import mail
 
 from bookings.models import Booking
@@ -18,6 +17,7 @@ from events.tests.factories import SessionFactory, TicketTypeFactory
 from notifications.models import Notification
 from partner_api.tests.api_fixtures import api_key, order, post
 from payments.tests.fakes.stripe_server import stripe_fake  # noqa: F401, F811
+from payments.tests.paid_bookings import stripe_paid_booking
 from ticketing import outbox
 from ticketing.models import OutboxMessage
 from ticketing.tests.redis_server import redis_server_fixture  # noqa: F401
@@ -237,28 +237,11 @@ def test_a_paid_booking_cancelled_with_redis_down_is_refunded_once_it_returns(
     stripe_fake,  # noqa: F811
     settings,
 ):
-    from bookings.tests.factories import BookingFactory
     from payments.models import Refund
     from payments.services.cancel_refunds import KIND
-    from payments.tests.factories import PaymentFactory
 
     settings.STRIPE_SECRET_KEY = stripe_fake.secret_key
-    booking = BookingFactory(status=Booking.Status.CONFIRMED, quantity=1)
-    Session.objects.filter(pk=booking.session_id).update(sold_count=1)
-    intent = requests.post(
-        f"{stripe_fake.url}/v1/payment_intents",
-        data={"amount": 4500, "currency": booking.currency.lower()},
-        auth=(stripe_fake.secret_key, ""),
-        timeout=5,
-    ).json()
-    stripe_fake.succeed(intent["id"])
-    payment = PaymentFactory(
-        organiser=booking.organiser,
-        booking=booking,
-        status="succeeded",
-        provider_reference=intent["id"],
-        amount_minor=4500,
-    )
+    booking, payment = stripe_paid_booking(stripe_fake)
     plain = api_key(booking.organiser)
     own_redis.stop()
 

@@ -19,17 +19,16 @@ from pathlib import Path
 
 import pytest
 import redis
-import requests
 from django.conf import settings as django_settings
 from django.db import connection
 
 from bookings.models import Booking
-from events.models import Session
 from events.tests.factories import SessionFactory, TicketTypeFactory
 from notifications.models import Notification
 from payments.services.cancel_refunds import KIND as REFUND_KIND
 from payments.tests.fakes.local_server import LocalServer
 from payments.tests.fakes.stripe_server import stripe_fake  # noqa: F401
+from payments.tests.paid_bookings import stripe_paid_booking
 from ticketing.models import OutboxMessage
 from ticketing.tests.redis_server import redis_server_fixture  # noqa: F401
 
@@ -324,27 +323,10 @@ def _pdf_case(client, queue, request):
 
 def _refund_case(client, queue, request):
     from bookings.services import booking_cancel
-    from bookings.tests.factories import BookingFactory
     from payments.models import Refund
-    from payments.tests.factories import PaymentFactory
 
     fake = request.getfixturevalue("stripe_fake")
-    booking = BookingFactory(status=Booking.Status.CONFIRMED, quantity=1)
-    Session.objects.filter(pk=booking.session_id).update(sold_count=1)
-    intent = requests.post(
-        f"{fake.url}/v1/payment_intents",
-        data={"amount": 4500, "currency": booking.currency.lower()},
-        auth=(fake.secret_key, ""),
-        timeout=5,
-    ).json()
-    fake.succeed(intent["id"])
-    payment = PaymentFactory(
-        organiser=booking.organiser,
-        booking=booking,
-        status="succeeded",
-        provider_reference=intent["id"],
-        amount_minor=4500,
-    )
+    booking, payment = stripe_paid_booking(fake)
     booking_cancel(booking_id=booking.pk, reason="buyer asked")  # kicks the outbox
     env = {"STRIPE_SECRET_KEY": fake.secret_key, "STRIPE_API_BASE": fake.url}
 
@@ -357,7 +339,8 @@ def _refund_case(client, queue, request):
         refund = Refund.objects.get(payment=payment)
         assert (refund.status, refund.amount_minor) == (Refund.Status.SUCCEEDED, 4500)
         assert fake.calls["refunds.create"] == 1
-        assert fake.payment_intent(intent["id"])["amount_refunded"] == 4500
+        intent = fake.payment_intent(payment.provider_reference)
+        assert intent["amount_refunded"] == 4500
         row = OutboxMessage.objects.get(kind=REFUND_KIND)
         assert row.status == OutboxMessage.Status.DONE
 

@@ -9,11 +9,10 @@ so it counts for nothing rather than as tickets and money never taken.
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q
 
 from bookings.models import Booking
-from payments.models import Payment, Refund
+from payments.models import Payment
 
 
 def counted_as_sold(path: str = "") -> Q:
@@ -24,19 +23,3 @@ def counted_as_sold(path: str = "") -> Q:
         booking_id=OuterRef(ref), status=Payment.Status.SUCCEEDED
     )
     return Q(**{f"{path}status": Booking.Status.CONFIRMED}) | Q(Exists(paid))
-
-
-def refunded_minor() -> Coalesce:
-    """A booking's succeeded refunds, for annotating a Booking queryset."""
-    return Coalesce(
-        Subquery(
-            Refund.objects.filter(
-                payment__booking_id=OuterRef("pk"), status=Refund.Status.SUCCEEDED
-            )
-            .order_by()
-            .values("payment__booking_id")
-            .annotate(total=Sum("amount_minor"))
-            .values("total")
-        ),
-        0,
-    )

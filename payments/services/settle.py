@@ -73,11 +73,13 @@ def payment_record_state(
         )
         payment.raw_state = state.raw
         fields = ["raw_state", "updated_at"]
-        # A failed attempt that was paid after all (another card on the same
-        # Stripe form before we closed it) is recorded: the money has moved, and
-        # `_fulfil` confirms or refunds it.
+        # An attempt we counted as failed or cancelled that was paid after all is
+        # recorded: the money has moved, and `_fulfil` confirms or refunds it.
+        # Failed: another card on the same Stripe form before we closed it.
+        # Cancelled: Paystack cannot cancel a transaction, so the one we closed at
+        # the hold's expiry can still be paid on its page.
         late_success = (
-            payment.status == Payment.Status.FAILED
+            payment.status in (Payment.Status.FAILED, Payment.Status.CANCELED)
             and state.status == PaymentState.SUCCEEDED
         )
         if payment.status == Payment.Status.PENDING or late_success:

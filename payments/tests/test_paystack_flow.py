@@ -271,3 +271,34 @@ def test_a_refund_paystack_surely_did_not_make_fails_and_can_be_asked_again(
     refund = refund_issue(payment_id=payment.pk, reason="all, again")
     assert refund.amount_minor == payment.amount_minor
     assert refund.status == Refund.Status.PENDING  # queued; the webhook settles it
+
+
+def test_a_paystack_charge_paid_after_its_hold_expired_still_counts(
+    lagos, paystack_fake, client, django_capture_on_commit_callbacks
+):
+    """Paystack cannot cancel a transaction: the attempt closed at expiry can still
+    be paid on Paystack's page, and that money must become the sale (or be given
+    back), never be ignored because our row said cancelled."""
+    from bookings.services.expiry import booking_expire_stale
+    from payments.services import payment_cancel_open
+
+    session, ticket_type = lagos
+    booking = hold(session, (ticket_type, 1))
+    payment = _start(booking)
+    booking_expire_stale(now=timezone.now() + dt.timedelta(hours=2))
+    payment_cancel_open(booking_ids=[booking.pk])
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.CANCELED
+
+    data = paystack_fake.succeed(payment.provider_reference)
+    response = _post(
+        client, paystack_fake, "charge.success", data, django_capture_on_commit_callbacks
+    )
+
+    assert response.status_code == 200
+    payment.refresh_from_db()
+    booking.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED
+    # The seats were still free: a late confirmation, its tickets issued.
+    assert booking.status == Booking.Status.CONFIRMED
+    assert booking.tickets.count() == 1

@@ -292,7 +292,11 @@ def test_a_paystack_charge_paid_after_its_hold_expired_still_counts(
 
     data = paystack_fake.succeed(payment.provider_reference)
     response = _post(
-        client, paystack_fake, "charge.success", data, django_capture_on_commit_callbacks
+        client,
+        paystack_fake,
+        "charge.success",
+        data,
+        django_capture_on_commit_callbacks,
     )
 
     assert response.status_code == 200

@@ -9,7 +9,7 @@ own database (FLASH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
 bench_flash, created and migrated on first use; a new organiser and event per
 run) and Redis (BENCH_REDIS_URL, default db 1,
 with a key prefix of its own per run). gunicorn on loopback (--workers gthread
-workers of --threads threads, DEBUG=0) with TRUSTED_PROXY_COUNT=1: each buyer sends
+workers of --threads threads, DEBUG=0) with TRUSTED_PROXIES=127.0.0.1: each buyer sends
 its own X-Forwarded-For address, so the per-address checkout limits count every
 buyer apart, as behind a proxy in production. No limit is lifted.
 
@@ -273,7 +273,7 @@ def main() -> int:
     env = harness.server_env(
         url,
         harness.static_root(),
-        TRUSTED_PROXY_COUNT="1",
+        TRUSTED_PROXIES="127.0.0.1",
         CACHE_KEY_PREFIX=f"flash-{time.time_ns()}",
     )
     harness.collectstatic(env)

@@ -7,6 +7,7 @@ Production sets DATABASE_URL, REDIS_URL and SITE_URL and turns DEBUG off.
 """
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -474,8 +475,19 @@ CHECKOUT_HOLDS_PER_IP_PER_HOUR = env.int("CHECKOUT_HOLDS_PER_IP_PER_HOUR", defau
 CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR = env.int(
     "CHECKOUT_HOLDS_PER_EMAIL_PER_HOUR", default=10
 )
-# Proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR);
-# only those hops are trusted when finding a client's IP for the limits above.
+# Our reverse proxies (addresses or networks, comma separated): X-Forwarded-For is
+# read only from them, past them, for the client IP every limit keys off
+# (ticketing.lib.clientip). Refused at start when one is not an address.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network"
+        ) from None
+# Older form, used when TRUSTED_PROXIES is empty: how many proxies append to
+# X-Forwarded-For (0: use REMOTE_ADDR), whoever the peer is.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL = env.int(
     "CHECKOUT_MAX_PENDING_HOLDS_PER_EMAIL", default=3

@@ -333,6 +333,30 @@ def test_client_ip_takes_the_rightmost_untrusted_address(
     assert client_ip(_request(forwarded=forwarded)) == expected
 
 
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        # Through our proxy: the right-most address that is not one of ours.
+        ("10.0.0.2", "203.0.113.7", "203.0.113.7"),
+        ("10.0.0.2", "6.6.6.6, 203.0.113.7", "203.0.113.7"),  # 6.6.6.6 forged
+        ("10.0.0.2", "6.6.6.6, 203.0.113.7, 10.0.0.9", "203.0.113.7"),  # two hops
+        ("127.0.0.1", "2001:db8::7", "2001:db8::7"),
+        # Straight to the app, past the proxy: the header is the client's own.
+        ("192.0.2.10", "6.6.6.6", "192.0.2.10"),
+        ("10.0.0.2", "6.6.6.6, not-an-ip", "10.0.0.2"),
+        ("10.0.0.2", "", "10.0.0.2"),
+        ("10.0.0.2", "10.0.0.3", "10.0.0.3"),  # only our own hops
+    ],
+)
+def test_client_ip_reads_forwarded_for_only_from_trusted_proxies(
+    settings, peer, forwarded, expected
+):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "127.0.0.1"]
+    settings.TRUSTED_PROXY_COUNT = 5  # ignored once TRUSTED_PROXIES is set
+
+    assert client_ip(_request(remote_addr=peer, forwarded=forwarded)) == expected
+
+
 def test_client_ip_with_trusted_proxy_and_no_header(settings):
     settings.TRUSTED_PROXY_COUNT = 1
 

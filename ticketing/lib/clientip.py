@@ -1,15 +1,22 @@
 """The client address every limit keys off (login lockouts, API auth failures).
 
-Every limit uses this one rule (`bookings.abuse` re-exports it): REMOTE_ADDR,
-unless `settings.TRUSTED_PROXY_COUNT` says how many reverse proxies we run in front
-of Django. X-Forwarded-For is written by the client as much as by proxies, so only
-its right-most entries, the ones our own proxies appended, can be trusted: with N
-proxies the client is the N-th entry from the right. When the header has fewer
-entries or that entry is not an IP address, REMOTE_ADDR is used.
+Every limit uses this one rule (`bookings.abuse` re-exports it): REMOTE_ADDR, unless
+the request came through one of our own reverse proxies. X-Forwarded-For is written
+by the client as much as by proxies, so only the entries our proxies appended can be
+trusted:
+
+- `settings.TRUSTED_PROXIES` (addresses or networks, ARCHITECTURE's rule): the header
+  counts only when the peer is one of them; walking it from the right, past our own
+  proxies, the first address that is not one is the client.
+- `settings.TRUSTED_PROXY_COUNT` (older, used when TRUSTED_PROXIES is empty): with N
+  proxies the client is the N-th entry from the right, whoever the peer is.
+
+When the header has no usable entry, REMOTE_ADDR is used.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from django.conf import settings
@@ -17,6 +24,9 @@ from django.conf import settings
 
 def client_ip(request) -> str:
     remote_addr = request.META.get("REMOTE_ADDR", "")
+    proxies = _networks(tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ()))
+    if proxies:
+        return _behind_trusted_proxies(request, remote_addr, proxies)
     trusted = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
     if not trusted:
         return remote_addr
@@ -33,6 +43,38 @@ def client_ip(request) -> str:
     except ValueError:
         return remote_addr
     return candidate
+
+
+def _behind_trusted_proxies(request, remote_addr: str, proxies) -> str:
+    if not _is_proxy(remote_addr, proxies):
+        return remote_addr
+    forwarded = [
+        part.strip()
+        for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if part.strip()
+    ]
+    for candidate in reversed(forwarded):
+        try:
+            address = ipaddress.ip_address(candidate)
+        except ValueError:
+            return remote_addr  # a hop we cannot read: trust nothing beyond it
+        if not any(address in network for network in proxies):
+            return candidate
+    # Every hop is one of ours (a health check from inside): the first one.
+    return forwarded[0] if forwarded else remote_addr
+
+
+def _is_proxy(address: str, proxies) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
 def client_bucket(request) -> str:

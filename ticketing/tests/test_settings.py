@@ -228,3 +228,11 @@ def test_readme_configuration_table_lists_what_settings_read():
     readme = (BASE_DIR / "README.md").read_text()
     names = variables_read_by_settings()
     assert {name for name in names if f"`{name}`" not in readme} == set()
+
+
+def test_trusted_proxies_that_are_not_addresses_refuse_to_start(load_settings):
+    message = improperly_configured(
+        load_settings(DEBUG="1", DATABASE_URL=DATABASE_URL,
+                      TRUSTED_PROXIES="10.0.0.0/8,proxy.internal"))
+    assert "TRUSTED_PROXIES" in message
+    assert "proxy.internal" in message

@@ -45,27 +45,24 @@ def _state_of(account: ConnectedAccount) -> dict:
 
 
 def _announce(account: ConnectedAccount) -> None:
-    """Tell the layers above once committed. A receiver's failure is logged, not
-    raised: the change is stored, and failing the webhook that made it would only
-    retry a delivery that no longer changes anything (so announces nothing)."""
-    organiser_id, account_id = account.organiser_id, account.account_id
-    charges_enabled = account.charges_enabled
-
-    def send() -> None:
-        for receiver, result in connected_account_changed.send_robust(
-            sender=ConnectedAccount,
-            organiser_id=organiser_id,
-            account_id=account_id,
-            charges_enabled=charges_enabled,
-        ):
-            if isinstance(result, Exception):
-                logger.error(
-                    "connected_account_changed receiver %r failed",
-                    receiver,
-                    exc_info=result,
-                )
-
-    transaction.on_commit(send)
+    """Tell the layers above inside the change's transaction: what they write (the
+    catalogue sync's outbox rows) commits with the change or not at all; sent after
+    commit, a crash in between lost the catalogue's resync. A receiver's failure is
+    logged, not raised (each writes in a savepoint of its own): the change is
+    stored, and failing the webhook that made it would only retry a delivery that no
+    longer changes anything."""
+    for receiver, result in connected_account_changed.send_robust(
+        sender=ConnectedAccount,
+        organiser_id=account.organiser_id,
+        account_id=account.account_id,
+        charges_enabled=account.charges_enabled,
+    ):
+        if isinstance(result, Exception):
+            logger.error(
+                "connected_account_changed receiver %r failed",
+                receiver,
+                exc_info=result,
+            )
 
 
 def connected_account_link(

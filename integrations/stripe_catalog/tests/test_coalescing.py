@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, transaction
 
 from events.models import Event
-from events.tests.factories import EventFactory, TicketTypeFactory
+from events.tests.factories import EventFactory, OrganiserFactory, TicketTypeFactory
 from integrations.stripe_catalog.services import KIND
 from ticketing import outbox
 from ticketing.models import OutboxMessage
@@ -95,3 +95,32 @@ def test_a_save_outside_a_transaction_still_queues_its_push(account):
     row = OutboxMessage.objects.get(kind=KIND)
     assert row.key == f"event:{event.pk}"
     assert (row.next_attempt_at - row.created_at).total_seconds() >= 1.9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connected_account_queues_the_catalogue_in_its_own_transaction(platform):
+    """The resync is written with the account, not after its commit: a crash in
+    between could lose it; a rolled-back link queues nothing."""
+    from payments.services.connect import connected_account_link
+
+    organiser = OrganiserFactory(currency="EUR")
+    EventFactory(organiser=organiser)  # no account yet: nothing queued
+    assert pending() == 0
+    seen_before_commit = []
+
+    def link_then_fail():
+        with transaction.atomic():
+            connected_account_link(organiser_id=organiser.pk)
+            seen_before_commit.append(pending())
+            raise RuntimeError("the request failed after the link")
+
+    with pytest.raises(RuntimeError):
+        link_then_fail()
+    assert not OutboxMessage.objects.filter(kind=KIND).exists()
+
+    with transaction.atomic():
+        connected_account_link(organiser_id=organiser.pk)
+        seen_before_commit.append(pending())
+    assert seen_before_commit == [1, 1]
+    # Committed with the account (the dispatch it kicks may already have pushed it).
+    assert OutboxMessage.objects.filter(kind=KIND).count() == 1

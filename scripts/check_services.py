@@ -19,6 +19,18 @@ Start them with one of:
 """
 
 
+def postgres_error(database_url: str) -> str | None:
+    """Why PostgreSQL at `database_url` does not answer, or None when it does."""
+    try:
+        psycopg.connect(
+            database_url.replace("postgres://", "postgresql://", 1),
+            connect_timeout=3,
+        ).close()
+    except psycopg.Error as error:
+        return str(error).strip() or error.__class__.__name__
+    return None
+
+
 def main() -> int:
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
@@ -27,16 +39,8 @@ def main() -> int:
         problems.append(
             f"DATABASE_URL must name PostgreSQL for the tests, got {database_url!r}"
         )
-    else:
-        try:
-            psycopg.connect(
-                database_url.replace("postgres://", "postgresql://", 1),
-                connect_timeout=3,
-            ).close()
-        except psycopg.Error as error:
-            problems.append(
-                f"PostgreSQL at {database_url} does not answer: {error}".strip()
-            )
+    elif (error := postgres_error(database_url)) is not None:
+        problems.append(f"PostgreSQL at {database_url} does not answer: {error}")
     if not redis_url:
         problems.append("REDIS_URL is not set")
     else:

@@ -17,29 +17,19 @@ import os
 import sys
 from pathlib import Path
 
-import psycopg
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".demo" / "test"
 STARTED = DATA_DIR / "started-by-make-test"
+sys.path.insert(0, str(BASE_DIR / "scripts"))
 
-
-def _answers(url: str) -> bool:
-    try:
-        psycopg.connect(
-            url.replace("postgres://", "postgresql://", 1), connect_timeout=3
-        ).close()
-    except psycopg.Error:
-        return False
-    return True
+from check_services import postgres_error  # noqa: E402
 
 
 def start() -> int:
     url = os.environ.get("DATABASE_URL", "")
-    if _answers(url) or os.environ.get("EMBEDDED_FALLBACK") != "1":
+    if postgres_error(url) is None or os.environ.get("EMBEDDED_FALLBACK") != "1":
         print(url)
         return 0
-    sys.path.insert(0, str(BASE_DIR / "scripts"))
     import demo_postgres
 
     server, started = demo_postgres.start(DATA_DIR)
@@ -57,7 +47,6 @@ def start() -> int:
 def stop() -> int:
     if not STARTED.exists():
         return 0
-    sys.path.insert(0, str(BASE_DIR / "scripts"))
     import demo_postgres
 
     port = demo_postgres.running_port(DATA_DIR / "postgres")

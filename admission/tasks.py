@@ -6,6 +6,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
 
 from ticketing.lib.retry import TASK_RETRIES, celery_retry_options
+from ticketing.lib.tasks import done_when_row_gone
 
 from . import services
 
@@ -20,6 +21,7 @@ _RETRYING = {
 
 
 @shared_task(name="bookings.tickets.booking_document_render", **_RETRYING)
+@done_when_row_gone
 def booking_document_render_task(self, booking_id: int) -> str:
     """Idempotent: an existing PDF is kept; a booking released meanwhile is skipped."""
     try:
@@ -29,5 +31,6 @@ def booking_document_render_task(self, booking_id: int) -> str:
 
 
 @shared_task(name="bookings.tickets.booking_document_delete", **_RETRYING)
+@done_when_row_gone
 def booking_document_delete_task(self, booking_id: int) -> bool:
     return services.booking_document_delete(booking_id)

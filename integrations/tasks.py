@@ -6,6 +6,8 @@ import logging
 
 from celery import shared_task
 
+from ticketing.lib.tasks import done_when_row_gone
+
 from .exceptions import SyncError
 from .models import SyncRun
 from .services import webhooks
@@ -18,6 +20,7 @@ _TASK = {"bind": True, "acks_late": True, "ignore_result": True}
 
 
 @shared_task(name="integrations.tasks.connection_sync_scheduled", **_TASK)
+@done_when_row_gone
 def connection_sync_scheduled_task(self, connection_id: int) -> int | None:
     """Beat's entry point (one entry per connection, see connection_schedule_save).
     A sync still running, or a disabled connection, is skipped: the next interval
@@ -33,6 +36,7 @@ def connection_sync_scheduled_task(self, connection_id: int) -> int | None:
 
 
 @shared_task(name="integrations.tasks.sync_run_execute", **_TASK)
+@done_when_row_gone
 def sync_run_execute_task(
     self,
     run_id: int,
@@ -50,6 +54,7 @@ def sync_run_execute_task(
 
 
 @shared_task(name="integrations.tasks.connection_sync", **_TASK)
+@done_when_row_gone
 def connection_sync_task(
     self,
     connection_id: int,
@@ -75,6 +80,7 @@ def connection_sync_task(
 
 
 @shared_task(name="integrations.tasks.platform_webhook_process", **_TASK)
+@done_when_row_gone
 def platform_webhook_process_task(self, webhook_id: int) -> str:
     return webhooks.platform_webhook_process(webhook_id=webhook_id).status
 

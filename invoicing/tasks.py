@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from ticketing.lib.tasks import done_when_row_gone
+
 from .services.sending import invoice_send_queue, overdue_reminders_queue
 
 
@@ -10,6 +12,7 @@ def invoice_overdue_reminders_task() -> int:
 
 
 @shared_task(acks_late=True)
+@done_when_row_gone
 def invoice_send_task(invoice_id: int, reminder: bool = False) -> None:
     """Only for messages queued before the outbox took the sending over (still in the
     broker at a deploy): they become outbox rows like any new send."""

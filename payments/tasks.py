@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from ticketing.lib.retry import TASK_RETRIES, celery_retry_options
+from ticketing.lib.tasks import done_when_row_gone
 
 from . import services
 from .models import Payment, Provider, Refund
@@ -30,6 +31,7 @@ _RETRYING = {
 @shared_task(
     name="payments.tasks.webhook_process", bind=True, acks_late=True, ignore_result=True
 )
+@done_when_row_gone
 def webhook_process_task(self, delivery_id: int) -> bool:
     return services.webhook_process(delivery_id=delivery_id)
 
@@ -45,6 +47,7 @@ def webhooks_rejected_purge_task() -> int:
 
 
 @shared_task(name="payments.tasks.payment_cancel_open", **_RETRYING)
+@done_when_row_gone
 def payment_cancel_open_task(self, booking_ids: list[int]) -> int:
     return services.payment_cancel_open(booking_ids=booking_ids)
 

@@ -147,10 +147,12 @@ class Processes:
     def assert_no_server_errors(self) -> None:
         for name, _process in self.running():
             text = self.log_of(name)
-            if "Traceback (most recent call last)" in text or re.search(
-                r'" 5\d\d \d+', text
-            ):
-                raise SmokeFailure(f"{name}'s log has a server error:\n{text[-4000:]}")
+            error = re.search(r"Traceback \(most recent call last\)|\" 5\d\d \d+", text)
+            if error:
+                # The error itself, not the log's tail: later lines can bury it.
+                start = text.rfind("\n", 0, max(error.start() - 600, 0)) + 1
+                excerpt = text[start : error.start() + 3000]
+                raise SmokeFailure(f"{name}'s log has a server error:\n{excerpt}")
 
 
 def wait_for(predicate, what: str, seconds: float, processes: Processes):
@@ -270,6 +272,10 @@ def deployment(work: Path, processes: Processes) -> None:
         "MEDIA_ROOT": str(work / "media"),
     }
     python = str(venv / "bin/python")
+    # A fresh deployment has a fresh broker too: messages an earlier run left in this
+    # Redis database name rows of the database just recreated above.
+    subprocess.run([python, "-c", "import redis,sys; redis.Redis.from_url(sys.argv[1])"
+                    ".flushdb()", env["REDIS_URL"]], check=True)
     for command in (["migrate", "--noinput", "-v", "0"],
                     ["collectstatic", "--noinput", "-v", "0"],
                     ["seed_demo", "--no-input"]):
@@ -418,9 +424,11 @@ def main() -> int:
         if "demo" in parts:
             demo(work, processes)
     except (SmokeFailure, subprocess.CalledProcessError) as failure:
-        say(f"FAILED: {failure}")
         for name, _process in processes.started:
             print(f"----- {name} (last lines) -----\n{processes.log_of(name)[-2500:]}")
+        processes.stop_all()
+        # Last, so that a log showing only the end of this run shows why it failed.
+        say(f"FAILED: {failure}")
         return 1
     finally:
         processes.stop_all()

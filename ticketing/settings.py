@@ -690,4 +690,7 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs every layout step of every ticket PDF at INFO: noise that buries
+    # the worker's own lines. Its warnings (a missing font, a bad image) still show.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }

@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from ticketing.lib.http import ExternalError
+from ticketing.lib.tasks import done_when_row_gone
 
 from .models import XeroConnection
 from .services import pull
@@ -17,6 +18,7 @@ _TASK = {"bind": True, "acks_late": True, "ignore_result": True}
 
 
 @shared_task(name="xero.tasks.webhook_event_process", **_TASK)
+@done_when_row_gone
 def webhook_event_process_task(self, event_id: int) -> None:
     """One stored webhook event; a failure stays on the row for the sweep."""
     try:
@@ -26,6 +28,7 @@ def webhook_event_process_task(self, event_id: int) -> None:
 
 
 @shared_task(name="xero.tasks.reconcile", **_TASK)
+@done_when_row_gone
 def reconcile_task(self, connection_id: int) -> int:
     try:
         return pull.reconcile(connection_id=connection_id)

@@ -381,6 +381,23 @@ def test_a_success_clears_the_failure_count(fake, guarded_api):
     assert (status.state, status.failures) == (BreakerState.CLOSED, 2)
 
 
+def test_a_failure_counted_during_a_success_is_cleared_by_the_next_one(
+    fake, guarded_api
+):
+    """A success that saw no failures when it went skips the read of the count, so a
+    failure another call counted meanwhile survives it, until the next success."""
+    breaker = guarded_api.breaker
+    in_flight = breaker.admit()
+    assert in_flight.failures_seen == 0
+    breaker.record_failure(was_probe=False)  # another call, answered 503 meanwhile
+
+    breaker.record_success(was_probe=False, failures_seen=in_flight.failures_seen)
+    assert breaker.status().failures == 1
+
+    assert guarded_api.get_json("items")["ok"] is True
+    assert breaker.status().failures == 0
+
+
 def test_a_refused_connection_counts_as_a_failure(service, breaker_settings):
     stopped = EchoPlatform().start()
     stopped.stop()

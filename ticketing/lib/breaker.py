@@ -22,6 +22,12 @@ class BreakerState:
 
 
 @dataclass(frozen=True, slots=True)
+class BreakerAdmission:
+    is_probe: bool
+    failures_seen: int
+
+
+@dataclass(frozen=True, slots=True)
 class BreakerStatus:
     state: str
     failures: int
@@ -76,13 +82,18 @@ class CircuitBreaker:
 
     def before_call(self) -> bool:
         """Raise CircuitOpen, or return whether this call is the half-open probe."""
+        return self.admit().is_probe
+
+    def admit(self) -> BreakerAdmission:
+        """Raise CircuitOpen, or let the call go, saying whether it is the half-open
+        probe and how many failures were counted when it went."""
         status = self.status()
         if status.state == BreakerState.CLOSED:
-            return False
+            return BreakerAdmission(is_probe=False, failures_seen=status.failures)
         if status.state == BreakerState.HALF_OPEN and cache.add(
             self._probe_key, 1, timeout=self.probe_lease
         ):
-            return True
+            return BreakerAdmission(is_probe=True, failures_seen=status.failures)
         raise CircuitOpen(
             f"{self.name} is failing; calls paused",
             retry_after=status.retry_in or self.reset_seconds,
@@ -92,7 +103,15 @@ class CircuitBreaker:
         """The probe ended without reaching the service: let the next call probe."""
         cache.delete(self._probe_key)
 
-    def record_success(self, *, was_probe: bool) -> None:
+    def record_success(
+        self, *, was_probe: bool, failures_seen: int | None = None
+    ) -> None:
+        """Clear the failure count. `failures_seen` (from `admit`) of 0 spares the
+        cache round trip that reads the count: the usual success, with nothing to
+        clear. A failure counted by another call meanwhile is then left for the next
+        success to clear; it expires with its window anyway."""
+        if not was_probe and failures_seen == 0:
+            return
         if was_probe or cache.get(self._failures_key):
             cache.delete_many([self._failures_key, self._opened_key, self._probe_key])
             if was_probe:

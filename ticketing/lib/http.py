@@ -407,7 +407,8 @@ class ExternalApi:
         service's origin."""
         url = self.url(path_or_url)
         endpoint = urlsplit(url).path  # never the query: it may carry the key
-        is_probe = self.breaker.before_call()
+        admission = self.breaker.admit()
+        is_probe = admission.is_probe
         settled = False
         try:
             self.limiter.acquire()
@@ -444,7 +445,9 @@ class ExternalApi:
             if is_retryable_status(status):
                 self.breaker.record_failure(was_probe=is_probe)
             else:
-                self.breaker.record_success(was_probe=is_probe)
+                self.breaker.record_success(
+                    was_probe=is_probe, failures_seen=admission.failures_seen
+                )
             settled = True
         finally:
             if is_probe and not settled:

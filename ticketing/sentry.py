@@ -1,6 +1,7 @@
 """Errors to Sentry when SENTRY_DSN is set (sentry-sdk, Django and Celery).
 
-No personal data is sent: no user, IP or cookies (`send_default_pii=False`), no
+No personal data is sent: no user, IP or cookies (`send_default_pii` left unset:
+the SDK's default; sentry-sdk 2.75 deprecates passing it at all), no
 request bodies (`max_request_body_size="never"`: a checkout's form carries the
 buyer's name and email) and no local variables of the stack frames (a booking in a
 local is the same data). `scrub` drops what could still carry a secret:
@@ -60,7 +61,6 @@ def init(dsn: str, *, environment: str, release: str, traces_sample_rate: float)
     sentry_sdk.init(
         dsn=dsn,
         integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
         max_request_body_size="never",
         include_local_variables=False,
         before_send=scrub,

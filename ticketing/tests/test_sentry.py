@@ -84,7 +84,8 @@ def test_an_error_reaches_sentry_without_the_request_body_or_local_variables(
     ]
     assert any(frame["function"] == "_failing_checkout" for frame in frames)
     assert not any("vars" in frame for frame in frames)
-    assert "user" not in event
+    assert "user" not in event  # and so no IP address either
+    assert "REMOTE_ADDR" not in repr(event["request"])
     text = repr(event)
     assert BUYER not in text
     assert "Ada Buyer" not in text

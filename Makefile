@@ -8,8 +8,8 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run manage test smoke faults worker beat lint sysdeps messages browser install \
-	install-dev bench clean
+.PHONY: run manage test smoke faults worker beat lint sysdeps sysdeps-test messages browser \
+	install install-dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ $(VENV)/.installed-dev: requirements.txt requirements-demo.txt requirements-dev.
 
 sysdeps:
 	@scripts/ensure_system_packages.sh
+
+# The suite's system tools too (pdftoppm, for the ticket page image).
+sysdeps-test:
+	@scripts/ensure_system_packages.sh --test
 
 # French (and any other) translations: compiled from locale/*/LC_MESSAGES/django.po.
 messages: $(VENV)/.installed
@@ -56,7 +60,7 @@ manage: $(VENV)/.installed-demo
 # The whole suite against PostgreSQL and Redis, after the apps' import layers
 # (pyproject.toml, [tool.importlinter]).
 # With no PostgreSQL at the default URL, the embedded one (scripts/test_database.py).
-test: install-dev messages browser
+test: install-dev sysdeps-test messages browser
 	$(BIN)/lint-imports
 	@database=$$(DATABASE_URL=$(TEST_DATABASE_URL) \
 	  EMBEDDED_FALLBACK=$(if $(filter file,$(origin TEST_DATABASE_URL)),1,0) \

@@ -26,7 +26,9 @@ with holds of one minute. For the duration of the run:
   malformed, HTML, reset) are injected into its next answers, and the Billetweb
   connection is synced (in this process, as beat's scheduled sync);
 - a third of the way in the worker is SIGKILLed and started again; two thirds in,
-  Redis is stopped for a few seconds and started again, empty.
+  Redis is stopped for a few seconds and started again, empty. A worker that exits
+  by itself meanwhile (Celery can, when its broker goes away) is started again as
+  the deployment's supervisor would, and the restarts are printed.
 
 Then the work the kill or the Redis stop orphaned (outbox leases, sends under way,
 taken at that moment and still held as they were) is released once, and the sweeps
@@ -115,25 +117,45 @@ def migrate() -> None:
 class Processes:
     def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env, self.logs, self.running = env, logs, {}
+        self.argv: dict[str, list[str]] = {}
+        self.restarts: Counter = Counter()
+        self._lock = threading.RLock()
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
         out = (self.logs / f"{name}.log").open("a")
-        # A process group of its own: a kill takes the worker and its pool at once,
-        # as losing the machine would.
-        self.running[name] = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self.running[name]
+        with self._lock:
+            # A process group of its own: a kill takes the worker and its pool at
+            # once, as losing the machine would.
+            self.running[name] = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.argv[name] = argv
+            return self.running[name]
 
     def kill(self, name: str) -> None:
-        process = self.running.pop(name)
+        """SIGKILL `name`; unsupervised until started again."""
+        with self._lock:
+            process = self.running.pop(name)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
+
+    def supervise(self, names: tuple[str, ...], stop: threading.Event) -> None:
+        """Start again what exited by itself, as the deployment's supervisor does
+        (compose `restart: unless-stopped`). A Celery worker can exit when Redis goes
+        away mid-reconnect ("Unrecoverable error" in kombu's Redis transport)."""
+        while not stop.wait(1.0):
+            with self._lock:
+                for name in names:
+                    process = self.running.get(name)
+                    if process is not None and process.poll() is not None:
+                        log(f"{name} exited ({process.returncode}); started again")
+                        self.restarts[name] += 1
+                        self.start(name, self.argv[name])
 
     def stop_all(self) -> None:
         for process in self.running.values():
@@ -242,6 +264,7 @@ def main() -> int:
     }
     redis = start_redis(redis_port)
     processes = Processes(env, work)
+    supervising = threading.Event()
     try:
         log(f"database {DATABASE_URL}, redis :{redis_port}, work dir {work}")
         harness.ensure_database(DATABASE_URL)
@@ -266,6 +289,9 @@ def main() -> int:
         worker_argv = [str(VENV_BIN / "celery"), "-A", "ticketing", "worker"]
         worker_argv += ["--concurrency", "2", "--loglevel", "WARNING"]
         processes.start("worker", worker_argv)
+        threading.Thread(
+            target=processes.supervise, args=(("worker",), supervising), daemon=True
+        ).start()
         wait_port(web_port)
         base = f"http://127.0.0.1:{web_port}"
         log(f"selling for {duration:.0f} s at {base}")
@@ -394,10 +420,13 @@ def main() -> int:
         log("load stopped; letting the sweeps catch up")
         # The work left to catch up grows with the load: as long again, plus a minute.
         interrupted = settle(orphans, timeout=max(120.0, 60 + duration))
+        if processes.restarts:
+            log(f"started again after exiting by itself: {dict(processes.restarts)}")
         ok = report(tally, stripe, work, interrupted)
         ok = platform_report(billetweb, platform) and ok
         print("OK: zero drift, exactly once" if ok else "FAILED")
     finally:
+        supervising.set()
         processes.stop_all()
         if redis.poll() is None:
             redis.terminate()

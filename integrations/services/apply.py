@@ -5,11 +5,12 @@ each in its own transaction, so a listing that fails leaves the others written."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Count, Min, Q, Sum
+from django.db import connection, transaction
+from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -137,19 +138,26 @@ def listing_apply_failure(listing: Listing, message: str) -> None:
     )
 
 
+@functools.cache
+def _listing_figures_sql() -> str:
+    # Written out: run under the session lock once per listing synced, where the
+    # ORM spent more CPU building the aggregate than PostgreSQL spent running it.
+    return (
+        "SELECT COALESCE(SUM(places_sold), 0), MIN(values_synced_at), "
+        "COALESCE(BOOL_OR(is_stale), false) "
+        f"FROM {Listing._meta.db_table} WHERE session_id = %s AND is_enabled"
+    )
+
+
 def session_external_refresh(session_id: int) -> ExternalSalesResult:
     """Sum the session's listings into its external sales, under the session lock,
     and raise or clear the oversold alert."""
 
     def figures():
-        totals = Listing.objects.filter(
-            session_id=session_id, is_enabled=True
-        ).aggregate(
-            sold=Coalesce(Sum("places_sold"), 0),
-            oldest=Min("values_synced_at"),
-            failing=Count("pk", filter=Q(is_stale=True)),
-        )
-        return totals["sold"], totals["oldest"], bool(totals["failing"])
+        with connection.cursor() as cursor:
+            cursor.execute(_listing_figures_sql(), [session_id])
+            sold, oldest, failing = cursor.fetchone()
+        return sold, oldest, failing
 
     result = session_external_sales_set(session_id=session_id, external_figures=figures)
     _oversold_alert_update(result)

@@ -244,6 +244,29 @@ def test_a_sync_already_running_is_not_started_twice(fake, connection):
     assert _sync(connection).status == "success"
 
 
+def test_live_holds_count_towards_an_oversold_session_and_expired_ones_do_not(
+    fake, connection
+):
+    listing = _listing(fake, connection, capacity=10, quota=50, sold=0)
+    session = Session.objects.get(pk=listing.session_id)
+    BookingFactory(session=session, quantity=5, status="confirmed")
+    Session.objects.filter(pk=session.pk).update(sold_count=5)
+    BookingFactory(session=session, quantity=3, status="pending")
+    BookingFactory(
+        session=session,
+        quantity=4,
+        status="pending",
+        expires_at=timezone.now() - dt.timedelta(minutes=1),
+    )
+    fake.sell(listing.external_event_id, listing.external_date_id, 3)
+
+    _sync(connection)
+
+    alert = OversoldAlert.objects.get(session=session, resolved_at__isnull=True)
+    assert (alert.sold_here, alert.held_here, alert.sold_external) == (5, 3, 3)
+    assert alert.oversold_by == 1
+
+
 def test_external_sales_past_capacity_raise_an_alert_and_cancel_nothing(
     fake, connection
 ):

@@ -34,8 +34,11 @@ def qr_png(data: str, *, size: int = QR_SIZE_PX) -> bytes:
     box = size // (modules + 2 * _QUIET_ZONE_MODULES)
     if box < 1:
         raise ValueError(f"{len(data)} characters do not fit a {size} px QR code")
-    code.box_size = box
-    symbol = code.make_image().get_image().convert("1")
+    # The module matrix scaled up whole, not qrcode's image factory, which draws each
+    # dark module as a rectangle (1 ms a code); the pixels are the same.
+    symbol = Image.new("1", (modules, modules))
+    symbol.putdata([0 if dark else 255 for row in code.modules for dark in row])
+    symbol = symbol.resize((modules * box, modules * box), Image.Resampling.NEAREST)
     canvas = Image.new("1", (size, size), 1)
     offset = (size - symbol.size[0]) // 2
     canvas.paste(symbol, (offset, offset))

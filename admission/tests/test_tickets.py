@@ -6,11 +6,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import qrcode
 import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
 from admission.models import BookingDocument
+from admission.qr import MASK_PATTERN, qr_png
 from admission.services import (
     TicketsUnavailable,
     booking_document_get_or_render,
@@ -138,6 +140,30 @@ def test_the_qr_code_is_300px_and_carries_the_secret(session, ticket_type):
     assert [r.text for r in results] == [ticket.secret]
     assert results[0].format == zxingcpp.BarcodeFormat.QRCode
     assert results[0].ec_level == "H"
+
+
+@pytest.mark.parametrize("size", [300, 150])
+def test_the_qr_image_is_qrcodes_own_drawing_pixel_for_pixel(size):
+    """qr_png scales the module matrix itself; it must draw what qrcode would."""
+    secret = "kQ9_wXr2-Lq0vYbF3nT7sUeH1aZcM5dJ8pRgK4iO6yW"
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_H,
+        border=0,
+        box_size=1,
+        mask_pattern=MASK_PATTERN,
+    )
+    code.add_data(secret)
+    code.make(fit=True)
+    code.box_size = size // (code.modules_count + 8)
+    symbol = code.make_image().get_image().convert("1")
+    expected = Image.new("1", (size, size), 1)
+    offset = (size - symbol.size[0]) // 2
+    expected.paste(symbol, (offset, offset))
+
+    drawn = Image.open(io.BytesIO(qr_png(secret, size=size)))
+
+    assert drawn.size == expected.size
+    assert drawn.convert("1").tobytes() == expected.tobytes()
 
 
 def pdf_texts(document: BookingDocument) -> list[str]:

@@ -260,6 +260,12 @@ def _handle(pk: int, *, claimed_lease: dt.datetime) -> bool:
     if not OutboxMessage.objects.filter(
         pk=pk, status=Status.PENDING, leased_until=claimed_lease
     ).update(leased_until=lease_until):
+        # Untried here: the claim counted an attempt for the whole batch, and the
+        # dispatcher that took the row since counted its own. Give ours back, or a
+        # slow batch would spend a row's attempts without trying it.
+        OutboxMessage.objects.filter(pk=pk, attempts__gt=0).update(
+            attempts=F("attempts") - 1
+        )
         return False
     message.leased_until = lease_until
     mine = OutboxMessage.objects.filter(pk=pk, leased_until=lease_until)

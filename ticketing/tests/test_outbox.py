@@ -329,6 +329,25 @@ def test_a_dispatcher_that_died_after_claiming_frees_the_row_after_its_lease(
     assert OutboxMessage.objects.get(pk=pk).status == Status.DONE
 
 
+@pytest.mark.django_db
+def test_a_row_whose_lease_lapsed_before_its_turn_keeps_its_attempt(kind):
+    """A batch claimed together, slow enough that a row's lease lapsed and another
+    dispatcher took it: the first one's claim spent no attempt on it."""
+    handler = Recorder()
+    outbox.register(kind, handler)
+    pk = outbox.enqueue(kind)
+    first_claim = timezone.now() - dt.timedelta(minutes=10)
+    OutboxMessage.objects.filter(pk=pk).update(leased_until=first_claim, attempts=1)
+    assert outbox.dispatch(kinds=[kind]) == 1  # the second dispatcher, lease lapsed
+    assert OutboxMessage.objects.get(pk=pk).attempts == 2
+
+    assert outbox._handle(pk, claimed_lease=first_claim) is False  # its turn, late
+
+    row = OutboxMessage.objects.get(pk=pk)
+    assert (row.status, row.attempts) == (Status.DONE, 1)
+    assert handler.calls == [pk]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_never_run_one_row_twice(kind):
     handler = Recorder(sleep=0.02)

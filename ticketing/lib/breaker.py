@@ -80,10 +80,6 @@ class CircuitBreaker:
             return BreakerStatus(BreakerState.OPEN, failures, opened_at, retry_in)
         return BreakerStatus(BreakerState.HALF_OPEN, failures, opened_at, 0.0)
 
-    def before_call(self) -> bool:
-        """Raise CircuitOpen, or return whether this call is the half-open probe."""
-        return self.admit().is_probe
-
     def admit(self) -> BreakerAdmission:
         """Raise CircuitOpen, or let the call go, saying whether it is the half-open
         probe and how many failures were counted when it went."""

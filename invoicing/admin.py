@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from events.models import Organiser
 from ticketing.admin_scoping import (
@@ -355,7 +356,8 @@ class InvoiceAdmin(RecipientScopedAdmin, OrganiserScopedAdmin, admin.ModelAdmin)
             _("credited"),
         )
 
-    @admin.action(description=_("Void"))
+    # "Void" is also a status; the French catalogue needs the verb here.
+    @admin.action(description=pgettext_lazy("admin action", "Void"))
     def void(self, request, queryset):
         self._each(
             request,

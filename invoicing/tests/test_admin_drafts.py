@@ -310,3 +310,14 @@ def test_the_draft_service_refuses_a_document_issued_meanwhile(shop):
         invoice_draft_save(invoice=stale, lines=[LineInput("Changed", 1)])
     assert InvoiceLine.objects.get(invoice=issued).description == "Fee"
     assert invoice_issue(invoice_id=issued.pk).total_minor == 1000
+
+
+def test_in_french_the_void_action_is_a_verb_and_the_status_a_participle():
+    """One English word, two French ones: the action button and the status."""
+    from django.utils import translation
+
+    from invoicing.admin import InvoiceAdmin
+
+    with translation.override("fr"):
+        assert str(InvoiceAdmin.void.short_description) == "Annuler"
+        assert str(Invoice.Status.VOID.label) == "Annulé"

@@ -47,7 +47,6 @@ def webhooks_rejected_purge_task() -> int:
 
 
 @shared_task(name="payments.tasks.payment_cancel_open", **_RETRYING)
-@done_when_row_gone
 def payment_cancel_open_task(self, booking_ids: list[int]) -> int:
     return services.payment_cancel_open(booking_ids=booking_ids)
 

@@ -3,6 +3,7 @@ locale/fr has a translation for every string (no empty or fuzzy entry, .mo in sy
 
 import ast
 import datetime as dt
+import functools
 import gettext
 import re
 import zoneinfo
@@ -296,11 +297,24 @@ def test_compiled_mo_matches_the_po_file():
 
     stale = []
     for m in messages:
+        # A msgctxt (pgettext) keeps one English word apart from its homonym.
+        context = m.get("msgctxt")
         if "msgid_plural" in m:
-            one = catalogue.ngettext(m["msgid"], m["msgid_plural"], 1)
-            many = catalogue.ngettext(m["msgid"], m["msgid_plural"], 2)
+            plural = (
+                functools.partial(catalogue.npgettext, context)
+                if context is not None
+                else catalogue.ngettext
+            )
+            one = plural(m["msgid"], m["msgid_plural"], 1)
+            many = plural(m["msgid"], m["msgid_plural"], 2)
             if [one, many] != [m["msgstr"]["msgstr[0]"], m["msgstr"]["msgstr[1]"]]:
                 stale.append(m["msgid"])
-        elif catalogue.gettext(m["msgid"]) != m["msgstr"]["msgstr"]:
-            stale.append(m["msgid"])
+        else:
+            found = (
+                catalogue.pgettext(context, m["msgid"])
+                if context is not None
+                else catalogue.gettext(m["msgid"])
+            )
+            if found != m["msgstr"]["msgstr"]:
+                stale.append(m["msgid"])
     assert stale == [], f"not in django.mo, run compilemessages: {stale}"

@@ -16,12 +16,8 @@ _QUIET_ZONE_MODULES = 4
 MASK_PATTERN = 1
 
 
-def qr_png(data: str, *, size: int = QR_SIZE_PX) -> bytes:
-    """A size × size PNG of `data`, error correction H (30 % of it can be damaged).
-
-    Every module is the same whole number of pixels (no blurry resampling); the
-    space left over widens the white quiet zone, which stays at least 4 modules.
-    """
+def qr_code(data: str) -> qrcode.QRCode:
+    """`data`'s QR symbol (error correction H, MASK_PATTERN), made, without a border."""
     code = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_H,
         border=0,
@@ -30,6 +26,16 @@ def qr_png(data: str, *, size: int = QR_SIZE_PX) -> bytes:
     )
     code.add_data(data)
     code.make(fit=True)
+    return code
+
+
+def qr_png(data: str, *, size: int = QR_SIZE_PX) -> bytes:
+    """A size × size PNG of `data`, error correction H (30 % of it can be damaged).
+
+    Every module is the same whole number of pixels (no blurry resampling); the
+    space left over widens the white quiet zone, which stays at least 4 modules.
+    """
+    code = qr_code(data)
     modules = code.modules_count
     box = size // (modules + 2 * _QUIET_ZONE_MODULES)
     if box < 1:

@@ -6,13 +6,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import qrcode
 import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
 
 from admission.models import BookingDocument
-from admission.qr import MASK_PATTERN, qr_png
+from admission.qr import qr_code, qr_png
 from admission.services import (
     TicketsUnavailable,
     booking_document_get_or_render,
@@ -146,14 +145,7 @@ def test_the_qr_code_is_300px_and_carries_the_secret(session, ticket_type):
 def test_the_qr_image_is_qrcodes_own_drawing_pixel_for_pixel(size):
     """qr_png scales the module matrix itself; it must draw what qrcode would."""
     secret = "kQ9_wXr2-Lq0vYbF3nT7sUeH1aZcM5dJ8pRgK4iO6yW"
-    code = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_H,
-        border=0,
-        box_size=1,
-        mask_pattern=MASK_PATTERN,
-    )
-    code.add_data(secret)
-    code.make(fit=True)
+    code = qr_code(secret)
     code.box_size = size // (code.modules_count + 8)
     symbol = code.make_image().get_image().convert("1")
     expected = Image.new("1", (size, size), 1)

@@ -15,7 +15,13 @@ from events.models import Organiser
 from events.tests.factories import TaxRateFactory
 from notifications.services.sending import notification_send
 from partner_api.endpoints.serializers import BookingOutput, booking_output
-from partner_api.tests.api_fixtures import book, get, money, shop_fixture  # noqa: F401
+from partner_api.tests.api_fixtures import (  # noqa: F401
+    book,
+    frozen_signing_clock_fixture,
+    get,
+    money,
+    shop_fixture,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +44,7 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+@pytest.mark.usefixtures("frozen_signing_clock")
 def test_api_booking_shows_net_tax_and_the_gross_it_charges(client, taxed_shop):
     response = book(client, taxed_shop, 2)
     assert response.status_code == 201

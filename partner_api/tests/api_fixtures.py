@@ -67,3 +67,16 @@ def order(shop, quantity=2):
 
 def book(client, shop, quantity=2, key=None):
     return post(client, "/api/v1/bookings/", order(shop, quantity), shop["plain"], key)
+
+
+@pytest.fixture(name="frozen_signing_clock")
+def frozen_signing_clock_fixture(monkeypatch):
+    """Booking links carry a signed token stamped to the second: two renderings of
+    one booking differ when a second ticks between them. Tests that compare two
+    renderings freeze the stamp."""
+    import time
+
+    from django.core import signing
+
+    stamp = signing.b62_encode(int(time.time()))
+    monkeypatch.setattr(signing.TimestampSigner, "timestamp", lambda self: stamp)

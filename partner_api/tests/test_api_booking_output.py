@@ -10,9 +10,15 @@ from bookings.models import Booking
 from events.tests.factories import TicketTypeFactory
 from partner_api.endpoints.serializers import BookingOutput, booking_output
 
-from .api_fixtures import book, order, post, shop_fixture  # noqa: F401
+from .api_fixtures import (  # noqa: F401
+    book,
+    frozen_signing_clock_fixture,
+    order,
+    post,
+    shop_fixture,
+)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_signing_clock")]
 
 
 def _documented(booking: Booking) -> dict:

@@ -20,8 +20,21 @@ from partner_api.api_keys import ApiKey
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MODELS = [
-    get_user_model(), Organiser, Membership, Venue, Event, Session, TicketType,
-    ApiKey, Booking, Attendee, Ticket, CheckIn, Connection, Listing, ExternalOrder,
+    get_user_model(),
+    Organiser,
+    Membership,
+    Venue,
+    Event,
+    Session,
+    TicketType,
+    ApiKey,
+    Booking,
+    Attendee,
+    Ticket,
+    CheckIn,
+    Connection,
+    Listing,
+    ExternalOrder,
     SyncRun,
 ]
 LOGINS = {

@@ -22,20 +22,30 @@ class CheckIn(models.Model):
         UNDO = "undo", _("Undone")
 
     ticket = models.ForeignKey(
-        Ticket, on_delete=models.CASCADE, related_name="check_ins"
+        Ticket,
+        on_delete=models.CASCADE,
+        related_name="check_ins",
+        verbose_name=_("ticket"),
     )
-    action = models.CharField(max_length=10, choices=Action.choices)
+    action = models.CharField(
+        max_length=10, choices=Action.choices, verbose_name=_("action")
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("actor"),
     )
-    actor_label = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    actor_label = models.CharField(
+        max_length=100, blank=True, verbose_name=_("actor label")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("check in")
+        verbose_name_plural = _("check ins")
         db_table = "bookings_checkin"  # kept from bookings, where it began
         ordering = ["-created_at", "-id"]
 
@@ -47,12 +57,17 @@ class BookingDocument(models.Model):
     """A booking's PDF of tickets in file storage, under a key nobody can guess."""
 
     booking = models.OneToOneField(
-        Booking, on_delete=models.CASCADE, related_name="document"
+        Booking,
+        on_delete=models.CASCADE,
+        related_name="document",
+        verbose_name=_("booking"),
     )
-    pdf = models.FileField(upload_to="tickets/", max_length=300)
-    created_at = models.DateTimeField(auto_now_add=True)
+    pdf = models.FileField(upload_to="tickets/", max_length=300, verbose_name=_("pdf"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("booking document")
+        verbose_name_plural = _("booking documents")
         db_table = "bookings_bookingdocument"  # kept from bookings, where it began
 
     def __str__(self) -> str:

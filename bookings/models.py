@@ -47,63 +47,90 @@ class DiscountCode(models.Model):
         FIXED = "fixed", _("Fixed amount off each ticket")
 
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.CASCADE, related_name="discount_codes"
+        Organiser,
+        on_delete=models.CASCADE,
+        related_name="discount_codes",
+        verbose_name=_("organiser"),
     )
     code = models.CharField(
         max_length=40,
         help_text=_("What buyers type; letters and digits, not case-sensitive"),
+        verbose_name=_("code"),
     )
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERCENT)
+    kind = models.CharField(
+        max_length=10,
+        choices=Kind.choices,
+        default=Kind.PERCENT,
+        verbose_name=_("kind"),
+    )
     percent = models.DecimalField(
         max_digits=5,
         decimal_places=2,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(100)],
+        verbose_name=_("percent"),
     )
     amount_minor = models.BigIntegerField(
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
         help_text=_("Off each ticket, in minor units (cents) of `currency`"),
+        verbose_name=_("amount minor"),
     )
     currency = models.CharField(
         max_length=3,
         blank=True,
         help_text=_("For a fixed amount: events in other currencies refuse the code"),
+        verbose_name=_("currency"),
     )
-    events = models.ManyToManyField(Event, blank=True, related_name="+")
-    sessions = models.ManyToManyField(Session, blank=True, related_name="+")
-    ticket_types = models.ManyToManyField(TicketType, blank=True, related_name="+")
+    events = models.ManyToManyField(
+        Event, blank=True, related_name="+", verbose_name=_("events")
+    )
+    sessions = models.ManyToManyField(
+        Session, blank=True, related_name="+", verbose_name=_("sessions")
+    )
+    ticket_types = models.ManyToManyField(
+        TicketType, blank=True, related_name="+", verbose_name=_("ticket types")
+    )
     max_uses = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Bookings in all (empty: no limit)")
+        null=True,
+        blank=True,
+        help_text=_("Bookings in all (empty: no limit)"),
+        verbose_name=_("max uses"),
     )
     max_uses_per_email = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Bookings per buyer email (empty: no limit)")
+        null=True,
+        blank=True,
+        help_text=_("Bookings per buyer email (empty: no limit)"),
+        verbose_name=_("max uses per email"),
     )
     min_quantity = models.PositiveSmallIntegerField(
         default=1,
         validators=[MinValueValidator(1)],
         help_text=_("Tickets the order must have for the code to apply"),
+        verbose_name=_("min quantity"),
     )
-    valid_from = models.DateTimeField(null=True, blank=True)
-    valid_until = models.DateTimeField(null=True, blank=True)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    valid_from = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("valid from")
+    )
+    valid_until = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("valid until")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("discount code")
+        verbose_name_plural = _("discount codes")
         constraints = [
             models.UniqueConstraint(
                 "organiser", Upper("code"), name="discount_code_unique_per_organiser"
             ),
             models.CheckConstraint(
                 condition=(Q(kind="percent") & Q(percent__isnull=False))
-                | (
-                    Q(kind="fixed")
-                    & Q(amount_minor__isnull=False)
-                    & ~Q(currency="")
-                ),
+                | (Q(kind="fixed") & Q(amount_minor__isnull=False) & ~Q(currency="")),
                 name="discount_code_value_for_kind",
             ),
         ]
@@ -142,48 +169,91 @@ class Booking(models.Model):
         ADMIN = "admin", _("Back office")
 
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.PROTECT, related_name="bookings"
+        Organiser,
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        verbose_name=_("organiser"),
     )
-    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="bookings")
+    event = models.ForeignKey(
+        Event,
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        verbose_name=_("event"),
+    )
     session = models.ForeignKey(
-        Session, on_delete=models.PROTECT, related_name="bookings"
+        Session,
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        verbose_name=_("session"),
     )
-    reference = models.CharField(max_length=20, unique=True)
+    reference = models.CharField(
+        max_length=20, unique=True, verbose_name=_("reference")
+    )
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING
+        max_length=10,
+        choices=Status.choices,
+        default=Status.PENDING,
+        verbose_name=_("status"),
     )
     channel = models.CharField(
-        max_length=10, choices=Channel.choices, default=Channel.WEB
+        max_length=10,
+        choices=Channel.choices,
+        default=Channel.WEB,
+        verbose_name=_("channel"),
     )
     quantity = models.PositiveIntegerField(
-        help_text=_("Seats this booking takes: the sum of its lines")
+        help_text=_("Seats this booking takes: the sum of its lines"),
+        verbose_name=_("quantity"),
     )
-    currency = models.CharField(max_length=3)
-    subtotal_minor = models.BigIntegerField()
-    discount_minor = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    subtotal_minor = models.BigIntegerField(verbose_name=_("subtotal minor"))
+    discount_minor = models.BigIntegerField(default=0, verbose_name=_("discount minor"))
     total_minor = models.BigIntegerField(
-        help_text=_("What the buyer pays, tax included")
+        help_text=_("What the buyer pays, tax included"), verbose_name=_("total minor")
     )
     # Tax of the lines, summed; with tax-exclusive prices it is added to subtotal -
     # discount to make the total (bookings.pricing).
-    tax_minor = models.BigIntegerField(default=0, db_default=0)
-    prices_include_tax = models.BooleanField(default=True, db_default=True)
-    buyer_name = models.CharField(max_length=200)
-    buyer_email = models.EmailField(db_index=True)
-    buyer_phone = models.CharField(max_length=32, blank=True)
+    tax_minor = models.BigIntegerField(
+        default=0, db_default=0, verbose_name=_("tax minor")
+    )
+    prices_include_tax = models.BooleanField(
+        default=True, db_default=True, verbose_name=_("prices include tax")
+    )
+    buyer_name = models.CharField(max_length=200, verbose_name=_("buyer name"))
+    buyer_email = models.EmailField(db_index=True, verbose_name=_("buyer email"))
+    buyer_phone = models.CharField(
+        max_length=32, blank=True, verbose_name=_("buyer phone")
+    )
     language = models.CharField(
-        max_length=10, default="en", help_text=_("The buyer's language, for messages")
+        max_length=10,
+        default="en",
+        help_text=_("The buyer's language, for messages"),
+        verbose_name=_("language"),
     )
     # Asked for at checkout: an invoice to a company (invoicing issues it).
-    invoice_requested = models.BooleanField(default=False, db_default=False)
+    invoice_requested = models.BooleanField(
+        default=False, db_default=False, verbose_name=_("invoice requested")
+    )
     billing_name = models.CharField(
-        max_length=200, blank=True, default="", db_default=""
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        verbose_name=_("billing name"),
     )
-    billing_address = models.TextField(blank=True, default="", db_default="")
+    billing_address = models.TextField(
+        blank=True, default="", db_default="", verbose_name=_("billing address")
+    )
     billing_tax_id = models.CharField(
-        max_length=40, blank=True, default="", db_default=""
+        max_length=40,
+        blank=True,
+        default="",
+        db_default="",
+        verbose_name=_("billing tax id"),
     )
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    idempotency_key = models.CharField(
+        max_length=200, null=True, blank=True, verbose_name=_("idempotency key")
+    )
     client_key = models.CharField(
         max_length=32,
         null=True,
@@ -193,13 +263,17 @@ class Booking(models.Model):
             "Keyed hash of the address a web checkout came from (never the address "
             "itself), to limit the seats one address holds"
         ),
+        verbose_name=_("client key"),
     )
     needs_attention = models.BooleanField(
-        default=False, help_text=_("Flagged for the organiser, see the audit trail")
+        default=False,
+        help_text=_("Flagged for the organiser, see the audit trail"),
+        verbose_name=_("needs attention"),
     )
     is_complimentary = models.BooleanField(
         default=False,
         help_text=_("Given free by the organiser (a comp): no revenue, seats taken"),
+        verbose_name=_("is complimentary"),
     )
     discount_code = models.ForeignKey(
         DiscountCode,
@@ -207,17 +281,30 @@ class Booking(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="bookings",
+        verbose_name=_("discount code"),
     )
-    expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    refunded_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("expires at")
+    )
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
+    )
+    confirmed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("confirmed at")
+    )
+    cancelled_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("cancelled at")
+    )
+    refunded_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("refunded at")
+    )
 
     objects = BookingQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
         constraints = [
             models.UniqueConstraint(
                 fields=["organiser", "idempotency_key"],
@@ -337,35 +424,57 @@ class Booking(models.Model):
 
 
 class BookingLine(models.Model):
-    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="lines")
+    booking = models.ForeignKey(
+        Booking,
+        on_delete=models.CASCADE,
+        related_name="lines",
+        verbose_name=_("booking"),
+    )
     ticket_type = models.ForeignKey(
-        TicketType, on_delete=models.PROTECT, related_name="booking_lines"
+        TicketType,
+        on_delete=models.PROTECT,
+        related_name="booking_lines",
+        verbose_name=_("ticket type"),
     )
-    quantity = models.PositiveIntegerField()
-    unit_price_minor = models.BigIntegerField()
-    subtotal_minor = models.BigIntegerField()
-    discount_minor = models.BigIntegerField(default=0)
+    quantity = models.PositiveIntegerField(verbose_name=_("quantity"))
+    unit_price_minor = models.BigIntegerField(verbose_name=_("unit price minor"))
+    subtotal_minor = models.BigIntegerField(verbose_name=_("subtotal minor"))
+    discount_minor = models.BigIntegerField(default=0, verbose_name=_("discount minor"))
     total_minor = models.BigIntegerField(
-        help_text=_("What the buyer pays for the line, tax included")
+        help_text=_("What the buyer pays for the line, tax included"),
+        verbose_name=_("total minor"),
     )
-    price_rule = models.CharField(max_length=12)
+    price_rule = models.CharField(max_length=12, verbose_name=_("price rule"))
     # The tax as priced, copied so that later edits to the rate change nothing sold.
-    tax_minor = models.BigIntegerField(default=0, db_default=0)
+    tax_minor = models.BigIntegerField(
+        default=0, db_default=0, verbose_name=_("tax minor")
+    )
     tax_rate = models.ForeignKey(
         "events.TaxRate",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("tax rate"),
     )
-    tax_name = models.CharField(max_length=60, blank=True, default="", db_default="")
+    tax_name = models.CharField(
+        max_length=60, blank=True, default="", db_default="", verbose_name=_("tax name")
+    )
     tax_percent = models.DecimalField(
-        max_digits=6, decimal_places=3, null=True, blank=True
+        max_digits=6,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        verbose_name=_("tax percent"),
     )
-    tax_code = models.CharField(max_length=40, blank=True, default="", db_default="")
+    tax_code = models.CharField(
+        max_length=40, blank=True, default="", db_default="", verbose_name=_("tax code")
+    )
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("booking line")
+        verbose_name_plural = _("booking lines")
         constraints = [
             models.UniqueConstraint(
                 fields=["booking", "ticket_type"],
@@ -386,16 +495,24 @@ class BookingLine(models.Model):
 
 class Attendee(models.Model):
     booking = models.ForeignKey(
-        Booking, on_delete=models.CASCADE, related_name="attendees"
+        Booking,
+        on_delete=models.CASCADE,
+        related_name="attendees",
+        verbose_name=_("booking"),
     )
     line = models.ForeignKey(
-        BookingLine, on_delete=models.CASCADE, related_name="attendees"
+        BookingLine,
+        on_delete=models.CASCADE,
+        related_name="attendees",
+        verbose_name=_("line"),
     )
-    name = models.CharField(max_length=200)
-    email = models.EmailField(blank=True)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    email = models.EmailField(blank=True, verbose_name=_("email"))
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("attendee")
+        verbose_name_plural = _("attendees")
         indexes = [
             # The bookings search by attendee name (BookingAdmin.get_search_results).
             GinIndex(
@@ -418,37 +535,60 @@ class Ticket(models.Model):
         VOID = "void", _("Void")
 
     booking = models.ForeignKey(
-        Booking, on_delete=models.CASCADE, related_name="tickets"
+        Booking,
+        on_delete=models.CASCADE,
+        related_name="tickets",
+        verbose_name=_("booking"),
     )
     attendee = models.OneToOneField(
-        Attendee, on_delete=models.CASCADE, related_name="ticket"
+        Attendee,
+        on_delete=models.CASCADE,
+        related_name="ticket",
+        verbose_name=_("attendee"),
     )
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.PROTECT, related_name="tickets"
+        Organiser,
+        on_delete=models.PROTECT,
+        related_name="tickets",
+        verbose_name=_("organiser"),
     )
     session = models.ForeignKey(
-        Session, on_delete=models.PROTECT, related_name="tickets"
+        Session,
+        on_delete=models.PROTECT,
+        related_name="tickets",
+        verbose_name=_("session"),
     )
     ticket_type = models.ForeignKey(
-        TicketType, on_delete=models.PROTECT, related_name="tickets"
+        TicketType,
+        on_delete=models.PROTECT,
+        related_name="tickets",
+        verbose_name=_("ticket type"),
     )
-    code = models.CharField(max_length=12, unique=True)
-    secret = models.CharField(max_length=64, unique=True)
+    code = models.CharField(max_length=12, unique=True, verbose_name=_("code"))
+    secret = models.CharField(max_length=64, unique=True, verbose_name=_("secret"))
     status = models.CharField(
-        max_length=5, choices=Status.choices, default=Status.VALID
+        max_length=5,
+        choices=Status.choices,
+        default=Status.VALID,
+        verbose_name=_("status"),
     )
-    checked_in_at = models.DateTimeField(null=True, blank=True)
+    checked_in_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("checked in at")
+    )
     checked_in_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("checked in by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
 
     def __str__(self) -> str:
         return self.code

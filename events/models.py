@@ -38,16 +38,22 @@ class Organiser(models.Model):
         INCLUSIVE = "inclusive", _("Prices include tax")
         EXCLUSIVE = "exclusive", _("Tax is added to prices")
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True)
-    country = models.CharField(max_length=2, help_text=_("ISO 3166 code, e.g. FR"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
+    country = models.CharField(
+        max_length=2, help_text=_("ISO 3166 code, e.g. FR"), verbose_name=_("country")
+    )
     currency = models.CharField(
         max_length=3,
         validators=[validate_currency],
         help_text=_("Default currency of new events"),
+        verbose_name=_("currency"),
     )
     timezone = models.CharField(
-        max_length=64, default="UTC", validators=[validate_timezone]
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
+        verbose_name=_("timezone"),
     )
     reference_prefix = models.CharField(
         max_length=6,
@@ -59,8 +65,9 @@ class Organiser(models.Model):
             )
         ],
         help_text=_("Starts every booking reference, e.g. MC26 in MC26-7K3QXZ"),
+        verbose_name=_("reference prefix"),
     )
-    contact_email = models.EmailField()
+    contact_email = models.EmailField(verbose_name=_("contact email"))
     hold_reminder_minutes = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -69,6 +76,7 @@ class Organiser(models.Model):
             "Remind buyers this many minutes before an unpaid hold expires (email, "
             "and SMS when they gave a phone). Empty: no reminder."
         ),
+        verbose_name=_("hold reminder minutes"),
     )
     price_mode = models.CharField(
         max_length=10,
@@ -78,19 +86,28 @@ class Organiser(models.Model):
             "Whether ticket prices include tax (the buyer pays the price) or tax is "
             "added on top of them"
         ),
+        verbose_name=_("price mode"),
     )
     legal_name = models.CharField(
-        max_length=200, blank=True, help_text=_("On invoices (empty: the name)")
+        max_length=200,
+        blank=True,
+        help_text=_("On invoices (empty: the name)"),
+        verbose_name=_("legal name"),
     )
-    legal_address = models.TextField(blank=True, help_text=_("On invoices"))
+    legal_address = models.TextField(
+        blank=True, help_text=_("On invoices"), verbose_name=_("legal address")
+    )
     tax_id = models.CharField(
         max_length=40,
         blank=True,
         help_text=_("Tax or VAT number on invoices, e.g. ABN 51 824 753 556"),
+        verbose_name=_("tax id"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("organiser")
+        verbose_name_plural = _("organisers")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -115,17 +132,25 @@ class TaxRate(models.Model):
     and copied onto booking and invoice lines when they are written."""
 
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.CASCADE, related_name="tax_rates"
+        Organiser,
+        on_delete=models.CASCADE,
+        related_name="tax_rates",
+        verbose_name=_("organiser"),
     )
-    name = models.CharField(max_length=60, help_text=_("Shown to buyers, e.g. GST"))
+    name = models.CharField(
+        max_length=60, help_text=_("Shown to buyers, e.g. GST"), verbose_name=_("name")
+    )
     percent = models.DecimalField(
         max_digits=6,
         decimal_places=3,
         default=Decimal(0),
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+        verbose_name=_("percent"),
     )
     is_exempt = models.BooleanField(
-        default=False, help_text=_("Exempt from tax: no tax whatever the percent")
+        default=False,
+        help_text=_("Exempt from tax: no tax whatever the percent"),
+        verbose_name=_("is exempt"),
     )
     account_code = models.CharField(
         max_length=40,
@@ -133,9 +158,12 @@ class TaxRate(models.Model):
         help_text=_(
             "The tax type in the accounting system, e.g. Xero's OUTPUT or EXEMPTOUTPUT"
         ),
+        verbose_name=_("account code"),
     )
 
     class Meta:
+        verbose_name = _("tax rate")
+        verbose_name_plural = _("tax rates")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
@@ -165,15 +193,25 @@ class Membership(models.Model):
         VIEWER = "viewer", _("Viewer")
 
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.CASCADE, related_name="memberships"
+        Organiser,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("organiser"),
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
-    created_at = models.DateTimeField(auto_now_add=True)
+    role = models.CharField(
+        max_length=10, choices=Role.choices, default=Role.STAFF, verbose_name=_("role")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(
                 fields=["organiser", "user"],
@@ -187,15 +225,22 @@ class Membership(models.Model):
 
 class Venue(models.Model):
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.CASCADE, related_name="venues"
+        Organiser,
+        on_delete=models.CASCADE,
+        related_name="venues",
+        verbose_name=_("organiser"),
     )
-    name = models.CharField(max_length=200)
-    address = models.CharField(max_length=300)
-    city = models.CharField(max_length=100)
-    country = models.CharField(max_length=2)
-    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    address = models.CharField(max_length=300, verbose_name=_("address"))
+    city = models.CharField(max_length=100, verbose_name=_("city"))
+    country = models.CharField(max_length=2, verbose_name=_("country"))
+    timezone = models.CharField(
+        max_length=64, validators=[validate_timezone], verbose_name=_("timezone")
+    )
 
     class Meta:
+        verbose_name = _("venue")
+        verbose_name_plural = _("venues")
         ordering = ["city", "name"]
 
     def __str__(self) -> str:
@@ -214,24 +259,38 @@ class Event(models.Model):
         ARCHIVED = "archived", _("Archived")
 
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.PROTECT, related_name="events"
+        Organiser,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("organiser"),
     )
-    title = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=120, unique=True)
-    description = models.TextField(blank=True)
-    image = models.ImageField(upload_to="events/", blank=True)
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    slug = models.SlugField(max_length=120, unique=True, verbose_name=_("slug"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    image = models.ImageField(upload_to="events/", blank=True, verbose_name=_("image"))
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
+        max_length=10,
+        choices=Status.choices,
+        default=Status.DRAFT,
+        db_index=True,
+        verbose_name=_("status"),
     )
-    currency = models.CharField(max_length=3, validators=[validate_currency])
+    currency = models.CharField(
+        max_length=3, validators=[validate_currency], verbose_name=_("currency")
+    )
     timezone = models.CharField(
         max_length=64,
         default="UTC",
         validators=[validate_timezone],
         help_text=_("Local clock for deadlines and display"),
+        verbose_name=_("timezone"),
     )
-    sales_start_at = models.DateTimeField(null=True, blank=True)
-    sales_end_at = models.DateTimeField(null=True, blank=True)
+    sales_start_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("sales start at")
+    )
+    sales_end_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("sales end at")
+    )
     max_tickets_per_order = models.PositiveSmallIntegerField(
         default=20,
         validators=[MinValueValidator(1), MaxValueValidator(1000)],
@@ -240,11 +299,14 @@ class Event(models.Model):
             "buyer or address may also hold no more than this, or a tenth of a "
             "session's seats if that is more, in one session at a time."
         ),
+        verbose_name=_("max tickets per order"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["title"]
         constraints = [
             models.CheckConstraint(
@@ -289,10 +351,20 @@ class Session(models.Model):
         PAUSED = "paused", _("Paused")
         CLOSED = "closed", _("Closed")
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="sessions")
-    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="sessions")
-    starts_at = models.DateTimeField(db_index=True)
-    ends_at = models.DateTimeField()
+    event = models.ForeignKey(
+        Event,
+        on_delete=models.CASCADE,
+        related_name="sessions",
+        verbose_name=_("event"),
+    )
+    venue = models.ForeignKey(
+        Venue,
+        on_delete=models.PROTECT,
+        related_name="sessions",
+        verbose_name=_("venue"),
+    )
+    starts_at = models.DateTimeField(db_index=True, verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
     sales_close_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -300,20 +372,30 @@ class Session(models.Model):
             "Sales stop at this moment (empty: when the session starts). It stays "
             "listed until it ends."
         ),
+        verbose_name=_("sales close at"),
     )
-    capacity = models.PositiveIntegerField()
+    capacity = models.PositiveIntegerField(verbose_name=_("capacity"))
     sale_status = models.CharField(
-        max_length=10, choices=SaleStatus.choices, default=SaleStatus.ON_SALE
+        max_length=10,
+        choices=SaleStatus.choices,
+        default=SaleStatus.ON_SALE,
+        verbose_name=_("sale status"),
     )
     sold_count = models.PositiveIntegerField(
-        default=0, editable=False, help_text=_("Seats sold on this site")
+        default=0,
+        editable=False,
+        help_text=_("Seats sold on this site"),
+        verbose_name=_("sold count"),
     )
     external_sold_count = models.PositiveIntegerField(
         default=0,
         editable=False,
         help_text=_("Seats sold on external platforms, from the last sync"),
+        verbose_name=_("external sold count"),
     )
-    external_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    external_synced_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("external synced at")
+    )
     # Never below the seats that unexpired pending bookings hold: a database trigger
     # (bookings migration 0006) raises it with every hold, and a sale that counts the
     # holds exactly writes the count back under the session lock. A sale for which
@@ -322,14 +404,18 @@ class Session(models.Model):
         default=0,
         editable=False,
         help_text=_("At least the seats held by unexpired pending bookings"),
+        verbose_name=_("held ceiling"),
     )
     external_sync_failing = models.BooleanField(
         default=False,
         editable=False,
         help_text=_("The last sync of one of its platform listings failed"),
+        verbose_name=_("external sync failing"),
     )
 
     class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
         ordering = ["starts_at"]
         constraints = [
             models.CheckConstraint(
@@ -391,17 +477,26 @@ class TicketType(models.Model):
         GROUP = "group", _("Group")
 
     event = models.ForeignKey(
-        Event, on_delete=models.CASCADE, related_name="ticket_types"
+        Event,
+        on_delete=models.CASCADE,
+        related_name="ticket_types",
+        verbose_name=_("event"),
     )
-    name = models.CharField(max_length=120)
-    description = models.TextField(blank=True)
-    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.REGULAR)
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    kind = models.CharField(
+        max_length=12,
+        choices=Kind.choices,
+        default=Kind.REGULAR,
+        verbose_name=_("kind"),
+    )
     price_minor = models.BigIntegerField(
         validators=[MinValueValidator(0)],
         help_text=_(
             "Price in minor units (cents): what the buyer pays when the organiser's "
             "prices include tax, else the price before tax"
         ),
+        verbose_name=_("price minor"),
     )
     tax_rate = models.ForeignKey(
         TaxRate,
@@ -410,13 +505,22 @@ class TicketType(models.Model):
         on_delete=models.PROTECT,
         related_name="ticket_types",
         help_text=_("Empty: no tax line"),
+        verbose_name=_("tax rate"),
     )
     early_bird_price_minor = models.BigIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(0)]
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        verbose_name=_("early bird price minor"),
     )
-    early_bird_deadline_at = models.DateTimeField(null=True, blank=True)
+    early_bird_deadline_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("early bird deadline at")
+    )
     group_min_quantity = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(2)]
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(2)],
+        verbose_name=_("group min quantity"),
     )
     group_discount_percent = models.DecimalField(
         max_digits=5,
@@ -424,24 +528,32 @@ class TicketType(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+        verbose_name=_("group discount percent"),
     )
     allocation = models.PositiveIntegerField(
         null=True,
         blank=True,
         help_text=_("At most this many of this type per session (empty: no limit)"),
+        verbose_name=_("allocation"),
     )
     min_per_order = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1)]
+        default=1, validators=[MinValueValidator(1)], verbose_name=_("min per order")
     )
     max_per_order = models.PositiveSmallIntegerField(
-        default=10, validators=[MinValueValidator(1)]
+        default=10, validators=[MinValueValidator(1)], verbose_name=_("max per order")
     )
-    sales_start_at = models.DateTimeField(null=True, blank=True)
-    sales_end_at = models.DateTimeField(null=True, blank=True)
-    is_active = models.BooleanField(default=True)
-    position = models.PositiveSmallIntegerField(default=0)
+    sales_start_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("sales start at")
+    )
+    sales_end_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("sales end at")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    position = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
+        verbose_name = _("ticket type")
+        verbose_name_plural = _("ticket types")
         ordering = ["position", "id"]
         constraints = [
             models.CheckConstraint(

@@ -28,11 +28,17 @@ class Connection(models.Model):
     """One organiser's account on one platform: credentials and sync settings."""
 
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.CASCADE, related_name="platform_connections"
+        Organiser,
+        verbose_name=_("organiser"),
+        on_delete=models.CASCADE,
+        related_name="platform_connections",
     )
-    platform = models.CharField(max_length=20, choices=Platform.choices)
-    name = models.CharField(max_length=100, blank=True)
+    platform = models.CharField(
+        verbose_name=_("platform"), max_length=20, choices=Platform.choices
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=100, blank=True)
     account_id = models.CharField(
+        verbose_name=_("account id"),
         max_length=100,
         blank=True,
         help_text=_(
@@ -40,19 +46,37 @@ class Connection(models.Model):
             "(ISO country code) when it is not the account's own."
         ),
     )
-    credentials_encrypted = models.TextField(blank=True, editable=False)
-    is_enabled = models.BooleanField(default=True)
+    credentials_encrypted = models.TextField(
+        verbose_name=_("credentials encrypted"), blank=True, editable=False
+    )
+    is_enabled = models.BooleanField(verbose_name=_("is enabled"), default=True)
     sync_interval_minutes = models.PositiveIntegerField(
-        default=15, help_text=_("How often Celery beat syncs this connection.")
+        verbose_name=_("sync interval minutes"),
+        default=15,
+        help_text=_("How often Celery beat syncs this connection."),
     )
     webhook_token = models.CharField(
-        max_length=64, unique=True, default=_webhook_token, editable=False
+        verbose_name=_("webhook token"),
+        max_length=64,
+        unique=True,
+        default=_webhook_token,
+        editable=False,
     )
-    auth_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_error = models.TextField(blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    auth_failed_at = models.DateTimeField(
+        verbose_name=_("auth failed at"), null=True, blank=True, editable=False
+    )
+    last_sync_at = models.DateTimeField(
+        verbose_name=_("last sync at"), null=True, blank=True, editable=False
+    )
+    last_success_at = models.DateTimeField(
+        verbose_name=_("last success at"), null=True, blank=True, editable=False
+    )
+    last_error = models.TextField(
+        verbose_name=_("last error"), blank=True, editable=False
+    )
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now, editable=False
+    )
 
     class Meta:
         constraints = [
@@ -65,6 +89,8 @@ class Connection(models.Model):
             ),
         ]
         ordering = ["organiser_id", "platform"]
+        verbose_name = _("connection")
+        verbose_name_plural = _("connections")
 
     def __str__(self) -> str:
         label = self.name or self.get_platform_display()
@@ -91,18 +117,28 @@ class Listing(models.Model):
     and the last good figures fetched for it."""
 
     connection = models.ForeignKey(
-        Connection, on_delete=models.CASCADE, related_name="listings"
+        Connection,
+        verbose_name=_("connection"),
+        on_delete=models.CASCADE,
+        related_name="listings",
     )
     session = models.ForeignKey(
-        Session, on_delete=models.CASCADE, related_name="platform_listings"
+        Session,
+        verbose_name=_("session"),
+        on_delete=models.CASCADE,
+        related_name="platform_listings",
     )
-    external_event_id = models.CharField(max_length=100)
+    external_event_id = models.CharField(
+        verbose_name=_("external event id"), max_length=100
+    )
     external_date_id = models.CharField(
+        verbose_name=_("external date id"),
         max_length=100,
         blank=True,
         help_text=_("Billetweb date or Humanitix event date; empty for Eventbrite."),
     )
     external_ticket_ids = models.JSONField(
+        verbose_name=_("external ticket ids"),
         default=list,
         blank=True,
         help_text=_(
@@ -110,15 +146,31 @@ class Listing(models.Model):
             "means all of them."
         ),
     )
-    is_enabled = models.BooleanField(default=True)
-    places_total = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    places_sold = models.PositiveIntegerField(default=0, editable=False)
-    values_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
-    is_stale = models.BooleanField(default=False, editable=False)
-    last_error = models.TextField(blank=True, editable=False)
-    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
-    orders_synced_until = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    is_enabled = models.BooleanField(verbose_name=_("is enabled"), default=True)
+    places_total = models.PositiveIntegerField(
+        verbose_name=_("places total"), null=True, blank=True, editable=False
+    )
+    places_sold = models.PositiveIntegerField(
+        verbose_name=_("places sold"), default=0, editable=False
+    )
+    values_synced_at = models.DateTimeField(
+        verbose_name=_("values synced at"), null=True, blank=True, editable=False
+    )
+    is_stale = models.BooleanField(
+        verbose_name=_("is stale"), default=False, editable=False
+    )
+    last_error = models.TextField(
+        verbose_name=_("last error"), blank=True, editable=False
+    )
+    last_error_at = models.DateTimeField(
+        verbose_name=_("last error at"), null=True, blank=True, editable=False
+    )
+    orders_synced_until = models.DateTimeField(
+        verbose_name=_("orders synced until"), null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now, editable=False
+    )
 
     class Meta:
         constraints = [
@@ -128,6 +180,8 @@ class Listing(models.Model):
             ),
         ]
         ordering = ["connection_id", "session_id", "pk"]
+        verbose_name = _("listing")
+        verbose_name_plural = _("listings")
 
     def __str__(self) -> str:
         date = f"/{self.external_date_id}" if self.external_date_id else ""
@@ -161,19 +215,32 @@ class ExternalOrder(models.Model):
         CANCELLED = "cancelled", _("Cancelled or refunded")
 
     listing = models.ForeignKey(
-        Listing, on_delete=models.CASCADE, related_name="orders"
+        Listing,
+        verbose_name=_("listing"),
+        on_delete=models.CASCADE,
+        related_name="orders",
     )
-    external_id = models.CharField(max_length=100)
-    status = models.CharField(max_length=20, choices=Status.choices)
-    quantity = models.PositiveIntegerField(default=0)
-    buyer_name = models.CharField(max_length=200, blank=True)
-    buyer_email = models.EmailField(blank=True)
-    currency = models.CharField(max_length=3, blank=True)
-    total_minor = models.BigIntegerField(null=True, blank=True)
-    placed_at = models.DateTimeField(null=True, blank=True)
-    tickets = models.JSONField(default=dict)
-    imported_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    external_id = models.CharField(verbose_name=_("external id"), max_length=100)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=20, choices=Status.choices
+    )
+    quantity = models.PositiveIntegerField(verbose_name=_("quantity"), default=0)
+    buyer_name = models.CharField(
+        verbose_name=_("buyer name"), max_length=200, blank=True
+    )
+    buyer_email = models.EmailField(verbose_name=_("buyer email"), blank=True)
+    currency = models.CharField(verbose_name=_("currency"), max_length=3, blank=True)
+    total_minor = models.BigIntegerField(
+        verbose_name=_("total minor"), null=True, blank=True
+    )
+    placed_at = models.DateTimeField(verbose_name=_("placed at"), null=True, blank=True)
+    tickets = models.JSONField(verbose_name=_("tickets"), default=dict)
+    imported_at = models.DateTimeField(
+        verbose_name=_("imported at"), default=timezone.now
+    )
+    updated_at = models.DateTimeField(
+        verbose_name=_("updated at"), default=timezone.now
+    )
 
     class Meta:
         constraints = [
@@ -182,6 +249,8 @@ class ExternalOrder(models.Model):
             ),
         ]
         ordering = ["-placed_at", "-pk"]
+        verbose_name = _("external order")
+        verbose_name_plural = _("external orders")
 
     def __str__(self) -> str:
         return f"{self.external_id} ({self.quantity})"
@@ -201,25 +270,51 @@ class SyncRun(models.Model):
         FAILED = "failed", _("Failed")
 
     connection = models.ForeignKey(
-        Connection, on_delete=models.CASCADE, related_name="runs"
+        Connection,
+        verbose_name=_("connection"),
+        on_delete=models.CASCADE,
+        related_name="runs",
     )
-    platform = models.CharField(max_length=20, choices=Platform.choices)
-    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    platform = models.CharField(
+        verbose_name=_("platform"), max_length=20, choices=Platform.choices
+    )
+    trigger = models.CharField(
+        verbose_name=_("trigger"), max_length=20, choices=Trigger.choices
+    )
     status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.RUNNING
+        verbose_name=_("status"),
+        max_length=20,
+        choices=Status.choices,
+        default=Status.RUNNING,
     )
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    listings_synced = models.PositiveIntegerField(default=0)
-    listings_cached = models.PositiveIntegerField(default=0)
-    listings_failed = models.PositiveIntegerField(default=0)
-    orders_imported = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(
+        verbose_name=_("started at"), default=timezone.now
+    )
+    finished_at = models.DateTimeField(
+        verbose_name=_("finished at"), null=True, blank=True
+    )
+    listings_synced = models.PositiveIntegerField(
+        verbose_name=_("listings synced"), default=0
+    )
+    listings_cached = models.PositiveIntegerField(
+        verbose_name=_("listings cached"), default=0
+    )
+    listings_failed = models.PositiveIntegerField(
+        verbose_name=_("listings failed"), default=0
+    )
+    orders_imported = models.PositiveIntegerField(
+        verbose_name=_("orders imported"), default=0
+    )
+    errors = models.JSONField(verbose_name=_("errors"), default=list, blank=True)
+    duration_ms = models.PositiveIntegerField(
+        verbose_name=_("duration ms"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["-started_at", "-pk"]
         indexes = [models.Index(fields=["connection", "-started_at"])]
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
 
     def __str__(self) -> str:
         return f"{self.platform} {self.trigger} {self.started_at:%Y-%m-%d %H:%M}"
@@ -239,25 +334,41 @@ class PlatformWebhook(models.Model):
 
     connection = models.ForeignKey(
         Connection,
+        verbose_name=_("connection"),
         on_delete=models.CASCADE,
         related_name="webhooks",
         null=True,
         blank=True,
     )
-    platform = models.CharField(max_length=20, choices=Platform.choices)
-    action = models.CharField(max_length=100, blank=True)
-    resource_url = models.URLField(max_length=500, blank=True)
-    raw_body = models.TextField(blank=True)
-    body_size = models.PositiveIntegerField(default=0)
-    body_sha256 = models.CharField(max_length=64, blank=True)
-    status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.RECEIVED
+    platform = models.CharField(
+        verbose_name=_("platform"), max_length=20, choices=Platform.choices
     )
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    received_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    action = models.CharField(verbose_name=_("action"), max_length=100, blank=True)
+    resource_url = models.URLField(
+        verbose_name=_("resource url"), max_length=500, blank=True
+    )
+    raw_body = models.TextField(verbose_name=_("raw body"), blank=True)
+    body_size = models.PositiveIntegerField(verbose_name=_("body size"), default=0)
+    body_sha256 = models.CharField(
+        verbose_name=_("body sha256"), max_length=64, blank=True
+    )
+    status = models.CharField(
+        verbose_name=_("status"),
+        max_length=20,
+        choices=Status.choices,
+        default=Status.RECEIVED,
+    )
+    error = models.TextField(verbose_name=_("error"), blank=True)
+    attempts = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(
+        verbose_name=_("next attempt at"), null=True, blank=True
+    )
+    received_at = models.DateTimeField(
+        verbose_name=_("received at"), default=timezone.now
+    )
+    processed_at = models.DateTimeField(
+        verbose_name=_("processed at"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -274,6 +385,8 @@ class PlatformWebhook(models.Model):
                 name="platform_webhook_unprocessed",
             ),
         ]
+        verbose_name = _("platform webhook")
+        verbose_name_plural = _("platform webhooks")
 
     def __str__(self) -> str:
         return f"{self.platform} {self.action or '-'} {self.status}"
@@ -284,15 +397,24 @@ class OversoldAlert(models.Model):
     cancelled; the session stops selling and the organiser decides."""
 
     session = models.ForeignKey(
-        Session, on_delete=models.CASCADE, related_name="oversold_alerts"
+        Session,
+        verbose_name=_("session"),
+        on_delete=models.CASCADE,
+        related_name="oversold_alerts",
     )
-    capacity = models.PositiveIntegerField()
-    sold_here = models.PositiveIntegerField()
-    held_here = models.PositiveIntegerField()
-    sold_external = models.PositiveIntegerField()
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    capacity = models.PositiveIntegerField(verbose_name=_("capacity"))
+    sold_here = models.PositiveIntegerField(verbose_name=_("sold here"))
+    held_here = models.PositiveIntegerField(verbose_name=_("held here"))
+    sold_external = models.PositiveIntegerField(verbose_name=_("sold external"))
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now
+    )
+    updated_at = models.DateTimeField(
+        verbose_name=_("updated at"), default=timezone.now
+    )
+    resolved_at = models.DateTimeField(
+        verbose_name=_("resolved at"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -303,6 +425,8 @@ class OversoldAlert(models.Model):
                 name="oversold_alert_one_open_per_session",
             ),
         ]
+        verbose_name = _("oversold alert")
+        verbose_name_plural = _("oversold alerts")
 
     def __str__(self) -> str:
         return f"{self.session}: {self.oversold_by} over capacity"

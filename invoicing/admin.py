@@ -271,10 +271,10 @@ class InvoiceAdmin(RecipientScopedAdmin, OrganiserScopedAdmin, admin.ModelAdmin)
     def total(self, invoice):
         return Money(invoice.total_minor, invoice.currency).format()
 
-    @admin.display(description="PDF")
+    @admin.display(description=_("PDF"))
     def pdf_link(self, invoice):
         url = reverse("admin:invoicing_invoice_pdf", args=[invoice.pk])
-        return format_html('<a href="{}">PDF</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("PDF"))
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.pdf_view)

@@ -31,25 +31,32 @@ class Party(models.Model):
         PARTNER = "partner", _("Partner")
 
     organiser = models.ForeignKey(
-        "events.Organiser", on_delete=models.CASCADE, related_name="parties"
+        "events.Organiser",
+        verbose_name=_("organiser"),
+        on_delete=models.CASCADE,
+        related_name="parties",
     )
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    name = models.CharField(max_length=200, help_text=_("Legal name on documents"))
-    address = models.TextField(blank=True)
-    email = models.EmailField(blank=True)
-    tax_id = models.CharField(max_length=40, blank=True)
+    kind = models.CharField(verbose_name=_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(
+        verbose_name=_("name"), max_length=200, help_text=_("Legal name on documents")
+    )
+    address = models.TextField(verbose_name=_("address"), blank=True)
+    email = models.EmailField(verbose_name=_("email"), blank=True)
+    tax_id = models.CharField(verbose_name=_("tax id"), max_length=40, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="invoice_parties",
         help_text=_("Signs in to read, only, the documents addressed to this party"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("party")
         verbose_name_plural = _("parties")
 
     def __str__(self) -> str:
@@ -61,10 +68,13 @@ class InvoiceSequence(models.Model):
     numbers are gapless and never repeat (services/numbering.py)."""
 
     organiser = models.ForeignKey(
-        "events.Organiser", on_delete=models.CASCADE, related_name="+"
+        "events.Organiser",
+        verbose_name=_("organiser"),
+        on_delete=models.CASCADE,
+        related_name="+",
     )
-    series = models.CharField(max_length=10)
-    next_number = models.PositiveIntegerField(default=1)
+    series = models.CharField(verbose_name=_("series"), max_length=10)
+    next_number = models.PositiveIntegerField(verbose_name=_("next number"), default=1)
 
     class Meta:
         constraints = [
@@ -72,6 +82,8 @@ class InvoiceSequence(models.Model):
                 fields=["organiser", "series"], name="invoice_sequence_unique"
             ),
         ]
+        verbose_name = _("invoice sequence")
+        verbose_name_plural = _("invoice sequences")
 
     def __str__(self) -> str:
         return f"{self.series} → {self.next_number}"
@@ -114,18 +126,30 @@ class Invoice(models.Model):
     }
 
     organiser = models.ForeignKey(
-        "events.Organiser", on_delete=models.PROTECT, related_name="invoices"
+        "events.Organiser",
+        verbose_name=_("organiser"),
+        on_delete=models.PROTECT,
+        related_name="invoices",
     )
-    type = models.CharField(max_length=12, choices=Type.choices)
+    type = models.CharField(verbose_name=_("type"), max_length=12, choices=Type.choices)
     status = models.CharField(
-        max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
+        verbose_name=_("status"),
+        max_length=12,
+        choices=Status.choices,
+        default=Status.DRAFT,
+        db_index=True,
     )
-    series = models.CharField(max_length=10)
+    series = models.CharField(verbose_name=_("series"), max_length=10)
     number = models.PositiveIntegerField(
-        null=True, blank=True, editable=False, help_text=_("Given when issued")
+        verbose_name=_("number"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Given when issued"),
     )
     party = models.ForeignKey(
         Party,
+        verbose_name=_("party"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -133,6 +157,7 @@ class Invoice(models.Model):
     )
     booking = models.ForeignKey(
         "bookings.Booking",
+        verbose_name=_("booking"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -140,54 +165,82 @@ class Invoice(models.Model):
     )
     event = models.ForeignKey(
         "events.Event",
+        verbose_name=_("event"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="invoices",
     )
     # The recipient as it was when the document was written (the party may change).
-    recipient_name = models.CharField(max_length=200)
-    recipient_address = models.TextField(blank=True)
-    recipient_email = models.EmailField(blank=True)
-    recipient_tax_id = models.CharField(max_length=40, blank=True)
-    language = models.CharField(max_length=10, default="en")
-    issued_on = models.DateField(null=True, blank=True)
-    due_on = models.DateField(null=True, blank=True)
-    currency = models.CharField(max_length=3)
-    tax_treatment = models.CharField(
-        max_length=10, choices=TaxTreatment.choices, default=TaxTreatment.INCLUSIVE
+    recipient_name = models.CharField(verbose_name=_("recipient name"), max_length=200)
+    recipient_address = models.TextField(
+        verbose_name=_("recipient address"), blank=True
     )
-    subtotal_minor = models.BigIntegerField(default=0, help_text=_("Before tax"))
-    tax_minor = models.BigIntegerField(default=0)
-    total_minor = models.BigIntegerField(default=0, help_text=_("Tax included"))
+    recipient_email = models.EmailField(verbose_name=_("recipient email"), blank=True)
+    recipient_tax_id = models.CharField(
+        verbose_name=_("recipient tax id"), max_length=40, blank=True
+    )
+    language = models.CharField(verbose_name=_("language"), max_length=10, default="en")
+    issued_on = models.DateField(verbose_name=_("issued on"), null=True, blank=True)
+    due_on = models.DateField(verbose_name=_("due on"), null=True, blank=True)
+    currency = models.CharField(verbose_name=_("currency"), max_length=3)
+    tax_treatment = models.CharField(
+        verbose_name=_("tax treatment"),
+        max_length=10,
+        choices=TaxTreatment.choices,
+        default=TaxTreatment.INCLUSIVE,
+    )
+    subtotal_minor = models.BigIntegerField(
+        verbose_name=_("subtotal minor"), default=0, help_text=_("Before tax")
+    )
+    tax_minor = models.BigIntegerField(verbose_name=_("tax minor"), default=0)
+    total_minor = models.BigIntegerField(
+        verbose_name=_("total minor"), default=0, help_text=_("Tax included")
+    )
     deposits_deducted_minor = models.BigIntegerField(
+        verbose_name=_("deposits deducted minor"),
         default=0,
         help_text=_(
             "Deposits paid before this balance invoice, deducted by its negative "
             "lines (the total is net of them)"
         ),
     )
-    credited_minor = models.BigIntegerField(default=0, editable=False)
-    paid_minor = models.BigIntegerField(default=0, editable=False)
+    credited_minor = models.BigIntegerField(
+        verbose_name=_("credited minor"), default=0, editable=False
+    )
+    paid_minor = models.BigIntegerField(
+        verbose_name=_("paid minor"), default=0, editable=False
+    )
     # Deposit terms: a deposit invoice for this much is asked before the balance.
     deposit_percent = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True
+        verbose_name=_("deposit percent"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
     )
-    deposit_minor = models.BigIntegerField(null=True, blank=True)
-    deposit_due_on = models.DateField(null=True, blank=True)
+    deposit_minor = models.BigIntegerField(
+        verbose_name=_("deposit minor"), null=True, blank=True
+    )
+    deposit_due_on = models.DateField(
+        verbose_name=_("deposit due on"), null=True, blank=True
+    )
     parent = models.ForeignKey(
         "self",
+        verbose_name=_("parent"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="children",
         help_text=_("A deposit's invoice, or the invoice a credit note credits"),
     )
-    notes = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    reminded_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    notes = models.TextField(verbose_name=_("notes"), blank=True)
+    sent_at = models.DateTimeField(verbose_name=_("sent at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(
+        verbose_name=_("reminded at"), null=True, blank=True
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     objects = InvoiceQuerySet.as_manager()
 
@@ -220,6 +273,8 @@ class Invoice(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["organiser", "status", "due_on"])]
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
 
     def __str__(self) -> str:
         return self.display_number or f"{self.get_type_display()} ({_('draft')})"
@@ -251,33 +306,50 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    description = models.CharField(max_length=300)
-    quantity = models.PositiveIntegerField(default=1)
+    invoice = models.ForeignKey(
+        Invoice,
+        verbose_name=_("invoice"),
+        on_delete=models.CASCADE,
+        related_name="lines",
+    )
+    description = models.CharField(verbose_name=_("description"), max_length=300)
+    quantity = models.PositiveIntegerField(verbose_name=_("quantity"), default=1)
     unit_price_minor = models.BigIntegerField(
-        help_text=_("As the invoice's tax treatment says: with or without tax")
+        verbose_name=_("unit price minor"),
+        help_text=_("As the invoice's tax treatment says: with or without tax"),
     )
     tax_rate = models.ForeignKey(
         "events.TaxRate",
+        verbose_name=_("tax rate"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    tax_name = models.CharField(max_length=60, blank=True)
+    tax_name = models.CharField(verbose_name=_("tax name"), max_length=60, blank=True)
     tax_percent = models.DecimalField(
-        max_digits=6, decimal_places=3, null=True, blank=True
+        verbose_name=_("tax percent"),
+        max_digits=6,
+        decimal_places=3,
+        null=True,
+        blank=True,
     )
     tax_code = models.CharField(
-        max_length=40, blank=True, help_text=_("Accounting tax type, e.g. OUTPUT")
+        verbose_name=_("tax code"),
+        max_length=40,
+        blank=True,
+        help_text=_("Accounting tax type, e.g. OUTPUT"),
     )
     account_code = models.CharField(
-        max_length=40, blank=True, help_text=_("Ledger account, e.g. Xero's 200")
+        verbose_name=_("account code"),
+        max_length=40,
+        blank=True,
+        help_text=_("Ledger account, e.g. Xero's 200"),
     )
-    net_minor = models.BigIntegerField(default=0)
-    tax_minor = models.BigIntegerField(default=0)
-    total_minor = models.BigIntegerField(default=0)
-    position = models.PositiveSmallIntegerField(default=0)
+    net_minor = models.BigIntegerField(verbose_name=_("net minor"), default=0)
+    tax_minor = models.BigIntegerField(verbose_name=_("tax minor"), default=0)
+    total_minor = models.BigIntegerField(verbose_name=_("total minor"), default=0)
+    position = models.PositiveSmallIntegerField(verbose_name=_("position"), default=0)
 
     class Meta:
         ordering = ["position", "id"]
@@ -287,6 +359,8 @@ class InvoiceLine(models.Model):
                 name="invoice_line_totals_consistent",
             ),
         ]
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
 
     def __str__(self) -> str:
         return self.description
@@ -302,21 +376,29 @@ class InvoicePayment(models.Model):
         OTHER = "other", _("Other")
 
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, related_name="payments"
+        Invoice,
+        verbose_name=_("invoice"),
+        on_delete=models.PROTECT,
+        related_name="payments",
     )
-    amount_minor = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
-    received_on = models.DateField()
-    method = models.CharField(max_length=15, choices=Method.choices)
-    reference = models.CharField(max_length=200, blank=True)
+    amount_minor = models.BigIntegerField(verbose_name=_("amount minor"))
+    currency = models.CharField(verbose_name=_("currency"), max_length=3)
+    received_on = models.DateField(verbose_name=_("received on"))
+    method = models.CharField(
+        verbose_name=_("method"), max_length=15, choices=Method.choices
+    )
+    reference = models.CharField(
+        verbose_name=_("reference"), max_length=200, blank=True
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["received_on", "id"]
@@ -325,6 +407,8 @@ class InvoicePayment(models.Model):
                 condition=Q(amount_minor__gt=0), name="invoice_payment_positive"
             ),
         ]
+        verbose_name = _("invoice payment")
+        verbose_name_plural = _("invoice payments")
 
     def __str__(self) -> str:
         return f"{Money(self.amount_minor, self.currency)} on {self.received_on}"

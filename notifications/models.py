@@ -37,26 +37,43 @@ class Notification(models.Model):
         SKIPPED = "skipped", _("Skipped: provider not configured")
 
     booking = models.ForeignKey(
-        Booking, on_delete=models.CASCADE, related_name="notifications"
+        Booking,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("booking"),
     )
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.PROTECT, related_name="notifications"
+        Organiser,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+        verbose_name=_("organiser"),
     )
-    channel = models.CharField(max_length=5, choices=Channel.choices)
-    template = models.CharField(max_length=20, choices=Template.choices)
-    recipient = models.CharField(max_length=254)
-    language = models.CharField(max_length=10, default="en")
+    channel = models.CharField(
+        max_length=5, choices=Channel.choices, verbose_name=_("channel")
+    )
+    template = models.CharField(
+        max_length=20, choices=Template.choices, verbose_name=_("template")
+    )
+    recipient = models.CharField(max_length=254, verbose_name=_("recipient"))
+    language = models.CharField(max_length=10, default="en", verbose_name=_("language"))
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.QUEUED
+        max_length=10,
+        choices=Status.choices,
+        default=Status.QUEUED,
+        verbose_name=_("status"),
     )
-    attempts = models.PositiveIntegerField(default=0)
-    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    provider_message_id = models.CharField(
+        max_length=200, blank=True, db_index=True, verbose_name=_("provider message id")
+    )
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         db_table = "bookings_notification"  # kept from bookings, where it began
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "updated_at"])]

@@ -21,6 +21,7 @@ class ApiKeyAddForm(forms.ModelForm):
         choices=[(scope, scope) for scope in SCOPES],
         widget=forms.CheckboxSelectMultiple,
         initial=["read"],
+        label=_("Scopes"),
     )
 
     class Meta:

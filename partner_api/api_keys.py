@@ -52,15 +52,32 @@ class ApiKey(models.Model):
     no slow hash)."""
 
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.CASCADE, related_name="api_keys"
+        Organiser,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        verbose_name=_("organiser"),
     )
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, unique=True, editable=False)
-    secret_hash = models.CharField(max_length=64, editable=False)
-    scopes = models.JSONField(default=list, help_text=_("read, write, checkin, sync"))
-    expires_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    prefix = models.CharField(
+        max_length=16, unique=True, editable=False, verbose_name=_("prefix")
+    )
+    secret_hash = models.CharField(
+        max_length=64, editable=False, verbose_name=_("secret hash")
+    )
+    scopes = models.JSONField(
+        default=list,
+        help_text=_("read, write, checkin, sync"),
+        verbose_name=_("scopes"),
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("expires at")
+    )
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("last used at")
+    )
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("revoked at")
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -68,10 +85,13 @@ class ApiKey(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         editable=False,
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("api key")
+        verbose_name_plural = _("api keys")
         db_table = "events_apikey"  # kept from events, where it began
         ordering = ["-created_at"]
 

@@ -1,11 +1,12 @@
 import dataclasses
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PartnerApiConfig(AppConfig):
     name = "partner_api"
-    verbose_name = "Partner API"
+    verbose_name = _("Partner API")
 
     def ready(self) -> None:
         from ticketing import health, outbox

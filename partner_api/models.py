@@ -24,19 +24,36 @@ class ApiIdempotencyRecord(models.Model):
     """
 
     api_key = models.ForeignKey(
-        ApiKey, on_delete=models.CASCADE, related_name="idempotency_records"
+        ApiKey,
+        on_delete=models.CASCADE,
+        related_name="idempotency_records",
+        verbose_name=_("api key"),
     )
-    key = models.CharField(max_length=128)
+    key = models.CharField(max_length=128, verbose_name=_("key"))
     request_hash = models.CharField(
-        max_length=64, help_text=_("SHA-256 of method, path and canonical JSON body")
+        max_length=64,
+        help_text=_("SHA-256 of method, path and canonical JSON body"),
+        verbose_name=_("request hash"),
     )
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    started_at = models.DateTimeField(default=timezone.now)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("response status")
+    )
+    response_body = models.JSONField(
+        null=True, blank=True, verbose_name=_("response body")
+    )
+    created_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("created at")
+    )
+    started_at = models.DateTimeField(
+        default=timezone.now, verbose_name=_("started at")
+    )
+    completed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("completed at")
+    )
 
     class Meta:
+        verbose_name = _("api idempotency record")
+        verbose_name_plural = _("api idempotency records")
         db_table = "bookings_apiidempotencyrecord"  # kept from bookings, where it began
         constraints = [
             models.UniqueConstraint(

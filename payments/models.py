@@ -29,15 +29,27 @@ class ProviderAccount(models.Model):
     never shown back; without an account the project-wide keys from settings apply."""
 
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.CASCADE, related_name="payment_accounts"
+        Organiser,
+        verbose_name=_("organiser"),
+        on_delete=models.CASCADE,
+        related_name="payment_accounts",
     )
-    provider = models.CharField(max_length=20, choices=Provider.choices)
-    is_enabled = models.BooleanField(default=True)
+    provider = models.CharField(
+        verbose_name=_("provider"), max_length=20, choices=Provider.choices
+    )
+    is_enabled = models.BooleanField(verbose_name=_("is enabled"), default=True)
     public_key = models.CharField(
-        max_length=200, blank=True, help_text=_("Publishable key, shown to buyers")
+        verbose_name=_("public key"),
+        max_length=200,
+        blank=True,
+        help_text=_("Publishable key, shown to buyers"),
     )
-    secret_key_encrypted = models.TextField(blank=True, editable=False)
-    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    secret_key_encrypted = models.TextField(
+        verbose_name=_("secret key encrypted"), blank=True, editable=False
+    )
+    webhook_secret_encrypted = models.TextField(
+        verbose_name=_("webhook secret encrypted"), blank=True, editable=False
+    )
     # Offline (bank transfer) only: what the buyer is told, and how long seats wait.
     bank_name = models.CharField(_("bank name"), max_length=100, blank=True)
     account_holder = models.CharField(_("account holder"), max_length=100, blank=True)
@@ -56,10 +68,12 @@ class ProviderAccount(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(60)],
         help_text=_("Seats of a booking paid by transfer stay held this many days"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("provider account")
+        verbose_name_plural = _("provider accounts")
         constraints = [
             models.UniqueConstraint(
                 fields=["organiser", "provider"],
@@ -98,36 +112,65 @@ class Payment(models.Model):
         MISMATCH = "mismatch", _("Amount mismatch")
 
     booking = models.ForeignKey(
-        Booking, on_delete=models.PROTECT, related_name="payments"
+        Booking,
+        verbose_name=_("booking"),
+        on_delete=models.PROTECT,
+        related_name="payments",
     )
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.PROTECT, related_name="payments"
+        Organiser,
+        verbose_name=_("organiser"),
+        on_delete=models.PROTECT,
+        related_name="payments",
     )
-    provider = models.CharField(max_length=20, choices=Provider.choices)
-    provider_reference = models.CharField(max_length=200)
-    amount_minor = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
+    provider = models.CharField(
+        verbose_name=_("provider"), max_length=20, choices=Provider.choices
+    )
+    provider_reference = models.CharField(
+        verbose_name=_("provider reference"), max_length=200
+    )
+    amount_minor = models.BigIntegerField(verbose_name=_("amount minor"))
+    currency = models.CharField(verbose_name=_("currency"), max_length=3)
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING
+        verbose_name=_("status"),
+        max_length=10,
+        choices=Status.choices,
+        default=Status.PENDING,
     )
-    refunded_minor = models.BigIntegerField(default=0)
+    refunded_minor = models.BigIntegerField(verbose_name=_("refunded minor"), default=0)
     # Stripe Connect: the organiser's account the money goes to (a destination charge
     # on the platform's account) and the platform's fee kept from it. Empty and 0 for
     # a payment to the organiser's own keys or the project's.
-    destination_account = models.CharField(max_length=64, blank=True)
-    application_fee_minor = models.BigIntegerField(default=0)
-    client_secret = models.CharField(max_length=300, blank=True)
-    redirect_url = models.URLField(max_length=500, blank=True)
-    raw_state = models.JSONField(default=dict, blank=True)
+    destination_account = models.CharField(
+        verbose_name=_("destination account"), max_length=64, blank=True
+    )
+    application_fee_minor = models.BigIntegerField(
+        verbose_name=_("application fee minor"), default=0
+    )
+    client_secret = models.CharField(
+        verbose_name=_("client secret"), max_length=300, blank=True
+    )
+    redirect_url = models.URLField(
+        verbose_name=_("redirect url"), max_length=500, blank=True
+    )
+    raw_state = models.JSONField(verbose_name=_("raw state"), default=dict, blank=True)
     # Why the provider refused it (Stripe's decline code, Paystack's gateway
     # response), shown to the buyer in plain words by `payments.failures`.
-    failure_code = models.CharField(max_length=100, blank=True)
-    failure_message = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    succeeded_at = models.DateTimeField(null=True, blank=True)
+    failure_code = models.CharField(
+        verbose_name=_("failure code"), max_length=100, blank=True
+    )
+    failure_message = models.CharField(
+        verbose_name=_("failure message"), max_length=300, blank=True
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
+    succeeded_at = models.DateTimeField(
+        verbose_name=_("succeeded at"), null=True, blank=True
+    )
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -165,15 +208,22 @@ class PaymentEvent(models.Model):
     """History of a payment: every start, reuse, verification, webhook and refund."""
 
     payment = models.ForeignKey(
-        Payment, on_delete=models.CASCADE, related_name="events"
+        Payment,
+        verbose_name=_("payment"),
+        on_delete=models.CASCADE,
+        related_name="events",
     )
-    action = models.CharField(max_length=40)
-    status = models.CharField(max_length=20, blank=True)
-    amount_minor = models.BigIntegerField(null=True, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    action = models.CharField(verbose_name=_("action"), max_length=40)
+    status = models.CharField(verbose_name=_("status"), max_length=20, blank=True)
+    amount_minor = models.BigIntegerField(
+        verbose_name=_("amount minor"), null=True, blank=True
+    )
+    data = models.JSONField(verbose_name=_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("payment event")
+        verbose_name_plural = _("payment events")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
@@ -187,34 +237,52 @@ class Refund(models.Model):
         FAILED = "failed", _("Failed")
 
     payment = models.ForeignKey(
-        Payment, on_delete=models.PROTECT, related_name="refunds"
+        Payment,
+        verbose_name=_("payment"),
+        on_delete=models.PROTECT,
+        related_name="refunds",
     )
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.PROTECT, related_name="refunds"
+        Organiser,
+        verbose_name=_("organiser"),
+        on_delete=models.PROTECT,
+        related_name="refunds",
     )
-    amount_minor = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
-    reason = models.CharField(max_length=300, blank=True)
-    provider_refund_id = models.CharField(max_length=200, blank=True)
+    amount_minor = models.BigIntegerField(verbose_name=_("amount minor"))
+    currency = models.CharField(verbose_name=_("currency"), max_length=3)
+    reason = models.CharField(verbose_name=_("reason"), max_length=300, blank=True)
+    provider_refund_id = models.CharField(
+        verbose_name=_("provider refund id"), max_length=200, blank=True
+    )
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING
+        verbose_name=_("status"),
+        max_length=10,
+        choices=Status.choices,
+        default=Status.PENDING,
     )
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(verbose_name=_("last error"), blank=True)
     # Connect (destination charge): what the refund asks of Stripe, decided when the
     # refund is asked for and kept, so that asking again sends the same request.
-    reverses_transfer = models.BooleanField(default=False)
-    refunds_application_fee = models.BooleanField(default=False)
+    reverses_transfer = models.BooleanField(
+        verbose_name=_("reverses transfer"), default=False
+    )
+    refunds_application_fee = models.BooleanField(
+        verbose_name=_("refunds application fee"), default=False
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -246,36 +314,59 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", _("Failed, will retry")
         REJECTED = "rejected", _("Rejected: bad signature")
 
-    provider = models.CharField(max_length=20, choices=Provider.choices)
-    event_id = models.CharField(max_length=200)
-    event_type = models.CharField(max_length=100, blank=True)
+    provider = models.CharField(
+        verbose_name=_("provider"), max_length=20, choices=Provider.choices
+    )
+    event_id = models.CharField(verbose_name=_("event id"), max_length=200)
+    event_type = models.CharField(
+        verbose_name=_("event type"), max_length=100, blank=True
+    )
     organiser = models.ForeignKey(
-        Organiser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Organiser,
+        verbose_name=_("organiser"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     raw_body = models.TextField(
-        help_text=_("The whole body, or only its start for a rejected delivery")
+        verbose_name=_("raw body"),
+        help_text=_("The whole body, or only its start for a rejected delivery"),
     )
-    body_size = models.PositiveIntegerField(default=0, help_text=_("Bytes received"))
-    body_sha256 = models.CharField(max_length=64, blank=True)
-    headers = models.JSONField(default=dict, blank=True)
+    body_size = models.PositiveIntegerField(
+        verbose_name=_("body size"), default=0, help_text=_("Bytes received")
+    )
+    body_sha256 = models.CharField(
+        verbose_name=_("body sha256"), max_length=64, blank=True
+    )
+    headers = models.JSONField(verbose_name=_("headers"), default=dict, blank=True)
     event = models.JSONField(
+        verbose_name=_("event"),
         default=dict,
         blank=True,
         help_text=_("The verified event, provider-neutral; processing reads this"),
     )
-    signature_valid = models.BooleanField()
+    signature_valid = models.BooleanField(verbose_name=_("signature valid"))
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.RECEIVED
+        verbose_name=_("status"),
+        max_length=10,
+        choices=Status.choices,
+        default=Status.RECEIVED,
     )
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
+    last_error = models.TextField(verbose_name=_("last error"), blank=True)
+    next_attempt_at = models.DateTimeField(
+        verbose_name=_("next attempt at"), null=True, blank=True
+    )
+    received_at = models.DateTimeField(verbose_name=_("received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(
+        verbose_name=_("processed at"), null=True, blank=True
+    )
 
     class Meta:
+        verbose_name = _("webhook delivery")
         ordering = ["-received_at"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "event_id"],
@@ -304,7 +395,10 @@ class ConnectedAccount(models.Model):
     as last read (on return from onboarding and on every `account.updated`)."""
 
     organiser = models.OneToOneField(
-        Organiser, on_delete=models.CASCADE, related_name="connected_account"
+        Organiser,
+        verbose_name=_("organiser"),
+        on_delete=models.CASCADE,
+        related_name="connected_account",
     )
     account_id = models.CharField(
         _("Stripe account"),
@@ -312,15 +406,24 @@ class ConnectedAccount(models.Model):
         unique=True,
         validators=[RegexValidator(r"^acct_[A-Za-z0-9]+$", _("An acct_… id."))],
     )
-    charges_enabled = models.BooleanField(default=False)
-    payouts_enabled = models.BooleanField(default=False)
-    details_submitted = models.BooleanField(default=False)
+    charges_enabled = models.BooleanField(
+        verbose_name=_("charges enabled"), default=False
+    )
+    payouts_enabled = models.BooleanField(
+        verbose_name=_("payouts enabled"), default=False
+    )
+    details_submitted = models.BooleanField(
+        verbose_name=_("details submitted"), default=False
+    )
     requirements_due = models.JSONField(
+        verbose_name=_("requirements due"),
         default=list,
         blank=True,
         help_text=_("What Stripe still needs (currently or past due)"),
     )
-    disabled_reason = models.CharField(max_length=100, blank=True)
+    disabled_reason = models.CharField(
+        verbose_name=_("disabled reason"), max_length=100, blank=True
+    )
     is_merchant_of_record = models.BooleanField(
         _("organiser is merchant of record"),
         default=False,
@@ -356,14 +459,21 @@ class ConnectedAccount(models.Model):
             "the organiser's account bears it."
         ),
     )
-    state_checked_at = models.DateTimeField(null=True, blank=True)
-    last_account_updated_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("When the last account.updated was sent")
+    state_checked_at = models.DateTimeField(
+        verbose_name=_("state checked at"), null=True, blank=True
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    last_account_updated_at = models.DateTimeField(
+        verbose_name=_("last account updated at"),
+        null=True,
+        blank=True,
+        help_text=_("When the last account.updated was sent"),
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("connected account")
+        verbose_name_plural = _("connected accounts")
         constraints = [
             models.CheckConstraint(
                 condition=Q(fee_percent__isnull=True)

@@ -11,28 +11,43 @@ class AuditEntry(models.Model):
     below `events` and must not import it; tenancy filters use it all the same.
     """
 
-    organiser_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    organiser_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, verbose_name=_("organiser id")
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("actor"),
     )
     actor_label = models.CharField(
-        max_length=100, blank=True, help_text="system, api key name, task name..."
+        max_length=100,
+        blank=True,
+        help_text=_("system, api key name, task name..."),
+        verbose_name=_("actor label"),
     )
-    action = models.CharField(max_length=100, db_index=True)
+    action = models.CharField(max_length=100, db_index=True, verbose_name=_("action"))
     content_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.SET_NULL
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("content type"),
     )
-    object_id = models.CharField(max_length=64, blank=True, db_index=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    object_id = models.CharField(
+        max_length=64, blank=True, db_index=True, verbose_name=_("object id")
+    )
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("data"))
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "audit entries"
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
         indexes = [models.Index(fields=["content_type", "object_id"])]
 
     def __str__(self) -> str:
@@ -53,30 +68,42 @@ class OutboxMessage(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "pending"
-        DONE = "done", "done"
-        DEAD = "dead", "dead"
+        PENDING = "pending", _("pending")
+        DONE = "done", _("done")
+        DEAD = "dead", _("dead")
 
-    kind = models.CharField(max_length=100)
+    kind = models.CharField(max_length=100, verbose_name=_("kind"))
     key = models.CharField(
-        max_length=200, blank=True, help_text="coalescing key; empty: never coalesced"
+        max_length=200,
+        blank=True,
+        help_text=_("coalescing key; empty: never coalesced"),
+        verbose_name=_("key"),
     )
-    payload = models.JSONField(default=dict, blank=True)
-    organiser_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
+    organiser_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, verbose_name=_("organiser id")
+    )
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING
+        max_length=10,
+        choices=Status.choices,
+        default=Status.PENDING,
+        verbose_name=_("status"),
     )
-    attempts = models.PositiveIntegerField(default=0)
-    version = models.PositiveIntegerField(default=1)
-    next_attempt_at = models.DateTimeField()
-    leased_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    done_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    version = models.PositiveIntegerField(default=1, verbose_name=_("version"))
+    next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"))
+    leased_until = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("leased until")
+    )
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    done_at = models.DateTimeField(null=True, blank=True, verbose_name=_("done at"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "key"],
@@ -121,24 +148,41 @@ class Alert(models.Model):
         XERO_PUSH_FAILED = "xero.push_failed", _("Xero refused a document")
         XERO_CONNECTION_BROKEN = "xero.connection_broken", _("Xero connection broken")
 
-    kind = models.CharField(max_length=40, choices=Kind.choices)
-    organiser_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    subject = models.CharField(
-        max_length=200, help_text="what it is about, e.g. session:12 (one open each)"
+    kind = models.CharField(max_length=40, choices=Kind.choices, verbose_name=_("kind"))
+    organiser_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, verbose_name=_("organiser id")
     )
-    message = models.TextField()
-    link = models.CharField(max_length=500, blank=True, help_text="admin page of it")
-    count = models.PositiveIntegerField(default=1)
-    first_seen_at = models.DateTimeField()
-    last_seen_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
+    subject = models.CharField(
+        max_length=200,
+        help_text=_("what it is about, e.g. session:12 (one open each)"),
+        verbose_name=_("subject"),
+    )
+    message = models.TextField(verbose_name=_("message"))
+    link = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text=_("admin page of it"),
+        verbose_name=_("link"),
+    )
+    count = models.PositiveIntegerField(default=1, verbose_name=_("count"))
+    first_seen_at = models.DateTimeField(verbose_name=_("first seen at"))
+    last_seen_at = models.DateTimeField(verbose_name=_("last seen at"))
+    resolved_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("resolved at")
+    )
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("emailed at")
+    )
     emailed_count = models.PositiveIntegerField(
-        default=0, help_text="`count` when the last email went out"
+        default=0,
+        help_text=_("`count` when the last email went out"),
+        verbose_name=_("emailed count"),
     )
 
     class Meta:
         ordering = ["-last_seen_at", "-id"]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "subject"],

@@ -1,13 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView
 
 from partner_api.docs import ApiDocsView
 from ticketing import login
 from ticketing.health import healthz, healthz_full, metrics_view
 
-admin.site.site_header = "Ticketing back office"
-admin.site.site_title = "Ticketing"
+admin.site.site_header = _("Ticketing back office")
+admin.site.site_title = _("Ticketing")
 
 urlpatterns = [
     # Before the admin's own URLs, which would answer them with a 404.

@@ -13,14 +13,14 @@ from django.utils.translation import gettext_lazy as _
 class StripeLink(models.Model):
     """Ours ↔ Stripe's on one connected account, and what was last pushed."""
 
-    organiser_id = models.BigIntegerField(db_index=True)
-    account_id = models.CharField(max_length=64)
+    organiser_id = models.BigIntegerField(db_index=True, verbose_name=_("organiser id"))
+    account_id = models.CharField(max_length=64, verbose_name=_("account id"))
     # sha256 of the parameters last pushed (without `last_synced`): an unchanged
     # object is not sent again.
-    state_hash = models.CharField(max_length=64)
-    state = models.JSONField(default=dict)
-    is_active = models.BooleanField()
-    synced_at = models.DateTimeField()
+    state_hash = models.CharField(max_length=64, verbose_name=_("state hash"))
+    state = models.JSONField(default=dict, verbose_name=_("state"))
+    is_active = models.BooleanField(verbose_name=_("is active"))
+    synced_at = models.DateTimeField(verbose_name=_("synced at"))
 
     class Meta:
         abstract = True
@@ -29,10 +29,12 @@ class StripeLink(models.Model):
 class ProductLink(StripeLink):
     """An event's Product on one connected account."""
 
-    event_id = models.BigIntegerField()
-    product_id = models.CharField(max_length=255)
+    event_id = models.BigIntegerField(verbose_name=_("event id"))
+    product_id = models.CharField(max_length=255, verbose_name=_("product id"))
 
     class Meta:
+        verbose_name = _("product link")
+        verbose_name_plural = _("product links")
         constraints = [
             models.UniqueConstraint(
                 fields=["event_id", "account_id"], name="stripe_product_per_account"
@@ -48,15 +50,19 @@ class PriceLink(StripeLink):
     currency is a new Price (Stripe's are immutable); the old one is archived, and
     `superseded_price_id` holds it until that has been done."""
 
-    ticket_type_id = models.BigIntegerField()
-    event_id = models.BigIntegerField(db_index=True)
-    price_id = models.CharField(max_length=255)
-    product_id = models.CharField(max_length=255)
-    unit_amount = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
-    superseded_price_id = models.CharField(max_length=255, blank=True)
+    ticket_type_id = models.BigIntegerField(verbose_name=_("ticket type id"))
+    event_id = models.BigIntegerField(db_index=True, verbose_name=_("event id"))
+    price_id = models.CharField(max_length=255, verbose_name=_("price id"))
+    product_id = models.CharField(max_length=255, verbose_name=_("product id"))
+    unit_amount = models.BigIntegerField(verbose_name=_("unit amount"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    superseded_price_id = models.CharField(
+        max_length=255, blank=True, verbose_name=_("superseded price id")
+    )
 
     class Meta:
+        verbose_name = _("price link")
+        verbose_name_plural = _("price links")
         constraints = [
             models.UniqueConstraint(
                 fields=["ticket_type_id", "account_id"], name="stripe_price_per_account"
@@ -93,15 +99,28 @@ class CatalogSyncLog(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_constraint=False,  # kept for the record when the organiser goes
+        verbose_name=_("organiser"),
     )
-    entity = models.CharField(max_length=12, choices=Entity.choices)
-    object_id = models.BigIntegerField()
-    account_id = models.CharField(max_length=64, blank=True)
-    action = models.CharField(max_length=10, choices=Action.choices)
-    stripe_id = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=8, choices=Status.choices)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    entity = models.CharField(
+        max_length=12, choices=Entity.choices, verbose_name=_("entity")
+    )
+    object_id = models.BigIntegerField(verbose_name=_("object id"))
+    account_id = models.CharField(
+        max_length=64, blank=True, verbose_name=_("account id")
+    )
+    action = models.CharField(
+        max_length=10, choices=Action.choices, verbose_name=_("action")
+    )
+    stripe_id = models.CharField(
+        max_length=255, blank=True, verbose_name=_("stripe id")
+    )
+    status = models.CharField(
+        max_length=8, choices=Status.choices, verbose_name=_("status")
+    )
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

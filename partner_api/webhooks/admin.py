@@ -25,7 +25,9 @@ WEBHOOK_ROLES = (OWNER, MANAGER)
 class PartnerWebhookForm(forms.ModelForm):
     url = forms.URLField(label=_("Endpoint URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
-        choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple
+        choices=EVENT_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Events"),
     )
 
     class Meta:

@@ -71,20 +71,28 @@ class PartnerWebhook(models.Model):
     secret. The secret is stored encrypted (`ticketing.lib.crypto`)."""
 
     organiser = models.ForeignKey(
-        Organiser, on_delete=models.CASCADE, related_name="partner_webhooks"
+        Organiser,
+        on_delete=models.CASCADE,
+        related_name="partner_webhooks",
+        verbose_name=_("organiser"),
     )
     url = models.URLField(
         _("endpoint URL"), max_length=500, validators=[validate_endpoint_url]
     )
-    events = models.JSONField(default=list, validators=[validate_events])
-    secret_encrypted = models.TextField(editable=False)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    events = models.JSONField(
+        default=list, validators=[validate_events], verbose_name=_("events")
+    )
+    secret_encrypted = models.TextField(
+        editable=False, verbose_name=_("secret encrypted")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         db_table = "bookings_partnerwebhook"
         ordering = ["id"]
         verbose_name = _("partner webhook")
+        verbose_name_plural = _("partner webhooks")
 
     def __str__(self) -> str:
         return self.url
@@ -123,21 +131,37 @@ class PartnerWebhookDelivery(models.Model):
         FAILED = "failed", _("Failed")
 
     webhook = models.ForeignKey(
-        PartnerWebhook, on_delete=models.CASCADE, related_name="deliveries"
+        PartnerWebhook,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("webhook"),
     )
-    event = models.CharField(max_length=40, choices=EVENT_CHOICES)
-    payload = models.JSONField()
+    event = models.CharField(
+        max_length=40, choices=EVENT_CHOICES, verbose_name=_("event")
+    )
+    payload = models.JSONField(verbose_name=_("payload"))
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING
+        max_length=10,
+        choices=Status.choices,
+        default=Status.PENDING,
+        verbose_name=_("status"),
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    last_status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("last status code")
+    )
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
     # One entry per attempt: {"at", "status_code", "error", "duration_ms"}.
-    attempt_log = models.JSONField(default=list, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempt_log = models.JSONField(
+        default=list, blank=True, verbose_name=_("attempt log")
+    )
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("next attempt at")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    delivered_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("delivered at")
+    )
 
     class Meta:
         db_table = "bookings_partnerwebhookdelivery"

@@ -279,9 +279,11 @@ def _pgbench_baseline(duration: int) -> dict | None:
     return json.loads(lines[-1])
 
 
-def _pgbench_same_transaction(duration: int, clients: int = 32) -> dict | None:
-    """pgbench running bench/pg/hold.sql: our exact hold in plain SQL, on a fresh
-    session of the bench database."""
+def _pgbench_same_transaction(
+    duration: int, clients: int = 32, script: str = "hold.sql"
+) -> dict | None:
+    """pgbench running bench/pg/`script` (hold.sql: our exact hold in plain SQL), on
+    a fresh session of the bench database."""
     import re
     from urllib.parse import urlparse
 
@@ -310,7 +312,7 @@ def _pgbench_same_transaction(duration: int, clients: int = 32) -> dict | None:
         "-U",
         url.username or "postgres",
         "-f",
-        str(ROOT / "bench" / "pg" / "hold.sql"),
+        str(ROOT / "bench" / "pg" / script),
         "-c",
         str(clients),
         "-j",

@@ -21,7 +21,7 @@ from ticketing.admin_scoping import (
     RecipientScopedAdmin,
     user_organiser_ids,
 )
-from ticketing.lib.money import Money
+from ticketing.lib.money import money_display
 
 from . import services
 from .admin_forms import (
@@ -122,7 +122,7 @@ class InvoiceLineInline(OrganiserScopedInline, admin.TabularInline):
 def _money(minor, line) -> str:
     if line.pk is None:
         return "–"  # computed when saved
-    return Money(minor, line.invoice.currency).format()
+    return money_display(minor, line.invoice.currency)
 
 
 class InvoicePaymentInline(OrganiserScopedInline, admin.TabularInline):
@@ -191,11 +191,11 @@ class InvoiceAdmin(RecipientScopedAdmin, OrganiserScopedAdmin, admin.ModelAdmin)
 
     @admin.display(description=_("Net"))
     def net_shown(self, invoice):
-        return Money(invoice.subtotal_minor, invoice.currency or "EUR").format()
+        return money_display(invoice.subtotal_minor, invoice.currency or "EUR")
 
     @admin.display(description=_("Tax"))
     def tax_shown(self, invoice):
-        return Money(invoice.tax_minor, invoice.currency or "EUR").format()
+        return money_display(invoice.tax_minor, invoice.currency or "EUR")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if not self._editable(request, obj):
@@ -269,7 +269,7 @@ class InvoiceAdmin(RecipientScopedAdmin, OrganiserScopedAdmin, admin.ModelAdmin)
 
     @admin.display(description=_("Total"), ordering="total_minor")
     def total(self, invoice):
-        return Money(invoice.total_minor, invoice.currency).format()
+        return money_display(invoice.total_minor, invoice.currency)
 
     @admin.display(description=_("PDF"))
     def pdf_link(self, invoice):

@@ -321,3 +321,25 @@ def test_in_french_the_void_action_is_a_verb_and_the_status_a_participle():
     with translation.override("fr"):
         assert str(InvoiceAdmin.void.short_description) == "Annuler"
         assert str(Invoice.Status.VOID.label) == "Annulé"
+
+
+def test_amounts_in_the_invoice_list_and_draft_read_as_the_organisers_language(
+    client, shop
+):
+    """The bookings list says "90,00 €" in French: the invoices list and a draft's
+    totals say it the same way, not "121.00 EUR"."""
+    from .helpers import draft
+
+    document = draft(shop["organiser"])
+    client.force_login(shop["manager"])
+    french = {"HTTP_ACCEPT_LANGUAGE": "fr"}
+
+    listing = client.get(_url("changelist"), **french).content.decode()
+    assert f"{document.total_minor // 100},{document.total_minor % 100:02d}\xa0€" in (
+        listing.replace("&nbsp;", "\xa0")
+    )
+    assert " EUR<" not in listing
+
+    page = client.get(_url("change", document.pk), **french).content.decode()
+    assert "\xa0€" in page.replace("&nbsp;", "\xa0")
+    assert " EUR<" not in page

@@ -199,6 +199,37 @@ def test_the_session_list_links_each_date_to_its_door_list(client, two_organiser
     pdf = f'href="/admin/reports/door-list/{mine.pk}/"'
     assert pdf in page
     assert f'href="/admin/reports/door-list/{mine.pk}/?format=csv"' in page
-    assert f'/door-list/{two_organisers["theirs"].pk}/' not in page
+    assert f"/door-list/{two_organisers['theirs'].pk}/" not in page
     rows = _csv(client.get(f"/admin/reports/door-list/{mine.pk}/", {"format": "csv"}))
     assert "Ada Lovelace" in str(rows)
+
+
+def test_a_booking_made_before_the_period_and_confirmed_in_it_is_in_its_list(
+    client, two_organisers
+):
+    """The sales report counts a sale on the day it was confirmed; the bookings and
+    attendees lists of that period hold it too, so their rows add up to the report."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from bookings.models import Booking
+
+    late = two_organisers["my_booking"]
+    old = timezone.now() - dt.timedelta(days=40)
+    Booking.objects.filter(pk=late.pk).update(created_at=old)
+    never_confirmed = _sold(two_organisers["mine"], "Old Hold", ["Old"], confirm=False)
+    Booking.objects.filter(pk=never_confirmed.pk).update(created_at=old)
+    today = timezone.localdate().isoformat()
+    period = {"start": today, "end": today, "format": "csv"}
+
+    bookings = _csv(client.get("/admin/reports/export/bookings/", period))
+    references = [row[0] for row in bookings[1:]]
+    assert late.reference in references
+    assert never_confirmed.reference not in references
+
+    attendees = _csv(client.get("/admin/reports/export/attendees/", period))
+    assert "Ada Lovelace" in {row[0] for row in attendees[1:]}
+
+    sales = _csv(client.get("/admin/reports/sales/", period))
+    assert sales[1][:2] == ["Mine", "3"]

@@ -36,7 +36,7 @@ from .pdf import invoice_pdf_filename, invoice_pdf_render
 
 
 class OverdueFilter(admin.SimpleListFilter):
-    title = _("overdue")
+    title = _("due date")
     parameter_name = "overdue"
 
     def lookups(self, request, model_admin):

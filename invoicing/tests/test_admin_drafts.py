@@ -339,6 +339,7 @@ def test_amounts_in_the_invoice_list_and_draft_read_as_the_organisers_language(
         listing.replace("&nbsp;", "\xa0")
     )
     assert " EUR<" not in listing
+    assert "Par échéance" in listing  # the overdue filter, not "Par en retard"
 
     page = client.get(_url("change", document.pk), **french).content.decode()
     assert "\xa0€" in page.replace("&nbsp;", "\xa0")

@@ -20,24 +20,18 @@ def _local(value, tz) -> str:
     return timezone.localtime(value, tz).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+def _within(field: str, filters: Filters) -> Q:
+    return Q(**{f"{field}__gte": filters.start, f"{field}__lt": filters.end})
+
+
 def _filtered(queryset, filters: Filters, prefix: str = ""):
     # Made or confirmed in the period: the sales report counts a sale on the day it
     # was confirmed, so a booking made the day before and paid in the period is one
     # of the period's sales and must be in its list too (a reader adds the rows up
     # against the report). Booked-at and confirmed-at columns tell the two apart.
     queryset = queryset.filter(
-        Q(
-            **{
-                f"{prefix}created_at__gte": filters.start,
-                f"{prefix}created_at__lt": filters.end,
-            }
-        )
-        | Q(
-            **{
-                f"{prefix}confirmed_at__gte": filters.start,
-                f"{prefix}confirmed_at__lt": filters.end,
-            }
-        )
+        _within(f"{prefix}created_at", filters)
+        | _within(f"{prefix}confirmed_at", filters)
     )
     if filters.event_id:
         queryset = queryset.filter(**{f"{prefix}event_id": filters.event_id})

@@ -220,8 +220,14 @@ def test_a_booking_made_before_the_period_and_confirmed_in_it_is_in_its_list(
     Booking.objects.filter(pk=late.pk).update(created_at=old)
     never_confirmed = _sold(two_organisers["mine"], "Old Hold", ["Old"], confirm=False)
     Booking.objects.filter(pk=never_confirmed.pk).update(created_at=old)
-    today = timezone.localdate().isoformat()
-    period = {"start": today, "end": today, "format": "csv"}
+    # The days around today: the period is read on the organiser's clock, which
+    # may already be tomorrow (or still yesterday) on the server's.
+    today = timezone.localdate()
+    period = {
+        "start": (today - dt.timedelta(days=1)).isoformat(),
+        "end": (today + dt.timedelta(days=1)).isoformat(),
+        "format": "csv",
+    }
 
     bookings = _csv(client.get("/admin/reports/export/bookings/", period))
     references = [row[0] for row in bookings[1:]]
